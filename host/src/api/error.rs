@@ -1,0 +1,128 @@
+//! Admin API errors as RFC 9457 `application/problem+json`: a stable `type`, a `title`,
+//! the HTTP `status` and a `detail` for humans. Internal errors are logged, never shown.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::clock::EntropyError;
+use crate::storage::StorageError;
+
+/// An admin API error.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind:?}: {detail}")]
+pub struct ApiError {
+    pub kind: Problem,
+    pub detail: String,
+}
+
+/// The stable problem types of the admin API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    Conflict,
+    InvalidRequest,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    InvalidComponent,
+    Internal,
+}
+
+impl Problem {
+    fn slug(self) -> &'static str {
+        match self {
+            Problem::Unauthenticated => "unauthenticated",
+            Problem::Forbidden => "forbidden",
+            Problem::NotFound => "not-found",
+            Problem::Conflict => "conflict",
+            Problem::InvalidRequest => "invalid-request",
+            Problem::UnsupportedMediaType => "unsupported-media-type",
+            Problem::PayloadTooLarge => "payload-too-large",
+            Problem::InvalidComponent => "invalid-component",
+            Problem::Internal => "internal",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Problem::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::Conflict => StatusCode::CONFLICT,
+            Problem::InvalidRequest => StatusCode::BAD_REQUEST,
+            Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::InvalidComponent => StatusCode::UNPROCESSABLE_ENTITY,
+            Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl ApiError {
+    pub fn new(kind: Problem, detail: impl Into<String>) -> Self {
+        ApiError { kind, detail: detail.into() }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(Problem::NotFound, format!("{what} not found"))
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        tracing::error!("admin API internal error: {error}");
+        Self::new(Problem::Internal, "an internal error occurred; it has been logged")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        let body = json!({
+            "type": format!("urn:keyhaven:problem:{}", self.kind.slug()),
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": self.detail,
+        });
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if self.kind == Problem::Unauthenticated {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Conflict(what) => ApiError::new(Problem::Conflict, format!("{what} already exists")),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<EntropyError> for ApiError {
+    fn from(error: EntropyError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        let kind = match rejection {
+            JsonRejection::MissingJsonContentType(_) => Problem::UnsupportedMediaType,
+            JsonRejection::BytesRejection(_) => Problem::PayloadTooLarge,
+            _ => Problem::InvalidRequest,
+        };
+        ApiError::new(kind, rejection.body_text())
+    }
+}
+
+/// The admin API's fallback for unknown paths.
+pub async fn not_found() -> ApiError {
+    ApiError::new(Problem::NotFound, "no such admin API route")
+}

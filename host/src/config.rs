@@ -1,0 +1,121 @@
+//! Service configuration: one struct, built from defaults and `KEYHAVEN_*` environment
+//! variables, so `keyhaven serve` runs with no set-up at all.
+//!
+//! | variable | default |
+//! |---|---|
+//! | `KEYHAVEN_LISTEN` | `127.0.0.1:8080` |
+//! | `KEYHAVEN_DATABASE_URL` | `sqlite://keyhaven-data/keyhaven.db` |
+//! | `KEYHAVEN_ROOT_TOKEN` | unset: generated and printed once at first start |
+//! | `KEYHAVEN_PUBLIC_URL` | `http://<KEYHAVEN_LISTEN>`; the base of every issuer URL |
+
+use std::net::SocketAddr;
+
+use crate::extensions::Limits;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://keyhaven-data/keyhaven.db";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    /// The operator token; stored (hashed) at start, replacing the previous one.
+    pub root_token: Option<String>,
+    /// Base URL clients reach the service at; issuers are `<public_url>/t/<tenant>`.
+    pub public_url: Option<String>,
+    /// Limits for every extension invocation on this node.
+    pub limits: Limits,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("KEYHAVEN_LISTEN={0:?} is not a socket address such as 127.0.0.1:8080")]
+    Listen(String),
+    #[error("KEYHAVEN_ROOT_TOKEN must be at least 32 characters")]
+    WeakRootToken,
+    #[error("KEYHAVEN_PUBLIC_URL={0:?} must start with http:// or https://")]
+    PublicUrl(String),
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DEFAULT_DATABASE_URL.into(),
+            root_token: None,
+            public_url: None,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overridden by `KEYHAVEN_*` variables from `lookup` (e.g. `std::env::var`).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(listen) = lookup("KEYHAVEN_LISTEN") {
+            config.listen = listen.parse().map_err(|_| ConfigError::Listen(listen))?;
+        }
+        if let Some(url) = lookup("KEYHAVEN_DATABASE_URL") {
+            config.database_url = url;
+        }
+        config.root_token = lookup("KEYHAVEN_ROOT_TOKEN");
+        config.public_url = lookup("KEYHAVEN_PUBLIC_URL");
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.root_token.as_ref().is_some_and(|token| token.len() < 32) {
+            return Err(ConfigError::WeakRootToken);
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::PublicUrl(url.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_and_is_checked() {
+        let env = |key: &str| match key {
+            "KEYHAVEN_LISTEN" => Some("0.0.0.0:9000".to_owned()),
+            "KEYHAVEN_PUBLIC_URL" => Some("https://id.example.com/".to_owned()),
+            _ => None,
+        };
+        let config = Config::from_lookup(env).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.public_url(), "https://id.example.com");
+        assert!(matches!(
+            Config::from_lookup(|k| (k == "KEYHAVEN_LISTEN").then(|| "nope".to_owned())),
+            Err(ConfigError::Listen(_))
+        ));
+        assert!(matches!(
+            Config::from_lookup(|k| (k == "KEYHAVEN_ROOT_TOKEN").then(|| "short".to_owned())),
+            Err(ConfigError::WeakRootToken)
+        ));
+    }
+}

@@ -1,0 +1,80 @@
+//! Deployments: an upload becomes an immutable, ENABLED version bound to the hooks it
+//! exports (compiled before anything is stored, so a refused upload leaves no trace), and
+//! stored deployments are compiled on first use after a restart.
+
+use std::sync::Arc;
+
+use super::{Compiled, DeployError, ExtensionRuntime};
+use crate::clock::{Entropy, EntropyError, random_id};
+use crate::storage::{Db, DeploymentRow, NewDeployment, StorageError};
+use crate::tenancy::ResourceState;
+
+/// A deployment could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployFailure {
+    #[error(transparent)]
+    Rejected(#[from] DeployError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+}
+
+/// A stored deployment could not be made ready to run.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("deployment {0} has no stored component")]
+    Missing(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("stored component no longer compiles: {0}")]
+    Compile(#[from] DeployError),
+}
+
+/// An upload to deploy.
+#[derive(Debug)]
+pub struct Upload<'a> {
+    pub tenant_id: &'a str,
+    pub name: &'a str,
+    pub component: Arc<[u8]>,
+    pub now: i64,
+}
+
+impl ExtensionRuntime {
+    /// Validates, compiles, stores and binds an uploaded component.
+    pub async fn deploy(&self, db: &Db, entropy: &dyn Entropy, upload: Upload<'_>) -> Result<DeploymentRow, DeployFailure> {
+        let compiled = Arc::new(self.compile(upload.component.clone()).await?);
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &upload.component);
+        let row = DeploymentRow {
+            id: random_id(entropy, "ext", 12)?,
+            name: upload.name.to_owned(),
+            content_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            size_bytes: i64::try_from(upload.component.len()).unwrap_or(i64::MAX),
+            hooks: compiled.hooks.iter().map(|hook| hook.name().to_owned()).collect(),
+            state: ResourceState::Enabled,
+            created_at: upload.now,
+        };
+        db.insert_deployment_and_bind(NewDeployment {
+            tenant_id: upload.tenant_id,
+            row: &row,
+            component: &upload.component,
+        })
+        .await?;
+        self.cache(upload.tenant_id, &row.id, compiled);
+        Ok(row)
+    }
+
+    /// The compiled deployment, compiling it from storage if this node has not yet.
+    pub async fn load(&self, db: &Db, tenant_id: &str, deployment_id: &str) -> Result<Arc<Compiled>, LoadError> {
+        if let Some(compiled) = self.cached(tenant_id, deployment_id) {
+            return Ok(compiled);
+        }
+        let bytes = db
+            .deployment_component(tenant_id, deployment_id)
+            .await?
+            .ok_or_else(|| LoadError::Missing(deployment_id.to_owned()))?;
+        let compiled = Arc::new(self.compile(bytes.into()).await?);
+        self.cache(tenant_id, deployment_id, compiled.clone());
+        Ok(compiled)
+    }
+}

@@ -1,0 +1,70 @@
+//! Host side of `keyhaven:extension/log`: each line goes to the service's tracing output,
+//! tagged with tenant and deployment, and into a per-invocation capture bounded by the
+//! log-bytes limit (lines beyond it are counted, not kept).
+
+use super::bindings::log::{Host, Level};
+use super::bindings::types;
+use super::state::HostState;
+
+/// Log lines captured during one invocation.
+#[derive(Debug, Default)]
+pub struct CapturedLog {
+    limit_bytes: usize,
+    used_bytes: usize,
+    pub lines: Vec<(Level, String)>,
+    pub dropped_lines: usize,
+}
+
+impl CapturedLog {
+    pub fn new(limit_bytes: usize) -> Self {
+        CapturedLog { limit_bytes, ..Default::default() }
+    }
+
+    fn push(&mut self, level: Level, message: &str) {
+        let remaining = self.limit_bytes.saturating_sub(self.used_bytes);
+        if remaining == 0 {
+            self.dropped_lines += 1;
+            return;
+        }
+        let mut end = message.len().min(remaining);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.used_bytes += end;
+        self.lines.push((level, message[..end].to_owned()));
+    }
+}
+
+impl Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        let (tenant, deployment) = (&self.context.tenant_id, &self.context.deployment_id);
+        match level {
+            Level::Trace => tracing::trace!(tenant, deployment, "guest: {message}"),
+            Level::Debug => tracing::debug!(tenant, deployment, "guest: {message}"),
+            Level::Info => tracing::info!(tenant, deployment, "guest: {message}"),
+            Level::Warn => tracing::warn!(tenant, deployment, "guest: {message}"),
+            Level::Error => tracing::error!(tenant, deployment, "guest: {message}"),
+        }
+        self.log.push(level, &message);
+    }
+}
+
+impl types::Host for HostState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_is_bounded_and_counts_what_it_drops() {
+        let mut log = CapturedLog::new(10);
+        log.push(Level::Info, "12345");
+        log.push(Level::Info, "héllo wörld");
+        log.push(Level::Info, "dropped");
+        assert_eq!(log.lines.len(), 2);
+        assert_eq!(log.lines[0].1, "12345");
+        assert!(log.lines[1].1.len() <= 5);
+        assert!("héllo wörld".starts_with(&log.lines[1].1));
+        assert_eq!(log.dropped_lines, 1);
+    }
+}

@@ -1,0 +1,141 @@
+//! # Keyhaven
+//!
+//! A multi-tenant identity and token service whose tenants extend it with WebAssembly
+//! components, run in-process in a fresh sandbox per call under hard limits.
+//!
+//! [`AppState::start`] opens storage and the extension runtime; [`app`] builds the HTTP
+//! router (admin API and per-tenant token service) without serving it, so tests run the
+//! real router in-process; [`serve`] serves it on a listener. See ARCHITECTURE.md.
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod extensions;
+pub mod oauth;
+pub mod secrets;
+pub mod storage;
+pub mod tenancy;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::clock::{Clock, Entropy, EntropyError, SystemClock, SystemEntropy};
+use crate::config::Config;
+use crate::extensions::ExtensionRuntime;
+use crate::oauth::KeyCache;
+use crate::storage::{Db, StorageError};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Services>);
+
+/// The services behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
+    pub config: Config,
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    pub extensions: ExtensionRuntime,
+    pub keys: KeyCache,
+    public_url: String,
+}
+
+impl std::fmt::Debug for dyn Entropy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Entropy")
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Extensions(#[from] extensions::StartError),
+    #[error(transparent)]
+    Entropy(#[from] EntropyError),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+}
+
+/// A started service and, on a first start without `KEYHAVEN_ROOT_TOKEN`, the operator
+/// token that was generated for it (to be shown once).
+#[derive(Debug)]
+pub struct Started {
+    pub state: AppState,
+    pub generated_root_token: Option<String>,
+}
+
+impl AppState {
+    /// Opens the database, applies migrations, sets the root token and starts the
+    /// extension runtime, with the system clock and random source.
+    pub async fn start(config: Config) -> Result<Started, StartError> {
+        Self::start_with(config, Arc::new(SystemClock), Arc::new(SystemEntropy)).await
+    }
+
+    pub async fn start_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        entropy: Arc<dyn Entropy>,
+    ) -> Result<Started, StartError> {
+        config.validate()?;
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let generated_root_token = ensure_root_token(&db, &config, clock.as_ref(), entropy.as_ref()).await?;
+        let extensions = ExtensionRuntime::new(config.limits.clone())?;
+        let public_url = config.public_url();
+        let services = Services { config, db, clock, entropy, extensions, keys: KeyCache::default(), public_url };
+        Ok(Started { state: AppState(Arc::new(services)), generated_root_token })
+    }
+
+    /// The issuer URL of a tenant.
+    pub fn issuer(&self, tenant_name: &str) -> String {
+        format!("{}/t/{tenant_name}", self.public_url)
+    }
+}
+
+/// Stores the configured root token, or generates one if none exists yet.
+async fn ensure_root_token(
+    db: &Db,
+    config: &Config,
+    clock: &dyn Clock,
+    entropy: &dyn Entropy,
+) -> Result<Option<String>, StartError> {
+    if let Some(token) = &config.root_token {
+        db.set_root_token(&secrets::digest(token), clock.now()).await?;
+        return Ok(None);
+    }
+    if db.has_root_token().await? {
+        return Ok(None);
+    }
+    let token = secrets::new_personal_access_token(entropy)?;
+    db.set_root_token(&secrets::digest(&token), clock.now()).await?;
+    Ok(Some(token))
+}
+
+/// The HTTP application: admin API and per-tenant token service.
+pub fn app(state: AppState) -> Router {
+    Router::new().merge(api::router()).merge(oauth::router()).fallback(api::fallback).with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,60 @@
+//! `GET /t/{tenant}/.well-known/openid-configuration` and `GET /t/{tenant}/jwks.json`:
+//! the tenant's issuer metadata and its published public keys.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::OAuthError;
+use crate::AppState;
+use crate::tenancy::Tenant;
+
+async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, OAuthError> {
+    state
+        .db
+        .tenant_by_name(name)
+        .await
+        .map_err(|e| {
+            tracing::error!("discovery: {e}");
+            OAuthError::server_error("internal error")
+        })?
+        .filter(|tenant| tenant.state.is_usable())
+        .ok_or_else(OAuthError::unknown_tenant)
+}
+
+pub async fn openid_configuration(
+    State(state): State<AppState>,
+    Path(tenant_name): Path<String>,
+) -> Result<Response, OAuthError> {
+    let tenant = usable_tenant(&state, &tenant_name).await?;
+    let issuer = state.issuer(&tenant.name);
+    let body = json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": [super::keys::ES256],
+        "subject_types_supported": ["public"],
+        "scopes_supported": [],
+    });
+    Ok(cacheable(Json(body)))
+}
+
+pub async fn jwks(State(state): State<AppState>, Path(tenant_name): Path<String>) -> Result<Response, OAuthError> {
+    let tenant = usable_tenant(&state, &tenant_name).await?;
+    let stored = state.db.published_keys(&tenant.id).await.map_err(|e| {
+        tracing::error!("jwks: {e}");
+        OAuthError::server_error("internal error")
+    })?;
+    let keys: Vec<Value> = stored.iter().filter_map(|jwk| serde_json::from_str(jwk).ok()).collect();
+    Ok(cacheable(Json(json!({ "keys": keys }))))
+}
+
+fn cacheable(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}

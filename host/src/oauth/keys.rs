@@ -1,0 +1,154 @@
+//! Per-tenant signing keys: ES256 key generation, the public JWK and its RFC 7638
+//! thumbprint (used as `kid`, so a kid names exactly one key of one tenant), JWS compact
+//! signing, and a cache of parsed keys so no request parses a key to sign.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+
+use crate::storage::SigningKeyRow;
+use crate::tenancy::ResourceState;
+
+pub const ES256: &str = "ES256";
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot generate a signing key")]
+    Generate,
+    #[error("stored signing key {kid} cannot be parsed")]
+    Parse { kid: String },
+    #[error("stored signing key {kid} uses unsupported algorithm {algorithm}")]
+    Algorithm { kid: String, algorithm: String },
+    #[error("signing failed")]
+    Sign,
+    #[error("cannot serialise the token: {0}")]
+    Serialise(#[from] serde_json::Error),
+}
+
+/// A parsed private key, ready to sign.
+pub struct SigningKey {
+    pub kid: String,
+    key_pair: EcdsaKeyPair,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+/// Generates a new ES256 key for a tenant, as it is stored.
+pub fn generate(tenant_id: &str, now: i64) -> Result<SigningKeyRow, KeyError> {
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+        .map_err(|_| KeyError::Generate)?;
+    let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+        .map_err(|_| KeyError::Generate)?;
+    let (x, y) = coordinates(&key_pair).ok_or(KeyError::Generate)?;
+    let kid = thumbprint(&x, &y);
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": ES256});
+    Ok(SigningKeyRow {
+        kid,
+        tenant_id: tenant_id.to_owned(),
+        algorithm: ES256.to_owned(),
+        private_der: pkcs8.as_ref().to_vec(),
+        public_jwk: jwk.to_string(),
+        state: ResourceState::Enabled,
+        created_at: now,
+    })
+}
+
+/// The base64url x and y coordinates of the public key.
+fn coordinates(key_pair: &EcdsaKeyPair) -> Option<(String, String)> {
+    let point = key_pair.public_key().as_ref();
+    // Uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
+    if point.len() != 65 || point[0] != 0x04 {
+        return None;
+    }
+    Some((URL_SAFE_NO_PAD.encode(&point[1..33]), URL_SAFE_NO_PAD.encode(&point[33..65])))
+}
+
+/// RFC 7638 JWK thumbprint of a P-256 public key.
+fn thumbprint(x: &str, y: &str) -> String {
+    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+impl SigningKey {
+    pub fn from_row(row: &SigningKeyRow) -> Result<Self, KeyError> {
+        if row.algorithm != ES256 {
+            return Err(KeyError::Algorithm { kid: row.kid.clone(), algorithm: row.algorithm.clone() });
+        }
+        let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &row.private_der)
+            .map_err(|_| KeyError::Parse { kid: row.kid.clone() })?;
+        Ok(SigningKey { kid: row.kid.clone(), key_pair })
+    }
+
+    /// Signs `claims` as a compact JWS with `typ` in the protected header.
+    pub fn sign_jwt(&self, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
+        let header = json!({"alg": ES256, "typ": typ, "kid": self.kid});
+        let mut token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?));
+        let signature = self.key_pair.sign(&SystemRandom::new(), token.as_bytes()).map_err(|_| KeyError::Sign)?;
+        token.push('.');
+        token.push_str(&URL_SAFE_NO_PAD.encode(signature.as_ref()));
+        Ok(token)
+    }
+}
+
+/// Parsed active signing keys by tenant id.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    by_tenant: RwLock<HashMap<String, Arc<SigningKey>>>,
+}
+
+impl KeyCache {
+    pub fn get(&self, tenant_id: &str) -> Option<Arc<SigningKey>> {
+        self.by_tenant.read().ok()?.get(tenant_id).cloned()
+    }
+
+    pub fn insert(&self, tenant_id: &str, key: Arc<SigningKey>) {
+        if let Ok(mut keys) = self.by_tenant.write() {
+            keys.insert(tenant_id.to_owned(), key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn generated_keys_have_a_thumbprint_kid_and_sign_three_part_tokens() {
+        let row = generate("tn_1", 0).unwrap();
+        let jwk: Value = serde_json::from_str(&row.public_jwk).unwrap();
+        assert_eq!(jwk["kid"], row.kid.as_str());
+        assert_eq!(row.kid, thumbprint(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap()));
+        let key = SigningKey::from_row(&row).unwrap();
+        let token = key.sign_jwt("at+jwt", &Map::new()).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn two_keys_never_share_a_kid() {
+        assert_ne!(generate("tn_1", 0).unwrap().kid, generate("tn_1", 0).unwrap().kid);
+    }
+
+    #[test]
+    fn rfc7638_example_thumbprint() {
+        // RFC 7638 §3.1 uses an RSA key; this checks our EC canonical form against a value
+        // computed independently (python: base64url(sha256(canonical json))).
+        let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+        let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+        assert_eq!(thumbprint(x, y), "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U");
+    }
+}

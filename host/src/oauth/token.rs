@@ -1,0 +1,242 @@
+//! `POST /t/{tenant}/oauth2/token`: the `client_credentials` grant with
+//! `client_secret_basic` or `client_secret_post`, the tenant's token-issuance extension
+//! (fail closed), and an RFC 9068 access token signed with the tenant's key.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Map, Value, json};
+
+use super::OAuthError;
+use super::claims::{merge, sanitise_reason};
+use super::keys::SigningKey;
+use crate::AppState;
+use crate::clock::random_id;
+use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::extensions::{Decision, Hook, InvocationContext};
+use crate::tenancy::{Client, Tenant};
+
+/// Access-token lifetime for machine clients (PRODUCT.md: 1 day).
+pub const CLIENT_ACCESS_TOKEN_SECONDS: i64 = 24 * 60 * 60;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+pub async fn token(
+    State(state): State<AppState>,
+    Path(tenant_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let tenant = state.db.tenant_by_name(&tenant_name).await.map_err(internal)?.ok_or_else(OAuthError::unknown_tenant)?;
+    let params = Params::parse(&headers, &body)?;
+    match params.get("grant_type")? {
+        Some("client_credentials") => {}
+        Some(other) => {
+            return Err(OAuthError::unsupported_grant_type(format!("grant type {other:?} is not supported")));
+        }
+        None => return Err(OAuthError::invalid_request("grant_type is required")),
+    }
+    let client = authenticate_client(&state, &tenant, &headers, &params).await?;
+    let scopes = granted_scopes(&client, params.get("scope")?)?;
+    let issuer = state.issuer(&tenant.name);
+    let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
+
+    let now = state.clock.now();
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(issuer));
+    claims.insert("sub".into(), json!(client.client_id));
+    claims.insert("aud".into(), if audience.len() == 1 { json!(audience[0]) } else { json!(audience) });
+    claims.insert("exp".into(), json!(now + CLIENT_ACCESS_TOKEN_SECONDS));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("jti".into(), json!(random_id(state.entropy.as_ref(), "at", 16).map_err(internal)?));
+    claims.insert("scope".into(), json!(scopes.join(" ")));
+    claims.insert("client_id".into(), json!(client.client_id));
+    claims.insert("tenant".into(), json!(tenant.id));
+
+    let request = TokenRequest {
+        tenant_id: tenant.id.clone(),
+        tenant_name: tenant.name.clone(),
+        subject: Subject::Client {
+            client_id: client.client_id.clone(),
+            name: client.name.clone(),
+            attributes: Value::Object(client.attributes.clone()),
+        },
+        grant_type: "client_credentials".into(),
+        scopes: scopes.clone(),
+        audience,
+    };
+    if let Some(extra) = run_extension(&state, &tenant, &request).await? {
+        merge(&mut claims, extra).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    }
+
+    let key = signing_key(&state, &tenant.id).await?;
+    let access_token = key.sign_jwt("at+jwt", &claims).map_err(internal)?;
+    let body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": CLIENT_ACCESS_TOKEN_SECONDS,
+        "scope": scopes.join(" "),
+    });
+    let mut response = Json(body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(response)
+}
+
+/// Runs the tenant's bound token-issuance extension, if any. Every failure fails the
+/// request closed: no token is issued without the claims the tenant expects.
+async fn run_extension(
+    state: &AppState,
+    tenant: &Tenant,
+    request: &TokenRequest,
+) -> Result<Option<Vec<(String, Value)>>, OAuthError> {
+    let hook = Hook::TokenIssuance.name();
+    let Some(deployment_id) = state.db.bound_deployment(&tenant.id, hook).await.map_err(internal)? else {
+        return Ok(None);
+    };
+    let compiled = state.extensions.load(&state.db, &tenant.id, &deployment_id).await.map_err(|e| {
+        tracing::error!(tenant = %tenant.id, deployment = %deployment_id, "cannot load extension: {e}");
+        OAuthError::server_error("the tenant's token-issuance extension could not be loaded")
+    })?;
+    let context = InvocationContext { tenant_id: tenant.id.clone(), deployment_id: deployment_id.clone() };
+    let invocation = state.extensions.issue_token(&compiled, context, request).await.map_err(|e| {
+        tracing::warn!(tenant = %tenant.id, deployment = %deployment_id, "token-issuance extension failed: {e}");
+        OAuthError::server_error(format!("the tenant's token-issuance extension failed: {e}"))
+    })?;
+    tracing::debug!(
+        tenant = %tenant.id,
+        deployment = %deployment_id,
+        fuel = invocation.fuel_used,
+        micros = invocation.duration.as_micros() as u64,
+        "token-issuance extension ran"
+    );
+    match invocation.decision {
+        Decision::Issue { access_token, id_token: _ } => Ok(Some(access_token)),
+        Decision::Deny(reason) => Err(OAuthError::access_denied(sanitise_reason(&reason))),
+    }
+}
+
+async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey>, OAuthError> {
+    if let Some(key) = state.keys.get(tenant_id) {
+        return Ok(key);
+    }
+    let row = state
+        .db
+        .active_signing_key(tenant_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| OAuthError::server_error("the tenant has no active signing key"))?;
+    let key = Arc::new(SigningKey::from_row(&row).map_err(internal)?);
+    state.keys.insert(tenant_id, key.clone());
+    Ok(key)
+}
+
+/// Authenticates the client with exactly one of `client_secret_basic` and
+/// `client_secret_post`. Every failure looks the same to the caller.
+async fn authenticate_client(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
+    let basic = basic_credentials(headers)?;
+    let posted = match (params.get("client_id")?, params.get("client_secret")?) {
+        (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
+        (_, None) => None,
+        (None, Some(_)) => return Err(OAuthError::invalid_request("client_secret without client_id")),
+    };
+    let (client_id, secret) = match (basic, posted) {
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+        }
+        (Some(credentials), None) | (None, Some(credentials)) => credentials,
+        (None, None) => return Err(OAuthError::invalid_client("client authentication is required")),
+    };
+    let rejected = || OAuthError::invalid_client("client authentication failed");
+    let client = state.db.client(&tenant.id, &client_id).await.map_err(internal)?;
+    let Some(client) = client else {
+        // Same work as a real check, so timing does not tell which client ids exist.
+        let _ = crate::secrets::verify(&secret, &"0".repeat(64));
+        return Err(rejected());
+    };
+    if !crate::secrets::verify(&secret, &client.secret_sha256) {
+        return Err(rejected());
+    }
+    if !client.state.under(tenant.state).is_usable() {
+        return Err(rejected());
+    }
+    Ok(client)
+}
+
+/// `Authorization: Basic` credentials, form-url-decoded as RFC 6749 §2.3.1 requires.
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let malformed = || OAuthError::invalid_client("malformed Basic credentials");
+    let value = value.to_str().map_err(|_| malformed())?;
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+        return Err(OAuthError::invalid_client("only Basic client authentication is accepted here"));
+    };
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let id = form_decode(id).ok_or_else(malformed)?;
+    let secret = form_decode(secret).ok_or_else(malformed)?;
+    Ok(Some((id, secret)))
+}
+
+fn form_decode(value: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={value}")).ok()?;
+    pairs.into_iter().next().map(|(_, v)| v)
+}
+
+/// The scopes to grant: the requested ones if the client may have them all, else every
+/// scope the client may have.
+fn granted_scopes(client: &Client, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
+    let Some(requested) = requested else { return Ok(client.scopes.clone()) };
+    let mut granted: Vec<String> = Vec::new();
+    for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+        if !client.scopes.iter().any(|allowed| allowed == scope) {
+            return Err(OAuthError::invalid_scope(format!("scope {scope:?} is not allowed for this client")));
+        }
+        if !granted.iter().any(|s| s == scope) {
+            granted.push(scope.to_owned());
+        }
+    }
+    Ok(granted)
+}
+
+/// Form parameters of a token request; each may appear at most once (RFC 6749 §3.2).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case(FORM) {
+            return Err(OAuthError::invalid_request(format!("the request body must be {FORM}")));
+        }
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|_| OAuthError::invalid_request("the request body is not valid form data"))?;
+        Ok(Params(pairs))
+    }
+
+    fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")));
+        }
+        Ok(first.filter(|value| !value.is_empty()))
+    }
+}
+
+fn internal(error: impl std::fmt::Display) -> OAuthError {
+    tracing::error!("token endpoint: {error}");
+    OAuthError::server_error("internal error")
+}

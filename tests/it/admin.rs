@@ -1,0 +1,136 @@
+//! The admin API: authentication, roles, tenant isolation and input validation.
+
+use keyhaven_tests::{TestServer, expect_status};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    expect_status(response, status).await.unwrap()
+}
+
+#[tokio::test]
+async fn calls_without_a_valid_token_are_unauthenticated() {
+    let server = TestServer::start().await.unwrap();
+    let url = server.url("/admin/v1/tenants");
+    let none = server.http.get(&url).send().await.unwrap();
+    assert_eq!(none.headers()["www-authenticate"], "Bearer");
+    problem(none, StatusCode::UNAUTHORIZED).await;
+    let wrong = server.http.get(&url).bearer_auth("khp_not-a-real-token").send().await.unwrap();
+    problem(wrong, StatusCode::UNAUTHORIZED).await;
+    let basic = server.http.get(&url).basic_auth("root", Some(&server.root_token)).send().await.unwrap();
+    problem(basic, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn tenant_administrators_see_only_their_own_tenant() {
+    let server = TestServer::start().await.unwrap();
+    let a = server.create_tenant("adm-a").await.unwrap();
+    let b = server.create_tenant("adm-b").await.unwrap();
+    server.create_client(&b, json!({"name": "b-client"})).await.unwrap();
+
+    // A's administrator cannot create tenants ...
+    let create = server
+        .http
+        .post(server.url("/admin/v1/tenants"))
+        .bearer_auth(&a.admin_token)
+        .json(&json!({"name": "sneaky"}))
+        .send()
+        .await
+        .unwrap();
+    problem(create, StatusCode::FORBIDDEN).await;
+
+    // ... lists only its own tenant ...
+    let list = server.http.get(server.url("/admin/v1/tenants")).bearer_auth(&a.admin_token).send().await.unwrap();
+    let list = expect_status(list, StatusCode::OK).await.unwrap();
+    let names: Vec<&str> = list.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [a.name.as_str()]);
+
+    // ... and is told B does not exist, wherever it looks.
+    for path in ["", "/clients", "/extensions", "/clients/anything", "/extensions/anything"] {
+        let response = server
+            .http
+            .get(server.url(&format!("/admin/v1/tenants/{}{path}", b.name)))
+            .bearer_auth(&a.admin_token)
+            .send()
+            .await
+            .unwrap();
+        let body = problem(response, StatusCode::NOT_FOUND).await;
+        assert_eq!(body["detail"], "tenant not found", "{path}");
+    }
+    let post = server
+        .http
+        .post(server.url(&format!("/admin/v1/tenants/{}/clients", b.name)))
+        .bearer_auth(&a.admin_token)
+        .json(&json!({"name": "intruder"}))
+        .send()
+        .await
+        .unwrap();
+    problem(post, StatusCode::NOT_FOUND).await;
+
+    // The operator sees both.
+    let list = server.http.get(server.url("/admin/v1/tenants")).bearer_auth(&server.root_token).send().await.unwrap();
+    assert!(expect_status(list, StatusCode::OK).await.unwrap().as_array().unwrap().len() >= 2);
+}
+
+#[tokio::test]
+async fn tenant_names_are_validated_and_unique() {
+    let server = TestServer::start().await.unwrap();
+    let create = |body: Value| {
+        server.http.post(server.url("/admin/v1/tenants")).bearer_auth(&server.root_token).json(&body).send()
+    };
+    for name in ["", "Acme", "acme_corp", "acme.com", "-acme", "acme-", &"a".repeat(64)] {
+        let body = problem(create(json!({"name": name})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+        assert!(body["detail"].as_str().unwrap().contains("tenant name"), "{name}: {body}");
+    }
+    let unknown = problem(create(json!({"name": "ok", "unknown": 1})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    assert!(unknown["detail"].as_str().unwrap().contains("unknown field"), "{unknown}");
+    let not_json = server
+        .http
+        .post(server.url("/admin/v1/tenants"))
+        .bearer_auth(&server.root_token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    problem(not_json, StatusCode::BAD_REQUEST).await;
+
+    let tenant = server.create_tenant("dup").await.unwrap();
+    let again = create(json!({"name": tenant.name})).await.unwrap();
+    problem(again, StatusCode::CONFLICT).await;
+}
+
+#[tokio::test]
+async fn client_secrets_are_shown_once_and_never_listed() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("secrets").await.unwrap();
+    let client = server
+        .create_client(&tenant, json!({"name": "c", "scopes": ["read"], "attributes": {"tier": "gold"}}))
+        .await
+        .unwrap();
+    assert_eq!(client.client_secret.len(), 43);
+    let base = format!("/admin/v1/tenants/{}/clients", tenant.name);
+    for path in [base.clone(), format!("{base}/{}", client.client_id)] {
+        let response = server.http.get(server.url(&path)).bearer_auth(&tenant.admin_token).send().await.unwrap();
+        let text = response.text().await.unwrap();
+        assert!(text.contains(&client.client_id) && text.contains("gold"), "{text}");
+        assert!(!text.contains(&client.client_secret) && !text.contains("secret"), "{text}");
+    }
+    let bad_scope = server
+        .http
+        .post(server.url(&base))
+        .bearer_auth(&tenant.admin_token)
+        .json(&json!({"name": "c", "scopes": ["has space"]}))
+        .send()
+        .await
+        .unwrap();
+    problem(bad_scope, StatusCode::BAD_REQUEST).await;
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_with_problem_json() {
+    let server = TestServer::start().await.unwrap();
+    let response = server.http.get(server.url("/admin/v1/nothing-here")).send().await.unwrap();
+    problem(response, StatusCode::NOT_FOUND).await;
+}

@@ -1,0 +1,197 @@
+//! Extensions: deployment validation, limits that stop misbehaving guests without harming
+//! other tenants, protected claims, denials, and deployments that survive a restart.
+
+use std::time::Duration;
+
+use keyhaven::extensions::Limits;
+use keyhaven_tests::{TestServer, expect_status, guests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let body = expect_status(response, status).await.unwrap();
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("urn:keyhaven:problem:")));
+    body
+}
+
+async fn deployments(server: &TestServer, tenant: &keyhaven_tests::TestTenant) -> Vec<Value> {
+    let response = server
+        .http
+        .get(server.url(&format!("/admin/v1/tenants/{}/extensions", tenant.name)))
+        .bearer_auth(&tenant.admin_token)
+        .send()
+        .await
+        .unwrap();
+    expect_status(response, StatusCode::OK).await.unwrap().as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn an_extension_setting_a_protected_claim_fails_the_issuance_loudly() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("protected").await.unwrap();
+    server.deploy(&tenant, guests::PROTECTED_CLAIM).await.unwrap();
+    for claim in ["sub", "iss", "aud", "exp", "scope", "tenant", "client_id"] {
+        let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"claim": claim}})).await.unwrap();
+        let response = server.token(&tenant, &client).await.unwrap();
+        let body = expect_status(response, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+        assert_eq!(body["error"], "server_error");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains("protected claim") && description.contains(claim), "{description}");
+        assert!(body.get("access_token").is_none());
+    }
+}
+
+#[tokio::test]
+async fn an_extension_denial_becomes_access_denied_with_its_reason() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("deny").await.unwrap();
+    server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let suspended = server.create_client(&tenant, json!({"name": "s", "attributes": {"suspended": true}})).await.unwrap();
+    let body = expect_status(server.token(&tenant, &suspended).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
+    assert_eq!(body["error"], "access_denied");
+    assert_eq!(body["error_description"], "this client is suspended");
+}
+
+/// Limits in which an endless loop meets its deadline long before its fuel runs out.
+fn deadline_limits() -> Limits {
+    Limits { fuel: u64::MAX / 2, ..Limits::default() }
+}
+
+#[tokio::test]
+async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_getting_tokens() {
+    let server = TestServer::start_with(deadline_limits()).await.unwrap();
+    let looping = server.create_tenant("looping").await.unwrap();
+    let healthy = server.create_tenant("healthy").await.unwrap();
+    server.deploy(&looping, guests::ENDLESS_LOOP).await.unwrap();
+    server.deploy(&healthy, guests::CUSTOM_CLAIMS).await.unwrap();
+    let looping_client = server.create_client(&looping, json!({"name": "l"})).await.unwrap();
+    let healthy_client = server.create_client(&healthy, json!({"name": "h", "attributes": {"org": "ok"}})).await.unwrap();
+
+    // Keep several looping invocations in flight (more than this machine has cores) ...
+    let mut stuck = Vec::new();
+    for _ in 0..6 {
+        let (server_url, http, tenant, client) =
+            (server.base_url.clone(), server.http.clone(), looping.name.clone(), looping_client.clone());
+        stuck.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..3 {
+                let response = http
+                    .post(format!("{server_url}/t/{tenant}/oauth2/token"))
+                    .basic_auth(&client.client_id, Some(&client.client_secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap();
+                outcomes.push((response.status(), response.json::<Value>().await.unwrap()));
+            }
+            outcomes
+        }));
+    }
+    // ... while the other tenant's clients keep getting tokens with their claims.
+    for _ in 0..20 {
+        let body = expect_status(server.token(&healthy, &healthy_client).await.unwrap(), StatusCode::OK).await.unwrap();
+        let claims = server.verify(&healthy, body["access_token"].as_str().unwrap(), &healthy.issuer).await.unwrap();
+        assert_eq!(claims["org"], "ok");
+    }
+    for task in stuck {
+        for (status, body) in task.await.unwrap() {
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(body["error"], "server_error");
+            let description = body["error_description"].as_str().unwrap();
+            assert!(description.contains("deadline of 50 ms"), "{description}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
+    let server = TestServer::start_with(Limits { deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
+    let tenant = server.create_tenant("fuel").await.unwrap();
+    server.deploy(&tenant, guests::ENDLESS_LOOP).await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    let body =
+        expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("used up its fuel (10000000 instructions)"), "{description}");
+}
+
+#[tokio::test]
+async fn uploads_that_are_not_components_are_refused_and_leave_nothing_behind() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("garbage").await.unwrap();
+
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"#!/bin/sh\necho not wasm\n".to_vec(), "not a WebAssembly binary"),
+        // The smallest core module: a component is expected.
+        (b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
+        // A component header followed by garbage.
+        (b"\0asm\x0d\0\x01\0\xff\xff\xff\xff".to_vec(), "not valid"),
+    ];
+    for (bytes, expected) in cases {
+        let body = problem(server.upload(&tenant, bytes).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(body["type"], "urn:keyhaven:problem:invalid-component");
+        assert!(body["detail"].as_str().unwrap().contains(expected), "{body}");
+    }
+
+    let empty = problem(server.upload(&tenant, Vec::new()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(empty["detail"].as_str().unwrap().contains("empty"));
+
+    let wrong_type = server
+        .http
+        .post(server.url(&format!("/admin/v1/tenants/{}/extensions", tenant.name)))
+        .bearer_auth(&tenant.admin_token)
+        .header("content-type", "application/octet-stream")
+        .body(guests::bytes(guests::CUSTOM_CLAIMS))
+        .send()
+        .await
+        .unwrap();
+    problem(wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+
+    let too_large = server.upload(&tenant, vec![0; Limits::default().component_bytes + 1]).await.unwrap();
+    problem(too_large, StatusCode::PAYLOAD_TOO_LARGE).await;
+
+    assert!(deployments(&server, &tenant).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_component_exporting_no_known_hook_is_refused() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("nohook").await.unwrap();
+    let response = server.upload(&tenant, guests::bytes(guests::CLI_PROGRAM)).await.unwrap();
+    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("exports no known hook"), "{detail}");
+    assert!(detail.contains("wasi:cli/run"), "the detail should say what it does export: {detail}");
+    assert!(detail.contains("keyhaven:extension/token-issuance@0.1.0"), "{detail}");
+    assert!(deployments(&server, &tenant).await.is_empty());
+}
+
+#[tokio::test]
+async fn deployments_are_listed_and_survive_a_restart() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("restart").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "kept"}})).await.unwrap();
+    let deployed = server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let id = deployed["id"].as_str().unwrap().to_owned();
+    assert_eq!(deployed["content_sha256"].as_str().unwrap().len(), 64);
+
+    let listed = deployments(&server, &tenant).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+
+    // After a restart the deployment is compiled again from storage on first use.
+    let server = server.restart().await.unwrap();
+    let response = server
+        .http
+        .get(server.url(&format!("/admin/v1/tenants/{}/extensions/{id}", tenant.name)))
+        .bearer_auth(&tenant.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_status(response, StatusCode::OK).await.unwrap()["hooks"], json!(["token-issuance"]));
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(claims["org"], "kept");
+}

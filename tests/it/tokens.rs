@@ -1,0 +1,184 @@
+//! The token endpoint, discovery and JWKS, with and without an extension.
+
+use keyhaven_tests::{TestServer, expect_status, guests};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn extension_claims_reach_a_token_that_verifies_against_the_tenant_jwks() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("claims").await.unwrap();
+    let client = server
+        .create_client(&tenant, json!({"name": "billing", "attributes": {"org": "acme", "roles": ["reader", "writer"]}, "scopes": ["invoices:read"]}))
+        .await
+        .unwrap();
+    let deployment = server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    assert_eq!(deployment["hooks"], json!(["token-issuance"]));
+    assert_eq!(deployment["state"], "ENABLED");
+
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 86400);
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+
+    assert_eq!(claims["org"], "acme");
+    assert_eq!(claims["roles"], json!(["reader", "writer"]));
+    assert_eq!(claims["issued_by_extension"], "custom-claims");
+    assert_eq!(claims["sub"], client.client_id.as_str());
+    assert_eq!(claims["client_id"], client.client_id.as_str());
+    assert_eq!(claims["tenant"], tenant.id.as_str());
+    assert_eq!(claims["scope"], "invoices:read");
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 86400);
+    assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() > 16));
+}
+
+#[tokio::test]
+async fn without_an_extension_the_token_has_only_the_service_claims() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("plain").await.unwrap();
+    let client = server
+        .create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}, "audience": ["https://api.example.com"]}))
+        .await
+        .unwrap();
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), "https://api.example.com").await.unwrap();
+    let mut names: Vec<&String> = claims.as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["aud", "client_id", "exp", "iat", "iss", "jti", "scope", "sub", "tenant"]);
+    assert_eq!(claims["aud"], "https://api.example.com");
+}
+
+#[tokio::test]
+async fn client_secret_post_works_and_bad_credentials_are_invalid_client() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("auth").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    let endpoint = server.url(&format!("/t/{}/oauth2/token", tenant.name));
+
+    let posted = server
+        .http
+        .post(&endpoint)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client.client_id),
+            ("client_secret", &client.client_secret),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(posted, StatusCode::OK).await.unwrap();
+    server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+
+    let wrong = server
+        .http
+        .post(&endpoint)
+        .basic_auth(&client.client_id, Some("not-the-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.headers()["www-authenticate"], "Basic realm=\"keyhaven\"");
+    assert_eq!(wrong.headers()["cache-control"], "no-store");
+    let body = expect_status(wrong, StatusCode::UNAUTHORIZED).await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+
+    let both = server
+        .http
+        .post(&endpoint)
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .form(&[("grant_type", "client_credentials"), ("client_id", &client.client_id), ("client_secret", &client.client_secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_status(both, StatusCode::BAD_REQUEST).await.unwrap()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn malformed_token_requests_get_rfc6749_errors() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("errors").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c", "scopes": ["a", "b"]})).await.unwrap();
+    let endpoint = server.url(&format!("/t/{}/oauth2/token", tenant.name));
+    let send = |form: Vec<(&'static str, &'static str)>| {
+        server.http.post(&endpoint).basic_auth(&client.client_id, Some(&client.client_secret)).form(&form).send()
+    };
+
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![], "invalid_request"),
+        (vec![("grant_type", "password")], "unsupported_grant_type"),
+        (vec![("grant_type", "client_credentials"), ("scope", "a c")], "invalid_scope"),
+        (vec![("grant_type", "client_credentials"), ("grant_type", "client_credentials")], "invalid_request"),
+    ];
+    for (form, error) in cases {
+        let body = expect_status(send(form.clone()).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
+        assert_eq!(body["error"], error, "for {form:?}");
+        assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    }
+
+    let json_body = server
+        .http
+        .post(&endpoint)
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .json(&json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_status(json_body, StatusCode::BAD_REQUEST).await.unwrap()["error"], "invalid_request");
+
+    let narrowed = expect_status(
+        send(vec![("grant_type", "client_credentials"), ("scope", "b")]).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await
+    .unwrap();
+    assert_eq!(narrowed["scope"], "b");
+
+    let unknown = server.http.post(server.url("/t/no-such-tenant/oauth2/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    assert_eq!(expect_status(unknown, StatusCode::NOT_FOUND).await.unwrap()["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn discovery_names_the_tenant_issuer_and_its_endpoints() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("disco").await.unwrap();
+    let response =
+        server.http.get(server.url(&format!("/t/{}/.well-known/openid-configuration", tenant.name))).send().await.unwrap();
+    let metadata = expect_status(response, StatusCode::OK).await.unwrap();
+    assert_eq!(metadata["issuer"], tenant.issuer.as_str());
+    assert_eq!(metadata["token_endpoint"], format!("{}/oauth2/token", tenant.issuer));
+    assert_eq!(metadata["jwks_uri"], format!("{}/jwks.json", tenant.issuer));
+    assert_eq!(metadata["grant_types_supported"], json!(["client_credentials"]));
+
+    let jwks = expect_status(server.http.get(metadata["jwks_uri"].as_str().unwrap()).send().await.unwrap(), StatusCode::OK)
+        .await
+        .unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kty"], "EC");
+    assert_eq!(keys[0]["alg"], "ES256");
+    assert!(keys[0].get("d").is_none(), "the private key must never be published");
+}
+
+#[tokio::test]
+async fn one_tenant_clients_and_tokens_mean_nothing_to_another() {
+    let server = TestServer::start().await.unwrap();
+    let a = server.create_tenant("iso-a").await.unwrap();
+    let b = server.create_tenant("iso-b").await.unwrap();
+    let client_a = server.create_client(&a, json!({"name": "a"})).await.unwrap();
+
+    // Tenant A's client credentials at tenant B's token endpoint.
+    let response = server.token(&b, &client_a).await.unwrap();
+    let body = expect_status(response, StatusCode::UNAUTHORIZED).await.unwrap();
+    assert_eq!(body["error"], "invalid_client");
+    assert!(!body.to_string().contains(&a.name) && !body.to_string().contains(&a.id));
+
+    // Tenant A's token does not verify with tenant B's keys.
+    let token = expect_status(server.token(&a, &client_a).await.unwrap(), StatusCode::OK).await.unwrap();
+    let token = token["access_token"].as_str().unwrap();
+    let verified_at_b = server.verify(&b, token, &a.issuer).await;
+    assert!(verified_at_b.is_err(), "a token of tenant A verified against tenant B's JWKS");
+
+    let jwks_a: Value = server.http.get(server.url(&format!("/t/{}/jwks.json", a.name))).send().await.unwrap().json().await.unwrap();
+    let jwks_b: Value = server.http.get(server.url(&format!("/t/{}/jwks.json", b.name))).send().await.unwrap().json().await.unwrap();
+    assert_ne!(jwks_a["keys"][0]["kid"], jwks_b["keys"][0]["kid"]);
+}

@@ -1,0 +1,221 @@
+//! Test support for Keyhaven's integration tests and benchmarks: the paths of the guest
+//! components `build.rs` compiled, and [`TestServer`], the real service (real router,
+//! real SQLite file, real wasmtime) served in-process on `127.0.0.1:0`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::{Context, Result, bail};
+use keyhaven::config::Config;
+use keyhaven::extensions::Limits;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Paths of the guest components built for wasm32-wasip2 by `tests/build.rs`.
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+    /// The bytes of a guest component.
+    pub fn bytes(path: &str) -> Vec<u8> {
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read guest {path}: {e}"))
+    }
+}
+
+/// A running service with its own database, on a free loopback port.
+pub struct TestServer {
+    pub base_url: String,
+    pub root_token: String,
+    pub http: reqwest::Client,
+    database_url: String,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A tenant created through the admin API.
+#[derive(Clone, Debug)]
+pub struct TestTenant {
+    pub name: String,
+    pub id: String,
+    pub admin_token: String,
+    pub issuer: String,
+}
+
+/// A machine client's credentials.
+#[derive(Clone, Debug)]
+pub struct TestClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// A name no other test uses, valid as a tenant name.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+impl TestServer {
+    /// A server with the default extension limits.
+    pub async fn start() -> Result<Self> {
+        Self::start_with(Limits::default()).await
+    }
+
+    pub async fn start_with(limits: Limits) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let database_url = format!("sqlite://{}", dir.path().join("keyhaven.db").display());
+        Self::start_on(dir, database_url, "127.0.0.1:0", limits).await
+    }
+
+    async fn start_on(dir: tempfile::TempDir, database_url: String, bind: &str, limits: Limits) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind(bind).await?;
+        let address = listener.local_addr()?;
+        let root_token = format!("root-{}", keyhaven::secrets::new_client_secret(&keyhaven::clock::SystemEntropy)?);
+        let config = Config {
+            listen: address,
+            database_url: database_url.clone(),
+            root_token: Some(root_token.clone()),
+            public_url: Some(format!("http://{address}")),
+            limits,
+        };
+        let started = keyhaven::AppState::start(config).await?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = keyhaven::serve(listener, started.state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        Ok(TestServer {
+            base_url: format!("http://{address}"),
+            root_token,
+            http: reqwest::Client::new(),
+            database_url,
+            _dir: dir,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// Stops this server and starts a new one on the same database and address (a restart).
+    pub async fn restart(mut self) -> Result<Self> {
+        self.stop().await;
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir()?);
+        let address = self.base_url.trim_start_matches("http://").to_owned();
+        let mut restarted = Self::start_on(dir, self.database_url.clone(), &address, Limits::default()).await?;
+        restarted.root_token = self.root_token.clone();
+        Ok(restarted)
+    }
+
+    async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Creates a tenant with a unique name derived from `prefix`.
+    pub async fn create_tenant(&self, prefix: &str) -> Result<TestTenant> {
+        let name = unique_name(prefix);
+        let response = self
+            .http
+            .post(self.url("/admin/v1/tenants"))
+            .bearer_auth(&self.root_token)
+            .json(&json!({"name": name, "label": format!("Test tenant {name}")}))
+            .send()
+            .await?;
+        let body = expect_status(response, StatusCode::CREATED).await?;
+        Ok(TestTenant {
+            name: body["tenant"]["name"].as_str().context("tenant.name")?.to_owned(),
+            id: body["tenant"]["id"].as_str().context("tenant.id")?.to_owned(),
+            admin_token: body["admin_token"].as_str().context("admin_token")?.to_owned(),
+            issuer: body["tenant"]["issuer"].as_str().context("tenant.issuer")?.to_owned(),
+        })
+    }
+
+    /// Creates a machine client in `tenant` with the given creation body.
+    pub async fn create_client(&self, tenant: &TestTenant, body: Value) -> Result<TestClient> {
+        let response = self
+            .http
+            .post(self.url(&format!("/admin/v1/tenants/{}/clients", tenant.name)))
+            .bearer_auth(&tenant.admin_token)
+            .json(&body)
+            .send()
+            .await?;
+        let body = expect_status(response, StatusCode::CREATED).await?;
+        Ok(TestClient {
+            client_id: body["client_id"].as_str().context("client_id")?.to_owned(),
+            client_secret: body["client_secret"].as_str().context("client_secret")?.to_owned(),
+        })
+    }
+
+    /// Uploads a component to `tenant` and returns the raw response.
+    pub async fn upload(&self, tenant: &TestTenant, component: Vec<u8>) -> Result<reqwest::Response> {
+        Ok(self
+            .http
+            .post(self.url(&format!("/admin/v1/tenants/{}/extensions", tenant.name)))
+            .bearer_auth(&tenant.admin_token)
+            .header("content-type", "application/wasm")
+            .body(component)
+            .send()
+            .await?)
+    }
+
+    /// Deploys the guest at `path` to `tenant`, expecting success.
+    pub async fn deploy(&self, tenant: &TestTenant, path: &str) -> Result<Value> {
+        expect_status(self.upload(tenant, guests::bytes(path)).await?, StatusCode::CREATED).await
+    }
+
+    /// A `client_credentials` token request with `client_secret_basic`.
+    pub async fn token(&self, tenant: &TestTenant, client: &TestClient) -> Result<reqwest::Response> {
+        Ok(self
+            .http
+            .post(self.url(&format!("/t/{}/oauth2/token", tenant.name)))
+            .basic_auth(&client.client_id, Some(&client.client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await?)
+    }
+
+    /// Verifies `token` against `tenant`'s published JWKS and returns its claims.
+    pub async fn verify(&self, tenant: &TestTenant, token: &str, audience: &str) -> Result<Value> {
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            self.http.get(self.url(&format!("/t/{}/jwks.json", tenant.name))).send().await?.json().await?;
+        let header = jsonwebtoken::decode_header(token)?;
+        if header.typ.as_deref() != Some("at+jwt") {
+            bail!("token typ is {:?}, expected at+jwt", header.typ);
+        }
+        let kid = header.kid.context("token has no kid")?;
+        let jwk = jwks.find(&kid).with_context(|| format!("kid {kid} is not in the tenant's JWKS"))?;
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_issuer(&[&tenant.issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts the response status and returns its JSON body.
+pub async fn expect_status(response: reqwest::Response, status: StatusCode) -> Result<Value> {
+    let actual = response.status();
+    let text = response.text().await?;
+    if actual != status {
+        bail!("expected {status}, got {actual}: {text}");
+    }
+    serde_json::from_str(&text).with_context(|| format!("body is not JSON: {text}"))
+}
