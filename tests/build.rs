@@ -10,7 +10,7 @@ use std::process::Command;
 /// (package, artifact file stem, constant name)
 const GUESTS: &[(&str, &str, &str)] = &[
     ("custom-claims", "custom_claims", "CUSTOM_CLAIMS"),
-    ("guest-endless-loop", "guest_endless_loop", "ENDLESS_LOOP"),
+    ("guest-misbehaving", "guest_misbehaving", "MISBEHAVING"),
     ("guest-protected-claim", "guest_protected_claim", "PROTECTED_CLAIM"),
     ("guest-cli-program", "guest-cli-program", "CLI_PROGRAM"),
 ];

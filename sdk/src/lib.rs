@@ -5,7 +5,7 @@
 //! contract (the `wit/` folder of the Keyhaven repository). This crate hides the generated
 //! bindings: implement a trait, call one export macro, and work with `serde_json` values.
 //!
-//! ```ignore
+//! ```no_run
 //! use keyhaven_sdk::{Claims, Deny, TokenIssuance, TokenRequest};
 //!
 //! struct Tier;

@@ -64,7 +64,7 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
     let server = TestServer::start_with(deadline_limits()).await.unwrap();
     let looping = server.create_tenant("looping").await.unwrap();
     let healthy = server.create_tenant("healthy").await.unwrap();
-    server.deploy(&looping, guests::ENDLESS_LOOP).await.unwrap();
+    server.deploy(&looping, guests::MISBEHAVING).await.unwrap();
     server.deploy(&healthy, guests::CUSTOM_CLAIMS).await.unwrap();
     let looping_client = server.create_client(&looping, json!({"name": "l"})).await.unwrap();
     let healthy_client = server.create_client(&healthy, json!({"name": "h", "attributes": {"org": "ok"}})).await.unwrap();
@@ -109,12 +109,40 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
 async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
     let server = TestServer::start_with(Limits { deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
     let tenant = server.create_tenant("fuel").await.unwrap();
-    server.deploy(&tenant, guests::ENDLESS_LOOP).await.unwrap();
+    server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
     let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
     let body =
         expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
     let description = body["error_description"].as_str().unwrap();
     assert!(description.contains("used up its fuel (10000000 instructions)"), "{description}");
+}
+
+#[tokio::test]
+async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("limits").await.unwrap();
+    server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
+    let cases = [
+        ("allocate", "exceeded its memory limit of 16777216 bytes"),
+        ("recurse", "overflowed its stack"),
+        ("panic", "trapped"),
+        ("too-many-claims", "invalid output: 51 claims returned; at most 50 are allowed"),
+    ];
+    for (behaviour, expected) in cases {
+        let client = server.create_client(&tenant, json!({"name": behaviour, "attributes": {"behaviour": behaviour}})).await.unwrap();
+        let response = server.token(&tenant, &client).await.unwrap();
+        let body = expect_status(response, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+        assert_eq!(body["error"], "server_error", "{behaviour}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains(expected), "{behaviour}: {description}");
+    }
+
+    // The same tenant deploys a well-behaved version and is issuing tokens again at once.
+    server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "ok", "attributes": {"org": "back"}})).await.unwrap();
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(claims["org"], "back");
 }
 
 #[tokio::test]

@@ -7,5 +7,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::keyhaven::extension::token_issuance;
-pub use keyhaven::extension::{log, types};
+pub use self::exports::keyhaven::extension::token_issuance;
+pub use self::keyhaven::extension::{log, types};

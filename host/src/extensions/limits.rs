@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
+
 /// What one invocation of a guest may use.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Wall-clock deadline of a token-issuance invocation, instantiation included.
-    #[serde(with = "millis")]
     pub deadline: Duration,
     /// Instructions (fuel) per invocation.
     pub fuel: u64,
@@ -44,41 +44,54 @@ impl Default for Limits {
     }
 }
 
-mod millis {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_millis(u64::deserialize(d)?))
-    }
-}
-
-/// Enforces memory and table growth limits and remembers whether a limit was hit, so a
-/// resulting trap is reported as a memory-limit error rather than an opaque trap.
+/// Wasmtime's [`StoreLimits`] (memory size, table elements, instance/memory/table counts),
+/// remembering whether a memory limit refused a growth, so that the trap that follows is
+/// reported as a memory-limit error rather than an opaque trap.
 #[derive(Debug)]
 pub struct GuestLimiter {
-    memory_bytes: usize,
-    table_elements: usize,
+    limits: StoreLimits,
     pub(super) memory_limit_hit: bool,
 }
 
+/// Enough for components from the usual toolchains; far below what would strain the host.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+const MAX_INSTANCES: usize = 64;
+const MAX_MEMORIES: usize = 16;
+const MAX_TABLES: usize = 64;
+
 impl GuestLimiter {
     pub fn new(limits: &Limits) -> Self {
-        GuestLimiter { memory_bytes: limits.memory_bytes, table_elements: 100_000, memory_limit_hit: false }
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(MAX_TABLE_ELEMENTS)
+            .instances(MAX_INSTANCES)
+            .memories(MAX_MEMORIES)
+            .tables(MAX_TABLES)
+            .build();
+        GuestLimiter { limits, memory_limit_hit: false }
     }
 }
 
-impl wasmtime::ResourceLimiter for GuestLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        if desired > self.memory_bytes {
-            self.memory_limit_hit = true;
-            return Ok(false);
-        }
-        Ok(true)
+impl ResourceLimiter for GuestLimiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        self.memory_limit_hit |= !allowed;
+        Ok(allowed)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= self.table_elements)
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
