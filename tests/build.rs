@@ -81,12 +81,10 @@ fn check_target_installed() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if let Some(sysroot) = sysroot {
-        if !Path::new(&sysroot).join("lib/rustlib").join(TARGET).is_dir() {
-            fail(&format!(
-                "the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again"
-            ));
-        }
+    if let Some(sysroot) = sysroot
+        && !Path::new(&sysroot).join("lib/rustlib").join(TARGET).is_dir()
+    {
+        fail(&format!("the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again"));
     }
 }
 

@@ -69,10 +69,10 @@ impl Config {
         if self.root_token.as_ref().is_some_and(|token| token.len() < 32) {
             return Err(ConfigError::WeakRootToken);
         }
-        if let Some(url) = &self.public_url {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::PublicUrl(url.clone()));
-            }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::PublicUrl(url.clone()));
         }
         Ok(())
     }

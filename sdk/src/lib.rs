@@ -50,7 +50,7 @@ pub mod __private {
     }
 
     pub use bindings::__export_token_issuer;
-    pub use bindings::exports::keyhaven::extension::token_issuance as token_issuance;
+    pub use bindings::exports::keyhaven::extension::token_issuance;
 }
 
 /// Exports a type implementing [`TokenIssuance`] as the component's

@@ -148,10 +148,7 @@ fn parse_object(json: &str) -> Map<String, Value> {
 }
 
 fn to_wit_claims(claims: Vec<(String, Value)>) -> Vec<wit::Claim> {
-    claims
-        .into_iter()
-        .map(|(name, value)| wit::Claim { name, value: value.to_string() })
-        .collect()
+    claims.into_iter().map(|(name, value)| wit::Claim { name, value: value.to_string() }).collect()
 }
 
 impl From<wit::TokenRequest> for TokenRequest {

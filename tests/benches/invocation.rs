@@ -82,8 +82,10 @@ async fn main() {
             invocations.push(elapsed);
         }
     }
-    println!("custom-claims component: {} bytes, compiled in {compile_time:.1?}, {fuel} fuel per call\n",
-        std::fs::metadata(guests::CUSTOM_CLAIMS).unwrap().len());
+    println!(
+        "custom-claims component: {} bytes, compiled in {compile_time:.1?}, {fuel} fuel per call\n",
+        std::fs::metadata(guests::CUSTOM_CLAIMS).unwrap().len()
+    );
     let hook = summary("token-issuance invocation (fresh instance)", invocations);
     hook.print();
 

@@ -48,7 +48,8 @@ async fn an_extension_denial_becomes_access_denied_with_its_reason() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("deny").await.unwrap();
     server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
-    let suspended = server.create_client(&tenant, json!({"name": "s", "attributes": {"suspended": true}})).await.unwrap();
+    let suspended =
+        server.create_client(&tenant, json!({"name": "s", "attributes": {"suspended": true}})).await.unwrap();
     let body = expect_status(server.token(&tenant, &suspended).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
     assert_eq!(body["error"], "access_denied");
     assert_eq!(body["error_description"], "this client is suspended");
@@ -67,7 +68,8 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
     server.deploy(&looping, guests::MISBEHAVING).await.unwrap();
     server.deploy(&healthy, guests::CUSTOM_CLAIMS).await.unwrap();
     let looping_client = server.create_client(&looping, json!({"name": "l"})).await.unwrap();
-    let healthy_client = server.create_client(&healthy, json!({"name": "h", "attributes": {"org": "ok"}})).await.unwrap();
+    let healthy_client =
+        server.create_client(&healthy, json!({"name": "h", "attributes": {"org": "ok"}})).await.unwrap();
 
     // Keep several looping invocations in flight (more than this machine has cores) ...
     let mut stuck = Vec::new();
@@ -90,13 +92,20 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
         }));
     }
     // ... while the other tenant's clients keep getting tokens with their claims.
-    for _ in 0..20 {
-        let body = expect_status(server.token(&healthy, &healthy_client).await.unwrap(), StatusCode::OK).await.unwrap();
-        let claims = server.verify(&healthy, body["access_token"].as_str().unwrap(), &healthy.issuer).await.unwrap();
-        assert_eq!(claims["org"], "ok");
-    }
+    let healthy_requests = async {
+        for _ in 0..20 {
+            let response = server.token(&healthy, &healthy_client).await.unwrap();
+            let body = expect_status(response, StatusCode::OK).await.unwrap();
+            let claims =
+                server.verify(&healthy, body["access_token"].as_str().unwrap(), &healthy.issuer).await.unwrap();
+            assert_eq!(claims["org"], "ok");
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), healthy_requests).await.expect("the healthy tenant was starved");
     for task in stuck {
-        for (status, body) in task.await.unwrap() {
+        // A guard, not a timing assertion: without a deadline these requests never return.
+        let outcomes = tokio::time::timeout(Duration::from_secs(120), task).await.expect("the deadline never fired");
+        for (status, body) in outcomes.unwrap() {
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
             assert_eq!(body["error"], "server_error");
             let description = body["error_description"].as_str().unwrap();
@@ -107,7 +116,8 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
 
 #[tokio::test]
 async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
-    let server = TestServer::start_with(Limits { deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
+    let server =
+        TestServer::start_with(Limits { deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
     let tenant = server.create_tenant("fuel").await.unwrap();
     server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
     let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
@@ -129,7 +139,10 @@ async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
         ("too-many-claims", "invalid output: 51 claims returned; at most 50 are allowed"),
     ];
     for (behaviour, expected) in cases {
-        let client = server.create_client(&tenant, json!({"name": behaviour, "attributes": {"behaviour": behaviour}})).await.unwrap();
+        let client = server
+            .create_client(&tenant, json!({"name": behaviour, "attributes": {"behaviour": behaviour}}))
+            .await
+            .unwrap();
         let response = server.token(&tenant, &client).await.unwrap();
         let body = expect_status(response, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
         assert_eq!(body["error"], "server_error", "{behaviour}");

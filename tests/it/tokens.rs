@@ -37,11 +37,15 @@ async fn without_an_extension_the_token_has_only_the_service_claims() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("plain").await.unwrap();
     let client = server
-        .create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}, "audience": ["https://api.example.com"]}))
+        .create_client(
+            &tenant,
+            json!({"name": "c", "attributes": {"org": "acme"}, "audience": ["https://api.example.com"]}),
+        )
         .await
         .unwrap();
     let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
-    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), "https://api.example.com").await.unwrap();
+    let claims =
+        server.verify(&tenant, body["access_token"].as_str().unwrap(), "https://api.example.com").await.unwrap();
     let mut names: Vec<&String> = claims.as_object().unwrap().keys().collect();
     names.sort();
     assert_eq!(names, ["aud", "client_id", "exp", "iat", "iss", "jti", "scope", "sub", "tenant"]);
@@ -86,7 +90,11 @@ async fn client_secret_post_works_and_bad_credentials_are_invalid_client() {
         .http
         .post(&endpoint)
         .basic_auth(&client.client_id, Some(&client.client_secret))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &client.client_id), ("client_secret", &client.client_secret)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &client.client_id),
+            ("client_secret", &client.client_secret),
+        ])
         .send()
         .await
         .unwrap();
@@ -125,15 +133,19 @@ async fn malformed_token_requests_get_rfc6749_errors() {
         .unwrap();
     assert_eq!(expect_status(json_body, StatusCode::BAD_REQUEST).await.unwrap()["error"], "invalid_request");
 
-    let narrowed = expect_status(
-        send(vec![("grant_type", "client_credentials"), ("scope", "b")]).await.unwrap(),
-        StatusCode::OK,
-    )
-    .await
-    .unwrap();
+    let narrowed =
+        expect_status(send(vec![("grant_type", "client_credentials"), ("scope", "b")]).await.unwrap(), StatusCode::OK)
+            .await
+            .unwrap();
     assert_eq!(narrowed["scope"], "b");
 
-    let unknown = server.http.post(server.url("/t/no-such-tenant/oauth2/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let unknown = server
+        .http
+        .post(server.url("/t/no-such-tenant/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(expect_status(unknown, StatusCode::NOT_FOUND).await.unwrap()["error"], "invalid_request");
 }
 
@@ -141,17 +153,22 @@ async fn malformed_token_requests_get_rfc6749_errors() {
 async fn discovery_names_the_tenant_issuer_and_its_endpoints() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("disco").await.unwrap();
-    let response =
-        server.http.get(server.url(&format!("/t/{}/.well-known/openid-configuration", tenant.name))).send().await.unwrap();
+    let response = server
+        .http
+        .get(server.url(&format!("/t/{}/.well-known/openid-configuration", tenant.name)))
+        .send()
+        .await
+        .unwrap();
     let metadata = expect_status(response, StatusCode::OK).await.unwrap();
     assert_eq!(metadata["issuer"], tenant.issuer.as_str());
     assert_eq!(metadata["token_endpoint"], format!("{}/oauth2/token", tenant.issuer));
     assert_eq!(metadata["jwks_uri"], format!("{}/jwks.json", tenant.issuer));
     assert_eq!(metadata["grant_types_supported"], json!(["client_credentials"]));
 
-    let jwks = expect_status(server.http.get(metadata["jwks_uri"].as_str().unwrap()).send().await.unwrap(), StatusCode::OK)
-        .await
-        .unwrap();
+    let jwks =
+        expect_status(server.http.get(metadata["jwks_uri"].as_str().unwrap()).send().await.unwrap(), StatusCode::OK)
+            .await
+            .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["kty"], "EC");
@@ -178,7 +195,9 @@ async fn one_tenant_clients_and_tokens_mean_nothing_to_another() {
     let verified_at_b = server.verify(&b, token, &a.issuer).await;
     assert!(verified_at_b.is_err(), "a token of tenant A verified against tenant B's JWKS");
 
-    let jwks_a: Value = server.http.get(server.url(&format!("/t/{}/jwks.json", a.name))).send().await.unwrap().json().await.unwrap();
-    let jwks_b: Value = server.http.get(server.url(&format!("/t/{}/jwks.json", b.name))).send().await.unwrap().json().await.unwrap();
+    let jwks_a: Value =
+        server.http.get(server.url(&format!("/t/{}/jwks.json", a.name))).send().await.unwrap().json().await.unwrap();
+    let jwks_b: Value =
+        server.http.get(server.url(&format!("/t/{}/jwks.json", b.name))).send().await.unwrap().json().await.unwrap();
     assert_ne!(jwks_a["keys"][0]["kid"], jwks_b["keys"][0]["kid"]);
 }

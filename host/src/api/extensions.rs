@@ -47,9 +47,12 @@ pub async fn deploy(
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(Problem::PayloadTooLarge, format!("the component exceeds this tenant's limit of {limit} bytes"))
     })?;
-    let upload = Upload { tenant_id: &tenant.id, name: &name, component: bytes.as_ref().into(), now: state.clock.now() };
+    let upload =
+        Upload { tenant_id: &tenant.id, name: &name, component: bytes.as_ref().into(), now: state.clock.now() };
     let deployment = state.extensions.deploy(&state.db, state.entropy.as_ref(), upload).await.map_err(|e| match e {
-        DeployFailure::Rejected(e @ DeployError::TooLarge { .. }) => ApiError::new(Problem::PayloadTooLarge, e.to_string()),
+        DeployFailure::Rejected(e @ DeployError::TooLarge { .. }) => {
+            ApiError::new(Problem::PayloadTooLarge, e.to_string())
+        }
         DeployFailure::Rejected(e @ DeployError::Interrupted(_)) => ApiError::internal(e),
         DeployFailure::Rejected(e) => ApiError::new(Problem::InvalidComponent, e.to_string()),
         DeployFailure::Storage(e) => e.into(),

@@ -75,14 +75,10 @@ impl ExtensionRuntime {
             let known: Vec<&str> = Hook::ALL.iter().map(|hook| hook.export_name()).collect();
             return Err(DeployError::NoKnownHook { exports: exports.join(", "), known: known.join(", ") });
         }
-        let pre = self
-            .linker
-            .instantiate_pre(component)
-            .map_err(|e| DeployError::UnsatisfiedImport(format!("{e:#}")))?;
+        let pre =
+            self.linker.instantiate_pre(component).map_err(|e| DeployError::UnsatisfiedImport(format!("{e:#}")))?;
         let token_issuance = match hooks.contains(&Hook::TokenIssuance) {
-            true => Some(
-                token_issuance::GuestIndices::new(&pre).map_err(|e| DeployError::Invalid(format!("{e:#}")))?,
-            ),
+            true => Some(token_issuance::GuestIndices::new(&pre).map_err(|e| DeployError::Invalid(format!("{e:#}")))?),
             false => None,
         };
         Ok(Compiled { pre, hooks, token_issuance })

@@ -42,7 +42,12 @@ pub struct Upload<'a> {
 
 impl ExtensionRuntime {
     /// Validates, compiles, stores and binds an uploaded component.
-    pub async fn deploy(&self, db: &Db, entropy: &dyn Entropy, upload: Upload<'_>) -> Result<DeploymentRow, DeployFailure> {
+    pub async fn deploy(
+        &self,
+        db: &Db,
+        entropy: &dyn Entropy,
+        upload: Upload<'_>,
+    ) -> Result<DeploymentRow, DeployFailure> {
         let compiled = Arc::new(self.compile(upload.component.clone()).await?);
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &upload.component);
         let row = DeploymentRow {

@@ -29,7 +29,7 @@ pub use compile::{Compiled, DeployError};
 pub use deployments::{DeployFailure, LoadError, Upload};
 pub use limits::Limits;
 pub use state::{HostState, InvocationContext};
-pub use token_issuance::{Decision, InvokeError, Invocation};
+pub use token_issuance::{Decision, Invocation, InvokeError};
 
 /// The hooks a component can export; each is one interface of the WIT contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,10 +84,9 @@ impl ExtensionRuntime {
         let engine = engine::build(&limits).map_err(|e| StartError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| StartError::Engine(format!("{e:#}")))?;
-        bindings::Platform::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
-            &mut linker,
-            |state| state,
-        )
+        bindings::Platform::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(&mut linker, |state| {
+            state
+        })
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;
         engine::spawn_epoch_ticker(&engine)?;
         let slots = Semaphore::new(limits.concurrent_invocations.max(1) as usize);

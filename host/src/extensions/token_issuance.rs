@@ -151,8 +151,7 @@ fn check_output(decision: wit::Decision, limits: &Limits) -> Result<Decision, In
             limits.output_claims
         )));
     }
-    let bytes: usize =
-        claims.access_token.iter().chain(&claims.id_token).map(|c| c.name.len() + c.value.len()).sum();
+    let bytes: usize = claims.access_token.iter().chain(&claims.id_token).map(|c| c.name.len() + c.value.len()).sum();
     if bytes > limits.output_bytes {
         return Err(InvokeError::InvalidOutput(format!(
             "{bytes} bytes of claims returned; at most {} are allowed",

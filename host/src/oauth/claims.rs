@@ -7,8 +7,22 @@ use serde_json::{Map, Value};
 /// Claims only the service sets. `tenant` and `client_id` are ours too: a token must never
 /// claim another tenant or client than the one that obtained it.
 pub const PROTECTED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-    "scope", "tenant", "client_id",
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "scope",
+    "tenant",
+    "client_id",
 ];
 
 pub fn is_protected(name: &str) -> bool {

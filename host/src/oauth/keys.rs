@@ -46,8 +46,8 @@ impl std::fmt::Debug for SigningKey {
 pub fn generate(tenant_id: &str, now: i64) -> Result<SigningKeyRow, KeyError> {
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
         .map_err(|_| KeyError::Generate)?;
-    let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-        .map_err(|_| KeyError::Generate)?;
+    let key_pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).map_err(|_| KeyError::Generate)?;
     let (x, y) = coordinates(&key_pair).ok_or(KeyError::Generate)?;
     let kid = thumbprint(&x, &y);
     let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": ES256});

@@ -33,7 +33,8 @@ pub async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
-    let tenant = state.db.tenant_by_name(&tenant_name).await.map_err(internal)?.ok_or_else(OAuthError::unknown_tenant)?;
+    let tenant =
+        state.db.tenant_by_name(&tenant_name).await.map_err(internal)?.ok_or_else(OAuthError::unknown_tenant)?;
     let params = Params::parse(&headers, &body)?;
     match params.get("grant_type")? {
         Some("client_credentials") => {}

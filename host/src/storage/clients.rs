@@ -6,8 +6,7 @@ use sqlx::sqlite::SqliteRow;
 use super::{Db, Result, StorageError, is_unique_violation, state};
 use crate::tenancy::Client;
 
-const COLUMNS: &str =
-    "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at";
+const COLUMNS: &str = "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at";
 
 fn client(row: &SqliteRow) -> Result<Client> {
     Ok(Client {

@@ -87,9 +87,8 @@ impl Db {
     }
 
     pub async fn list_deployments(&self, tenant_id: &str) -> Result<Vec<DeploymentRow>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM extension_deployments WHERE tenant_id = ? ORDER BY created_at DESC, id"
-        );
+        let sql =
+            format!("SELECT {COLUMNS} FROM extension_deployments WHERE tenant_id = ? ORDER BY created_at DESC, id");
         let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
         rows.iter().map(deployment).collect()
     }

@@ -1,7 +1,7 @@
 //! Signing keys, one or more per tenant. Private keys are stored as PKCS#8 DER.
 
-use sqlx::{Row, Sqlite, Transaction};
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::{Db, Result, state};
 use crate::tenancy::ResourceState;

@@ -67,13 +67,11 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = Path::new(options.get_filename()).parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(|source| StorageError::Directory {
-                    path: parent.display().to_string(),
-                    source,
-                })?;
-            }
+        if let Some(parent) = Path::new(options.get_filename()).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|source| StorageError::Directory { path: parent.display().to_string(), source })?;
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         Ok(Db { pool })

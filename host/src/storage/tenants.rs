@@ -23,16 +23,14 @@ impl Db {
     /// Stores a new tenant with its signing key and its first administrator token.
     pub async fn create_tenant(&self, tenant: &Tenant, key: &SigningKeyRow, admin: &PatRow) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO tenants (id, name, label, state, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&tenant.id)
-        .bind(&tenant.name)
-        .bind(&tenant.label)
-        .bind(tenant.state.as_str())
-        .bind(tenant.created_at)
-        .execute(&mut *tx)
-        .await;
+        let inserted = sqlx::query("INSERT INTO tenants (id, name, label, state, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&tenant.id)
+            .bind(&tenant.name)
+            .bind(&tenant.label)
+            .bind(tenant.state.as_str())
+            .bind(tenant.created_at)
+            .execute(&mut *tx)
+            .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(StorageError::Conflict("a tenant with this name")),
             other => other?,

@@ -7,12 +7,7 @@ struct ProtectedClaim;
 
 impl TokenIssuance for ProtectedClaim {
     fn issue(request: TokenRequest) -> Result<Claims, Deny> {
-        let claim = request
-            .subject
-            .attribute("claim")
-            .and_then(|value| value.as_str())
-            .unwrap_or("sub")
-            .to_owned();
+        let claim = request.subject.attribute("claim").and_then(|value| value.as_str()).unwrap_or("sub").to_owned();
         Ok(Claims::new().access_token("harmless", true).access_token(claim, "someone-else"))
     }
 }
