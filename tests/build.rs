@@ -2,7 +2,8 @@
 //! the test guests under `tests/guests/`) for `wasm32-wasip2`, in a target directory of
 //! their own, and writes their paths as constants into `$OUT_DIR/guests.rs`.
 //!
-//! A missing `wasm32-wasip2` target fails the build with the command that installs it.
+//! A missing `wasm32-wasip2` target is installed with rustup; if that fails, the build
+//! fails with the command to run.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -73,7 +74,20 @@ fn main() {
     }
 }
 
+/// Installs the wasm32-wasip2 target with rustup when it is missing, so that `cargo test`
+/// on a fresh machine brings what it needs; fails with the command to run if it cannot.
 fn check_target_installed() {
+    if target_installed() {
+        return;
+    }
+    println!("cargo:warning=installing the {TARGET} target: rustup target add {TARGET}");
+    let installed = Command::new("rustup").args(["target", "add", TARGET]).status().is_ok_and(|s| s.success());
+    if !installed || !target_installed() {
+        fail(&format!("the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again"));
+    }
+}
+
+fn target_installed() -> bool {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])
@@ -81,11 +95,8 @@ fn check_target_installed() {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    if let Some(sysroot) = sysroot
-        && !Path::new(&sysroot).join("lib/rustlib").join(TARGET).is_dir()
-    {
-        fail(&format!("the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again"));
-    }
+    // Without a sysroot to look in, let the guest build itself report what is missing.
+    sysroot.is_none_or(|sysroot| Path::new(&sysroot).join("lib/rustlib").join(TARGET).is_dir())
 }
 
 fn env(key: &str) -> String {

@@ -77,3 +77,9 @@ impl fmt::Debug for dyn Clock {
         write!(f, "Clock(now={})", self.now())
     }
 }
+
+impl fmt::Debug for dyn Entropy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Entropy")
+    }
+}

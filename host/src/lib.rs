@@ -44,12 +44,6 @@ pub struct Services {
     public_url: String,
 }
 
-impl std::fmt::Debug for dyn Entropy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Entropy")
-    }
-}
-
 impl Deref for AppState {
     type Target = Services;
 
@@ -128,7 +122,12 @@ async fn ensure_root_token(
 
 /// The HTTP application: admin API and per-tenant token service.
 pub fn app(state: AppState) -> Router {
-    Router::new().merge(api::router()).merge(oauth::router()).fallback(api::fallback).with_state(state)
+    Router::new()
+        .merge(api::router())
+        .merge(oauth::router())
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(state)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes.

@@ -1,13 +1,8 @@
 //! The admin API: authentication, roles, tenant isolation and input validation.
 
-use keyhaven_tests::{TestServer, expect_status};
+use keyhaven_tests::{TestServer, expect_problem, expect_status};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
-    expect_status(response, status).await.unwrap()
-}
 
 #[tokio::test]
 async fn calls_without_a_valid_token_are_unauthenticated() {
@@ -15,11 +10,11 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     let url = server.url("/admin/v1/tenants");
     let none = server.http.get(&url).send().await.unwrap();
     assert_eq!(none.headers()["www-authenticate"], "Bearer");
-    problem(none, StatusCode::UNAUTHORIZED).await;
+    expect_problem(none, StatusCode::UNAUTHORIZED).await.unwrap();
     let wrong = server.http.get(&url).bearer_auth("khp_not-a-real-token").send().await.unwrap();
-    problem(wrong, StatusCode::UNAUTHORIZED).await;
+    expect_problem(wrong, StatusCode::UNAUTHORIZED).await.unwrap();
     let basic = server.http.get(&url).basic_auth("root", Some(&server.root_token)).send().await.unwrap();
-    problem(basic, StatusCode::UNAUTHORIZED).await;
+    expect_problem(basic, StatusCode::UNAUTHORIZED).await.unwrap();
 }
 
 #[tokio::test]
@@ -38,7 +33,7 @@ async fn tenant_administrators_see_only_their_own_tenant() {
         .send()
         .await
         .unwrap();
-    problem(create, StatusCode::FORBIDDEN).await;
+    expect_problem(create, StatusCode::FORBIDDEN).await.unwrap();
 
     // ... lists only its own tenant ...
     let list = server.http.get(server.url("/admin/v1/tenants")).bearer_auth(&a.admin_token).send().await.unwrap();
@@ -55,7 +50,7 @@ async fn tenant_administrators_see_only_their_own_tenant() {
             .send()
             .await
             .unwrap();
-        let body = problem(response, StatusCode::NOT_FOUND).await;
+        let body = expect_problem(response, StatusCode::NOT_FOUND).await.unwrap();
         assert_eq!(body["detail"], "tenant not found", "{path}");
     }
     let post = server
@@ -66,7 +61,17 @@ async fn tenant_administrators_see_only_their_own_tenant() {
         .send()
         .await
         .unwrap();
-    problem(post, StatusCode::NOT_FOUND).await;
+    expect_problem(post, StatusCode::NOT_FOUND).await.unwrap();
+    let deploy = server
+        .http
+        .post(server.url(&format!("/admin/v1/tenants/{}/extensions", b.name)))
+        .bearer_auth(&a.admin_token)
+        .header("content-type", "application/wasm")
+        .body(keyhaven_tests::guests::bytes(keyhaven_tests::guests::CUSTOM_CLAIMS))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(deploy, StatusCode::NOT_FOUND).await.unwrap();
 
     // The operator sees both.
     let list = server.http.get(server.url("/admin/v1/tenants")).bearer_auth(&server.root_token).send().await.unwrap();
@@ -80,10 +85,12 @@ async fn tenant_names_are_validated_and_unique() {
         server.http.post(server.url("/admin/v1/tenants")).bearer_auth(&server.root_token).json(&body).send()
     };
     for name in ["", "Acme", "acme_corp", "acme.com", "-acme", "acme-", &"a".repeat(64)] {
-        let body = problem(create(json!({"name": name})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+        let body = expect_problem(create(json!({"name": name})).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
         assert!(body["detail"].as_str().unwrap().contains("tenant name"), "{name}: {body}");
     }
-    let unknown = problem(create(json!({"name": "ok", "unknown": 1})).await.unwrap(), StatusCode::BAD_REQUEST).await;
+    let unknown = expect_problem(create(json!({"name": "ok", "unknown": 1})).await.unwrap(), StatusCode::BAD_REQUEST)
+        .await
+        .unwrap();
     assert!(unknown["detail"].as_str().unwrap().contains("unknown field"), "{unknown}");
     let not_json = server
         .http
@@ -94,11 +101,11 @@ async fn tenant_names_are_validated_and_unique() {
         .send()
         .await
         .unwrap();
-    problem(not_json, StatusCode::BAD_REQUEST).await;
+    expect_problem(not_json, StatusCode::BAD_REQUEST).await.unwrap();
 
     let tenant = server.create_tenant("dup").await.unwrap();
     let again = create(json!({"name": tenant.name})).await.unwrap();
-    problem(again, StatusCode::CONFLICT).await;
+    expect_problem(again, StatusCode::CONFLICT).await.unwrap();
 }
 
 #[tokio::test]
@@ -125,12 +132,27 @@ async fn client_secrets_are_shown_once_and_never_listed() {
         .send()
         .await
         .unwrap();
-    problem(bad_scope, StatusCode::BAD_REQUEST).await;
+    expect_problem(bad_scope, StatusCode::BAD_REQUEST).await.unwrap();
 }
 
 #[tokio::test]
-async fn unknown_routes_answer_with_problem_json() {
+async fn unknown_routes_methods_and_parameters_answer_with_problem_json() {
     let server = TestServer::start().await.unwrap();
     let response = server.http.get(server.url("/admin/v1/nothing-here")).send().await.unwrap();
-    problem(response, StatusCode::NOT_FOUND).await;
+    expect_problem(response, StatusCode::NOT_FOUND).await.unwrap();
+    let response = server.http.delete(server.url("/admin/v1/tenants")).send().await.unwrap();
+    expect_problem(response, StatusCode::METHOD_NOT_ALLOWED).await.unwrap();
+
+    let tenant = server.create_tenant("query").await.unwrap();
+    let response = server
+        .http
+        .post(server.url(&format!("/admin/v1/tenants/{}/extensions?colour=red", tenant.name)))
+        .bearer_auth(&tenant.admin_token)
+        .header("content-type", "application/wasm")
+        .body(keyhaven_tests::guests::bytes(keyhaven_tests::guests::CUSTOM_CLAIMS))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_problem(response, StatusCode::BAD_REQUEST).await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("colour"), "{body}");
 }

@@ -4,17 +4,9 @@
 use std::time::Duration;
 
 use keyhaven::extensions::Limits;
-use keyhaven_tests::{TestServer, expect_status, guests};
+use keyhaven_tests::{TestServer, expect_problem, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
-    let body = expect_status(response, status).await.unwrap();
-    assert_eq!(body["status"], status.as_u16());
-    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("urn:keyhaven:problem:")));
-    body
-}
 
 async fn deployments(server: &TestServer, tenant: &keyhaven_tests::TestTenant) -> Vec<Value> {
     let response = server
@@ -171,12 +163,16 @@ async fn uploads_that_are_not_components_are_refused_and_leave_nothing_behind() 
         (b"\0asm\x0d\0\x01\0\xff\xff\xff\xff".to_vec(), "not valid"),
     ];
     for (bytes, expected) in cases {
-        let body = problem(server.upload(&tenant, bytes).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        let body = expect_problem(server.upload(&tenant, bytes).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY)
+            .await
+            .unwrap();
         assert_eq!(body["type"], "urn:keyhaven:problem:invalid-component");
         assert!(body["detail"].as_str().unwrap().contains(expected), "{body}");
     }
 
-    let empty = problem(server.upload(&tenant, Vec::new()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY).await;
+    let empty = expect_problem(server.upload(&tenant, Vec::new()).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY)
+        .await
+        .unwrap();
     assert!(empty["detail"].as_str().unwrap().contains("empty"));
 
     let wrong_type = server
@@ -188,10 +184,10 @@ async fn uploads_that_are_not_components_are_refused_and_leave_nothing_behind() 
         .send()
         .await
         .unwrap();
-    problem(wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    expect_problem(wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE).await.unwrap();
 
     let too_large = server.upload(&tenant, vec![0; Limits::default().component_bytes + 1]).await.unwrap();
-    problem(too_large, StatusCode::PAYLOAD_TOO_LARGE).await;
+    expect_problem(too_large, StatusCode::PAYLOAD_TOO_LARGE).await.unwrap();
 
     assert!(deployments(&server, &tenant).await.is_empty());
 }
@@ -201,7 +197,7 @@ async fn a_component_exporting_no_known_hook_is_refused() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("nohook").await.unwrap();
     let response = server.upload(&tenant, guests::bytes(guests::CLI_PROGRAM)).await.unwrap();
-    let body = problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let body = expect_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await.unwrap();
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("exports no known hook"), "{detail}");
     assert!(detail.contains("wasi:cli/run"), "the detail should say what it does export: {detail}");

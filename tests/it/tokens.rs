@@ -201,3 +201,16 @@ async fn one_tenant_clients_and_tokens_mean_nothing_to_another() {
         server.http.get(server.url(&format!("/t/{}/jwks.json", b.name))).send().await.unwrap().json().await.unwrap();
     assert_ne!(jwks_a["keys"][0]["kid"], jwks_b["keys"][0]["kid"]);
 }
+
+#[tokio::test]
+async fn token_times_come_from_the_service_clock() {
+    // 2096-10-02: far enough ahead that the token is still valid when verified today.
+    let now = 4_000_000_000;
+    let server = TestServer::start_at(now).await.unwrap();
+    let tenant = server.create_tenant("clock").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(claims["iat"], now);
+    assert_eq!(claims["exp"], now + 86_400);
+}

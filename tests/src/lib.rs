@@ -4,9 +4,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use anyhow::{Context, Result, bail};
+use keyhaven::clock::{Clock, FixedClock, SystemClock, SystemEntropy};
 use keyhaven::config::Config;
 use keyhaven::extensions::Limits;
 use reqwest::StatusCode;
@@ -28,6 +30,7 @@ pub struct TestServer {
     pub root_token: String,
     pub http: reqwest::Client,
     database_url: String,
+    clock: Arc<dyn Clock>,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -61,16 +64,32 @@ impl TestServer {
         Self::start_with(Limits::default()).await
     }
 
+    /// A server with these extension limits.
     pub async fn start_with(limits: Limits) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let database_url = format!("sqlite://{}", dir.path().join("keyhaven.db").display());
-        Self::start_on(dir, database_url, "127.0.0.1:0", limits).await
+        Self::start_configured(limits, Arc::new(SystemClock)).await
     }
 
-    async fn start_on(dir: tempfile::TempDir, database_url: String, bind: &str, limits: Limits) -> Result<Self> {
+    /// A server whose clock always reads `unix_time`.
+    pub async fn start_at(unix_time: i64) -> Result<Self> {
+        Self::start_configured(Limits::default(), Arc::new(FixedClock(unix_time))).await
+    }
+
+    async fn start_configured(limits: Limits, clock: Arc<dyn Clock>) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let database_url = format!("sqlite://{}", dir.path().join("keyhaven.db").display());
+        Self::start_on(dir, database_url, "127.0.0.1:0", limits, clock).await
+    }
+
+    async fn start_on(
+        dir: tempfile::TempDir,
+        database_url: String,
+        bind: &str,
+        limits: Limits,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
-        let root_token = format!("root-{}", keyhaven::secrets::new_client_secret(&keyhaven::clock::SystemEntropy)?);
+        let root_token = format!("root-{}", keyhaven::secrets::new_client_secret(&SystemEntropy)?);
         let config = Config {
             listen: address,
             database_url: database_url.clone(),
@@ -78,7 +97,7 @@ impl TestServer {
             public_url: Some(format!("http://{address}")),
             limits,
         };
-        let started = keyhaven::AppState::start(config).await?;
+        let started = keyhaven::AppState::start_with(config, clock.clone(), Arc::new(SystemEntropy)).await?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = keyhaven::serve(listener, started.state, async {
@@ -91,6 +110,7 @@ impl TestServer {
             root_token,
             http: reqwest::Client::new(),
             database_url,
+            clock,
             _dir: dir,
             shutdown: Some(tx),
             task: Some(task),
@@ -102,7 +122,8 @@ impl TestServer {
         self.stop().await;
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir()?);
         let address = self.base_url.trim_start_matches("http://").to_owned();
-        let mut restarted = Self::start_on(dir, self.database_url.clone(), &address, Limits::default()).await?;
+        let mut restarted =
+            Self::start_on(dir, self.database_url.clone(), &address, Limits::default(), self.clock.clone()).await?;
         restarted.root_token = self.root_token.clone();
         Ok(restarted)
     }
@@ -218,4 +239,20 @@ pub async fn expect_status(response: reqwest::Response, status: StatusCode) -> R
         bail!("expected {status}, got {actual}: {text}");
     }
     serde_json::from_str(&text).with_context(|| format!("body is not JSON: {text}"))
+}
+
+/// Asserts an admin API error: the status, `application/problem+json`, and a stable
+/// `type`; returns the problem document.
+pub async fn expect_problem(response: reqwest::Response, status: StatusCode) -> Result<Value> {
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let body = expect_status(response, status).await?;
+    if content_type != "application/problem+json" {
+        bail!("expected application/problem+json, got {content_type:?}: {body}");
+    }
+    if body["status"] != status.as_u16()
+        || !body["type"].as_str().is_some_and(|t| t.starts_with("urn:keyhaven:problem:"))
+    {
+        bail!("not a Keyhaven problem document: {body}");
+    }
+    Ok(body)
 }

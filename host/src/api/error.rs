@@ -2,7 +2,7 @@
 //! the HTTP `status` and a `detail` for humans. Internal errors are logged, never shown.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -24,6 +24,7 @@ pub enum Problem {
     Unauthenticated,
     Forbidden,
     NotFound,
+    MethodNotAllowed,
     Conflict,
     InvalidRequest,
     UnsupportedMediaType,
@@ -38,6 +39,7 @@ impl Problem {
             Problem::Unauthenticated => "unauthenticated",
             Problem::Forbidden => "forbidden",
             Problem::NotFound => "not-found",
+            Problem::MethodNotAllowed => "method-not-allowed",
             Problem::Conflict => "conflict",
             Problem::InvalidRequest => "invalid-request",
             Problem::UnsupportedMediaType => "unsupported-media-type",
@@ -52,6 +54,7 @@ impl Problem {
             Problem::Unauthenticated => StatusCode::UNAUTHORIZED,
             Problem::Forbidden => StatusCode::FORBIDDEN,
             Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Problem::Conflict => StatusCode::CONFLICT,
             Problem::InvalidRequest => StatusCode::BAD_REQUEST,
             Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -111,6 +114,12 @@ impl From<EntropyError> for ApiError {
     }
 }
 
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(Problem::InvalidRequest, rejection.body_text())
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let kind = match rejection {
@@ -122,7 +131,12 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
-/// The admin API's fallback for unknown paths.
+/// The fallback for unknown paths.
 pub async fn not_found() -> ApiError {
-    ApiError::new(Problem::NotFound, "no such admin API route")
+    ApiError::new(Problem::NotFound, "no such route")
+}
+
+/// The fallback for known paths called with the wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(Problem::MethodNotAllowed, "this route does not accept that method")
 }

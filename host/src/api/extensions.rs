@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -27,11 +28,12 @@ pub async fn deploy(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    Query(query): Query<DeployQuery>,
+    query: Result<Query<DeployQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<DeploymentRow>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(WASM) {
         return Err(ApiError::new(

@@ -24,4 +24,4 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/extensions/{id}", get(extensions::get))
 }
 
-pub use error::not_found as fallback;
+pub use error::{method_not_allowed, not_found};

@@ -1,6 +1,7 @@
-//! Host side of `keyhaven:extension/log`: each line goes to the service's tracing output,
-//! tagged with tenant and deployment, and into a per-invocation capture bounded by the
-//! log-bytes limit (lines beyond it are counted, not kept).
+//! Host side of `keyhaven:extension/log`: each line goes into a per-invocation capture
+//! bounded by the log-bytes limit (lines beyond it are counted, not kept), and to the
+//! service's tracing output at debug level (target `keyhaven::guest`), tagged with tenant
+//! and deployment.
 
 use super::bindings::log::{Host, Level};
 use super::bindings::types;
@@ -37,14 +38,15 @@ impl CapturedLog {
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
-        let (tenant, deployment) = (&self.context.tenant_id, &self.context.deployment_id);
-        match level {
-            Level::Trace => tracing::trace!(tenant, deployment, "guest: {message}"),
-            Level::Debug => tracing::debug!(tenant, deployment, "guest: {message}"),
-            Level::Info => tracing::info!(tenant, deployment, "guest: {message}"),
-            Level::Warn => tracing::warn!(tenant, deployment, "guest: {message}"),
-            Level::Error => tracing::error!(tenant, deployment, "guest: {message}"),
-        }
+        // Guests' lines belong to their tenant (the capture); the service log gets them only
+        // at debug level, so no tenant can flood the operator's log.
+        tracing::debug!(
+            target: "keyhaven::guest",
+            tenant = %self.context.tenant_id,
+            deployment = %self.context.deployment_id,
+            level = ?level,
+            "{message}"
+        );
         self.log.push(level, &message);
     }
 }

@@ -38,7 +38,6 @@ pub async fn openid_configuration(
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "id_token_signing_alg_values_supported": [super::keys::ES256],
         "subject_types_supported": ["public"],
-        "scopes_supported": [],
     });
     Ok(cacheable(Json(body)))
 }
