@@ -134,7 +134,8 @@ fn classify(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> Invo
         Some(Trap::OutOfFuel) => InvokeError::Fuel(limits.fuel),
         Some(Trap::StackOverflow) => InvokeError::StackOverflow,
         Some(trap) => InvokeError::Trap(trap.to_string()),
-        None => InvokeError::Trap(format!("{error:#}")),
+        // Only the outermost message: the full chain carries a wasm backtrace.
+        None => InvokeError::Trap(error.to_string().chars().take(200).collect()),
     }
 }
 
