@@ -22,7 +22,7 @@ const PROFILE: &str = "extension";
 fn main() {
     let manifest_dir = PathBuf::from(env("CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir.parent().unwrap_or(&manifest_dir).to_path_buf();
-    for watched in ["wit", "sdk", "example-extensions", "tests/guests", "Cargo.toml", "Cargo.lock"] {
+    for watched in ["wit", "sdk", "example-extensions", "tests/guests", "Cargo.toml", "Cargo.lock", ".cargo"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
 

@@ -20,6 +20,10 @@
 //! keyhaven_sdk::export_token_issuance!(Tier);
 //! ```
 //!
+//! Build with a 128 KiB stack (`-C link-arg=-zstack-size=131072` for `wasm32-wasip2` in your
+//! `.cargo/config.toml`): a small guest then fits in the memory the host keeps resident
+//! between instances, and each invocation starts without page faults.
+//!
 //! Because hooks are plain Rust traits, an extension's own `#[test]`s call them natively
 //! (`cargo test`), with [`TokenRequest::for_client`] to build inputs; log lines then go to
 //! standard error.
