@@ -14,6 +14,7 @@ const GUESTS: &[(&str, &str, &str)] = &[
     ("guest-misbehaving", "guest_misbehaving", "MISBEHAVING"),
     ("guest-protected-claim", "guest_protected_claim", "PROTECTED_CLAIM"),
     ("guest-cli-program", "guest-cli-program", "CLI_PROGRAM"),
+    ("guest-echo-request", "guest_echo_request", "ECHO_REQUEST"),
 ];
 
 const TARGET: &str = "wasm32-wasip2";

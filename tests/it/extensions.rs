@@ -20,6 +20,43 @@ async fn deployments(server: &TestServer, tenant: &keyhaven_tests::TestTenant) -
 }
 
 #[tokio::test]
+async fn the_hook_receives_the_tenant_the_client_and_the_request() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("echo").await.unwrap();
+    server.deploy(&tenant, guests::ECHO_REQUEST).await.unwrap();
+    let attributes = json!({"org": "acme", "nested": {"list": [1, 2.5, null, "ü"]}});
+    let client = server
+        .create_client(
+            &tenant,
+            json!({"name": "Echo client", "attributes": attributes, "scopes": ["a", "b", "c"], "audience": ["https://api.example.com", "urn:other"]}),
+        )
+        .await
+        .unwrap();
+    let response = server
+        .http
+        .post(server.url(&format!("/t/{}/oauth2/token", tenant.name)))
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "c a")])
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(response, StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), "urn:other").await.unwrap();
+    assert_eq!(
+        claims["echo"],
+        json!({
+            "tenant": {"id": tenant.id, "name": tenant.name},
+            "subject": {"kind": "client", "id": client.client_id, "name": "Echo client", "attributes": attributes},
+            "grant_type": "client_credentials",
+            "scopes": ["c", "a"],
+            "audience": ["https://api.example.com", "urn:other"],
+        })
+    );
+    assert_eq!(claims["aud"], json!(["https://api.example.com", "urn:other"]));
+    assert!(claims.get("ignored_without_an_id_token").is_none(), "ID-token claims must not leak into the access token");
+}
+
+#[tokio::test]
 async fn an_extension_setting_a_protected_claim_fails_the_issuance_loudly() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("protected").await.unwrap();
