@@ -1,6 +1,6 @@
 //! The admin API: authentication, roles, tenant isolation and input validation.
 
-use keyhaven_tests::{TestServer, expect_problem, expect_status};
+use keyhaven_tests::{TestServer, expect_problem, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -62,15 +62,8 @@ async fn tenant_administrators_see_only_their_own_tenant() {
         .await
         .unwrap();
     expect_problem(post, StatusCode::NOT_FOUND).await.unwrap();
-    let deploy = server
-        .http
-        .post(server.url(&format!("/admin/v1/tenants/{}/extensions", b.name)))
-        .bearer_auth(&a.admin_token)
-        .header("content-type", "application/wasm")
-        .body(keyhaven_tests::guests::bytes(keyhaven_tests::guests::CUSTOM_CLAIMS))
-        .send()
-        .await
-        .unwrap();
+    let component = guests::bytes(guests::CUSTOM_CLAIMS);
+    let deploy = server.upload_as(&a.admin_token, &b.name, "", "application/wasm", component).await.unwrap();
     expect_problem(deploy, StatusCode::NOT_FOUND).await.unwrap();
 
     // The operator sees both.
@@ -144,13 +137,9 @@ async fn unknown_routes_methods_and_parameters_answer_with_problem_json() {
     expect_problem(response, StatusCode::METHOD_NOT_ALLOWED).await.unwrap();
 
     let tenant = server.create_tenant("query").await.unwrap();
+    let component = guests::bytes(guests::CUSTOM_CLAIMS);
     let response = server
-        .http
-        .post(server.url(&format!("/admin/v1/tenants/{}/extensions?colour=red", tenant.name)))
-        .bearer_auth(&tenant.admin_token)
-        .header("content-type", "application/wasm")
-        .body(keyhaven_tests::guests::bytes(keyhaven_tests::guests::CUSTOM_CLAIMS))
-        .send()
+        .upload_as(&tenant.admin_token, &tenant.name, "?colour=red", "application/wasm", component)
         .await
         .unwrap();
     let body = expect_problem(response, StatusCode::BAD_REQUEST).await.unwrap();

@@ -212,15 +212,9 @@ async fn uploads_that_are_not_components_are_refused_and_leave_nothing_behind() 
         .unwrap();
     assert!(empty["detail"].as_str().unwrap().contains("empty"));
 
-    let wrong_type = server
-        .http
-        .post(server.url(&format!("/admin/v1/tenants/{}/extensions", tenant.name)))
-        .bearer_auth(&tenant.admin_token)
-        .header("content-type", "application/octet-stream")
-        .body(guests::bytes(guests::CUSTOM_CLAIMS))
-        .send()
-        .await
-        .unwrap();
+    let component = guests::bytes(guests::CUSTOM_CLAIMS);
+    let wrong_type =
+        server.upload_as(&tenant.admin_token, &tenant.name, "", "application/octet-stream", component).await.unwrap();
     expect_problem(wrong_type, StatusCode::UNSUPPORTED_MEDIA_TYPE).await.unwrap();
 
     let too_large = server.upload(&tenant, vec![0; Limits::default().component_bytes + 1]).await.unwrap();

@@ -176,13 +176,25 @@ impl TestServer {
         })
     }
 
-    /// Uploads a component to `tenant` and returns the raw response.
+    /// Uploads a component to `tenant` as its administrator; returns the raw response.
     pub async fn upload(&self, tenant: &TestTenant, component: Vec<u8>) -> Result<reqwest::Response> {
+        self.upload_as(&tenant.admin_token, &tenant.name, "", "application/wasm", component).await
+    }
+
+    /// `POST /admin/v1/tenants/{tenant_name}/extensions{query}` with any token and content type.
+    pub async fn upload_as(
+        &self,
+        token: &str,
+        tenant_name: &str,
+        query: &str,
+        content_type: &str,
+        component: Vec<u8>,
+    ) -> Result<reqwest::Response> {
         Ok(self
             .http
-            .post(self.url(&format!("/admin/v1/tenants/{}/extensions", tenant.name)))
-            .bearer_auth(&tenant.admin_token)
-            .header("content-type", "application/wasm")
+            .post(self.url(&format!("/admin/v1/tenants/{tenant_name}/extensions{query}")))
+            .bearer_auth(token)
+            .header("content-type", content_type)
             .body(component)
             .send()
             .await?)
