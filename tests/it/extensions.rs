@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use keyhaven::extensions::Limits;
+use keyhaven::extensions::token_issuance::{Subject, TokenRequest};
+use keyhaven::extensions::{Decision, ExtensionRuntime, InvocationContext, InvokeError, Limits};
 use keyhaven_tests::{TestServer, expect_problem, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -185,6 +186,79 @@ async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
     let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
     let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
     assert_eq!(claims["org"], "back");
+}
+
+fn client_request(tenant_id: &str, attributes: Value) -> TokenRequest {
+    TokenRequest {
+        tenant_id: tenant_id.into(),
+        tenant_name: tenant_id.into(),
+        subject: Subject::Client { client_id: "cl_1".into(), name: "c".into(), attributes },
+        grant_type: "client_credentials".into(),
+        scopes: Vec::new(),
+        audience: Vec::new(),
+    }
+}
+
+fn context(tenant_id: &str) -> InvocationContext {
+    InvocationContext { tenant_id: tenant_id.into(), deployment_id: "ext_1".into() }
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_in_flight_limit_is_refused_at_once_and_others_are_not() {
+    let limits = Limits { tenant_concurrent_invocations: 2, ..deadline_limits() };
+    let runtime = ExtensionRuntime::new(limits).unwrap();
+    let looping = runtime.compile(guests::bytes(guests::MISBEHAVING).into()).await.unwrap();
+    let claims = runtime.compile(guests::bytes(guests::CUSTOM_CLAIMS).into()).await.unwrap();
+    let spin = client_request("tn_a", json!({"behaviour": "loop"}));
+    let fine = client_request("tn_b", json!({"org": "b"}));
+
+    // All six are polled before any ends: the first two of tenant A take its slots and spin
+    // until their deadline, the next two are refused at once, and tenant B is unaffected.
+    let (a1, a2, a3, a4, b1, b2) = tokio::join!(
+        runtime.issue_token(&looping, context("tn_a"), &spin),
+        runtime.issue_token(&looping, context("tn_a"), &spin),
+        runtime.issue_token(&looping, context("tn_a"), &spin),
+        runtime.issue_token(&looping, context("tn_a"), &spin),
+        runtime.issue_token(&claims, context("tn_b"), &fine),
+        runtime.issue_token(&claims, context("tn_b"), &fine),
+    );
+    for result in [a1, a2] {
+        assert!(matches!(result, Err(InvokeError::Deadline(_))), "{result:?}");
+    }
+    for result in [a3, a4] {
+        assert!(matches!(result, Err(InvokeError::TooManyInFlight(2))), "{result:?}");
+    }
+    for result in [b1, b2] {
+        let decision = result.unwrap().decision;
+        assert!(matches!(decision, Decision::Issue { .. }), "{decision:?}");
+    }
+
+    // The slots come back when the invocations end.
+    let again = runtime.issue_token(&looping, context("tn_a"), &spin).await;
+    assert!(matches!(again, Err(InvokeError::Deadline(_))), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_token_request_over_the_in_flight_limit_gets_503_temporarily_unavailable() {
+    // One slot and a long deadline: the first request holds the slot while the second arrives.
+    let limits = Limits { tenant_concurrent_invocations: 1, deadline: Duration::from_secs(2), ..deadline_limits() };
+    let server = TestServer::start_with(limits).await.unwrap();
+    let tenant = server.create_tenant("busy").await.unwrap();
+    server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
+    let client =
+        server.create_client(&tenant, json!({"name": "c", "attributes": {"behaviour": "loop"}})).await.unwrap();
+
+    let (first, second) = tokio::join!(server.token(&tenant, &client), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        server.token(&tenant, &client).await
+    });
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(second.headers()["retry-after"], "1");
+    let body = expect_status(second, StatusCode::SERVICE_UNAVAILABLE).await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"].as_str().unwrap().contains("1 extension invocations in flight"), "{body}");
+    let body = expect_status(first, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+    assert!(body["error_description"].as_str().unwrap().contains("deadline of 2000 ms"), "{body}");
 }
 
 #[tokio::test]

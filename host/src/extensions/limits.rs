@@ -26,6 +26,9 @@ pub struct Limits {
     pub log_bytes: usize,
     /// Invocations that may run at once across the node (sizes the instance pool).
     pub concurrent_invocations: u32,
+    /// Invocations one tenant may have in flight at once; more are refused at once, so one
+    /// tenant cannot take the node's whole pool.
+    pub tenant_concurrent_invocations: u32,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             output_bytes: 16 << 10,
             log_bytes: 1 << 10,
             concurrent_invocations: 64,
+            tenant_concurrent_invocations: 8,
         }
     }
 }

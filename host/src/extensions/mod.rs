@@ -19,9 +19,9 @@ mod state;
 pub mod token_issuance;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 
@@ -68,6 +68,8 @@ pub struct ExtensionRuntime {
     compiled: RwLock<HashMap<(String, String), Arc<Compiled>>>,
     /// One permit per instance slot of the pooling allocator.
     slots: Semaphore,
+    /// Each tenant's in-flight invocations, by tenant id.
+    tenant_slots: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 /// The runtime could not start.
@@ -90,7 +92,14 @@ impl ExtensionRuntime {
         .map_err(|e| StartError::Engine(format!("{e:#}")))?;
         engine::spawn_epoch_ticker(&engine)?;
         let slots = Semaphore::new(limits.concurrent_invocations.max(1) as usize);
-        Ok(ExtensionRuntime { engine, linker, limits, compiled: RwLock::default(), slots })
+        Ok(ExtensionRuntime {
+            engine,
+            linker,
+            limits,
+            compiled: RwLock::default(),
+            slots,
+            tenant_slots: Mutex::default(),
+        })
     }
 
     pub fn limits(&self) -> &Limits {
@@ -101,6 +110,16 @@ impl ExtensionRuntime {
     pub fn cached(&self, tenant_id: &str, deployment_id: &str) -> Option<Arc<Compiled>> {
         let cache = self.compiled.read().ok()?;
         cache.get(&(tenant_id.to_owned(), deployment_id.to_owned())).cloned()
+    }
+
+    /// Takes one of the tenant's in-flight slots; a tenant at its limit is refused at once.
+    fn tenant_slot(&self, tenant_id: &str) -> Result<OwnedSemaphorePermit, InvokeError> {
+        let limit = self.limits.tenant_concurrent_invocations;
+        let semaphore = {
+            let mut slots = self.tenant_slots.lock().map_err(|_| InvokeError::Unavailable)?;
+            slots.entry(tenant_id.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(limit as usize))).clone()
+        };
+        semaphore.try_acquire_owned().map_err(|_| InvokeError::TooManyInFlight(limit))
     }
 
     /// Keeps a compiled deployment for later invocations.

@@ -61,6 +61,8 @@ pub enum InvokeError {
     Trap(String),
     #[error("the extension returned invalid output: {0}")]
     InvalidOutput(String),
+    #[error("the tenant already has {0} extension invocations in flight; retry shortly")]
+    TooManyInFlight(u32),
     #[error("the deployment does not export this hook")]
     NotExported,
     #[error("the extension runtime is shutting down")]
@@ -76,6 +78,7 @@ impl ExtensionRuntime {
         request: &TokenRequest,
     ) -> Result<Invocation, InvokeError> {
         let indices = compiled.token_issuance.as_ref().ok_or(InvokeError::NotExported)?;
+        let _tenant_slot = self.tenant_slot(&context.tenant_id)?;
         let _slot = self.slots.acquire().await.map_err(|_| InvokeError::Unavailable)?;
 
         let started = Instant::now();

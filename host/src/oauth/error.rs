@@ -45,6 +45,11 @@ impl OAuthError {
         Self::new(StatusCode::NOT_FOUND, "invalid_request", "no such tenant")
     }
 
+    /// The service is busy for this tenant; the client should retry (sent with `Retry-After`).
+    pub fn temporarily_unavailable(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", description)
+    }
+
     pub fn server_error(description: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
     }
@@ -57,6 +62,9 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"keyhaven\""));
         }

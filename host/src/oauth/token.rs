@@ -19,7 +19,7 @@ use super::keys::SigningKey;
 use crate::AppState;
 use crate::clock::random_id;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
-use crate::extensions::{Decision, Hook, InvocationContext};
+use crate::extensions::{Decision, Hook, InvocationContext, InvokeError};
 use crate::tenancy::{Client, Tenant};
 
 /// Access-token lifetime for machine clients (PRODUCT.md: 1 day).
@@ -108,7 +108,10 @@ async fn run_extension(
     let context = InvocationContext { tenant_id: tenant.id.clone(), deployment_id: deployment_id.clone() };
     let invocation = state.extensions.issue_token(&compiled, context, request).await.map_err(|e| {
         tracing::warn!(tenant = %tenant.id, deployment = %deployment_id, "token-issuance extension failed: {e}");
-        OAuthError::server_error(format!("the tenant's token-issuance extension failed: {e}"))
+        match e {
+            InvokeError::TooManyInFlight(_) => OAuthError::temporarily_unavailable(e.to_string()),
+            e => OAuthError::server_error(format!("the tenant's token-issuance extension failed: {e}")),
+        }
     })?;
     tracing::debug!(
         tenant = %tenant.id,
