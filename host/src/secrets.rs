@@ -22,7 +22,12 @@ pub fn new_personal_access_token(entropy: &dyn Entropy) -> Result<String, Entrop
 
 /// The stored form of a secret: lowercase hex SHA-256.
 pub fn digest(secret: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    sha256_hex(secret.as_bytes())
+}
+
+/// Lowercase hex SHA-256 of `bytes` (secrets' digests, components' content hashes).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::{Compiled, DeployError, ExtensionRuntime};
+use super::{Compiled, DeployError, ExtensionRuntime, Hook};
 use crate::clock::{Entropy, EntropyError, random_id};
 use crate::storage::{Db, DeploymentRow, NewDeployment, StorageError};
 use crate::tenancy::ResourceState;
@@ -49,11 +49,10 @@ impl ExtensionRuntime {
         upload: Upload<'_>,
     ) -> Result<DeploymentRow, DeployFailure> {
         let compiled = Arc::new(self.compile(upload.component.clone()).await?);
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &upload.component);
         let row = DeploymentRow {
             id: random_id(entropy, "ext", 12)?,
             name: upload.name.to_owned(),
-            content_sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
+            content_sha256: crate::secrets::sha256_hex(&upload.component),
             size_bytes: i64::try_from(upload.component.len()).unwrap_or(i64::MAX),
             hooks: compiled.hooks.iter().map(|hook| hook.name().to_owned()).collect(),
             state: ResourceState::Enabled,
@@ -65,8 +64,28 @@ impl ExtensionRuntime {
             component: &upload.component,
         })
         .await?;
+        if let Ok(mut bindings) = self.bindings.write() {
+            for hook in &compiled.hooks {
+                bindings.insert((upload.tenant_id.to_owned(), *hook), Some(row.id.clone()));
+            }
+        }
         self.cache(upload.tenant_id, &row.id, compiled);
         Ok(row)
+    }
+
+    /// The deployment bound to `hook` for the tenant, read from storage once per node and
+    /// then kept in memory (a deploy on this node replaces it).
+    pub async fn bound_deployment(&self, db: &Db, tenant_id: &str, hook: Hook) -> Result<Option<String>, StorageError> {
+        let key = (tenant_id.to_owned(), hook);
+        if let Some(bound) = self.bindings.read().ok().and_then(|bindings| bindings.get(&key).cloned()) {
+            return Ok(bound);
+        }
+        let bound = db.bound_deployment(tenant_id, hook.name()).await?;
+        if let Ok(mut bindings) = self.bindings.write() {
+            // A deploy that committed meanwhile has already put the newer binding here.
+            return Ok(bindings.entry(key).or_insert(bound).clone());
+        }
+        Ok(bound)
     }
 
     /// The compiled deployment, compiling it from storage if this node has not yet.

@@ -21,11 +21,12 @@ impl CapturedLog {
         CapturedLog { limit_bytes, ..Default::default() }
     }
 
-    fn push(&mut self, level: Level, message: &str) {
+    /// Keeps what fits of `message` and returns it; `None` once the capture is full.
+    fn push(&mut self, level: Level, message: &str) -> Option<&str> {
         let remaining = self.limit_bytes.saturating_sub(self.used_bytes);
         if remaining == 0 {
             self.dropped_lines += 1;
-            return;
+            return None;
         }
         let mut end = message.len().min(remaining);
         while !message.is_char_boundary(end) {
@@ -33,21 +34,23 @@ impl CapturedLog {
         }
         self.used_bytes += end;
         self.lines.push((level, message[..end].to_owned()));
+        self.lines.last().map(|(_, kept)| kept.as_str())
     }
 }
 
 impl Host for HostState {
     fn log(&mut self, level: Level, message: String) {
-        // Guests' lines belong to their tenant (the capture); the service log gets them only
-        // at debug level, so no tenant can flood the operator's log.
-        tracing::debug!(
-            target: "keyhaven::guest",
-            tenant = %self.context.tenant_id,
-            deployment = %self.context.deployment_id,
-            level = ?level,
-            "{message}"
-        );
-        self.log.push(level, &message);
+        // Guests' lines belong to their tenant (the capture); the service log gets only what
+        // was captured, at debug level, so no tenant can flood the operator's log.
+        if let Some(kept) = self.log.push(level, &message) {
+            tracing::debug!(
+                target: "keyhaven::guest",
+                tenant = %self.context.tenant_id,
+                deployment = %self.context.deployment_id,
+                level = ?level,
+                "{kept}"
+            );
+        }
     }
 }
 
@@ -60,9 +63,9 @@ mod tests {
     #[test]
     fn capture_is_bounded_and_counts_what_it_drops() {
         let mut log = CapturedLog::new(10);
-        log.push(Level::Info, "12345");
-        log.push(Level::Info, "héllo wörld");
-        log.push(Level::Info, "dropped");
+        assert_eq!(log.push(Level::Info, "12345"), Some("12345"));
+        assert!(log.push(Level::Info, "héllo wörld").is_some());
+        assert_eq!(log.push(Level::Info, "dropped"), None);
         assert_eq!(log.lines.len(), 2);
         assert_eq!(log.lines[0].1, "12345");
         assert!(log.lines[1].1.len() <= 5);

@@ -66,6 +66,8 @@ pub struct ExtensionRuntime {
     limits: Limits,
     /// Compiled deployments by (tenant id, deployment id).
     compiled: RwLock<HashMap<(String, String), Arc<Compiled>>>,
+    /// The deployment bound to each (tenant id, hook), or none, as last read or deployed.
+    bindings: RwLock<HashMap<(String, Hook), Option<String>>>,
     /// One permit per instance slot of the pooling allocator.
     slots: Semaphore,
     /// Each tenant's in-flight invocations, by tenant id.
@@ -97,6 +99,7 @@ impl ExtensionRuntime {
             linker,
             limits,
             compiled: RwLock::default(),
+            bindings: RwLock::default(),
             slots,
             tenant_slots: Mutex::default(),
         })

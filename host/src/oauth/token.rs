@@ -97,8 +97,8 @@ async fn run_extension(
     tenant: &Tenant,
     request: &TokenRequest,
 ) -> Result<Option<Vec<(String, Value)>>, OAuthError> {
-    let hook = Hook::TokenIssuance.name();
-    let Some(deployment_id) = state.db.bound_deployment(&tenant.id, hook).await.map_err(internal)? else {
+    let bound = state.extensions.bound_deployment(&state.db, &tenant.id, Hook::TokenIssuance).await;
+    let Some(deployment_id) = bound.map_err(internal)? else {
         return Ok(None);
     };
     let compiled = state.extensions.load(&state.db, &tenant.id, &deployment_id).await.map_err(|e| {
