@@ -33,6 +33,27 @@ impl Clock for FixedClock {
     }
 }
 
+/// A clock that reads what a test sets, and moves only when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn new(unix_time: UnixTime) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(unix_time))
+    }
+
+    /// Moves the clock forward (or back) by `seconds`.
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixTime {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// The random source could not produce bytes.
 #[derive(Debug, thiserror::Error)]
 #[error("the system random number generator failed")]

@@ -7,13 +7,17 @@
 //! | `KEYHAVEN_DATABASE_URL` | `sqlite://keyhaven-data/keyhaven.db` |
 //! | `KEYHAVEN_ROOT_TOKEN` | unset: generated and printed once at first start |
 //! | `KEYHAVEN_PUBLIC_URL` | `http://<KEYHAVEN_LISTEN>`; the base of every issuer URL |
+//! | `KEYHAVEN_SECRETS_KEY` | unset: the key in `KEYHAVEN_SECRETS_KEY_FILE` |
+//! | `KEYHAVEN_SECRETS_KEY_FILE` | `keyhaven-data/secrets.key`, created at first start |
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use crate::extensions::Limits;
+use crate::extensions::{Limits, NodeLimits};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://keyhaven-data/keyhaven.db";
+pub const DEFAULT_SECRETS_KEY_FILE: &str = "keyhaven-data/secrets.key";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -23,8 +27,14 @@ pub struct Config {
     pub root_token: Option<String>,
     /// Base URL clients reach the service at; issuers are `<public_url>/t/<tenant>`.
     pub public_url: Option<String>,
-    /// Limits for every extension invocation on this node.
+    /// The extension limits of a tenant whose plan and overrides say nothing else.
     pub limits: Limits,
+    /// What this node provides to every tenant's extensions.
+    pub node_limits: NodeLimits,
+    /// The key that seals extension secrets (base64url, 32 bytes); overrides the key file.
+    pub secrets_key: Option<String>,
+    /// Where the secrets key is kept when `secrets_key` is unset (created if missing).
+    pub secrets_key_file: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +55,9 @@ impl Default for Config {
             root_token: None,
             public_url: None,
             limits: Limits::default(),
+            node_limits: NodeLimits::default(),
+            secrets_key: None,
+            secrets_key_file: PathBuf::from(DEFAULT_SECRETS_KEY_FILE),
         }
     }
 }
@@ -61,6 +74,10 @@ impl Config {
         }
         config.root_token = lookup("KEYHAVEN_ROOT_TOKEN");
         config.public_url = lookup("KEYHAVEN_PUBLIC_URL");
+        config.secrets_key = lookup("KEYHAVEN_SECRETS_KEY");
+        if let Some(path) = lookup("KEYHAVEN_SECRETS_KEY_FILE") {
+            config.secrets_key_file = PathBuf::from(path);
+        }
         config.validate()?;
         Ok(config)
     }

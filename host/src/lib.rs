@@ -10,11 +10,13 @@
 pub mod api;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod extensions;
 pub mod oauth;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
+pub mod vault;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -24,9 +26,10 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, Entropy, EntropyError, SystemClock, SystemEntropy};
 use crate::config::Config;
-use crate::extensions::ExtensionRuntime;
+use crate::extensions::{ExtensionRuntime, RuntimeParts};
 use crate::oauth::KeyCache;
 use crate::storage::{Db, StorageError};
+use crate::vault::{Vault, VaultError};
 
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone, Debug)]
@@ -39,7 +42,7 @@ pub struct Services {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
-    pub extensions: ExtensionRuntime,
+    pub extensions: Arc<ExtensionRuntime>,
     pub keys: KeyCache,
     public_url: String,
 }
@@ -63,6 +66,8 @@ pub enum StartError {
     Entropy(#[from] EntropyError),
     #[error(transparent)]
     Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
 }
 
 /// A started service and, on a first start without `KEYHAVEN_ROOT_TOKEN`, the operator
@@ -89,7 +94,22 @@ impl AppState {
         let db = Db::connect(&config.database_url).await?;
         db.migrate().await?;
         let generated_root_token = ensure_root_token(&db, &config, clock.as_ref(), entropy.as_ref()).await?;
-        let extensions = ExtensionRuntime::new(config.limits.clone())?;
+        let vault = match &config.secrets_key {
+            Some(key) => Vault::from_encoded(key)?,
+            None => Vault::load_or_create(&config.secrets_key_file, entropy.as_ref())?,
+        };
+        let extensions = ExtensionRuntime::start(RuntimeParts {
+            node: config.node_limits.clone(),
+            default_limits: config.limits.clone(),
+            db: db.clone(),
+            clock: clock.clone(),
+            entropy: entropy.clone(),
+            vault: Arc::new(vault),
+        })?;
+        let resumed = extensions.resume_builds().await?;
+        if resumed > 0 {
+            tracing::info!(resumed, "resumed extension builds left pending");
+        }
         let public_url = config.public_url();
         let services = Services { config, db, clock, entropy, extensions, keys: KeyCache::default(), public_url };
         Ok(Started { state: AppState(Arc::new(services)), generated_root_token })

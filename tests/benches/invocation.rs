@@ -1,15 +1,23 @@
-//! Benchmark: the latency of one fresh-instance token-issuance invocation, and what the
-//! extension adds to a whole token request, measured side by side in one run.
+//! Benchmark of the extension platform, every series measured side by side in one run:
+//!
+//! 1. one fresh-instance token-issuance invocation of `custom-claims` (new store and
+//!    instance from the cached `InstancePre`, the call, the teardown, the record), with and
+//!    without fuel metering, alternating between two nodes that differ only in that;
+//! 2. whole token requests over loopback HTTP without and with the extension;
+//! 3. noisy neighbour: tenant B's token requests (with its extension) while tenant A is
+//!    quiet, and while A's looping guest keeps A at its in-flight limit.
 //!
 //! Run with `cargo bench -p keyhaven-tests --bench invocation` (release build).
 //! `KEYHAVEN_BENCH_ITERATIONS` sets the number of measured iterations (default 5000).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use keyhaven::extensions::token_issuance::{Subject, TokenRequest};
-use keyhaven::extensions::{ExtensionRuntime, InvocationContext, Limits};
+use keyhaven::extensions::{Hook, Limits, NodeLimits};
 use keyhaven_tests::{TestServer, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -31,7 +39,7 @@ impl Summary {
 
     fn print(&self) {
         println!(
-            "{:<46} n={:<6} p50={:>9.1?} p90={:>9.1?} p99={:>9.1?} mean={:>9.1?}",
+            "{:<50} n={:<6} p50={:>9.1?} p90={:>9.1?} p99={:>9.1?} mean={:>9.1?}",
             self.name,
             self.samples.len(),
             self.percentile(0.50),
@@ -47,55 +55,80 @@ fn summary(name: &'static str, mut samples: Vec<Duration>) -> Summary {
     Summary { name, samples }
 }
 
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
 #[tokio::main]
 async fn main() {
     let iterations: usize =
         std::env::var("KEYHAVEN_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
-    println!("keyhaven invocation benchmark: {iterations} iterations per series\n");
+    println!("keyhaven extension benchmark: {iterations} iterations per series\n");
 
-    // 1. The hook alone: fresh store + instance from the cached InstancePre, call, drop.
-    let runtime = ExtensionRuntime::new(Limits::default()).unwrap();
-    let compile_started = Instant::now();
-    let compiled = runtime.compile(guests::bytes(guests::CUSTOM_CLAIMS).into()).await.unwrap();
-    let compile_time = compile_started.elapsed();
+    // 1. The hook alone, metered and unmetered, alternating.
+    let metered = TestServer::start().await.unwrap();
+    let unmetered = TestServer::start_with_node(
+        Limits::default(),
+        NodeLimits { fuel_metering: false, concurrent_invocations: 16, ..NodeLimits::default() },
+    )
+    .await
+    .unwrap();
+    let mut targets = Vec::new();
+    for server in [&metered, &unmetered] {
+        let tenant = server.create_tenant("bench-hook").await.unwrap();
+        server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+        targets.push(server.target(&tenant, "extension", Hook::TokenIssuance).await.unwrap());
+    }
     let request = TokenRequest {
-        tenant_id: "tn_bench".into(),
-        tenant_name: "bench".into(),
         subject: Subject::Client {
             client_id: "cl_bench".into(),
             name: "bench".into(),
-            attributes: json!({"org": "acme", "roles": ["reader", "writer"]}),
+            attributes: json!({"roles": ["reader", "writer"]}),
         },
         grant_type: "client_credentials".into(),
         scopes: vec!["invoices:read".into()],
         audience: vec!["https://api.example.com".into()],
     };
-    let context = InvocationContext { tenant_id: "tn_bench".into(), deployment_id: "ext_bench".into() };
-    let mut invocations = Vec::with_capacity(iterations);
+    let (mut with_fuel, mut without_fuel) = (Vec::with_capacity(iterations), Vec::with_capacity(iterations));
     let mut fuel = 0;
     for i in 0..iterations + iterations / 10 {
-        let started = Instant::now();
-        let invocation = runtime.issue_token(&compiled, context.clone(), &request).await.unwrap();
-        let elapsed = started.elapsed();
-        fuel = invocation.fuel_used;
-        if i >= iterations / 10 {
-            invocations.push(elapsed);
+        for (server, target, series) in
+            [(&metered, &targets[0], &mut with_fuel), (&unmetered, &targets[1], &mut without_fuel)]
+        {
+            let started = Instant::now();
+            let invocation = server.state.extensions.issue_token(target, &request).await;
+            let elapsed = started.elapsed();
+            invocation.result.unwrap();
+            if invocation.fuel_used > 0 {
+                fuel = invocation.fuel_used;
+            }
+            if i >= iterations / 10 {
+                series.push(elapsed);
+            }
         }
     }
     println!(
-        "custom-claims component: {} bytes, compiled in {compile_time:.1?}, {fuel} fuel per call\n",
+        "custom-claims component: {} bytes, {fuel} fuel per call\n",
         std::fs::metadata(guests::CUSTOM_CLAIMS).unwrap().len()
     );
-    let hook = summary("token-issuance invocation (fresh instance)", invocations);
-    hook.print();
+    let with_fuel = summary("invocation, fresh instance, fuel metered", with_fuel);
+    let without_fuel = summary("invocation, fresh instance, no fuel metering", without_fuel);
+    with_fuel.print();
+    without_fuel.print();
+    println!(
+        "fuel metering costs p50 {:.2}x, p99 {:.2}x\n",
+        ratio(with_fuel.percentile(0.5), without_fuel.percentile(0.5)),
+        ratio(with_fuel.percentile(0.99), without_fuel.percentile(0.99))
+    );
+    drop(unmetered);
 
     // 2. Whole token requests over loopback HTTP, alternating a tenant without and a tenant
     //    with the extension, so both series see the same machine conditions.
-    let server = TestServer::start().await.unwrap();
+    let server = metered;
     let plain = server.create_tenant("bench-plain").await.unwrap();
     let extended = server.create_tenant("bench-ext").await.unwrap();
     server.deploy(&extended, guests::CUSTOM_CLAIMS).await.unwrap();
-    let attributes = json!({"name": "bench", "attributes": {"org": "acme", "roles": ["reader"]}});
+    let attributes = json!({"name": "bench", "attributes": {"roles": ["reader"]}});
     let plain_client = server.create_client(&plain, attributes.clone()).await.unwrap();
     let extended_client = server.create_client(&extended, attributes).await.unwrap();
     let requests = iterations / 2;
@@ -116,18 +149,85 @@ async fn main() {
     let with = summary("token request, custom-claims extension", with);
     without.print();
     with.print();
-
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
-    println!();
     println!(
-        "extension cost per token request: p50 +{:.1?} ({:.2}x), mean +{:.1?} ({:.2}x)",
+        "extension cost per token request: p50 +{:.1?} ({:.2}x)\n",
         with.percentile(0.5).saturating_sub(without.percentile(0.5)),
         ratio(with.percentile(0.5), without.percentile(0.5)),
-        with.mean().saturating_sub(without.mean()),
-        ratio(with.mean(), without.mean()),
+    );
+
+    // 3. Noisy neighbour: tenant B (extension bound) while tenant A is quiet, then while A's
+    //    looping guest is kept at A's in-flight limit by 16 concurrent clients. The phases
+    //    alternate in rounds so both see the same machine conditions.
+    let hostile = server.create_tenant("bench-hostile").await.unwrap();
+    server.deploy(&hostile, guests::MISBEHAVING).await.unwrap();
+    let hostile_client =
+        server.create_client(&hostile, json!({"name": "a", "attributes": {"behaviour": "loop"}})).await.unwrap();
+    let rounds = 5;
+    let per_round = (requests / rounds).max(100);
+    let (mut quiet, mut attacked) = (Vec::new(), Vec::new());
+    let (mut refused, mut stopped) = (0u64, 0u64);
+    for _ in 0..rounds {
+        quiet.extend(b_requests(&server, &extended, &extended_client, per_round).await);
+        let attacking = Arc::new(AtomicBool::new(true));
+        let outcomes = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+        let mut attackers = Vec::new();
+        for _ in 0..16 {
+            let (url, http, client, attacking, outcomes) = (
+                server.url(&format!("/t/{}/oauth2/token", hostile.name)),
+                server.http.clone(),
+                hostile_client.clone(),
+                attacking.clone(),
+                outcomes.clone(),
+            );
+            attackers.push(tokio::spawn(async move {
+                while attacking.load(Ordering::Relaxed) {
+                    let response = http
+                        .post(&url)
+                        .basic_auth(&client.client_id, Some(&client.client_secret))
+                        .form(&[("grant_type", "client_credentials")])
+                        .send()
+                        .await
+                        .unwrap();
+                    let index = usize::from(response.status() != StatusCode::SERVICE_UNAVAILABLE);
+                    outcomes[index].fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await; // A reaches its limit
+        attacked.extend(b_requests(&server, &extended, &extended_client, per_round).await);
+        attacking.store(false, Ordering::Relaxed);
+        for attacker in attackers {
+            attacker.await.unwrap();
+        }
+        refused += outcomes[0].load(Ordering::Relaxed);
+        stopped += outcomes[1].load(Ordering::Relaxed);
+    }
+    let quiet = summary("tenant B token request, tenant A quiet", quiet);
+    let attacked = summary("tenant B token request, tenant A hostile", attacked);
+    quiet.print();
+    attacked.print();
+    println!(
+        "tenant A meanwhile: {stopped} requests stopped at their deadline, {refused} refused at its in-flight limit"
     );
     println!(
-        "invocation share of an extended token request (p50): {:.0}%",
-        100.0 * ratio(hook.percentile(0.5), with.percentile(0.5))
+        "B under attack vs quiet: p50 {:.2}x, p99 {:.2}x",
+        ratio(attacked.percentile(0.5), quiet.percentile(0.5)),
+        ratio(attacked.percentile(0.99), quiet.percentile(0.99))
     );
+}
+
+async fn b_requests(
+    server: &TestServer,
+    tenant: &keyhaven_tests::TestTenant,
+    client: &keyhaven_tests::TestClient,
+    count: usize,
+) -> Vec<Duration> {
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let response = server.token(tenant, client).await.unwrap();
+        expect_status(response, StatusCode::OK).await.unwrap();
+        samples.push(started.elapsed());
+    }
+    samples
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use keyhaven::extensions::token_issuance::{Subject, TokenRequest};
-use keyhaven::extensions::{Decision, ExtensionRuntime, InvocationContext, InvokeError, Limits};
+use keyhaven::extensions::{Decision, Hook, InvokeError, Limits};
 use keyhaven_tests::{TestServer, expect_problem, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 async fn deployments(server: &TestServer, tenant: &keyhaven_tests::TestTenant) -> Vec<Value> {
     let response = server
         .http
-        .get(server.url(&format!("/admin/v1/tenants/{}/extensions", tenant.name)))
+        .get(server.url(&format!("/admin/v1/tenants/{}/deployments", tenant.name)))
         .bearer_auth(&tenant.admin_token)
         .send()
         .await
@@ -147,7 +147,7 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
 #[tokio::test]
 async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
     let server =
-        TestServer::start_with(Limits { deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
+        TestServer::start_with(Limits { token_deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
     let tenant = server.create_tenant("fuel").await.unwrap();
     server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
     let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
@@ -188,10 +188,8 @@ async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
     assert_eq!(claims["org"], "back");
 }
 
-fn client_request(tenant_id: &str, attributes: Value) -> TokenRequest {
+fn client_request(attributes: Value) -> TokenRequest {
     TokenRequest {
-        tenant_id: tenant_id.into(),
-        tenant_name: tenant_id.into(),
         subject: Subject::Client { client_id: "cl_1".into(), name: "c".into(), attributes },
         grant_type: "client_credentials".into(),
         scopes: Vec::new(),
@@ -199,49 +197,47 @@ fn client_request(tenant_id: &str, attributes: Value) -> TokenRequest {
     }
 }
 
-fn context(tenant_id: &str) -> InvocationContext {
-    InvocationContext { tenant_id: tenant_id.into(), deployment_id: "ext_1".into() }
-}
-
 #[tokio::test]
 async fn a_tenant_at_its_in_flight_limit_is_refused_at_once_and_others_are_not() {
-    let limits = Limits { tenant_concurrent_invocations: 2, ..deadline_limits() };
-    let runtime = ExtensionRuntime::new(limits).unwrap();
-    let looping = runtime.compile(guests::bytes(guests::MISBEHAVING).into()).await.unwrap();
-    let claims = runtime.compile(guests::bytes(guests::CUSTOM_CLAIMS).into()).await.unwrap();
-    let spin = client_request("tn_a", json!({"behaviour": "loop"}));
-    let fine = client_request("tn_b", json!({"org": "b"}));
+    let server = TestServer::start_with(Limits { concurrent_invocations: 2, ..deadline_limits() }).await.unwrap();
+    let (a, b) = (server.create_tenant("inflight-a").await.unwrap(), server.create_tenant("inflight-b").await.unwrap());
+    server.deploy(&a, guests::MISBEHAVING).await.unwrap();
+    server.deploy(&b, guests::CUSTOM_CLAIMS).await.unwrap();
+    let runtime = &server.state.extensions;
+    let looping = server.target(&a, "extension", Hook::TokenIssuance).await.unwrap();
+    let claims = server.target(&b, "extension", Hook::TokenIssuance).await.unwrap();
+    let spin = client_request(json!({"behaviour": "loop"}));
+    let fine = client_request(json!({"org": "b"}));
 
     // All six are polled before any ends: the first two of tenant A take its slots and spin
     // until their deadline, the next two are refused at once, and tenant B is unaffected.
     let (a1, a2, a3, a4, b1, b2) = tokio::join!(
-        runtime.issue_token(&looping, context("tn_a"), &spin),
-        runtime.issue_token(&looping, context("tn_a"), &spin),
-        runtime.issue_token(&looping, context("tn_a"), &spin),
-        runtime.issue_token(&looping, context("tn_a"), &spin),
-        runtime.issue_token(&claims, context("tn_b"), &fine),
-        runtime.issue_token(&claims, context("tn_b"), &fine),
+        runtime.issue_token(&looping, &spin),
+        runtime.issue_token(&looping, &spin),
+        runtime.issue_token(&looping, &spin),
+        runtime.issue_token(&looping, &spin),
+        runtime.issue_token(&claims, &fine),
+        runtime.issue_token(&claims, &fine),
     );
-    for result in [a1, a2] {
-        assert!(matches!(result, Err(InvokeError::Deadline(_))), "{result:?}");
+    for invocation in [a1, a2] {
+        assert!(matches!(invocation.result, Err(InvokeError::Deadline(_))), "{invocation:?}");
     }
-    for result in [a3, a4] {
-        assert!(matches!(result, Err(InvokeError::TooManyInFlight(2))), "{result:?}");
+    for invocation in [a3, a4] {
+        assert!(matches!(invocation.result, Err(InvokeError::TooManyInFlight(2))), "{invocation:?}");
     }
-    for result in [b1, b2] {
-        let decision = result.unwrap().decision;
-        assert!(matches!(decision, Decision::Issue { .. }), "{decision:?}");
+    for invocation in [b1, b2] {
+        assert!(matches!(invocation.result, Ok(Decision::Issue { .. })), "{invocation:?}");
     }
 
     // The slots come back when the invocations end.
-    let again = runtime.issue_token(&looping, context("tn_a"), &spin).await;
-    assert!(matches!(again, Err(InvokeError::Deadline(_))), "{again:?}");
+    let again = runtime.issue_token(&looping, &spin).await;
+    assert!(matches!(again.result, Err(InvokeError::Deadline(_))), "{again:?}");
 }
 
 #[tokio::test]
 async fn a_token_request_over_the_in_flight_limit_gets_503_temporarily_unavailable() {
     // One slot and a long deadline: the first request holds the slot while the second arrives.
-    let limits = Limits { tenant_concurrent_invocations: 1, deadline: Duration::from_secs(2), ..deadline_limits() };
+    let limits = Limits { concurrent_invocations: 1, token_deadline: Duration::from_secs(2), ..deadline_limits() };
     let server = TestServer::start_with(limits).await.unwrap();
     let tenant = server.create_tenant("busy").await.unwrap();
     server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
@@ -306,7 +302,7 @@ async fn a_component_exporting_no_known_hook_is_refused() {
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("exports no known hook"), "{detail}");
     assert!(detail.contains("wasi:cli/run"), "the detail should say what it does export: {detail}");
-    assert!(detail.contains("keyhaven:extension/token-issuance@0.1.0"), "{detail}");
+    assert!(detail.contains("keyhaven:extension/token-issuance@0.1.1"), "{detail}");
     assert!(deployments(&server, &tenant).await.is_empty());
 }
 
@@ -323,11 +319,12 @@ async fn deployments_are_listed_and_survive_a_restart() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["id"], id.as_str());
 
-    // After a restart the deployment is compiled again from storage on first use.
+    // After a restart the deployment is loaded from the compiled-artifact cache on first
+    // use: it works, and nothing is compiled again.
     let server = server.restart().await.unwrap();
     let response = server
         .http
-        .get(server.url(&format!("/admin/v1/tenants/{}/extensions/{id}", tenant.name)))
+        .get(server.url(&format!("/admin/v1/tenants/{}/deployments/{id}", tenant.name)))
         .bearer_auth(&tenant.admin_token)
         .send()
         .await
@@ -336,4 +333,5 @@ async fn deployments_are_listed_and_survive_a_restart() {
     let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
     let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
     assert_eq!(claims["org"], "kept");
+    assert_eq!(server.state.extensions.compilations(), 0, "a restart must not recompile");
 }

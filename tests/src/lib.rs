@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{Context, Result, bail};
 use keyhaven::clock::{Clock, FixedClock, SystemClock, SystemEntropy};
 use keyhaven::config::Config;
-use keyhaven::extensions::Limits;
+use keyhaven::extensions::{Hook, Limits, NodeLimits, Target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -31,6 +31,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     database_url: String,
     clock: Arc<dyn Clock>,
+    /// The service's state, for tests that drive the runtime directly.
+    pub state: keyhaven::AppState,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -52,6 +54,12 @@ pub struct TestClient {
     pub client_secret: String,
 }
 
+/// Node limits for test servers: a small instance pool, since dozens of servers share one
+/// test process's address space.
+pub fn test_node_limits() -> NodeLimits {
+    NodeLimits { concurrent_invocations: 16, ..NodeLimits::default() }
+}
+
 /// A name no other test uses, valid as a tenant name.
 pub fn unique_name(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -64,20 +72,30 @@ impl TestServer {
         Self::start_with(Limits::default()).await
     }
 
-    /// A server with these extension limits.
+    /// A server with these tenant extension limits.
     pub async fn start_with(limits: Limits) -> Result<Self> {
-        Self::start_configured(limits, Arc::new(SystemClock)).await
+        Self::start_configured(limits, test_node_limits(), Arc::new(SystemClock)).await
     }
 
     /// A server whose clock always reads `unix_time`.
     pub async fn start_at(unix_time: i64) -> Result<Self> {
-        Self::start_configured(Limits::default(), Arc::new(FixedClock(unix_time))).await
+        Self::start_configured(Limits::default(), test_node_limits(), Arc::new(FixedClock(unix_time))).await
     }
 
-    async fn start_configured(limits: Limits, clock: Arc<dyn Clock>) -> Result<Self> {
+    /// A server with these tenant limits and node limits.
+    pub async fn start_with_node(limits: Limits, node: NodeLimits) -> Result<Self> {
+        Self::start_configured(limits, node, Arc::new(SystemClock)).await
+    }
+
+    /// A server whose clock is `clock`.
+    pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Result<Self> {
+        Self::start_configured(Limits::default(), test_node_limits(), clock).await
+    }
+
+    async fn start_configured(limits: Limits, node: NodeLimits, clock: Arc<dyn Clock>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let database_url = format!("sqlite://{}", dir.path().join("keyhaven.db").display());
-        Self::start_on(dir, database_url, "127.0.0.1:0", limits, clock).await
+        Self::start_on(dir, database_url, "127.0.0.1:0", limits, node, clock).await
     }
 
     async fn start_on(
@@ -85,6 +103,7 @@ impl TestServer {
         database_url: String,
         bind: &str,
         limits: Limits,
+        node: NodeLimits,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(bind).await?;
@@ -96,8 +115,12 @@ impl TestServer {
             root_token: Some(root_token.clone()),
             public_url: Some(format!("http://{address}")),
             limits,
+            node_limits: node,
+            secrets_key: None,
+            secrets_key_file: dir.path().join("secrets.key"),
         };
         let started = keyhaven::AppState::start_with(config, clock.clone(), Arc::new(SystemEntropy)).await?;
+        let state = started.state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = keyhaven::serve(listener, started.state, async {
@@ -111,6 +134,7 @@ impl TestServer {
             http: reqwest::Client::new(),
             database_url,
             clock,
+            state,
             _dir: dir,
             shutdown: Some(tx),
             task: Some(task),
@@ -123,7 +147,8 @@ impl TestServer {
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir()?);
         let address = self.base_url.trim_start_matches("http://").to_owned();
         let mut restarted =
-            Self::start_on(dir, self.database_url.clone(), &address, Limits::default(), self.clock.clone()).await?;
+            Self::start_on(dir, self.database_url.clone(), &address, Limits::default(), test_node_limits(), self.clock.clone())
+                .await?;
         restarted.root_token = self.root_token.clone();
         Ok(restarted)
     }
@@ -135,6 +160,11 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// The path of the server's SQLite database file.
+    pub fn database_path(&self) -> &str {
+        self.database_url.trim_start_matches("sqlite://")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -200,9 +230,70 @@ impl TestServer {
             .await?)
     }
 
-    /// Deploys the guest at `path` to `tenant`, expecting success.
+    /// Deploys the guest at `path` to `tenant` as (a new version of) extension `extension`,
+    /// waits for its build and expects it ENABLED; returns the deployment.
     pub async fn deploy(&self, tenant: &TestTenant, path: &str) -> Result<Value> {
-        expect_status(self.upload(tenant, guests::bytes(path)).await?, StatusCode::CREATED).await
+        self.deploy_as(tenant, path, "extension", "").await
+    }
+
+    /// Like [`Self::deploy`], with an extension name and extra query (`&bind=none`).
+    pub async fn deploy_as(&self, tenant: &TestTenant, path: &str, extension: &str, query: &str) -> Result<Value> {
+        let query = format!("?name={extension}{query}");
+        let response =
+            self.upload_as(&tenant.admin_token, &tenant.name, &query, "application/wasm", guests::bytes(path)).await?;
+        let accepted = expect_status(response, StatusCode::ACCEPTED).await?;
+        if accepted["state"] != "PENDING" {
+            bail!("an upload is answered PENDING, got {accepted}");
+        }
+        let built = self.wait_built(tenant, accepted["id"].as_str().context("id")?).await?;
+        if built["state"] != "ENABLED" {
+            bail!("the build did not succeed: {built}");
+        }
+        Ok(built)
+    }
+
+    /// Polls a deployment until its build has finished; returns it.
+    pub async fn wait_built(&self, tenant: &TestTenant, deployment_id: &str) -> Result<Value> {
+        let started = std::time::Instant::now();
+        loop {
+            let path = format!("/admin/v1/tenants/{}/deployments/{deployment_id}", tenant.name);
+            let deployment = self.get(&tenant.admin_token, &path).await?;
+            if deployment["state"] != "PENDING" {
+                return Ok(deployment);
+            }
+            if started.elapsed() > std::time::Duration::from_secs(300) {
+                bail!("deployment {deployment_id} still PENDING after 300 s");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `GET path` as `token`, expecting 200; the JSON body.
+    pub async fn get(&self, token: &str, path: &str) -> Result<Value> {
+        let response = self.http.get(self.url(path)).bearer_auth(token).send().await?;
+        expect_status(response, StatusCode::OK).await
+    }
+
+    /// `method path` with a JSON body as `token`; the raw response.
+    pub async fn call(&self, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> Result<reqwest::Response> {
+        let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Ok(request.send().await?)
+    }
+
+    /// The runtime's target for the active version of `extension` in `tenant`.
+    pub async fn target(&self, tenant: &TestTenant, extension: &str, hook: Hook) -> Result<Target> {
+        let stored = self.state.db.tenant_by_name(&tenant.name).await?.context("tenant")?;
+        let row = self.state.db.extension(&stored.id, extension).await?.context("extension")?;
+        let deployment_id = row.active_deployment_id.context("no active version")?;
+        let deployment = self.state.db.deployment(&stored.id, &deployment_id).await?.context("deployment")?;
+        self.state
+            .extensions
+            .target(&stored, extension, &deployment_id, deployment.version, hook, false)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// A `client_credentials` token request with `client_secret_basic`.
@@ -267,4 +358,96 @@ pub async fn expect_problem(response: reqwest::Response, status: StatusCode) -> 
         bail!("not a Keyhaven problem document: {body}");
     }
     Ok(body)
+}
+
+/// One request a [`FakeHttpServer`] received.
+#[derive(Clone, Debug)]
+pub struct ReceivedRequest {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl ReceivedRequest {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a [`FakeHttpServer`] answers.
+#[derive(Clone, Debug)]
+pub struct FakeAnswer {
+    pub status: u16,
+    pub body: Value,
+    pub delay: std::time::Duration,
+}
+
+/// A third party we cannot reach (an SMS provider, a webhook receiver), played by a small
+/// HTTP server on 127.0.0.1 that records what it receives and answers as told.
+pub struct FakeHttpServer {
+    pub address: std::net::SocketAddr,
+    received: Arc<std::sync::Mutex<Vec<ReceivedRequest>>>,
+    answer: Arc<std::sync::Mutex<FakeAnswer>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeHttpServer {
+    pub async fn start(status: u16, body: Value) -> Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let received: Arc<std::sync::Mutex<Vec<ReceivedRequest>>> = Arc::default();
+        let answer = Arc::new(std::sync::Mutex::new(FakeAnswer { status, body, delay: std::time::Duration::ZERO }));
+        let (log, reply) = (received.clone(), answer.clone());
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (log, reply) = (log.clone(), reply.clone());
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.map(|b| b.to_vec()).unwrap_or_default();
+                log.lock().unwrap().push(ReceivedRequest {
+                    method: parts.method.to_string(),
+                    path: parts.uri.path().to_owned(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_owned()))
+                        .collect(),
+                    body,
+                });
+                let answer = reply.lock().unwrap().clone();
+                tokio::time::sleep(answer.delay).await;
+                let status = axum::http::StatusCode::from_u16(answer.status).unwrap();
+                (status, axum::Json(answer.body))
+            }
+        });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FakeHttpServer { address, received, answer, _task: task })
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// What the server has received so far.
+    pub fn received(&self) -> Vec<ReceivedRequest> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Changes how the server answers from now on.
+    pub fn answer_with(&self, status: u16, body: Value, delay: std::time::Duration) {
+        *self.answer.lock().unwrap() = FakeAnswer { status, body, delay };
+    }
+}
+
+impl Drop for FakeHttpServer {
+    fn drop(&mut self) {
+        self._task.abort();
+    }
 }

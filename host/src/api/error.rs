@@ -103,6 +103,8 @@ impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
         match error {
             StorageError::Conflict(what) => ApiError::new(Problem::Conflict, format!("{what} already exists")),
+            StorageError::NotFound(what) => ApiError::not_found(what),
+            StorageError::Limit(detail) | StorageError::Refused(detail) => ApiError::new(Problem::Conflict, detail),
             other => ApiError::internal(other),
         }
     }

@@ -1,37 +1,64 @@
-//! `/admin/v1/tenants/{tenant}/extensions`: upload a component (`application/wasm`) to
-//! deploy it — validated, compiled, stored as an immutable version and bound to the hooks
-//! it exports — and list or read deployments. A refused upload stores nothing.
+//! `/admin/v1/tenants/{tenant}/extensions`: upload a component (`application/wasm`) as the
+//! next version of a named extension — checked at once, built in the background (poll the
+//! deployment for its state) — and manage extensions: activate a version, roll back,
+//! disable, enable, delete; their configuration and their write-only secrets.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
-use crate::extensions::{DeployError, DeployFailure, Upload};
-use crate::storage::DeploymentRow;
+use crate::extensions::deployments::{Upload, UploadError};
+use crate::extensions::{DeployError, secret_context};
+use crate::storage::{BindingRow, DeploymentRow, DeploymentState, ExtensionRow};
+use crate::tenancy::ResourceState;
 
 const WASM: &str = "application/wasm";
 const MAX_NAME: usize = 100;
+const MAX_CONFIG_ENTRIES: usize = 100;
+const MAX_CONFIG_BYTES: usize = 16 << 10;
+const MAX_SECRET_BYTES: usize = 8 << 10;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeployQuery {
+pub struct UploadQuery {
     name: Option<String>,
+    /// `auto` (default): once built, bind the hooks it exports if the extension has no
+    /// binding yet; `none`: bind nothing.
+    bind: Option<String>,
 }
 
-pub async fn deploy(
+/// An extension name: 1 to 100 characters of `[a-z0-9._-]`, starting with a letter or digit.
+pub fn check_name(name: &str) -> Result<(), ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    match valid {
+        true => Ok(()),
+        false => Err(ApiError::new(
+            Problem::InvalidRequest,
+            format!("extension names are 1 to {MAX_NAME} characters of a-z, 0-9, '.', '_' and '-'"),
+        )),
+    }
+}
+
+pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    query: Result<Query<DeployQuery>, QueryRejection>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<(StatusCode, Json<DeploymentRow>), ApiError> {
+) -> Result<Response, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -42,43 +69,204 @@ pub async fn deploy(
         ));
     }
     let name = query.name.unwrap_or_else(|| "extension".into());
-    if name.trim().is_empty() || name.chars().count() > MAX_NAME {
-        return Err(ApiError::new(Problem::InvalidRequest, format!("name must be 1 to {MAX_NAME} characters")));
-    }
-    let limit = state.extensions.limits().component_bytes;
+    check_name(&name)?;
+    let bind = match query.bind.as_deref() {
+        None | Some("auto") => true,
+        Some("none") => false,
+        Some(other) => {
+            return Err(ApiError::new(Problem::InvalidRequest, format!("bind must be auto or none, not {other:?}")));
+        }
+    };
+    let limit = state.extensions.tenant_limits(&tenant.id).await?.component_bytes;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(Problem::PayloadTooLarge, format!("the component exceeds this tenant's limit of {limit} bytes"))
     })?;
-    let upload =
-        Upload { tenant_id: &tenant.id, name: &name, component: bytes.as_ref().into(), now: state.clock.now() };
-    let deployment = state.extensions.deploy(&state.db, state.entropy.as_ref(), upload).await.map_err(|e| match e {
-        DeployFailure::Rejected(e @ DeployError::TooLarge { .. }) => {
-            ApiError::new(Problem::PayloadTooLarge, e.to_string())
-        }
-        DeployFailure::Rejected(e @ DeployError::Interrupted(_)) => ApiError::internal(e),
-        DeployFailure::Rejected(e) => ApiError::new(Problem::InvalidComponent, e.to_string()),
-        DeployFailure::Storage(e) => e.into(),
-        DeployFailure::Entropy(e) => e.into(),
+    let upload = Upload { tenant_id: &tenant.id, extension: &name, component: &bytes, bind };
+    let deployment = state.extensions.upload(upload).await.map_err(|e| match e {
+        UploadError::Rejected(e @ DeployError::TooLarge { .. }) => ApiError::new(Problem::PayloadTooLarge, e.to_string()),
+        UploadError::Rejected(e) => ApiError::new(Problem::InvalidComponent, e.to_string()),
+        UploadError::Storage(e) => e.into(),
+        UploadError::Entropy(e) => e.into(),
     })?;
-    tracing::info!(tenant = %tenant.id, deployment = %deployment.id, hooks = ?deployment.hooks, "extension deployed");
-    Ok((StatusCode::CREATED, Json(deployment)))
+    tracing::info!(tenant = %tenant.id, extension = %name, deployment = %deployment.id, "extension uploaded");
+    let location = format!("/admin/v1/tenants/{}/deployments/{}", tenant.name, deployment.id);
+    let mut response = (StatusCode::ACCEPTED, Json(deployment)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// An extension with its versions, bindings, configuration and secret names.
+#[derive(Debug, Serialize)]
+pub struct ExtensionView {
+    #[serde(flatten)]
+    extension: ExtensionRow,
+    config: BTreeMap<String, String>,
+    /// Names only: secret values are write-only.
+    secrets: Vec<String>,
+    deployments: Vec<DeploymentRow>,
+    bindings: Vec<BindingRow>,
 }
 
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<DeploymentRow>>, ApiError> {
+) -> Result<Json<Vec<ExtensionRow>>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.list_deployments(&tenant.id).await?))
+    Ok(Json(state.db.list_extensions(&tenant.id).await?))
 }
 
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
-    Path((tenant, id)): Path<(String, String)>,
-) -> Result<Json<DeploymentRow>, ApiError> {
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<Json<ExtensionView>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let deployment = state.db.deployment(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("deployment"))?;
-    Ok(Json(deployment))
+    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    let deployments = state.db.list_deployments(&tenant.id, Some(&name)).await?;
+    let bindings = state.db.list_bindings(&tenant.id).await?.into_iter().filter(|b| b.extension == name).collect();
+    let secrets = state.db.extension_secret_names(&tenant.id, &name).await?;
+    Ok(Json(ExtensionView { config: extension.config.clone(), extension, secrets, deployments, bindings }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeExtension {
+    /// `ENABLED` or `DISABLED`.
+    state: Option<ResourceState>,
+    /// Make this (built) version the active one.
+    active_deployment_id: Option<String>,
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+    body: Result<Json<ChangeExtension>, JsonRejection>,
+) -> Result<Json<ExtensionRow>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let now = state.clock.now();
+    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    if extension.state == ResourceState::Locked {
+        return Err(ApiError::new(Problem::Forbidden, "the extension is locked"));
+    }
+    if let Some(deployment_id) = &body.active_deployment_id
+        && !state.db.activate_deployment(&tenant.id, &name, deployment_id, now).await?
+    {
+        return Err(ApiError::new(
+            Problem::Conflict,
+            "only a successfully built (ENABLED) version of this extension can be activated",
+        ));
+    }
+    if let Some(new_state) = body.state {
+        if !matches!(new_state, ResourceState::Enabled | ResourceState::Disabled) {
+            return Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED"));
+        }
+        let limit = state.extensions.tenant_limits(&tenant.id).await?.enabled_extensions;
+        state.db.set_extension_state(&tenant.id, &name, new_state, limit, now).await?;
+    }
+    state.extensions.invalidate(&tenant.id);
+    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    Ok(Json(extension))
+}
+
+/// Activates the newest built version older than the active one.
+pub async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<Json<ExtensionRow>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    let versions = state.db.list_deployments(&tenant.id, Some(&name)).await?;
+    let active = versions.iter().find(|d| Some(&d.id) == extension.active_deployment_id.as_ref()).map(|d| d.version);
+    let previous = versions
+        .iter()
+        .filter(|d| d.state == DeploymentState::Enabled && active.is_some_and(|active| d.version < active))
+        .max_by_key(|d| d.version)
+        .ok_or_else(|| ApiError::new(Problem::Conflict, "there is no earlier built version to roll back to"))?;
+    state.db.activate_deployment(&tenant.id, &name, &previous.id, state.clock.now()).await?;
+    state.extensions.invalidate(&tenant.id);
+    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    Ok(Json(extension))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    if !state.db.delete_extension(&tenant.id, &name).await? {
+        return Err(ApiError::not_found("extension"));
+    }
+    state.extensions.invalidate(&tenant.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn set_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+    body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
+) -> Result<Json<BTreeMap<String, String>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(config) = body?;
+    let size: usize = config.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if config.len() > MAX_CONFIG_ENTRIES || size > MAX_CONFIG_BYTES || config.keys().any(|k| k.is_empty()) {
+        return Err(ApiError::new(
+            Problem::InvalidRequest,
+            format!("configuration holds at most {MAX_CONFIG_ENTRIES} non-empty keys and {MAX_CONFIG_BYTES} bytes"),
+        ));
+    }
+    if !state.db.set_extension_config(&tenant.id, &name, &config, state.clock.now()).await? {
+        return Err(ApiError::not_found("extension"));
+    }
+    state.extensions.invalidate(&tenant.id);
+    Ok(Json(config))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecret {
+    value: String,
+}
+
+pub async fn set_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name, secret)): Path<(String, String, String)>,
+    body: Result<Json<SetSecret>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    if secret.is_empty() || secret.len() > MAX_NAME || body.value.len() > MAX_SECRET_BYTES {
+        return Err(ApiError::new(
+            Problem::InvalidRequest,
+            format!("secret names are 1 to {MAX_NAME} bytes and values at most {MAX_SECRET_BYTES} bytes"),
+        ));
+    }
+    let context = secret_context(&tenant.id, &name, &secret);
+    let sealed = state.extensions.vault().seal(state.entropy.as_ref(), &body.value, &context).map_err(ApiError::internal)?;
+    if !state.db.set_extension_secret(&tenant.id, &name, &secret, &sealed, state.clock.now()).await? {
+        return Err(ApiError::not_found("extension"));
+    }
+    state.extensions.invalidate(&tenant.id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name, secret)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    if !state.db.delete_extension_secret(&tenant.id, &name, &secret).await? {
+        return Err(ApiError::not_found("secret"));
+    }
+    state.extensions.invalidate(&tenant.id);
+    Ok(StatusCode::NO_CONTENT)
 }

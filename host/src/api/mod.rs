@@ -2,13 +2,19 @@
 //! tokens ([`auth`]), errors as problem+json ([`error`]); one module per resource.
 
 mod auth;
+mod bindings;
 mod clients;
+mod deployments;
 mod error;
+mod events;
 mod extensions;
+mod invocations;
+mod kv;
+mod limits;
 mod tenants;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post, put};
 
 pub use error::{ApiError, Problem};
 
@@ -20,8 +26,31 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}", get(tenants::get))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get))
-        .route("/admin/v1/tenants/{tenant}/extensions", get(extensions::list).post(extensions::deploy))
-        .route("/admin/v1/tenants/{tenant}/extensions/{id}", get(extensions::get))
+        .route("/admin/v1/tenants/{tenant}/limits", get(limits::get).put(limits::set))
+        .route("/admin/v1/plans", get(limits::list_plans))
+        .route("/admin/v1/plans/{plan}", put(limits::put_plan))
+        .route("/admin/v1/tenants/{tenant}/extension-settings", get(limits::get_settings).put(limits::put_settings))
+        .route("/admin/v1/tenants/{tenant}/extensions", get(extensions::list).post(extensions::upload))
+        .route(
+            "/admin/v1/tenants/{tenant}/extensions/{name}",
+            get(extensions::get).patch(extensions::change).delete(extensions::delete),
+        )
+        .route("/admin/v1/tenants/{tenant}/extensions/{name}/rollback", post(extensions::rollback))
+        .route("/admin/v1/tenants/{tenant}/extensions/{name}/config", put(extensions::set_config))
+        .route(
+            "/admin/v1/tenants/{tenant}/extensions/{name}/secrets/{secret}",
+            put(extensions::set_secret).delete(extensions::delete_secret),
+        )
+        .route("/admin/v1/tenants/{tenant}/extensions/{name}/invocations", get(invocations::list))
+        .route("/admin/v1/tenants/{tenant}/extensions/{name}/metrics", get(invocations::metrics))
+        .route("/admin/v1/tenants/{tenant}/deployments", get(deployments::list))
+        .route("/admin/v1/tenants/{tenant}/deployments/{id}", get(deployments::get).delete(deployments::delete))
+        .route("/admin/v1/tenants/{tenant}/deployments/{id}/dry-run", post(deployments::dry_run))
+        .route("/admin/v1/tenants/{tenant}/bindings", get(bindings::list).post(bindings::create))
+        .route("/admin/v1/tenants/{tenant}/bindings/{id}", delete(bindings::delete))
+        .route("/admin/v1/tenants/{tenant}/events", get(events::list))
+        .route("/admin/v1/tenants/{tenant}/kv", get(kv::list))
+        .route("/admin/v1/tenants/{tenant}/kv/{key}", put(kv::put).delete(kv::delete))
 }
 
 pub use error::{method_not_allowed, not_found};

@@ -1,13 +1,13 @@
-//! Deploy-time validation and compilation. An upload must be a WebAssembly *component*,
-//! within the size limit, exporting at least one known hook of this contract version and
-//! importing nothing the host does not provide. The result is pre-linked once
-//! ([`InstancePre`]) so that every invocation only instantiates.
-
-use std::sync::Arc;
+//! Validation and compilation. An upload must be a WebAssembly *component*, within the
+//! tenant's size limit, exporting at least one known hook of a compatible contract version
+//! (`keyhaven:extension@0.1.x`) and importing nothing the host does not provide. Compiling
+//! produces a [`Component`] whose serialized form is the cached artifact; linking it gives
+//! a [`Compiled`], pre-linked once ([`InstancePre`]) so that every invocation only
+//! instantiates.
 
 use wasmtime::component::{Component, InstancePre};
 
-use super::bindings::token_issuance;
+use super::bindings::{account_creation, events, otp_delivery, scheduled, token_issuance};
 use super::{CONTRACT_PACKAGE, CONTRACT_VERSION, ExtensionRuntime, Hook, HostState};
 
 /// A validated, compiled and linked component.
@@ -16,6 +16,16 @@ pub struct Compiled {
     /// The hooks the component exports.
     pub hooks: Vec<Hook>,
     pub(super) token_issuance: Option<token_issuance::GuestIndices>,
+    pub(super) otp_delivery: Option<otp_delivery::GuestIndices>,
+    pub(super) account_creation: Option<account_creation::GuestIndices>,
+    pub(super) events: Option<events::GuestIndices>,
+    pub(super) scheduled: Option<scheduled::GuestIndices>,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled").field("hooks", &self.hooks).finish_non_exhaustive()
+    }
 }
 
 /// Why an upload cannot be deployed. Every variant is the uploader's to fix.
@@ -47,46 +57,107 @@ pub enum DeployError {
     Interrupted(String),
 }
 
+/// What a component export means to this host.
+#[derive(Debug, PartialEq, Eq)]
+enum Export {
+    Hook(Hook),
+    /// An interface of the contract at a version this host does not implement.
+    UnsupportedVersion,
+    Other,
+}
+
+/// Reads an export name such as `keyhaven:extension/token-issuance@0.1.0`: any 0.1.x
+/// version of a known hook is this contract (0.1 releases only add).
+fn classify_export(name: &str) -> Export {
+    let Some(rest) = name.strip_prefix(CONTRACT_PACKAGE).and_then(|r| r.strip_prefix('/')) else {
+        return Export::Other;
+    };
+    let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+    let compatible = version.split('.').take(2).eq(CONTRACT_VERSION.split('.').take(2));
+    match Hook::ALL.iter().find(|hook| hook.name() == interface) {
+        Some(hook) if compatible => Export::Hook(*hook),
+        _ => Export::UnsupportedVersion,
+    }
+}
+
 const MAGIC: &[u8; 4] = b"\0asm";
 const CORE_MODULE_VERSION: [u8; 4] = [0x01, 0x00, 0x00, 0x00];
 
 impl ExtensionRuntime {
-    /// Validates and compiles `bytes` on a blocking thread (compilation is CPU-bound).
-    pub async fn compile(&self, bytes: Arc<[u8]>) -> Result<Compiled, DeployError> {
-        check_envelope(&bytes, self.limits.component_bytes)?;
-        let engine = self.engine.clone();
-        let component = tokio::task::spawn_blocking(move || Component::new(&engine, &*bytes))
-            .await
-            .map_err(|e| DeployError::Interrupted(e.to_string()))?
-            .map_err(|e| DeployError::Invalid(format!("{e:#}")))?;
-        self.link(&component)
+    /// Validates and compiles `bytes` (CPU-bound: call it off the async executor), and
+    /// checks that the result links.
+    pub fn compile_blocking(&self, bytes: &[u8], size_limit: usize) -> Result<(Component, Compiled), DeployError> {
+        check_envelope(bytes, size_limit)?;
+        self.compilations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let component = Component::new(&self.engine, bytes).map_err(|e| DeployError::Invalid(format!("{e:#}")))?;
+        let compiled = self.link(&component)?;
+        Ok((component, compiled))
     }
 
-    fn link(&self, component: &Component) -> Result<Compiled, DeployError> {
+    /// Links a component: which hooks it exports, whether its imports are all provided.
+    pub(super) fn link(&self, component: &Component) -> Result<Compiled, DeployError> {
         let exports: Vec<String> =
             component.component_type().exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let hooks: Vec<Hook> =
-            Hook::ALL.iter().copied().filter(|hook| exports.iter().any(|e| e == hook.export_name())).collect();
-        if hooks.is_empty() {
-            let contract_prefix = format!("{CONTRACT_PACKAGE}/");
-            if let Some(export) = exports.iter().find(|e| e.starts_with(&contract_prefix)) {
-                return Err(DeployError::UnsupportedVersion { export: export.clone() });
-            }
-            let known: Vec<&str> = Hook::ALL.iter().map(|hook| hook.export_name()).collect();
-            return Err(DeployError::NoKnownHook { exports: exports.join(", "), known: known.join(", ") });
-        }
+        let hooks = hooks_of(&exports)?;
         let pre =
             self.linker.instantiate_pre(component).map_err(|e| DeployError::UnsatisfiedImport(format!("{e:#}")))?;
-        let token_issuance = match hooks.contains(&Hook::TokenIssuance) {
-            true => Some(token_issuance::GuestIndices::new(&pre).map_err(|e| DeployError::Invalid(format!("{e:#}")))?),
-            false => None,
-        };
-        Ok(Compiled { pre, hooks, token_issuance })
+        let invalid = |e: wasmtime::Error| DeployError::Invalid(format!("{e:#}"));
+        let has = |hook| hooks.contains(&hook);
+        Ok(Compiled {
+            token_issuance: has(Hook::TokenIssuance)
+                .then(|| token_issuance::GuestIndices::new(&pre))
+                .transpose()
+                .map_err(invalid)?,
+            otp_delivery: has(Hook::OtpDelivery).then(|| otp_delivery::GuestIndices::new(&pre)).transpose().map_err(invalid)?,
+            account_creation: has(Hook::AccountCreation)
+                .then(|| account_creation::GuestIndices::new(&pre))
+                .transpose()
+                .map_err(invalid)?,
+            events: has(Hook::Events).then(|| events::GuestIndices::new(&pre)).transpose().map_err(invalid)?,
+            scheduled: has(Hook::Scheduled).then(|| scheduled::GuestIndices::new(&pre)).transpose().map_err(invalid)?,
+            pre,
+            hooks,
+        })
+    }
+
+    /// The cacheable artifact of a compiled component.
+    pub(super) fn serialize(component: &Component) -> Result<Vec<u8>, DeployError> {
+        component.serialize().map_err(|e| DeployError::Interrupted(format!("cannot serialize: {e:#}")))
+    }
+
+    /// A component from an artifact this node's engine produced (its fingerprint is part of
+    /// the cache key) and whose SHA-256 the caller checked against the stored digest.
+    #[allow(unsafe_code)]
+    pub(super) fn deserialize(&self, artifact: &[u8]) -> Result<Component, DeployError> {
+        // SAFETY: wasmtime requires that the bytes come from `Component::serialize` of a
+        // compatible engine. They do: artifacts are written only by `serialize` above, keyed
+        // by the engine fingerprint, and verified against their stored SHA-256 before this
+        // call; wasmtime additionally checks the engine compatibility header.
+        unsafe { Component::deserialize(&self.engine, artifact) }
+            .map_err(|e| DeployError::Invalid(format!("cached artifact does not load: {e:#}")))
     }
 }
 
+/// The hooks among a component's export names; none, or a contract interface at an
+/// unsupported version, is an error that names what the component does export.
+pub(super) fn hooks_of(exports: &[String]) -> Result<Vec<Hook>, DeployError> {
+    let mut hooks = Vec::new();
+    for export in exports {
+        match classify_export(export) {
+            Export::Hook(hook) if !hooks.contains(&hook) => hooks.push(hook),
+            Export::UnsupportedVersion => return Err(DeployError::UnsupportedVersion { export: export.clone() }),
+            _ => {}
+        }
+    }
+    if hooks.is_empty() {
+        let known: Vec<String> = Hook::ALL.iter().map(|hook| hook.export_name()).collect();
+        return Err(DeployError::NoKnownHook { exports: exports.join(", "), known: known.join(", ") });
+    }
+    Ok(hooks)
+}
+
 /// Cheap checks before compiling: size, magic number, component (not core module).
-fn check_envelope(bytes: &[u8], limit: usize) -> Result<(), DeployError> {
+pub(super) fn check_envelope(bytes: &[u8], limit: usize) -> Result<(), DeployError> {
     if bytes.is_empty() {
         return Err(DeployError::Empty);
     }
@@ -113,5 +184,15 @@ mod tests {
         assert!(matches!(check_envelope(b"PK\x03\x04zipfile", 100), Err(DeployError::NotWasm)));
         assert!(matches!(check_envelope(b"\0asm\x01\0\0\0", 100), Err(DeployError::CoreModule)));
         assert!(check_envelope(b"\0asm\x0d\0\x01\0", 100).is_ok());
+    }
+
+    #[test]
+    fn exports_of_any_0_1_release_are_hooks_and_other_versions_are_refused() {
+        assert_eq!(classify_export("keyhaven:extension/token-issuance@0.1.0"), Export::Hook(Hook::TokenIssuance));
+        assert_eq!(classify_export("keyhaven:extension/otp-delivery@0.1.1"), Export::Hook(Hook::OtpDelivery));
+        assert_eq!(classify_export("keyhaven:extension/events@0.1.7"), Export::Hook(Hook::Events));
+        assert_eq!(classify_export("keyhaven:extension/token-issuance@0.2.0"), Export::UnsupportedVersion);
+        assert_eq!(classify_export("keyhaven:extension/teleport@0.1.1"), Export::UnsupportedVersion);
+        assert_eq!(classify_export("wasi:cli/run@0.2.0"), Export::Other);
     }
 }

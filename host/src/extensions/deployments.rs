@@ -1,26 +1,25 @@
-//! Deployments: an upload becomes an immutable, ENABLED version bound to the hooks it
-//! exports (compiled before anything is stored, so a refused upload leaves no trace), and
-//! stored deployments are compiled on first use after a restart.
+//! Deployments: every upload is an immutable version of a named extension. The upload is
+//! checked at once (size, a component, exports a known hook, imports only what the host
+//! can provide) and stored PENDING; a background worker compiles it — one build at a time,
+//! on a blocking thread, so one tenant's long compile never delays others' requests — and
+//! marks it ENABLED (and active) or FAILED with the reason. Compiled artifacts are cached
+//! in the database by content hash and engine fingerprint, so a restart or another node
+//! loads instead of recompiling; compiled components are loaded lazily into a bounded
+//! in-memory cache that drops the least recently used.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
+use tokio::sync::mpsc;
+
+use super::compile::check_envelope;
+use super::events::EventResult;
+use crate::events::outbox::NewEvent;
 use super::{Compiled, DeployError, ExtensionRuntime, Hook};
-use crate::clock::{Entropy, EntropyError, random_id};
-use crate::storage::{Db, DeploymentRow, NewDeployment, StorageError};
-use crate::tenancy::ResourceState;
+use crate::clock::random_id;
+use crate::storage::{BuildResult, DeploymentRow, DeploymentState, NewBinding, NewDeployment, StorageError};
 
-/// A deployment could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum DeployFailure {
-    #[error(transparent)]
-    Rejected(#[from] DeployError),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-    #[error(transparent)]
-    Entropy(#[from] EntropyError),
-}
-
-/// A stored deployment could not be made ready to run.
+/// A deployment could not be loaded for an invocation.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("deployment {0} has no stored component")]
@@ -29,76 +28,329 @@ pub enum LoadError {
     Storage(#[from] StorageError),
     #[error("stored component no longer compiles: {0}")]
     Compile(#[from] DeployError),
+    #[error("the build was interrupted: {0}")]
+    Interrupted(String),
 }
 
 /// An upload to deploy.
 #[derive(Debug)]
 pub struct Upload<'a> {
     pub tenant_id: &'a str,
-    pub name: &'a str,
-    pub component: Arc<[u8]>,
-    pub now: i64,
+    pub extension: &'a str,
+    pub component: &'a [u8],
+    /// Bind the hooks it exports (tenant-wide, default policy) once built, if the
+    /// extension has no binding yet.
+    pub bind: bool,
+}
+
+/// Why an upload was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(transparent)]
+    Rejected(#[from] DeployError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Entropy(#[from] crate::clock::EntropyError),
+}
+
+/// A build to run: (tenant id, deployment id, bind when built).
+#[derive(Debug)]
+pub(super) struct BuildJob {
+    tenant_id: String,
+    deployment_id: String,
+    bind: bool,
+}
+
+/// The queue of builds; one worker per node takes them in order.
+#[derive(Debug)]
+pub struct BuildQueue {
+    jobs: mpsc::UnboundedSender<BuildJob>,
+}
+
+type BuildJobs = mpsc::UnboundedReceiver<BuildJob>;
+
+impl BuildQueue {
+    pub(super) fn new() -> (BuildQueue, BuildJobs) {
+        let (jobs, receiver) = mpsc::unbounded_channel();
+        (BuildQueue { jobs }, receiver)
+    }
 }
 
 impl ExtensionRuntime {
-    /// Validates, compiles, stores and binds an uploaded component.
-    pub async fn deploy(
-        &self,
-        db: &Db,
-        entropy: &dyn Entropy,
-        upload: Upload<'_>,
-    ) -> Result<DeploymentRow, DeployFailure> {
-        let compiled = Arc::new(self.compile(upload.component.clone()).await?);
-        let row = DeploymentRow {
-            id: random_id(entropy, "ext", 12)?,
-            name: upload.name.to_owned(),
-            content_sha256: crate::secrets::sha256_hex(&upload.component),
-            size_bytes: i64::try_from(upload.component.len()).unwrap_or(i64::MAX),
-            hooks: compiled.hooks.iter().map(|hook| hook.name().to_owned()).collect(),
-            state: ResourceState::Enabled,
-            created_at: upload.now,
-        };
-        db.insert_deployment_and_bind(NewDeployment {
-            tenant_id: upload.tenant_id,
-            row: &row,
-            component: &upload.component,
-        })
-        .await?;
-        if let Ok(mut bindings) = self.bindings.write() {
-            for hook in &compiled.hooks {
-                bindings.insert((upload.tenant_id.to_owned(), *hook), Some(row.id.clone()));
-            }
-        }
-        self.cache(upload.tenant_id, &row.id, compiled);
+    /// Checks and stores an upload as the extension's next version (PENDING) and queues its
+    /// build; the answer does not wait for the compiler.
+    pub async fn upload(&self, upload: Upload<'_>) -> Result<DeploymentRow, UploadError> {
+        let limits = self.tenant_limits(upload.tenant_id).await?;
+        check_envelope(upload.component, limits.component_bytes)?;
+        check_surface(upload.component)?;
+        let id = random_id(self.entropy.as_ref(), "ext", 12)?;
+        let row = self
+            .db
+            .insert_deployment(NewDeployment {
+                tenant_id: upload.tenant_id,
+                id: &id,
+                extension: upload.extension,
+                component: upload.component,
+                content_sha256: &crate::secrets::sha256_hex(upload.component),
+                now: self.clock.now(),
+                max_enabled_extensions: limits.enabled_extensions,
+            })
+            .await?;
+        self.queue_build(upload.tenant_id, &row.id, upload.bind);
         Ok(row)
     }
 
-    /// The deployment bound to `hook` for the tenant, read from storage once per node and
-    /// then kept in memory (a deploy on this node replaces it).
-    pub async fn bound_deployment(&self, db: &Db, tenant_id: &str, hook: Hook) -> Result<Option<String>, StorageError> {
-        let key = (tenant_id.to_owned(), hook);
-        if let Some(bound) = self.bindings.read().ok().and_then(|bindings| bindings.get(&key).cloned()) {
-            return Ok(bound);
+    fn queue_build(&self, tenant_id: &str, deployment_id: &str, bind: bool) {
+        let job = BuildJob { tenant_id: tenant_id.to_owned(), deployment_id: deployment_id.to_owned(), bind };
+        if self.builds.jobs.send(job).is_err() {
+            tracing::error!(tenant = %tenant_id, deployment = %deployment_id, "the build worker has stopped");
         }
-        let bound = db.bound_deployment(tenant_id, hook.name()).await?;
-        if let Ok(mut bindings) = self.bindings.write() {
-            // A deploy that committed meanwhile has already put the newer binding here.
-            return Ok(bindings.entry(key).or_insert(bound).clone());
-        }
-        Ok(bound)
     }
 
-    /// The compiled deployment, compiling it from storage if this node has not yet.
-    pub async fn load(&self, db: &Db, tenant_id: &str, deployment_id: &str) -> Result<Arc<Compiled>, LoadError> {
-        if let Some(compiled) = self.cached(tenant_id, deployment_id) {
+    /// Queues every build a previous run of the service left PENDING. They do not create
+    /// bindings: only the upload that asked for them could.
+    pub async fn resume_builds(&self) -> Result<usize, StorageError> {
+        let pending = self.db.pending_builds().await?;
+        for (tenant_id, deployment_id) in &pending {
+            self.queue_build(tenant_id, deployment_id, false);
+        }
+        Ok(pending.len())
+    }
+
+    /// Builds one deployment and records the result.
+    async fn build(self: &Arc<Self>, job: BuildJob) -> Result<(), StorageError> {
+        let BuildJob { tenant_id, deployment_id, bind } = job;
+        let Some(row) = self.db.deployment(&tenant_id, &deployment_id).await? else { return Ok(()) };
+        if row.state != DeploymentState::Pending {
+            return Ok(());
+        }
+        let result = self.compile_deployment(&tenant_id, &row).await;
+        let now = self.clock.now();
+        let finished = match &result {
+            Ok(compiled) => {
+                let hooks: Vec<String> = compiled.hooks.iter().map(|hook| hook.name().to_owned()).collect();
+                let ids = compiled
+                    .hooks
+                    .iter()
+                    .map(|_| random_id(self.entropy.as_ref(), "bnd", 12))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                let defaults: Vec<NewBinding<'_>> = match bind {
+                    true => compiled
+                        .hooks
+                        .iter()
+                        .zip(&ids)
+                        .filter(|(hook, _)| **hook != Hook::Scheduled)
+                        .map(|(hook, id)| NewBinding {
+                            id,
+                            hook: hook.name(),
+                            extension: &row.extension,
+                            client_id: None,
+                            failure_policy: hook.default_failure_policy(),
+                            position: 0,
+                            schedule: None,
+                            filter: None,
+                            now,
+                        })
+                        .collect(),
+                    false => Vec::new(),
+                };
+                let build = BuildResult::Succeeded { hooks: &hooks, activate: true, default_bindings: &defaults };
+                self.db.finish_build(&tenant_id, &deployment_id, build, now).await?
+            }
+            Err(error) => {
+                let error = error.to_string();
+                self.db.finish_build(&tenant_id, &deployment_id, BuildResult::Failed { error: &error }, now).await?
+            }
+        };
+        let (event_result, reason, hooks) = match &result {
+            Ok(compiled) => (EventResult::Success, None, compiled.hooks.iter().map(|h| h.name()).collect()),
+            Err(e) => (EventResult::Failed, Some(e.to_string()), Vec::new()),
+        };
+        if let (true, Ok(compiled)) = (finished, result) {
+            self.compiled.insert(&tenant_id, &deployment_id, compiled);
+        }
+        self.invalidate(&tenant_id);
+        tracing::info!(tenant = %tenant_id, deployment = %deployment_id, "extension build finished");
+        if finished && let Some(tenant) = self.db.tenant_by_id(&tenant_id).await? {
+            let event = NewEvent {
+                category: "resource-change",
+                action: "extension.deployed",
+                origin: "admin-api",
+                result: event_result,
+                reason,
+                account_id: None,
+                detail: serde_json::json!({
+                    "extension": row.extension, "deployment_id": deployment_id, "version": row.version, "hooks": hooks,
+                }),
+            };
+            self.emit(&tenant, event, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Compiles (or loads from the artifact cache) a stored deployment.
+    async fn compile_deployment(self: &Arc<Self>, tenant_id: &str, row: &DeploymentRow) -> Result<Arc<Compiled>, LoadError> {
+        let engine = &self.engine_fingerprint;
+        if let Some((artifact, digest)) = self.db.artifact(tenant_id, &row.content_sha256, engine).await?
+            && crate::secrets::sha256_hex(&artifact) == digest
+        {
+            let runtime = self.clone();
+            let loaded = tokio::task::spawn_blocking(move || {
+                let component = runtime.deserialize(&artifact)?;
+                runtime.link(&component)
+            })
+            .await
+            .map_err(|e| LoadError::Interrupted(e.to_string()))?;
+            match loaded {
+                Ok(compiled) => return Ok(Arc::new(compiled)),
+                Err(e) => tracing::warn!(tenant = %tenant_id, deployment = %row.id, "cached artifact unusable, recompiling: {e}"),
+            }
+        }
+        let bytes = self
+            .db
+            .deployment_component(tenant_id, &row.id)
+            .await?
+            .ok_or_else(|| LoadError::Missing(row.id.clone()))?;
+        let runtime = self.clone();
+        let compiled = tokio::task::spawn_blocking(move || {
+            let (component, compiled) = runtime.compile_blocking(&bytes, usize::MAX)?;
+            let artifact = ExtensionRuntime::serialize(&component)?;
+            Ok::<_, DeployError>((compiled, artifact))
+        })
+        .await
+        .map_err(|e| LoadError::Interrupted(e.to_string()))?;
+        let (compiled, artifact) = compiled?;
+        let digest = crate::secrets::sha256_hex(&artifact);
+        self.db.insert_artifact(tenant_id, &row.content_sha256, engine, &artifact, &digest, self.clock.now()).await?;
+        Ok(Arc::new(compiled))
+    }
+
+    /// The compiled deployment, from memory or loaded (from the artifact cache, else
+    /// compiled) on first use on this node. Only ENABLED deployments load.
+    pub async fn load(self: &Arc<Self>, tenant_id: &str, deployment_id: &str) -> Result<Arc<Compiled>, LoadError> {
+        if let Some(compiled) = self.compiled.get(tenant_id, deployment_id) {
             return Ok(compiled);
         }
-        let bytes = db
-            .deployment_component(tenant_id, deployment_id)
+        let lock = self.compiled.load_lock(tenant_id, deployment_id);
+        let _loading = lock.lock().await;
+        if let Some(compiled) = self.compiled.get(tenant_id, deployment_id) {
+            return Ok(compiled);
+        }
+        let row = self
+            .db
+            .deployment(tenant_id, deployment_id)
             .await?
+            .filter(|row| row.state == DeploymentState::Enabled)
             .ok_or_else(|| LoadError::Missing(deployment_id.to_owned()))?;
-        let compiled = Arc::new(self.compile(bytes.into()).await?);
-        self.cache(tenant_id, deployment_id, compiled.clone());
+        let compiled = self.compile_deployment(tenant_id, &row).await?;
+        self.compiled.insert(tenant_id, deployment_id, compiled.clone());
         Ok(compiled)
+    }
+}
+
+/// Runs builds one at a time until the runtime is dropped.
+pub(super) fn spawn_build_worker(runtime: Weak<ExtensionRuntime>, mut jobs: BuildJobs) {
+    tokio::spawn(async move {
+        while let Some(job) = jobs.recv().await {
+            let Some(runtime) = runtime.upgrade() else { return };
+            let (tenant, deployment) = (job.tenant_id.clone(), job.deployment_id.clone());
+            if let Err(e) = runtime.build(job).await {
+                tracing::error!(%tenant, %deployment, "extension build could not be recorded: {e}");
+            }
+        }
+    });
+}
+
+/// Reads a component's top-level imports and exports without compiling it: it must export
+/// at least one hook of this contract, and import only `wasi:*` and this contract's
+/// interfaces (whether the host provides each exactly is checked when it is linked).
+fn check_surface(bytes: &[u8]) -> Result<(), DeployError> {
+    use wasmparser::{Parser, Payload};
+    let mut depth = 0usize;
+    let mut exports = Vec::new();
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| DeployError::Invalid(e.to_string()))?;
+        match payload {
+            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ComponentExportSection(section) if depth == 0 => {
+                for export in section {
+                    exports.push(export.map_err(|e| DeployError::Invalid(e.to_string()))?.name.name.to_owned());
+                }
+            }
+            Payload::ComponentImportSection(section) if depth == 0 => {
+                for import in section {
+                    let name = import.map_err(|e| DeployError::Invalid(e.to_string()))?.name.name;
+                    let provided = name.starts_with("wasi:") || name.starts_with(&format!("{}/", super::CONTRACT_PACKAGE));
+                    if !provided {
+                        return Err(DeployError::UnsatisfiedImport(format!(
+                            "{name} (the host provides wasi:* and {}/* only)",
+                            super::CONTRACT_PACKAGE
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    super::compile::hooks_of(&exports).map(|_| ())
+}
+
+/// Compiled components in memory, bounded; the least recently used are dropped first.
+#[derive(Debug)]
+pub(super) struct CompiledCache {
+    capacity: usize,
+    entries: Mutex<CacheEntries>,
+}
+
+type CacheKey = (String, String);
+
+#[derive(Debug, Default)]
+struct CacheEntries {
+    clock: u64,
+    map: HashMap<CacheKey, (Arc<Compiled>, u64)>,
+    loading: HashMap<CacheKey, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl CompiledCache {
+    pub fn new(capacity: usize) -> Self {
+        CompiledCache { capacity: capacity.max(1), entries: Mutex::default() }
+    }
+
+    pub fn get(&self, tenant_id: &str, deployment_id: &str) -> Option<Arc<Compiled>> {
+        let mut entries = self.entries.lock().ok()?;
+        entries.clock += 1;
+        let now = entries.clock;
+        let entry = entries.map.get_mut(&(tenant_id.to_owned(), deployment_id.to_owned()))?;
+        entry.1 = now;
+        Some(entry.0.clone())
+    }
+
+    pub fn insert(&self, tenant_id: &str, deployment_id: &str, compiled: Arc<Compiled>) {
+        let Ok(mut entries) = self.entries.lock() else { return };
+        entries.clock += 1;
+        let now = entries.clock;
+        let key = (tenant_id.to_owned(), deployment_id.to_owned());
+        entries.loading.remove(&key);
+        entries.map.insert(key, (compiled, now));
+        while entries.map.len() > self.capacity {
+            let oldest = entries.map.iter().min_by_key(|(_, (_, used))| *used).map(|(key, _)| key.clone());
+            match oldest {
+                Some(key) => entries.map.remove(&key),
+                None => break,
+            };
+        }
+    }
+
+    /// The lock that makes concurrent first uses of one deployment load it once.
+    fn load_lock(&self, tenant_id: &str, deployment_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.entries.lock() {
+            Ok(mut entries) => {
+                entries.loading.entry((tenant_id.to_owned(), deployment_id.to_owned())).or_default().clone()
+            }
+            Err(_) => Arc::default(),
+        }
     }
 }

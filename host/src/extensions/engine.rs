@@ -1,12 +1,12 @@
 //! The wasmtime engine: component model, async, Cranelift, fuel, epoch interruption and
-//! the pooling instance allocator sized from the limits; plus the epoch ticker thread that
-//! drives deadlines.
+//! the pooling instance allocator sized from the node's limits; the engine fingerprint that
+//! keys compiled artifacts; and the epoch ticker thread that drives deadlines.
 
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use super::Limits;
+use super::NodeLimits;
 
 /// How often the epoch advances: the granularity of deadlines and of cooperative yields.
 pub const EPOCH_TICK: Duration = Duration::from_millis(1);
@@ -16,7 +16,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 const KEEP_RESIDENT: usize = 256 << 10;
 
 /// Builds the engine every guest of this node runs in.
-pub fn build(limits: &Limits) -> wasmtime::Result<Engine> {
+pub fn build(limits: &NodeLimits) -> wasmtime::Result<Engine> {
     let instances = limits.concurrent_invocations.max(1);
     let mut pool = PoolingAllocationConfig::default();
     pool.total_component_instances(instances)
@@ -24,18 +24,31 @@ pub fn build(limits: &Limits) -> wasmtime::Result<Engine> {
         .total_memories(instances.saturating_mul(4))
         .total_tables(instances.saturating_mul(4))
         .total_stacks(instances)
-        .max_memory_size(limits.memory_bytes)
+        .max_memory_size(limits.max_memory_bytes)
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT);
 
     let mut config = Config::new();
     config
         .wasm_component_model(true)
-        .consume_fuel(true)
+        .consume_fuel(limits.fuel_metering)
         .epoch_interruption(true)
         .max_wasm_stack(limits.stack_bytes)
+        // One core per compilation: a tenant's large component never takes every core
+        // from the requests of others (builds also run one at a time, off the executor).
+        .parallel_compilation(false)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
+}
+
+/// Identifies what compiled artifacts this engine can load (wasmtime hashes its version and
+/// every setting that changes generated code). Artifacts are cached under it, so a node with a
+/// different engine compiles afresh instead of loading code it cannot run.
+pub fn fingerprint(engine: &Engine) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("engine-{:016x}", hasher.finish())
 }
 
 /// Advances the engine's epoch every [`EPOCH_TICK`] until the engine is dropped.

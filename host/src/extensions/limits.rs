@@ -1,50 +1,249 @@
-//! Per-invocation limits and the resource limiter that enforces linear-memory and table
-//! growth. Limits apply to every guest; per-tenant plans refine them later.
+//! Limits. [`Limits`] are a tenant's: they come from its plan, refined by per-tenant
+//! overrides an operator sets ([`LimitOverrides`]), and bound every invocation of its
+//! guests. [`NodeLimits`] are the node's: the instance pool, the largest memory any plan may
+//! grant, and the wasm stack (an engine setting). [`GuestLimiter`] enforces memory and table
+//! growth inside one store.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
-/// What one invocation of a guest may use.
-#[derive(Clone, Debug, PartialEq, Eq)]
+use super::Hook;
+
+/// What a tenant's extensions may use, per invocation unless said otherwise.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Limits {
     /// Wall-clock deadline of a token-issuance invocation, instantiation included.
-    pub deadline: Duration,
+    #[serde(with = "millis")]
+    pub token_deadline: Duration,
+    /// Wall-clock deadline of every other hook's invocation.
+    #[serde(with = "millis")]
+    pub hook_deadline: Duration,
     /// Instructions (fuel) per invocation.
     pub fuel: u64,
     /// Linear memory per memory of the instance, in bytes.
     pub memory_bytes: usize,
-    /// WebAssembly stack, in bytes (engine-wide).
-    pub stack_bytes: usize,
     /// Largest accepted component upload, in bytes.
     pub component_bytes: usize,
+    /// Largest hook input (the JSON of its arguments), in bytes.
+    pub input_bytes: usize,
     /// Most claims one invocation may return (access and ID token together).
     pub output_claims: usize,
-    /// Most bytes of claim names and values one invocation may return.
+    /// Longest claim name, in bytes.
+    pub claim_name_bytes: usize,
+    /// Most bytes one invocation may return (claim names and values, changed attributes).
     pub output_bytes: usize,
-    /// Most bytes of log messages kept per invocation; the rest is counted and dropped.
+    /// Most bytes of log lines and standard output/error kept per invocation.
     pub log_bytes: usize,
-    /// Invocations that may run at once across the node (sizes the instance pool).
+    /// Invocations the tenant may have in flight at once on a node; more are refused at
+    /// once, so one tenant cannot take the node's whole pool.
     pub concurrent_invocations: u32,
-    /// Invocations one tenant may have in flight at once; more are refused at once, so one
-    /// tenant cannot take the node's whole pool.
-    pub tenant_concurrent_invocations: u32,
+    /// Invocations the tenant may start per minute on a node.
+    pub invocations_per_minute: u32,
+    /// Longest an outbound HTTP request may take (it is also bounded by the deadline).
+    #[serde(with = "millis")]
+    pub http_timeout: Duration,
+    /// Largest outbound HTTP response body, in bytes.
+    pub http_response_bytes: usize,
+    /// Extensions the tenant may have enabled at once.
+    pub enabled_extensions: u32,
+    /// Keys the tenant's key-value store may hold.
+    pub kv_keys: u32,
+    /// Largest key-value entry (value JSON), in bytes.
+    pub kv_value_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            deadline: Duration::from_millis(50),
+            token_deadline: Duration::from_millis(50),
+            hook_deadline: Duration::from_millis(100),
             fuel: 10_000_000,
             memory_bytes: 16 << 20,
-            stack_bytes: 512 << 10,
             component_bytes: 1 << 20,
+            input_bytes: 64 << 10,
             output_claims: 50,
+            claim_name_bytes: 256,
             output_bytes: 16 << 10,
             log_bytes: 1 << 10,
-            concurrent_invocations: 64,
-            tenant_concurrent_invocations: 8,
+            concurrent_invocations: 8,
+            invocations_per_minute: 60_000,
+            http_timeout: Duration::from_secs(5),
+            http_response_bytes: 256 << 10,
+            enabled_extensions: 20,
+            kv_keys: 1_000,
+            kv_value_bytes: 16 << 10,
         }
+    }
+}
+
+impl Limits {
+    /// The wall-clock deadline of one invocation of `hook`.
+    pub fn deadline(&self, hook: Hook) -> Duration {
+        match hook {
+            Hook::TokenIssuance => self.token_deadline,
+            _ => self.hook_deadline,
+        }
+    }
+
+    /// These limits with `overrides` applied, capped by what the node can grant.
+    pub fn with(mut self, overrides: &LimitOverrides, node: &NodeLimits) -> Limits {
+        let o = overrides;
+        macro_rules! apply {
+            ($($field:ident),*) => { $( if let Some(value) = o.$field { self.$field = value; } )* };
+        }
+        apply!(
+            fuel,
+            memory_bytes,
+            component_bytes,
+            input_bytes,
+            output_claims,
+            claim_name_bytes,
+            output_bytes,
+            log_bytes,
+            concurrent_invocations,
+            invocations_per_minute,
+            http_response_bytes,
+            enabled_extensions,
+            kv_keys,
+            kv_value_bytes
+        );
+        if let Some(ms) = o.token_deadline_ms {
+            self.token_deadline = Duration::from_millis(ms);
+        }
+        if let Some(ms) = o.hook_deadline_ms {
+            self.hook_deadline = Duration::from_millis(ms);
+        }
+        if let Some(ms) = o.http_timeout_ms {
+            self.http_timeout = Duration::from_millis(ms);
+        }
+        self.memory_bytes = self.memory_bytes.min(node.max_memory_bytes);
+        self
+    }
+}
+
+/// Changes to [`Limits`], as a plan or an operator states them; absent fields keep the value
+/// underneath. Stored and exchanged as JSON.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_deadline_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hook_deadline_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fuel: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_claims: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claim_name_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrent_invocations: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invocations_per_minute: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_response_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled_extensions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_keys: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kv_value_bytes: Option<usize>,
+}
+
+/// Bounds that keep one override from being absurd; checked when a plan or override is set.
+#[derive(Debug, thiserror::Error)]
+#[error("{field} must be between {min} and {max}")]
+pub struct OutOfRange {
+    pub field: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl LimitOverrides {
+    /// Refuses values no node could honour or that would disable the limit.
+    pub fn validate(&self, node: &NodeLimits) -> Result<(), OutOfRange> {
+        let check = |field: &'static str, value: Option<u64>, min: u64, max: u64| match value {
+            Some(v) if v < min || v > max => Err(OutOfRange { field, min, max }),
+            _ => Ok(()),
+        };
+        let n = |v: Option<usize>| v.map(|v| v as u64);
+        let m = |v: Option<u32>| v.map(u64::from);
+        check("token_deadline_ms", self.token_deadline_ms, 1, 10_000)?;
+        check("hook_deadline_ms", self.hook_deadline_ms, 1, 60_000)?;
+        check("fuel", self.fuel, 1_000, 10_000_000_000)?;
+        check("memory_bytes", n(self.memory_bytes), 1 << 16, node.max_memory_bytes as u64)?;
+        check("component_bytes", n(self.component_bytes), 1 << 10, 64 << 20)?;
+        check("input_bytes", n(self.input_bytes), 1 << 10, 1 << 20)?;
+        check("output_claims", n(self.output_claims), 0, 1_000)?;
+        check("claim_name_bytes", n(self.claim_name_bytes), 1, 4096)?;
+        check("output_bytes", n(self.output_bytes), 0, 1 << 20)?;
+        check("log_bytes", n(self.log_bytes), 0, 1 << 20)?;
+        check("concurrent_invocations", m(self.concurrent_invocations), 1, u64::from(node.concurrent_invocations))?;
+        check("invocations_per_minute", m(self.invocations_per_minute), 1, 10_000_000)?;
+        check("http_timeout_ms", self.http_timeout_ms, 1, 60_000)?;
+        check("http_response_bytes", n(self.http_response_bytes), 0, 16 << 20)?;
+        check("enabled_extensions", m(self.enabled_extensions), 0, 1_000)?;
+        check("kv_keys", m(self.kv_keys), 0, 1_000_000)?;
+        check("kv_value_bytes", n(self.kv_value_bytes), 1, 1 << 20)?;
+        Ok(())
+    }
+}
+
+/// What one node provides to every tenant's guests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeLimits {
+    /// Invocations that may run at once across the node (sizes the instance pool).
+    pub concurrent_invocations: u32,
+    /// The largest linear memory any tenant's plan may grant (sizes pool slots).
+    pub max_memory_bytes: usize,
+    /// WebAssembly stack, in bytes (an engine setting, so the same for every tenant).
+    pub stack_bytes: usize,
+    /// Compiled components kept in memory; the least recently used beyond this are dropped
+    /// and reloaded from the artifact cache on their next use.
+    pub compiled_cache_entries: usize,
+    /// Whether invocations are metered with fuel (the instruction limit). Off only to
+    /// measure what metering costs.
+    pub fuel_metering: bool,
+    /// Guests that run past their first few milliseconds take turns on this many lanes (at
+    /// most this many cores), leaving the rest of the machine to short invocations and to
+    /// request handling.
+    pub long_running_lanes: u32,
+}
+
+impl Default for NodeLimits {
+    fn default() -> Self {
+        NodeLimits {
+            concurrent_invocations: 64,
+            max_memory_bytes: 64 << 20,
+            stack_bytes: 512 << 10,
+            compiled_cache_entries: 256,
+            fuel_metering: true,
+            long_running_lanes: 1,
+        }
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
     }
 }
 
@@ -64,9 +263,9 @@ const MAX_MEMORIES: usize = 16;
 const MAX_TABLES: usize = 64;
 
 impl GuestLimiter {
-    pub fn new(limits: &Limits) -> Self {
+    pub fn new(memory_bytes: usize) -> Self {
         let limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes)
+            .memory_size(memory_bytes)
             .table_elements(MAX_TABLE_ELEMENTS)
             .instances(MAX_INSTANCES)
             .memories(MAX_MEMORIES)
@@ -97,5 +296,32 @@ impl ResourceLimiter for GuestLimiter {
 
     fn memories(&self) -> usize {
         self.limits.memories()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_name_and_memory_is_capped_by_the_node() {
+        let node = NodeLimits { max_memory_bytes: 32 << 20, ..NodeLimits::default() };
+        let overrides: LimitOverrides =
+            serde_json::from_str(r#"{"fuel": 5000, "token_deadline_ms": 20, "memory_bytes": 1073741824}"#).unwrap();
+        let limits = Limits::default().with(&overrides, &node);
+        assert_eq!(limits.fuel, 5000);
+        assert_eq!(limits.token_deadline, Duration::from_millis(20));
+        assert_eq!(limits.memory_bytes, 32 << 20);
+        assert_eq!(limits.hook_deadline, Limits::default().hook_deadline);
+        assert!(overrides.validate(&node).is_err(), "1 GiB is beyond this node");
+    }
+
+    #[test]
+    fn unknown_or_out_of_range_overrides_are_refused() {
+        assert!(serde_json::from_str::<LimitOverrides>(r#"{"fuell": 1}"#).is_err());
+        let zero_deadline = LimitOverrides { token_deadline_ms: Some(0), ..Default::default() };
+        let error = zero_deadline.validate(&NodeLimits::default()).unwrap_err();
+        assert_eq!(error.field, "token_deadline_ms");
     }
 }

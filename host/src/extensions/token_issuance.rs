@@ -1,126 +1,124 @@
-//! Invoking the token-issuance hook: a fresh store and instance per call, fuel and a
-//! wall-clock deadline set before the guest runs, a cooperative yield on every epoch tick
-//! (a guest spinning until its deadline never holds an executor thread for more than one
-//! tick), and the guest's answer checked against the output limits.
+//! The token-issuance hook: its input, its decision, and the host's checks of the answer —
+//! claim count, claim-name length and total size within the tenant's limits, every value
+//! valid JSON, and no protected claim (a policy error, recorded, never dropped silently).
 
-use std::time::{Duration, Instant};
-
+use serde::Deserialize;
 use serde_json::Value;
-use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime::Store;
+use wasmtime::component::Instance;
 
 use super::bindings::{token_issuance as wit, types};
-use super::log::CapturedLog;
-use super::{Compiled, ExtensionRuntime, HostState, InvocationContext, Limits};
+use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target};
+use super::{Compiled, ExtensionRuntime, Hook, HostState, Limits};
+use crate::oauth::is_protected;
 
 /// Who a token is about to be issued to.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Subject {
-    Client { client_id: String, name: String, attributes: Value },
+    Client {
+        client_id: String,
+        name: String,
+        #[serde(default = "empty_object")]
+        attributes: Value,
+    },
+    Account {
+        account_id: String,
+        username: String,
+        #[serde(default = "empty_object")]
+        attributes: Value,
+    },
 }
 
-/// The hook's input.
-#[derive(Clone, Debug)]
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// The hook's input (the tenant is the invocation's).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenRequest {
-    pub tenant_id: String,
-    pub tenant_name: String,
     pub subject: Subject,
     pub grant_type: String,
+    #[serde(default)]
     pub scopes: Vec<String>,
+    #[serde(default)]
     pub audience: Vec<String>,
 }
 
 /// What the guest decided.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Decision {
     Issue { access_token: Vec<(String, Value)>, id_token: Vec<(String, Value)> },
     Deny(String),
 }
 
-/// A completed invocation and what it cost.
-#[derive(Debug)]
-pub struct Invocation {
-    pub decision: Decision,
-    pub fuel_used: u64,
-    pub duration: Duration,
-    pub log: CapturedLog,
+struct Call {
+    input: wit::TokenRequest,
 }
 
-/// Why an invocation produced no decision. Limits are typed; everything else is a trap
-/// or invalid output, described for the tenant's developer.
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    #[error("the extension exceeded its deadline of {} ms", .0.as_millis())]
-    Deadline(Duration),
-    #[error("the extension used up its fuel ({0} instructions)")]
-    Fuel(u64),
-    #[error("the extension exceeded its memory limit of {0} bytes")]
-    Memory(usize),
-    #[error("the extension overflowed its stack")]
-    StackOverflow,
-    #[error("the extension trapped: {0}")]
-    Trap(String),
-    #[error("the extension returned invalid output: {0}")]
-    InvalidOutput(String),
-    #[error("the tenant already has {0} extension invocations in flight; retry shortly")]
-    TooManyInFlight(u32),
-    #[error("the deployment does not export this hook")]
-    NotExported,
-    #[error("the extension runtime is shutting down")]
-    Unavailable,
-}
+impl HookCall for Call {
+    type Raw = wit::Decision;
+    type Output = Decision;
+    const HOOK: Hook = Hook::TokenIssuance;
 
-impl ExtensionRuntime {
-    /// Runs the token-issuance hook of `compiled` once, in a fresh instance.
-    pub async fn issue_token(
-        &self,
-        compiled: &Compiled,
-        context: InvocationContext,
-        request: &TokenRequest,
-    ) -> Result<Invocation, InvokeError> {
-        let indices = compiled.token_issuance.as_ref().ok_or(InvokeError::NotExported)?;
-        let _tenant_slot = self.tenant_slot(&context.tenant_id)?;
-        let _slot = self.slots.acquire().await.map_err(|_| InvokeError::Unavailable)?;
-
-        let started = Instant::now();
-        let mut store = Store::new(&self.engine, HostState::new(&self.limits, context));
-        store.limiter(|state| &mut state.limiter);
-        store.set_fuel(self.limits.fuel).map_err(|e| InvokeError::Trap(format!("{e:#}")))?;
-        let deadline = self.limits.deadline;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            Ok(if started.elapsed() >= deadline { UpdateDeadline::Interrupt } else { UpdateDeadline::Yield(1) })
-        });
-
-        let input = to_wit(request);
-        let result = async {
-            let instance = compiled.pre.instantiate_async(&mut store).await?;
-            let guest = indices.load(&mut store, &instance)?;
-            guest.call_issue(&mut store, &input).await
-        }
-        .await;
-
-        let fuel_used = self.limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
-        let duration = started.elapsed();
-        let decision = match result {
-            Ok(decision) => decision,
-            Err(error) => return Err(classify(&error, store.data(), &self.limits)),
+    fn input_bytes(&self) -> usize {
+        let r = &self.input;
+        let subject = match &r.subject {
+            wit::Subject::Client(c) => c.client_id.len() + c.name.len() + c.attributes.len(),
+            wit::Subject::Account(a) => a.account_id.len() + a.username.len() + a.attributes.len(),
         };
-        let decision = check_output(decision, &self.limits)?;
-        let state = store.into_data();
-        Ok(Invocation { decision, fuel_used, duration, log: state.log })
+        subject + r.grant_type.len() + r.scopes.iter().chain(&r.audience).map(String::len).sum::<usize>()
+    }
+
+    async fn call(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        compiled: &Compiled,
+    ) -> wasmtime::Result<wit::Decision> {
+        let indices = compiled.token_issuance.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
+        indices.load(&mut *store, instance)?.call_issue(store, &self.input).await
+    }
+
+    fn check(&self, raw: wit::Decision, limits: &Limits) -> Result<Decision, InvokeError> {
+        check_output(raw, limits)
+    }
+
+    fn outcome(output: &Decision) -> (Outcome, Option<String>) {
+        match output {
+            Decision::Issue { access_token, id_token } => {
+                (Outcome::Ok, Some(format!("{} access-token and {} ID-token claims", access_token.len(), id_token.len())))
+            }
+            Decision::Deny(reason) => (Outcome::Denied, Some(reason.chars().take(200).collect())),
+        }
     }
 }
 
-fn to_wit(request: &TokenRequest) -> wit::TokenRequest {
+impl ExtensionRuntime {
+    /// Runs the token-issuance hook of `target` once, in a fresh instance.
+    pub async fn issue_token(&self, target: &Target, request: &TokenRequest) -> Invocation<Decision> {
+        let call = Call { input: to_wit(&target.context.tenant_id, &target.context.tenant_name, request) };
+        self.invoke(target, &call).await
+    }
+}
+
+fn to_wit(tenant_id: &str, tenant_name: &str, request: &TokenRequest) -> wit::TokenRequest {
     let subject = match &request.subject {
         Subject::Client { client_id, name, attributes } => wit::Subject::Client(wit::Client {
             client_id: client_id.clone(),
             name: name.clone(),
             attributes: attributes.to_string(),
         }),
+        Subject::Account { account_id, username, attributes } => wit::Subject::Account(wit::Account {
+            account_id: account_id.clone(),
+            username: username.clone(),
+            attributes: attributes.to_string(),
+        }),
     };
     wit::TokenRequest {
-        tenant: types::Tenant { id: request.tenant_id.clone(), name: request.tenant_name.clone() },
+        tenant: types::Tenant { id: tenant_id.to_owned(), name: tenant_name.to_owned() },
         subject,
         grant_type: request.grant_type.clone(),
         scopes: request.scopes.clone(),
@@ -128,21 +126,7 @@ fn to_wit(request: &TokenRequest) -> wit::TokenRequest {
     }
 }
 
-fn classify(error: &wasmtime::Error, state: &HostState, limits: &Limits) -> InvokeError {
-    if state.limiter.memory_limit_hit {
-        return InvokeError::Memory(limits.memory_bytes);
-    }
-    match error.downcast_ref::<Trap>() {
-        Some(Trap::Interrupt) => InvokeError::Deadline(limits.deadline),
-        Some(Trap::OutOfFuel) => InvokeError::Fuel(limits.fuel),
-        Some(Trap::StackOverflow) => InvokeError::StackOverflow,
-        Some(trap) => InvokeError::Trap(trap.to_string()),
-        // Only the outermost message: the full chain carries a wasm backtrace.
-        None => InvokeError::Trap(error.to_string().chars().take(200).collect()),
-    }
-}
-
-/// Parses claim values and enforces the output limits (claim count and total bytes).
+/// Parses claim values and enforces the output limits and the protected claims.
 fn check_output(decision: wit::Decision, limits: &Limits) -> Result<Decision, InvokeError> {
     let claims = match decision {
         wit::Decision::Deny(reason) => return Ok(Decision::Deny(reason)),
@@ -155,11 +139,25 @@ fn check_output(decision: wit::Decision, limits: &Limits) -> Result<Decision, In
             limits.output_claims
         )));
     }
-    let bytes: usize = claims.access_token.iter().chain(&claims.id_token).map(|c| c.name.len() + c.value.len()).sum();
+    let all = || claims.access_token.iter().chain(&claims.id_token);
+    if let Some(claim) = all().find(|c| c.name.is_empty() || c.name.len() > limits.claim_name_bytes) {
+        return Err(InvokeError::InvalidOutput(format!(
+            "a claim name must be 1 to {} bytes; {:?} is not",
+            limits.claim_name_bytes,
+            claim.name.chars().take(40).collect::<String>()
+        )));
+    }
+    let bytes: usize = all().map(|c| c.name.len() + c.value.len()).sum();
     if bytes > limits.output_bytes {
         return Err(InvokeError::InvalidOutput(format!(
             "{bytes} bytes of claims returned; at most {} are allowed",
             limits.output_bytes
+        )));
+    }
+    if let Some(claim) = all().find(|c| is_protected(&c.name)) {
+        return Err(InvokeError::Policy(format!(
+            "the token-issuance extension tried to set the protected claim {:?}",
+            claim.name
         )));
     }
     let parse = |claims: Vec<wit::Claim>| -> Result<Vec<(String, Value)>, InvokeError> {

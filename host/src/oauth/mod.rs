@@ -10,7 +10,7 @@ mod token;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use claims::{PROTECTED_CLAIMS, ProtectedClaim};
+pub use claims::{PROTECTED_CLAIMS, ProtectedClaim, is_protected};
 pub use error::OAuthError;
 pub use keys::{KeyCache, SigningKey};
 

@@ -18,8 +18,10 @@ use super::claims::{merge, sanitise_reason};
 use super::keys::SigningKey;
 use crate::AppState;
 use crate::clock::random_id;
+use crate::extensions::dispatch::{TokenClaims, TokenHookError};
+use crate::events::outbox::NewEvent;
+use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
-use crate::extensions::{Decision, Hook, InvocationContext, InvokeError};
 use crate::tenancy::{Client, Tenant};
 
 /// Access-token lifetime for machine clients (PRODUCT.md: 1 day).
@@ -61,8 +63,6 @@ pub async fn token(
     claims.insert("tenant".into(), json!(tenant.id));
 
     let request = TokenRequest {
-        tenant_id: tenant.id.clone(),
-        tenant_name: tenant.name.clone(),
         subject: Subject::Client {
             client_id: client.client_id.clone(),
             name: client.name.clone(),
@@ -72,12 +72,13 @@ pub async fn token(
         scopes: scopes.clone(),
         audience,
     };
-    if let Some(extra) = run_extension(&state, &tenant, &request).await? {
-        merge(&mut claims, extra).map_err(|e| OAuthError::server_error(e.to_string()))?;
-    }
+    let extra = run_extensions(&state, &tenant, &client.client_id, &request).await?;
+    // The hook's checks already refused protected claims; merging checks again.
+    merge(&mut claims, extra.access_token).map_err(|e| OAuthError::server_error(e.to_string()))?;
 
     let key = signing_key(&state, &tenant.id).await?;
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(internal)?;
+    emit_token_issued(&state, tenant, &client.client_id, &scopes);
     let body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -90,40 +91,44 @@ pub async fn token(
     Ok(response)
 }
 
-/// Runs the tenant's bound token-issuance extension, if any. Every failure fails the
-/// request closed: no token is issued without the claims the tenant expects.
-async fn run_extension(
+/// Runs the token-issuance extensions bound for this client (or tenant-wide). A denial is
+/// `access_denied` with the sanitised reason; a failure of a fail-closed binding issues no
+/// token (`server_error` naming the cause; `temporarily_unavailable` when the tenant is over
+/// its invocation limits).
+async fn run_extensions(
     state: &AppState,
     tenant: &Tenant,
+    client_id: &str,
     request: &TokenRequest,
-) -> Result<Option<Vec<(String, Value)>>, OAuthError> {
-    let bound = state.extensions.bound_deployment(&state.db, &tenant.id, Hook::TokenIssuance).await;
-    let Some(deployment_id) = bound.map_err(internal)? else {
-        return Ok(None);
-    };
-    let compiled = state.extensions.load(&state.db, &tenant.id, &deployment_id).await.map_err(|e| {
-        tracing::error!(tenant = %tenant.id, deployment = %deployment_id, "cannot load extension: {e}");
-        OAuthError::server_error("the tenant's token-issuance extension could not be loaded")
-    })?;
-    let context = InvocationContext { tenant_id: tenant.id.clone(), deployment_id: deployment_id.clone() };
-    let invocation = state.extensions.issue_token(&compiled, context, request).await.map_err(|e| {
-        tracing::warn!(tenant = %tenant.id, deployment = %deployment_id, "token-issuance extension failed: {e}");
-        match e {
-            InvokeError::TooManyInFlight(_) => OAuthError::temporarily_unavailable(e.to_string()),
-            e => OAuthError::server_error(format!("the tenant's token-issuance extension failed: {e}")),
+) -> Result<TokenClaims, OAuthError> {
+    state.extensions.run_token_issuance(tenant, Some(client_id), request).await.map_err(|e| match e {
+        TokenHookError::Denied(reason) => OAuthError::access_denied(sanitise_reason(&reason)),
+        TokenHookError::Failed { error, .. } if error.is_throttled() => {
+            OAuthError::temporarily_unavailable(error.to_string())
         }
-    })?;
-    tracing::debug!(
-        tenant = %tenant.id,
-        deployment = %deployment_id,
-        fuel = invocation.fuel_used,
-        micros = invocation.duration.as_micros() as u64,
-        "token-issuance extension ran"
-    );
-    match invocation.decision {
-        Decision::Issue { access_token, id_token: _ } => Ok(Some(access_token)),
-        Decision::Deny(reason) => Err(OAuthError::access_denied(sanitise_reason(&reason))),
-    }
+        e @ TokenHookError::Failed { .. } => OAuthError::server_error(e.to_string()),
+        TokenHookError::Storage(e) => internal(e),
+    })
+}
+
+/// Tells `events` bindings that want it (only then is anything written) that a token was
+/// issued; off the request's path.
+fn emit_token_issued(state: &AppState, tenant: Tenant, client_id: &str, scopes: &[String]) {
+    let event = NewEvent {
+        category: "authorization",
+        action: "token.issued",
+        origin: "token-endpoint",
+        result: EventResult::Success,
+        reason: None,
+        account_id: None,
+        detail: json!({"client_id": client_id, "grant_type": "client_credentials", "scopes": scopes}),
+    };
+    let runtime = state.extensions.clone();
+    tokio::spawn(async move {
+        if let Err(e) = runtime.emit(&tenant, event, true).await {
+            tracing::warn!(tenant = %tenant.id, "cannot record token.issued: {e}");
+        }
+    });
 }
 
 async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey>, OAuthError> {

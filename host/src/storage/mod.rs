@@ -2,9 +2,15 @@
 //! `host/migrations/sqlite`. One file per table group; every query on tenant data names
 //! the tenant id in its SQL, so a caller cannot read across tenants by forgetting a check.
 
+mod artifacts;
+mod bindings;
 mod clients;
-mod deployments;
+mod events;
+mod extensions;
+mod invocations;
 mod keys;
+mod kv;
+mod plans;
 mod tenants;
 mod tokens;
 
@@ -15,7 +21,12 @@ use std::time::Duration;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-pub use deployments::{DeploymentRow, NewDeployment};
+pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
+pub use events::{DeliveryOutcome, DueDelivery};
+pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
+pub use invocations::{InvocationRow, InvocationStats, NewInvocation};
+pub use kv::{KvEntry, KvWrite};
+pub use plans::{PlanRow, TenantLimitsRow};
 pub use keys::SigningKeyRow;
 pub use tokens::{PatRow, ROOT_TOKEN_ID};
 
@@ -35,6 +46,14 @@ pub enum StorageError {
     Corrupt(String),
     #[error("{0} already exists")]
     Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A limit of the tenant's plan refused the change.
+    #[error("{0}")]
+    Limit(String),
+    /// The change is refused in the resource's current state.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<UnknownState> for StorageError {

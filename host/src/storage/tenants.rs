@@ -47,6 +47,12 @@ impl Db {
         row.as_ref().map(tenant).transpose()
     }
 
+    pub async fn tenant_by_id(&self, id: &str) -> Result<Option<Tenant>> {
+        let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = ?");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(tenant).transpose()
+    }
+
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let sql = format!("SELECT {COLUMNS} FROM tenants ORDER BY name");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;

@@ -1,0 +1,74 @@
+//! `/admin/v1/tenants/{tenant}/extensions/{name}/invocations` and `/metrics`: every
+//! invocation's record (newest first, cursor-paginated) and per-extension counts, error
+//! rate and latency percentiles.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use crate::AppState;
+use crate::storage::{InvocationRow, InvocationStats};
+
+/// Invocations the metrics look at: the extension's most recent ones.
+const METRICS_WINDOW: u32 = 1_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    before: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InvocationPage {
+    invocations: Vec<InvocationRow>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    next: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<InvocationPage>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    let before = match &query.before {
+        Some(cursor) => Some(parse_cursor(cursor)?),
+        None => None,
+    };
+    state.extensions.records.flush(&state.db).await?;
+    let invocations = state
+        .db
+        .list_invocations(&tenant.id, Some(&name), before.as_ref().map(|(at, id)| (*at, id.as_str())), limit)
+        .await?;
+    let next = match invocations.len() == limit as usize {
+        true => invocations.last().map(|last| format!("{}.{}", last.started_at, last.id)),
+        false => None,
+    };
+    Ok(Json(InvocationPage { invocations, next }))
+}
+
+fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
+    cursor
+        .split_once('.')
+        .and_then(|(at, id)| Some((at.parse().ok()?, id.to_owned())))
+        .ok_or_else(|| ApiError::new(Problem::InvalidRequest, "before is not a cursor this API returned"))
+}
+
+pub async fn metrics(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, name)): Path<(String, String)>,
+) -> Result<Json<InvocationStats>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    state.extensions.records.flush(&state.db).await?;
+    Ok(Json(state.db.invocation_stats(&tenant.id, &name, METRICS_WINDOW).await?))
+}

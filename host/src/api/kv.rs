@@ -1,0 +1,70 @@
+//! `/admin/v1/tenants/{tenant}/kv`: the tenant's extension key-value store, as its
+//! administrator sees it — list (by prefix), put a JSON value, delete.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use crate::AppState;
+use crate::extensions::kv::check_key;
+use crate::storage::{KvEntry, KvWrite};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    prefix: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<KvEntry>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.db.kv_list(&tenant.id, query.prefix.as_deref(), limit).await?))
+}
+
+pub async fn put(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, key)): Path<(String, String)>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(value) = body?;
+    check_key(&key).map_err(|e| ApiError::new(Problem::InvalidRequest, e))?;
+    let limits = state.extensions.tenant_limits(&tenant.id).await?;
+    let value = value.to_string();
+    if value.len() > limits.kv_value_bytes {
+        return Err(ApiError::new(
+            Problem::PayloadTooLarge,
+            format!("the value is {} bytes; this tenant's limit is {}", value.len(), limits.kv_value_bytes),
+        ));
+    }
+    let write = KvWrite { key: &key, value: &value, max_keys: limits.kv_keys, now: state.clock.now() };
+    if !state.db.kv_set(&tenant.id, write).await? {
+        return Err(ApiError::new(Problem::Conflict, format!("the store already holds {} keys", limits.kv_keys)));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    match state.db.kv_delete(&tenant.id, &key).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("key")),
+    }
+}

@@ -1,0 +1,141 @@
+//! Extension limits and settings. Operators define plans (`/admin/v1/plans/{plan}`: limit
+//! overrides over the defaults) and put a tenant on a plan with its own overrides
+//! (`PUT /admin/v1/tenants/{tenant}/limits`); a tenant's administrator reads the effective
+//! limits and sets which hosts its extensions may reach over HTTP
+//! (`/admin/v1/tenants/{tenant}/extension-settings`).
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use crate::AppState;
+use crate::extensions::{LimitOverrides, Limits, valid_allowed_host};
+use crate::storage::PlanRow;
+
+const MAX_ALLOWED_HOSTS: usize = 50;
+
+#[derive(Debug, Serialize)]
+pub struct TenantLimits {
+    plan: String,
+    /// The operator's overrides for this tenant, over its plan.
+    overrides: serde_json::Value,
+    /// What applies now: defaults, then plan, then overrides.
+    effective: Limits,
+}
+
+async fn tenant_limits(state: &AppState, tenant_id: &str) -> Result<TenantLimits, ApiError> {
+    let row = state.db.tenant_limits(tenant_id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let effective = state.extensions.tenant_limits(tenant_id).await?;
+    Ok(TenantLimits { plan: row.plan, overrides: row.overrides, effective })
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<TenantLimits>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    Ok(Json(tenant_limits(&state, &tenant.id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetLimits {
+    plan: Option<String>,
+    overrides: Option<LimitOverrides>,
+}
+
+fn check(overrides: &LimitOverrides, state: &AppState) -> Result<serde_json::Value, ApiError> {
+    overrides
+        .validate(state.extensions.node_limits())
+        .map_err(|e| ApiError::new(Problem::InvalidRequest, e.to_string()))?;
+    serde_json::to_value(overrides).map_err(ApiError::internal)
+}
+
+pub async fn set(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<SetLimits>, JsonRejection>,
+) -> Result<Json<TenantLimits>, ApiError> {
+    caller.require_operator()?;
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let overrides = body.overrides.as_ref().map(|o| check(o, &state)).transpose()?;
+    if let Some(plan) = &body.plan
+        && !state.db.set_tenant_plan(&tenant.id, plan).await?
+    {
+        return Err(ApiError::not_found("plan"));
+    }
+    if let Some(overrides) = &overrides {
+        state.db.set_tenant_limit_overrides(&tenant.id, overrides).await?;
+    }
+    state.extensions.invalidate(&tenant.id);
+    tracing::info!(tenant = %tenant.id, "tenant limits changed");
+    Ok(Json(tenant_limits(&state, &tenant.id).await?))
+}
+
+pub async fn list_plans(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<PlanRow>>, ApiError> {
+    caller.require_operator()?;
+    Ok(Json(state.db.list_plans().await?))
+}
+
+pub async fn put_plan(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Json<LimitOverrides>, JsonRejection>,
+) -> Result<Json<PlanRow>, ApiError> {
+    caller.require_operator()?;
+    let Json(overrides) = body?;
+    super::extensions::check_name(&name)?;
+    let limits = check(&overrides, &state)?;
+    let plan = state.db.upsert_plan(&name, &limits, state.clock.now()).await?;
+    // Every tenant on the plan sees it on its next invocation on this node.
+    for tenant in state.db.list_tenants().await? {
+        state.extensions.invalidate(&tenant.id);
+    }
+    Ok(Json(plan))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionSettings {
+    /// Hosts (`name`, `name:port` or `*.suffix`) the tenant's extensions may reach over HTTP.
+    allowed_hosts: Vec<String>,
+}
+
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<ExtensionSettings>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let row = state.db.tenant_limits(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(ExtensionSettings { allowed_hosts: row.allowed_hosts }))
+}
+
+pub async fn put_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<ExtensionSettings>, JsonRejection>,
+) -> Result<Json<ExtensionSettings>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    if body.allowed_hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(ApiError::new(Problem::InvalidRequest, format!("at most {MAX_ALLOWED_HOSTS} allowed hosts")));
+    }
+    if let Some(bad) = body.allowed_hosts.iter().find(|h| !valid_allowed_host(h)) {
+        return Err(ApiError::new(
+            Problem::InvalidRequest,
+            format!("{bad:?} is not a host, host:port or *.suffix (no scheme, no path)"),
+        ));
+    }
+    state.db.set_allowed_hosts(&tenant.id, &body.allowed_hosts).await?;
+    state.extensions.invalidate(&tenant.id);
+    Ok(Json(body))
+}

@@ -1,0 +1,197 @@
+//! Hook dispatch: which deployments run for a hook of a tenant, in what order, under what
+//! limits and with what environment. A binding names an extension (whose active version
+//! runs), an optional client (a client's own token-issuance bindings replace the
+//! tenant-wide ones), a position and a failure policy. The tenant's limits (plan, then
+//! operator overrides), each extension's environment and the active bindings are cached per
+//! node and dropped whenever this node changes them ([`ExtensionRuntime::invalidate`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+use super::invoke::{InvokeError, Target};
+use super::token_issuance::{Decision, TokenRequest};
+use super::{ExtensionEnv, ExtensionRuntime, Hook, InvocationContext, LimitOverrides, Limits};
+use crate::storage::{ActiveBinding, FailurePolicy, StorageError};
+use crate::tenancy::Tenant;
+
+/// Per-node caches of what dispatch reads on every request.
+#[derive(Debug, Default)]
+pub(super) struct Caches {
+    limits: RwLock<HashMap<String, Limits>>,
+    env: RwLock<HashMap<(String, String), Arc<ExtensionEnv>>>,
+    bindings: RwLock<HashMap<(String, Hook, Option<String>), Arc<Vec<ActiveBinding>>>>,
+}
+
+/// A bound deployment ready to run (or why it cannot), with its binding.
+#[derive(Debug)]
+pub struct Bound {
+    pub binding: ActiveBinding,
+    pub target: Result<Target, InvokeError>,
+}
+
+/// The token-issuance hooks' combined answer.
+#[derive(Debug, Default, PartialEq)]
+pub struct TokenClaims {
+    pub access_token: Vec<(String, Value)>,
+    pub id_token: Vec<(String, Value)>,
+}
+
+/// Why the token-issuance hooks refused a token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenHookError {
+    #[error("{0}")]
+    Denied(String),
+    #[error("the tenant's token-issuance extension {extension:?} failed: {error}")]
+    Failed { extension: String, error: InvokeError },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ExtensionRuntime {
+    /// The tenant's limits: the defaults, refined by its plan, refined by its overrides.
+    pub async fn tenant_limits(&self, tenant_id: &str) -> Result<Limits, StorageError> {
+        if let Some(limits) = self.caches.limits.read().ok().and_then(|c| c.get(tenant_id).cloned()) {
+            return Ok(limits);
+        }
+        let row = self.db.tenant_limits(tenant_id).await?.ok_or(StorageError::NotFound("tenant"))?;
+        let parse = |value: Value| serde_json::from_value::<LimitOverrides>(value).unwrap_or_default();
+        let limits = self
+            .default_limits
+            .clone()
+            .with(&parse(row.plan_limits), &self.node)
+            .with(&parse(row.overrides), &self.node);
+        if let Ok(mut cache) = self.caches.limits.write() {
+            cache.insert(tenant_id.to_owned(), limits.clone());
+        }
+        Ok(limits)
+    }
+
+    /// What an extension's invocations may read: its configuration, its sealed secrets and
+    /// the tenant's allowed hosts.
+    pub async fn extension_env(&self, tenant_id: &str, extension: &str) -> Result<Arc<ExtensionEnv>, StorageError> {
+        let key = (tenant_id.to_owned(), extension.to_owned());
+        if let Some(env) = self.caches.env.read().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(env);
+        }
+        let config = self.db.extension(tenant_id, extension).await?.map(|e| e.config).unwrap_or_default();
+        let secrets = self.db.extension_secrets(tenant_id, extension).await?;
+        let allowed_hosts = self.db.tenant_limits(tenant_id).await?.map(|row| row.allowed_hosts).unwrap_or_default();
+        let env = Arc::new(ExtensionEnv { config: config.into_iter().collect(), secrets, allowed_hosts });
+        if let Ok(mut cache) = self.caches.env.write() {
+            cache.insert(key, env.clone());
+        }
+        Ok(env)
+    }
+
+    /// Forgets what this node cached about a tenant's extensions, limits and bindings.
+    pub fn invalidate(&self, tenant_id: &str) {
+        if let Ok(mut cache) = self.caches.limits.write() {
+            cache.remove(tenant_id);
+        }
+        if let Ok(mut cache) = self.caches.env.write() {
+            cache.retain(|(tenant, _), _| tenant != tenant_id);
+        }
+        if let Ok(mut cache) = self.caches.bindings.write() {
+            cache.retain(|(tenant, _, _), _| tenant != tenant_id);
+        }
+    }
+
+    /// The active bindings of `hook` for the tenant (a client's own, else tenant-wide).
+    async fn active_bindings(
+        &self,
+        tenant_id: &str,
+        hook: Hook,
+        client_id: Option<&str>,
+    ) -> Result<Arc<Vec<ActiveBinding>>, StorageError> {
+        let key = (tenant_id.to_owned(), hook, client_id.map(str::to_owned));
+        if let Some(bound) = self.caches.bindings.read().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(bound);
+        }
+        let bound = Arc::new(self.db.active_bindings(tenant_id, hook.name(), client_id).await?);
+        if let Ok(mut cache) = self.caches.bindings.write() {
+            cache.insert(key, bound.clone());
+        }
+        Ok(bound)
+    }
+
+    /// The tenant's active `events` bindings (tenant-wide).
+    pub(crate) async fn active_events_bindings(&self, tenant_id: &str) -> Result<Arc<Vec<ActiveBinding>>, StorageError> {
+        self.active_bindings(tenant_id, Hook::Events, None).await
+    }
+
+    /// A deployment of the tenant, ready to invoke.
+    pub async fn target(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        extension: &str,
+        deployment_id: &str,
+        version: i64,
+        hook: Hook,
+        dry_run: bool,
+    ) -> Result<Target, InvokeError> {
+        let load = |e: &dyn std::fmt::Display| InvokeError::Load(e.to_string());
+        let compiled = self.load(&tenant.id, deployment_id).await.map_err(|e| load(&e))?;
+        let limits = self.tenant_limits(&tenant.id).await.map_err(|e| load(&e))?;
+        let env = self.extension_env(&tenant.id, extension).await.map_err(|e| load(&e))?;
+        let context = InvocationContext {
+            tenant_id: tenant.id.clone(),
+            tenant_name: tenant.name.clone(),
+            extension: extension.to_owned(),
+            deployment_id: deployment_id.to_owned(),
+            version,
+            hook,
+            dry_run,
+        };
+        Ok(Target { compiled, context, limits, env })
+    }
+
+    /// Everything bound to `hook` for the tenant (and client), in order, ready to run. An
+    /// extension is skipped entirely while its tenant is not ENABLED.
+    pub async fn bound(self: &Arc<Self>, tenant: &Tenant, hook: Hook, client_id: Option<&str>) -> Result<Vec<Bound>, StorageError> {
+        if !tenant.state.is_usable() {
+            return Ok(Vec::new());
+        }
+        let bindings = self.active_bindings(&tenant.id, hook, client_id).await?;
+        let mut bound = Vec::with_capacity(bindings.len());
+        for binding in bindings.iter() {
+            let extension = &binding.binding.extension;
+            let target = self.target(tenant, extension, &binding.deployment_id, binding.version, hook, false).await;
+            bound.push(Bound { binding: binding.clone(), target });
+        }
+        Ok(bound)
+    }
+
+    /// Runs the token-issuance bindings for a token request, in order: each one's claims
+    /// are merged (later ones win), a denial stops at once, and a failure stops the
+    /// issuance when its binding fails closed (the default) or is skipped when it fails open.
+    pub async fn run_token_issuance(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        client_id: Option<&str>,
+        request: &TokenRequest,
+    ) -> Result<TokenClaims, TokenHookError> {
+        let mut claims = TokenClaims::default();
+        for bound in self.bound(tenant, Hook::TokenIssuance, client_id).await? {
+            let extension = bound.binding.binding.extension.clone();
+            let policy = bound.binding.binding.failure_policy;
+            let result = match bound.target {
+                Ok(target) => self.issue_token(&target, request).await.result,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(Decision::Issue { access_token, id_token }) => {
+                    claims.access_token.extend(access_token);
+                    claims.id_token.extend(id_token);
+                }
+                Ok(Decision::Deny(reason)) => return Err(TokenHookError::Denied(reason)),
+                Err(error) if policy == FailurePolicy::FailOpen => {
+                    tracing::info!(tenant = %tenant.id, %extension, "token-issuance extension failed open: {error}");
+                }
+                Err(error) => return Err(TokenHookError::Failed { extension, error }),
+            }
+        }
+        Ok(claims)
+    }
+}

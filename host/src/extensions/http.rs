@@ -1,0 +1,153 @@
+//! Outbound HTTP (`wasi:http/outgoing-handler`) under the tenant's policy: a request
+//! reaches only a host the tenant allowed (default: none), is refused in dry runs, must
+//! finish within the tenant's HTTP timeout and the invocation's deadline, and its response
+//! body is cut off at the tenant's size limit. A refusal reaches the guest as a
+//! `wasi:http` error and is written to the invocation's log, so the tenant's developer sees
+//! why.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Limited};
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, default_send_request};
+
+use super::limits::Limits;
+use super::log::SharedLog;
+
+/// One allowed destination: a host name (or `*.suffix`), optionally with a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct AllowedHost {
+    host: String,
+    port: Option<u16>,
+}
+
+impl AllowedHost {
+    fn parse(entry: &str) -> Option<AllowedHost> {
+        let entry = entry.trim().to_ascii_lowercase();
+        let (host, port) = match entry.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+                (host.to_owned(), Some(port.parse().ok()?))
+            }
+            _ => (entry, None),
+        };
+        (!host.is_empty()).then_some(AllowedHost { host, port })
+    }
+
+    fn allows(&self, host: &str, port: u16) -> bool {
+        let host_matches = match self.host.strip_prefix("*.") {
+            Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}")),
+            None => self.host == host,
+        };
+        host_matches && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// Checks an allowed-hosts entry as the admin API receives it.
+pub fn valid_allowed_host(entry: &str) -> bool {
+    AllowedHost::parse(entry).is_some_and(|allowed| {
+        let name = allowed.host.strip_prefix("*.").unwrap_or(&allowed.host);
+        !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+    })
+}
+
+/// The `wasi:http` hooks of one invocation.
+pub struct OutboundPolicy {
+    allowed: Vec<AllowedHost>,
+    timeout: Duration,
+    response_bytes: usize,
+    deadline: Instant,
+    dry_run: bool,
+    log: SharedLog,
+}
+
+impl OutboundPolicy {
+    pub fn new(allowed: &[String], limits: &Limits, deadline: Instant, dry_run: bool, log: SharedLog) -> Self {
+        OutboundPolicy {
+            allowed: allowed.iter().filter_map(|entry| AllowedHost::parse(entry)).collect(),
+            timeout: limits.http_timeout,
+            response_bytes: limits.http_response_bytes,
+            deadline,
+            dry_run,
+            log,
+        }
+    }
+
+    /// Why a request to this URI is refused, if it is.
+    fn refusal(&self, uri: &http::Uri) -> Option<String> {
+        let Some(host) = uri.host() else { return Some("the request has no host".into()) };
+        let host = host.to_ascii_lowercase();
+        let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+        if self.dry_run {
+            return Some(format!("outbound HTTP to {host}:{port} is not sent during a dry run"));
+        }
+        if !self.allowed.iter().any(|allowed| allowed.allows(&host, port)) {
+            return Some(format!("outbound HTTP to {host}:{port} refused: not among the tenant's allowed hosts"));
+        }
+        None
+    }
+}
+
+type SendFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: SendFuture,
+    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, SendFuture), Error>> + Send> {
+        if let Some(reason) = self.refusal(request.uri()) {
+            self.log.push_host("http", &reason);
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        let timeout = self.timeout.min(self.deadline.saturating_duration_since(Instant::now()));
+        let options = RequestOptions {
+            connect_timeout: Some(timeout),
+            first_byte_timeout: Some(timeout),
+            between_bytes_timeout: Some(timeout),
+        };
+        let limit = self.response_bytes;
+        Box::new(async move {
+            let sent = tokio::time::timeout(timeout, default_send_request(request, Some(options))).await;
+            let (response, io) = sent.map_err(|_| Error::ConnectionTimeout)??;
+            let response = response.map(|body| {
+                Limited::new(body, limit).map_err(move |_| Error::HttpResponseBodySize(Some(limit as u64))).boxed_unsync()
+            });
+            Ok((response, Box::new(io) as SendFuture))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed(entries: &[&str], host: &str, port: u16) -> bool {
+        entries.iter().filter_map(|e| AllowedHost::parse(e)).any(|a| a.allows(host, port))
+    }
+
+    #[test]
+    fn only_allowed_hosts_and_ports_pass() {
+        assert!(allowed(&["sms.example.com"], "sms.example.com", 443));
+        assert!(allowed(&["SMS.example.com"], "sms.example.com", 8080));
+        assert!(!allowed(&["sms.example.com:443"], "sms.example.com", 8080));
+        assert!(allowed(&["127.0.0.1:8099"], "127.0.0.1", 8099));
+        assert!(!allowed(&["example.com"], "evil-example.com", 443));
+        assert!(!allowed(&["example.com"], "example.com.evil.net", 443));
+        assert!(allowed(&["*.example.com"], "api.example.com", 443));
+        assert!(!allowed(&["*.example.com"], "example.com", 443));
+        assert!(!allowed(&[], "localhost", 80));
+    }
+
+    #[test]
+    fn entries_are_validated() {
+        assert!(valid_allowed_host("api.example.com"));
+        assert!(valid_allowed_host("127.0.0.1:8080"));
+        assert!(valid_allowed_host("*.example.com"));
+        assert!(!valid_allowed_host(""));
+        assert!(!valid_allowed_host("http://example.com"));
+        assert!(!valid_allowed_host("example.com:notaport"));
+        assert!(!valid_allowed_host("exa mple.com"));
+    }
+}

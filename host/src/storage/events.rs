@@ -1,0 +1,183 @@
+//! The event log and the outbox of its deliveries to `events` bindings. An event and its
+//! pending deliveries are written in one transaction; a delivery is claimed with a lease
+//! (so one node delivers it at a time) and stays pending until it is handled.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Db, Result, StorageError};
+use crate::extensions::events::{Event, EventResult};
+
+/// A pending delivery whose time has come.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub tenant_id: String,
+    pub binding_id: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub event: Event,
+}
+
+/// How a delivery attempt ended.
+#[derive(Clone, Debug)]
+pub enum DeliveryOutcome<'a> {
+    Delivered,
+    /// Try again at `next_attempt_at`.
+    Retry { error: &'a str, next_attempt_at: i64 },
+    /// No more attempts.
+    GiveUp { error: &'a str },
+}
+
+const EVENT_COLUMNS: &str = "e.id, e.time, e.category, e.action, e.origin, e.result, e.reason, e.account_id, e.detail";
+
+fn event(row: &SqliteRow) -> Result<Event> {
+    let result = match row.try_get::<&str, _>("result")? {
+        "success" => EventResult::Success,
+        "failed" => EventResult::Failed,
+        "pending" => EventResult::Pending,
+        other => return Err(StorageError::Corrupt(format!("event result {other:?}"))),
+    };
+    Ok(Event {
+        id: row.try_get("id")?,
+        time: row.try_get("time")?,
+        category: row.try_get("category")?,
+        action: row.try_get("action")?,
+        origin: row.try_get("origin")?,
+        result,
+        reason: row.try_get("reason")?,
+        account_id: row.try_get("account_id")?,
+        detail: serde_json::from_str(row.try_get("detail")?)?,
+    })
+}
+
+impl Db {
+    /// Stores an event and a pending delivery to each of `bindings`, in one transaction.
+    pub async fn insert_event(&self, tenant_id: &str, event: &Event, bindings: &[String], now: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO events (tenant_id, id, time, category, action, origin, result, reason, account_id, detail)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(tenant_id)
+        .bind(&event.id)
+        .bind(event.time)
+        .bind(&event.category)
+        .bind(&event.action)
+        .bind(&event.origin)
+        .bind(event.result.as_str())
+        .bind(&event.reason)
+        .bind(&event.account_id)
+        .bind(event.detail.to_string())
+        .execute(&mut *tx)
+        .await?;
+        for binding_id in bindings {
+            sqlx::query(
+                "INSERT INTO event_deliveries (tenant_id, event_id, binding_id, state, attempts, next_attempt_at, updated_at)
+                 VALUES (?, ?, ?, 'pending', 0, ?, ?)",
+            )
+            .bind(tenant_id)
+            .bind(&event.id)
+            .bind(binding_id)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The tenant's latest events, newest first.
+    pub async fn list_events(&self, tenant_id: &str, limit: u32) -> Result<Vec<Event>> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = ? ORDER BY e.time DESC, e.id DESC LIMIT ?");
+        let rows = sqlx::query(&sql).bind(tenant_id).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(event).collect()
+    }
+
+    /// Pending deliveries due at `now`, across tenants (the dispatcher's scan), oldest first.
+    pub async fn due_deliveries(&self, now: i64, limit: u32) -> Result<Vec<DueDelivery>> {
+        let sql = format!(
+            "SELECT d.tenant_id, d.binding_id, d.attempts, d.next_attempt_at, {EVENT_COLUMNS}
+             FROM event_deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
+             WHERE d.state = 'pending' AND d.next_attempt_at <= ?
+             ORDER BY d.next_attempt_at, e.time, e.id LIMIT ?"
+        );
+        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(DueDelivery {
+                    tenant_id: row.try_get("tenant_id")?,
+                    binding_id: row.try_get("binding_id")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: row.try_get("next_attempt_at")?,
+                    event: event(row)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes a due delivery for `lease_until`: true if this caller got it (no other node
+    /// did meanwhile). The attempt is counted now, so a crash mid-delivery still counts.
+    pub async fn claim_delivery(&self, delivery: &DueDelivery, lease_until: i64, now: i64) -> Result<bool> {
+        let claimed = sqlx::query(
+            "UPDATE event_deliveries SET next_attempt_at = ?, attempts = attempts + 1, updated_at = ?
+             WHERE tenant_id = ? AND event_id = ? AND binding_id = ? AND state = 'pending'
+               AND attempts = ? AND next_attempt_at = ?",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(&delivery.tenant_id)
+        .bind(&delivery.event.id)
+        .bind(&delivery.binding_id)
+        .bind(delivery.attempts)
+        .bind(delivery.next_attempt_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Records how a claimed delivery ended.
+    pub async fn finish_delivery(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+        binding_id: &str,
+        outcome: DeliveryOutcome<'_>,
+        now: i64,
+    ) -> Result<()> {
+        let (state, error, next) = match outcome {
+            DeliveryOutcome::Delivered => ("delivered", None, now),
+            DeliveryOutcome::Retry { error, next_attempt_at } => ("pending", Some(error), next_attempt_at),
+            DeliveryOutcome::GiveUp { error } => ("failed", Some(error), now),
+        };
+        sqlx::query(
+            "UPDATE event_deliveries SET state = ?, last_error = ?, next_attempt_at = ?, updated_at = ?
+             WHERE tenant_id = ? AND event_id = ? AND binding_id = ?",
+        )
+        .bind(state)
+        .bind(error)
+        .bind(next)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(event_id)
+        .bind(binding_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Each delivery of an event: (binding id, state, attempts, last error).
+    pub async fn event_deliveries(&self, tenant_id: &str, event_id: &str) -> Result<Vec<(String, String, i64, Option<String>)>> {
+        let rows = sqlx::query(
+            "SELECT binding_id, state, attempts, last_error FROM event_deliveries
+             WHERE tenant_id = ? AND event_id = ? ORDER BY binding_id",
+        )
+        .bind(tenant_id)
+        .bind(event_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("binding_id")?, row.try_get("state")?, row.try_get("attempts")?, row.try_get("last_error")?)))
+            .collect()
+    }
+}
