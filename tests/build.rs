@@ -11,6 +11,10 @@ use std::process::Command;
 /// (package, artifact file stem, constant name)
 const GUESTS: &[(&str, &str, &str)] = &[
     ("custom-claims", "custom_claims", "CUSTOM_CLAIMS"),
+    ("otp-sms", "otp_sms", "OTP_SMS"),
+    ("account-guard", "account_guard", "ACCOUNT_GUARD"),
+    ("event-webhook", "event_webhook", "EVENT_WEBHOOK"),
+    ("nightly-report", "nightly_report", "NIGHTLY_REPORT"),
     ("guest-misbehaving", "guest_misbehaving", "MISBEHAVING"),
     ("guest-protected-claim", "guest_protected_claim", "PROTECTED_CLAIM"),
     ("guest-cli-program", "guest-cli-program", "CLI_PROGRAM"),

@@ -39,7 +39,7 @@ pub fn error(message: &str) {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::Level;
-    use crate::__private::bindings::keyhaven::extension::log as host;
+    use crate::__private::imports::keyhaven::extension::log as host;
 
     pub(super) fn log(level: Level, message: &str) {
         let level = match level {

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::__private::token_issuance as wit;
+use crate::__private::token::exports::keyhaven::extension::token_issuance as wit;
 
 /// Customises the tokens Keyhaven issues. Runs inside every token request, in a fresh
 /// sandbox, under the tenant's limits.
@@ -13,10 +13,17 @@ pub trait TokenIssuance {
 }
 
 /// The tenant the hook runs for.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
+}
+
+impl Tenant {
+    /// The tenant that test inputs use.
+    pub fn test() -> Self {
+        Tenant { id: "test-tenant-id".into(), name: "test".into() }
+    }
 }
 
 /// A machine client.
@@ -79,10 +86,25 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
+    /// An `authorization_code` request for a human account with these attributes, for tests.
+    pub fn for_account(account_id: &str, username: &str, attributes: Value) -> Self {
+        TokenRequest {
+            tenant: Tenant::test(),
+            subject: Subject::Account(Account {
+                account_id: account_id.into(),
+                username: username.into(),
+                attributes: as_object(attributes),
+            }),
+            grant_type: "authorization_code".into(),
+            scopes: Vec::new(),
+            audience: Vec::new(),
+        }
+    }
+
     /// A `client_credentials` request by a client with these attributes, for tests.
     pub fn for_client(client_id: &str, attributes: Value) -> Self {
         TokenRequest {
-            tenant: Tenant { id: "test-tenant-id".into(), name: "test".into() },
+            tenant: Tenant::test(),
             subject: Subject::Client(Client {
                 client_id: client_id.into(),
                 name: client_id.into(),
@@ -136,14 +158,14 @@ impl Deny {
     }
 }
 
-fn as_object(value: Value) -> Map<String, Value> {
+pub(crate) fn as_object(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),
     }
 }
 
-fn parse_object(json: &str) -> Map<String, Value> {
+pub(crate) fn parse_object(json: &str) -> Map<String, Value> {
     serde_json::from_str(json).map(as_object).unwrap_or_default()
 }
 

@@ -6,6 +6,6 @@
 
 mod admin;
 mod extensions;
-// mod hooks;
+mod hooks;
 mod platform;
 mod tokens;

@@ -1,7 +1,9 @@
-//! Example Keyhaven extension: adds claims derived from the client's attributes, plus a
-//! fixed one, to every access token; refuses tokens to clients marked `"suspended": true`.
+//! Example Keyhaven extension: adds claims derived from the subject's attributes, plus a
+//! fixed one, to every access token; looks the subject's organisation up in the tenant's
+//! key-value store (`org:<org>`, e.g. `{"plan": "gold"}`) and adds its plan; refuses tokens
+//! to subjects marked `"suspended": true`.
 
-use keyhaven_sdk::{Claims, Deny, TokenIssuance, TokenRequest, Value, log};
+use keyhaven_sdk::{Claims, Deny, TokenIssuance, TokenRequest, Value, kv, log};
 
 struct CustomClaims;
 
@@ -16,6 +18,18 @@ impl TokenIssuance for CustomClaims {
         let mut claims = Claims::new().access_token("issued_by_extension", "custom-claims");
         if let Some(org) = subject.attribute("org") {
             claims = claims.access_token("org", org.clone());
+            if let Some(name) = org.as_str() {
+                match kv::get(&format!("org:{name}")) {
+                    Ok(Some(record)) => {
+                        if let Some(plan) = record.get("plan") {
+                            claims = claims.access_token("plan", plan.clone());
+                        }
+                    }
+                    Ok(None) => {}
+                    // The store is a nice-to-have here: issue the token without the plan.
+                    Err(e) => log::warn(&format!("no plan for {name}: {e}")),
+                }
+            }
         }
         let roles = subject.attribute("roles").cloned().unwrap_or(Value::Array(Vec::new()));
         claims = claims.access_token("roles", roles);
@@ -40,6 +54,16 @@ mod tests {
         assert_eq!(claims.access_token_claim("org"), Some(&json!("acme")));
         assert_eq!(claims.access_token_claim("roles"), Some(&json!(["reader"])));
         assert_eq!(claims.access_token_claim("issued_by_extension"), Some(&json!("custom-claims")));
+    }
+
+    #[test]
+    fn the_organisations_plan_comes_from_the_key_value_store() {
+        keyhaven_sdk::testing::reset();
+        keyhaven_sdk::testing::kv_set("org:acme", json!({"plan": "gold"}));
+        let request = TokenRequest::for_client("billing", json!({"org": "acme"}));
+        assert_eq!(CustomClaims::issue(request).unwrap().access_token_claim("plan"), Some(&json!("gold")));
+        let unknown = TokenRequest::for_client("billing", json!({"org": "other"}));
+        assert_eq!(CustomClaims::issue(unknown).unwrap().access_token_claim("plan"), None);
     }
 
     #[test]
