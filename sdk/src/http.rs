@@ -211,13 +211,14 @@ mod imp {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
     fn urls_are_split_into_scheme_authority_and_path() {
-        let url = parse_url("https://api.example.com:8443/v1/messages?x=1").unwrap_or_else(|e| panic!("{e}"));
+        let url = parse_url("https://api.example.com:8443/v1/messages?x=1").unwrap();
         assert_eq!(url, Url { https: true, authority: "api.example.com:8443", path_and_query: "/v1/messages?x=1" });
-        let bare = parse_url("http://127.0.0.1:9000").unwrap_or_else(|e| panic!("{e}"));
+        let bare = parse_url("http://127.0.0.1:9000").unwrap();
         assert_eq!(bare.path_and_query, "/");
         assert!(parse_url("ftp://x").is_err());
         assert!(parse_url("https:///path").is_err());

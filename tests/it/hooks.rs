@@ -67,7 +67,11 @@ async fn otp_sms_posts_each_code_once_to_the_provider_and_never_retries() {
     // Not an allowed host yet: refused, and nothing reached the provider.
     let refused = runtime.deliver_otp(&target, &otp("AB12CD", Some("+15550100"))).await;
     assert!(matches!(refused.result, Ok(Delivery::Unavailable(_))), "{refused:?}");
-    assert!(refused.log.lines.iter().any(|l| l.message.contains("not among the tenant's allowed hosts")), "{:?}", refused.log);
+    assert!(
+        refused.log.lines.iter().any(|l| l.message.contains("not among the tenant's allowed hosts")),
+        "{:?}",
+        refused.log
+    );
     assert!(provider.received().is_empty());
 
     allow_hosts(&server, &tenant, &[provider.address.to_string()]).await;
@@ -108,17 +112,22 @@ async fn account_guard_denies_disposable_domains_and_normalises_names() {
         attributes: json!({"name": name}).as_object().unwrap().clone(),
     };
 
-    let disposable = runtime.before_account_creation(&target, Source::SelfRegistration, &account("bob", "bob@mailinator.com", "Bob")).await;
+    let disposable = runtime
+        .before_account_creation(&target, Source::SelfRegistration, &account("bob", "bob@mailinator.com", "Bob"))
+        .await;
     assert!(matches!(disposable.result, Ok(Verdict::Deny(_))), "{disposable:?}");
     assert_eq!(disposable.outcome, Outcome::Denied);
 
-    let messy = runtime.before_account_creation(&target, Source::Admin, &account("  Alice ", "ALICE@Example.com", " Alice   Smith ")).await;
+    let messy = runtime
+        .before_account_creation(&target, Source::Admin, &account("  Alice ", "ALICE@Example.com", " Alice   Smith "))
+        .await;
     let Ok(Verdict::AllowWith(changed)) = messy.result else { panic!("{messy:?}") };
     assert_eq!(changed.username, "alice");
     assert_eq!(changed.email.as_deref(), Some("alice@example.com"));
     assert_eq!(changed.attributes["name"], "Alice Smith");
 
-    let clean = runtime.before_account_creation(&target, Source::Admin, &account("carol", "carol@example.com", "Carol")).await;
+    let clean =
+        runtime.before_account_creation(&target, Source::Admin, &account("carol", "carol@example.com", "Carol")).await;
     assert!(matches!(clean.result, Ok(Verdict::Allow)), "{clean:?}");
 }
 
@@ -165,11 +174,13 @@ async fn events_reach_matching_bindings_at_least_once_with_backoff() {
 
 #[tokio::test]
 async fn a_scheduled_extension_runs_once_per_due_time() {
-    let clock = Arc::new(ManualClock::new(1_800_000_000 - 1_800_000_000 % 60));
+    // 1_800_000_000 is a whole minute (a multiple of 60).
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
     let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
     let tenant = server.create_tenant("cron").await.unwrap();
     server.deploy_as(&tenant, guests::NIGHTLY_REPORT, "report", "").await.unwrap();
-    post(&server, &tenant, "/bindings", json!({"hook": "scheduled", "extension": "report", "schedule": "0 * * * * *"})).await;
+    post(&server, &tenant, "/bindings", json!({"hook": "scheduled", "extension": "report", "schedule": "0 * * * * *"}))
+        .await;
     let runtime = &server.state.extensions;
 
     assert!(runtime.run_due_schedules().await.unwrap().is_empty(), "nothing is due yet");
@@ -183,7 +194,8 @@ async fn a_scheduled_extension_runs_once_per_due_time() {
     let ran = runtime.run_due_schedules().await.unwrap();
     assert_eq!(ran.len(), 1);
     assert_eq!(ran[0].due, clock_now(&clock));
-    let kv = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/kv?prefix=report:", tenant.name)).await.unwrap();
+    let kv =
+        server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/kv?prefix=report:", tenant.name)).await.unwrap();
     let runs = kv.as_array().unwrap().iter().find(|e| e["key"] == "report:runs").unwrap();
     assert_eq!(runs["value"], 2);
 }
@@ -226,9 +238,8 @@ async fn outbound_http_reaches_only_allowed_hosts_and_never_outlives_the_deadlin
     site.answer_with(200, json!({}), Duration::from_secs(3));
     let client = server.create_client(&tenant, json!({"name": "slow", "attributes": attributes})).await.unwrap();
     let started = std::time::Instant::now();
-    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR)
-        .await
-        .unwrap();
+    let body =
+        expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
     assert!(body["error_description"].as_str().unwrap().contains("deadline of 50 ms"), "{body}");
     // A guard, not a benchmark: without the deadline this waits for the 3 s answer.
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());

@@ -9,7 +9,13 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// `method /admin/v1/tenants/{tenant}{path}` as the tenant's administrator.
-async fn admin(server: &TestServer, tenant: &TestTenant, method: Method, path: &str, body: Option<Value>) -> reqwest::Response {
+async fn admin(
+    server: &TestServer,
+    tenant: &TestTenant,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
     let path = format!("/admin/v1/tenants/{}{path}", tenant.name);
     server.call(method, &tenant.admin_token, &path, body).await.unwrap()
 }
@@ -35,7 +41,13 @@ async fn an_upload_is_answered_at_once_built_in_the_background_and_versions_can_
     let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
 
     let response = server
-        .upload_as(&tenant.admin_token, &tenant.name, "?name=claims", "application/wasm", guests::bytes(guests::CUSTOM_CLAIMS))
+        .upload_as(
+            &tenant.admin_token,
+            &tenant.name,
+            "?name=claims",
+            "application/wasm",
+            guests::bytes(guests::CUSTOM_CLAIMS),
+        )
         .await
         .unwrap();
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -81,11 +93,16 @@ async fn an_upload_is_answered_at_once_built_in_the_background_and_versions_can_
     assert!(claims(&server, &tenant, &client).await.get("echo").is_some());
 
     // An active version cannot be deleted; an inactive one can; then the whole extension.
-    let active = admin(&server, &tenant, Method::DELETE, &format!("/deployments/{}", v2["id"].as_str().unwrap()), None).await;
+    let active =
+        admin(&server, &tenant, Method::DELETE, &format!("/deployments/{}", v2["id"].as_str().unwrap()), None).await;
     expect_problem(active, StatusCode::CONFLICT).await.unwrap();
-    let old = admin(&server, &tenant, Method::DELETE, &format!("/deployments/{}", v1["id"].as_str().unwrap()), None).await;
+    let old =
+        admin(&server, &tenant, Method::DELETE, &format!("/deployments/{}", v1["id"].as_str().unwrap()), None).await;
     assert_eq!(old.status(), StatusCode::NO_CONTENT);
-    assert_eq!(admin(&server, &tenant, Method::DELETE, "/extensions/claims", None).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        admin(&server, &tenant, Method::DELETE, "/extensions/claims", None).await.status(),
+        StatusCode::NO_CONTENT
+    );
     expect_problem(admin(&server, &tenant, Method::GET, "/extensions/claims", None).await, StatusCode::NOT_FOUND)
         .await
         .unwrap();
@@ -125,9 +142,12 @@ async fn a_component_that_cannot_link_fails_its_build_with_the_reason_and_binds_
     assert!(claims(&server, &tenant, &client).await.get("issued_by_extension").is_none());
     // A failed version cannot be activated, nor dry-run.
     let body = json!({"active_deployment_id": built["id"]});
-    expect_problem(admin(&server, &tenant, Method::PATCH, "/extensions/extension", Some(body)).await, StatusCode::CONFLICT)
-        .await
-        .unwrap();
+    expect_problem(
+        admin(&server, &tenant, Method::PATCH, "/extensions/extension", Some(body)).await,
+        StatusCode::CONFLICT,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -158,9 +178,8 @@ async fn bindings_run_in_order_with_their_failure_policy_and_a_clients_own_bindi
     // Bound failing closed (the default), it stops the issuance.
     let closed = json!({"hook": "token-issuance", "extension": "broken"});
     admin_ok(&server, &tenant, Method::POST, "/bindings", Some(closed)).await;
-    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR)
-        .await
-        .unwrap();
+    let body =
+        expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
     assert!(body["error_description"].as_str().unwrap().contains("\"broken\""), "{body}");
 
     // A client with its own binding runs only that one.
@@ -207,9 +226,8 @@ async fn limits_come_from_the_plan_and_the_operators_overrides_per_tenant() {
     let limits = expect_status(set, StatusCode::OK).await.unwrap();
     assert_eq!(limits["plan"], "tiny");
     assert_eq!(limits["effective"]["fuel"], 5000);
-    let body = expect_status(server.token(&a, &clients[0]).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR)
-        .await
-        .unwrap();
+    let body =
+        expect_status(server.token(&a, &clients[0]).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
     assert!(body["error_description"].as_str().unwrap().contains("used up its fuel (5000 instructions)"), "{body}");
     assert_eq!(claims(&server, &b, &clients[1]).await["issued_by_extension"], "custom-claims");
 
@@ -223,7 +241,8 @@ async fn limits_come_from_the_plan_and_the_operators_overrides_per_tenant() {
     assert_eq!(read["effective"]["token_deadline"], 50);
     let own = admin(&server, &a, Method::PUT, "/limits", Some(json!({"overrides": {"fuel": 1}}))).await;
     expect_problem(own, StatusCode::FORBIDDEN).await.unwrap();
-    for body in [json!({"overrides": {"fuel": 0}}), json!({"overrides": {"fuell": 5}}), json!({"plan": "no-such-plan"})] {
+    for body in [json!({"overrides": {"fuel": 0}}), json!({"overrides": {"fuell": 5}}), json!({"plan": "no-such-plan"})]
+    {
         let response = operator(Method::PUT, limits_path.clone(), body.clone()).await.unwrap();
         assert!(response.status().is_client_error(), "{body}: {}", response.status());
     }
@@ -234,7 +253,8 @@ async fn a_tenant_cannot_enable_more_extensions_than_its_plan_allows() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("cap").await.unwrap();
     let path = format!("/admin/v1/tenants/{}/limits", tenant.name);
-    let set = server.call(Method::PUT, &server.root_token, &path, Some(json!({"overrides": {"enabled_extensions": 1}})));
+    let set =
+        server.call(Method::PUT, &server.root_token, &path, Some(json!({"overrides": {"enabled_extensions": 1}})));
     expect_status(set.await.unwrap(), StatusCode::OK).await.unwrap();
     server.deploy_as(&tenant, guests::CUSTOM_CLAIMS, "one", "").await.unwrap();
     // Another version of the same extension is fine; a second extension is not.
@@ -267,7 +287,8 @@ async fn invocations_leave_records_and_metrics() {
     let tenant = server.create_tenant("records").await.unwrap();
     server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
     let ok = server.create_client(&tenant, json!({"name": "ok", "attributes": {"behaviour": "env"}})).await.unwrap();
-    let bad = server.create_client(&tenant, json!({"name": "bad", "attributes": {"behaviour": "panic"}})).await.unwrap();
+    let bad =
+        server.create_client(&tenant, json!({"name": "bad", "attributes": {"behaviour": "panic"}})).await.unwrap();
     for _ in 0..3 {
         claims(&server, &tenant, &ok).await;
     }
@@ -286,7 +307,9 @@ async fn invocations_leave_records_and_metrics() {
         assert!(record["duration_us"].as_i64().unwrap() > 0);
     }
     let next = page["next"].as_str().unwrap();
-    let rest = admin_ok(&server, &tenant, Method::GET, &format!("/extensions/extension/invocations?before={next}"), None).await;
+    let rest =
+        admin_ok(&server, &tenant, Method::GET, &format!("/extensions/extension/invocations?before={next}"), None)
+            .await;
     assert_eq!(rest["invocations"].as_array().unwrap().len(), 1);
     assert_eq!(rest["next"], Value::Null);
 
@@ -304,7 +327,9 @@ async fn configuration_secrets_and_the_key_value_store_reach_the_guest_and_secre
     server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
     let secret = "s3cr3t-value-that-must-not-leak";
     admin_ok(&server, &tenant, Method::PUT, "/extensions/extension/config", Some(json!({"greeting": "hello"}))).await;
-    let response = admin(&server, &tenant, Method::PUT, "/extensions/extension/secrets/token", Some(json!({"value": secret}))).await;
+    let response =
+        admin(&server, &tenant, Method::PUT, "/extensions/extension/secrets/token", Some(json!({"value": secret})))
+            .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     let client =

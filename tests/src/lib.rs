@@ -146,9 +146,15 @@ impl TestServer {
         self.stop().await;
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir()?);
         let address = self.base_url.trim_start_matches("http://").to_owned();
-        let mut restarted =
-            Self::start_on(dir, self.database_url.clone(), &address, Limits::default(), test_node_limits(), self.clock.clone())
-                .await?;
+        let mut restarted = Self::start_on(
+            dir,
+            self.database_url.clone(),
+            &address,
+            Limits::default(),
+            test_node_limits(),
+            self.clock.clone(),
+        )
+        .await?;
         restarted.root_token = self.root_token.clone();
         Ok(restarted)
     }
@@ -275,7 +281,13 @@ impl TestServer {
     }
 
     /// `method path` with a JSON body as `token`; the raw response.
-    pub async fn call(&self, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> Result<reqwest::Response> {
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<reqwest::Response> {
         let mut request = self.http.request(method, self.url(path)).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);

@@ -13,7 +13,8 @@ struct Guard;
 
 fn blocked(domain: &str) -> bool {
     let configured = config::get("blocked_domains").unwrap_or_default();
-    DISPOSABLE.contains(&domain) || configured.split(',').map(str::trim).any(|d| !d.is_empty() && d.eq_ignore_ascii_case(domain))
+    DISPOSABLE.contains(&domain)
+        || configured.split(',').map(str::trim).any(|d| !d.is_empty() && d.eq_ignore_ascii_case(domain))
 }
 
 fn collapse(text: &str) -> String {

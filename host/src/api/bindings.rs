@@ -68,12 +68,14 @@ pub async fn create(
     }
     match (hook, &body.filter) {
         (Hook::Events, Some(filter)) => {
-            serde_json::from_value::<EventFilter>(filter.clone()).map_err(|e| invalid(format!("invalid filter: {e}")))?;
+            serde_json::from_value::<EventFilter>(filter.clone())
+                .map_err(|e| invalid(format!("invalid filter: {e}")))?;
         }
         (_, Some(_)) => return Err(invalid("only events bindings take a filter".into())),
         _ => {}
     }
-    let extension = state.db.extension(&tenant.id, &body.extension).await?.ok_or_else(|| ApiError::not_found("extension"))?;
+    let extension =
+        state.db.extension(&tenant.id, &body.extension).await?.ok_or_else(|| ApiError::not_found("extension"))?;
     let id = random_id(state.entropy.as_ref(), "bnd", 12)?;
     let binding = NewBinding {
         id: &id,

@@ -187,11 +187,15 @@ pub async fn dry_run(
                 }
                 Some("after") => {
                     let account_id = call.account_id.unwrap_or_else(|| "acc_dry_run".into());
-                    let invocation = runtime.after_account_creation(&target, call.source, &account_id, &call.account).await;
+                    let invocation =
+                        runtime.after_account_creation(&target, call.source, &account_id, &call.account).await;
                     result(hook, invocation)
                 }
                 Some(other) => {
-                    return Err(ApiError::new(Problem::InvalidRequest, format!("stage must be before or after, not {other:?}")));
+                    return Err(ApiError::new(
+                        Problem::InvalidRequest,
+                        format!("stage must be before or after, not {other:?}"),
+                    ));
                 }
             }
         }

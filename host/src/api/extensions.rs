@@ -83,7 +83,9 @@ pub async fn upload(
     })?;
     let upload = Upload { tenant_id: &tenant.id, extension: &name, component: &bytes, bind };
     let deployment = state.extensions.upload(upload).await.map_err(|e| match e {
-        UploadError::Rejected(e @ DeployError::TooLarge { .. }) => ApiError::new(Problem::PayloadTooLarge, e.to_string()),
+        UploadError::Rejected(e @ DeployError::TooLarge { .. }) => {
+            ApiError::new(Problem::PayloadTooLarge, e.to_string())
+        }
         UploadError::Rejected(e) => ApiError::new(Problem::InvalidComponent, e.to_string()),
         UploadError::Storage(e) => e.into(),
         UploadError::Entropy(e) => e.into(),
@@ -250,7 +252,8 @@ pub async fn set_secret(
         ));
     }
     let context = secret_context(&tenant.id, &name, &secret);
-    let sealed = state.extensions.vault().seal(state.entropy.as_ref(), &body.value, &context).map_err(ApiError::internal)?;
+    let sealed =
+        state.extensions.vault().seal(state.entropy.as_ref(), &body.value, &context).map_err(ApiError::internal)?;
     if !state.db.set_extension_secret(&tenant.id, &name, &secret, &sealed, state.clock.now()).await? {
         return Err(ApiError::not_found("extension"));
     }

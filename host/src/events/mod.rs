@@ -73,9 +73,10 @@ mod tests {
     fn and_across_fields_or_within_a_field_and_empty_matches_all() {
         let all = EventFilter::default();
         assert!(all.matches(&event("login", EventResult::Failed, None)));
-        let filter: EventFilter =
-            serde_json::from_str(r#"{"type": ["authentication"], "result": ["failed", "pending"], "action": ["log*"]}"#)
-                .unwrap();
+        let filter: EventFilter = serde_json::from_str(
+            r#"{"type": ["authentication"], "result": ["failed", "pending"], "action": ["log*"]}"#,
+        )
+        .unwrap();
         assert!(filter.matches(&event("login", EventResult::Failed, None)));
         assert!(filter.matches(&event("logout", EventResult::Pending, None)));
         assert!(!filter.matches(&event("login", EventResult::Success, None)));

@@ -60,7 +60,12 @@ impl ExtensionRuntime {
 
     /// Stores an event and queues its deliveries. With `only_if_subscribed`, an event no
     /// binding wants is not stored at all (for frequent events on hot paths).
-    pub async fn emit(self: &Arc<Self>, tenant: &Tenant, new: NewEvent, only_if_subscribed: bool) -> Result<(), StorageError> {
+    pub async fn emit(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        new: NewEvent,
+        only_if_subscribed: bool,
+    ) -> Result<(), StorageError> {
         let mut event = Event {
             id: String::new(),
             time: self.clock.now(),

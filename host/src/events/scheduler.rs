@@ -70,7 +70,8 @@ impl ExtensionRuntime {
         self.invalidate(tenant_id);
         let Some(tenant) = self.db.tenant_by_id(tenant_id).await? else { return Ok(None) };
         let run_id = format!("run_{}_{due}", binding.id);
-        let target = self.target(&tenant, &binding.extension, &bound.deployment_id, bound.version, Hook::Scheduled, false).await;
+        let target =
+            self.target(&tenant, &binding.extension, &bound.deployment_id, bound.version, Hook::Scheduled, false).await;
         let result = match (tenant.state.is_usable(), target) {
             (false, _) => Err("the tenant is not enabled".to_owned()),
             (true, Err(e)) => Err(e.to_string()),

@@ -60,7 +60,10 @@ fn source(source: Source) -> wit::Source {
 }
 
 fn data_bytes(a: &wit::AccountData) -> usize {
-    a.username.len() + a.email.as_ref().map_or(0, String::len) + a.phone.as_ref().map_or(0, String::len) + a.attributes.len()
+    a.username.len()
+        + a.email.as_ref().map_or(0, String::len)
+        + a.phone.as_ref().map_or(0, String::len)
+        + a.attributes.len()
 }
 
 struct Before {
@@ -79,7 +82,12 @@ impl HookCall for Before {
         data_bytes(&self.account)
     }
 
-    async fn call(&self, store: &mut Store<HostState>, instance: &Instance, compiled: &Compiled) -> wasmtime::Result<wit::Verdict> {
+    async fn call(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        compiled: &Compiled,
+    ) -> wasmtime::Result<wit::Verdict> {
         let indices = compiled.account_creation.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
         indices.load(&mut *store, instance)?.call_before(store, &self.tenant, self.source, &self.account).await
     }
@@ -95,7 +103,10 @@ impl HookCall for Before {
             + changes.phone.as_ref().map_or(0, String::len)
             + changes.attributes.as_ref().map_or(0, String::len);
         if size > limits.output_bytes {
-            return Err(InvokeError::InvalidOutput(format!("{size} bytes of changes; at most {}", limits.output_bytes)));
+            return Err(InvokeError::InvalidOutput(format!(
+                "{size} bytes of changes; at most {}",
+                limits.output_bytes
+            )));
         }
         let mut account = self.submitted.clone();
         if let Some(username) = changes.username {
@@ -141,9 +152,17 @@ impl HookCall for After {
         self.account_id.len() + data_bytes(&self.account)
     }
 
-    async fn call(&self, store: &mut Store<HostState>, instance: &Instance, compiled: &Compiled) -> wasmtime::Result<()> {
+    async fn call(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        compiled: &Compiled,
+    ) -> wasmtime::Result<()> {
         let indices = compiled.account_creation.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
-        indices.load(&mut *store, instance)?.call_after(store, &self.tenant, self.source, &self.account_id, &self.account).await
+        indices
+            .load(&mut *store, instance)?
+            .call_after(store, &self.tenant, self.source, &self.account_id, &self.account)
+            .await
     }
 
     fn check(&self, _: (), _: &Limits) -> Result<(), InvokeError> {
@@ -157,7 +176,12 @@ impl HookCall for After {
 
 impl ExtensionRuntime {
     /// Asks `target` whether (and how) an account may be created.
-    pub async fn before_account_creation(&self, target: &Target, from: Source, account: &AccountData) -> Invocation<Verdict> {
+    pub async fn before_account_creation(
+        &self,
+        target: &Target,
+        from: Source,
+        account: &AccountData,
+    ) -> Invocation<Verdict> {
         let call = Before {
             tenant: tenant(target),
             source: source(from),
@@ -175,8 +199,12 @@ impl ExtensionRuntime {
         account_id: &str,
         account: &AccountData,
     ) -> Invocation<()> {
-        let call =
-            After { tenant: tenant(target), source: source(from), account_id: account_id.to_owned(), account: to_wit(account) };
+        let call = After {
+            tenant: tenant(target),
+            source: source(from),
+            account_id: account_id.to_owned(),
+            account: to_wit(account),
+        };
         self.invoke(target, &call).await
     }
 }

@@ -108,7 +108,10 @@ impl ExtensionRuntime {
                 .then(|| token_issuance::GuestIndices::new(&pre))
                 .transpose()
                 .map_err(invalid)?,
-            otp_delivery: has(Hook::OtpDelivery).then(|| otp_delivery::GuestIndices::new(&pre)).transpose().map_err(invalid)?,
+            otp_delivery: has(Hook::OtpDelivery)
+                .then(|| otp_delivery::GuestIndices::new(&pre))
+                .transpose()
+                .map_err(invalid)?,
             account_creation: has(Hook::AccountCreation)
                 .then(|| account_creation::GuestIndices::new(&pre))
                 .transpose()

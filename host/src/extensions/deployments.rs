@@ -14,9 +14,9 @@ use tokio::sync::mpsc;
 
 use super::compile::check_envelope;
 use super::events::EventResult;
-use crate::events::outbox::NewEvent;
 use super::{Compiled, DeployError, ExtensionRuntime, Hook};
 use crate::clock::random_id;
+use crate::events::outbox::NewEvent;
 use crate::storage::{BuildResult, DeploymentRow, DeploymentState, NewBinding, NewDeployment, StorageError};
 
 /// A deployment could not be loaded for an invocation.
@@ -191,7 +191,11 @@ impl ExtensionRuntime {
     }
 
     /// Compiles (or loads from the artifact cache) a stored deployment.
-    async fn compile_deployment(self: &Arc<Self>, tenant_id: &str, row: &DeploymentRow) -> Result<Arc<Compiled>, LoadError> {
+    async fn compile_deployment(
+        self: &Arc<Self>,
+        tenant_id: &str,
+        row: &DeploymentRow,
+    ) -> Result<Arc<Compiled>, LoadError> {
         let engine = &self.engine_fingerprint;
         if let Some((artifact, digest)) = self.db.artifact(tenant_id, &row.content_sha256, engine).await?
             && crate::secrets::sha256_hex(&artifact) == digest
@@ -205,7 +209,9 @@ impl ExtensionRuntime {
             .map_err(|e| LoadError::Interrupted(e.to_string()))?;
             match loaded {
                 Ok(compiled) => return Ok(Arc::new(compiled)),
-                Err(e) => tracing::warn!(tenant = %tenant_id, deployment = %row.id, "cached artifact unusable, recompiling: {e}"),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant_id, deployment = %row.id, "cached artifact unusable, recompiling: {e}")
+                }
             }
         }
         let bytes = self
@@ -283,7 +289,8 @@ fn check_surface(bytes: &[u8]) -> Result<(), DeployError> {
             Payload::ComponentImportSection(section) if depth == 0 => {
                 for import in section {
                     let name = import.map_err(|e| DeployError::Invalid(e.to_string()))?.name.name;
-                    let provided = name.starts_with("wasi:") || name.starts_with(&format!("{}/", super::CONTRACT_PACKAGE));
+                    let provided =
+                        name.starts_with("wasi:") || name.starts_with(&format!("{}/", super::CONTRACT_PACKAGE));
                     if !provided {
                         return Err(DeployError::UnsatisfiedImport(format!(
                             "{name} (the host provides wasi:* and {}/* only)",

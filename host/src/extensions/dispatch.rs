@@ -16,12 +16,15 @@ use super::{ExtensionEnv, ExtensionRuntime, Hook, InvocationContext, LimitOverri
 use crate::storage::{ActiveBinding, FailurePolicy, StorageError};
 use crate::tenancy::Tenant;
 
+/// The active bindings of (tenant id, hook, client id).
+type BindingCache = HashMap<(String, Hook, Option<String>), Arc<Vec<ActiveBinding>>>;
+
 /// Per-node caches of what dispatch reads on every request.
 #[derive(Debug, Default)]
 pub(super) struct Caches {
     limits: RwLock<HashMap<String, Limits>>,
     env: RwLock<HashMap<(String, String), Arc<ExtensionEnv>>>,
-    bindings: RwLock<HashMap<(String, Hook, Option<String>), Arc<Vec<ActiveBinding>>>>,
+    bindings: RwLock<BindingCache>,
 }
 
 /// A bound deployment ready to run (or why it cannot), with its binding.
@@ -117,7 +120,10 @@ impl ExtensionRuntime {
     }
 
     /// The tenant's active `events` bindings (tenant-wide).
-    pub(crate) async fn active_events_bindings(&self, tenant_id: &str) -> Result<Arc<Vec<ActiveBinding>>, StorageError> {
+    pub(crate) async fn active_events_bindings(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Arc<Vec<ActiveBinding>>, StorageError> {
         self.active_bindings(tenant_id, Hook::Events, None).await
     }
 
@@ -149,7 +155,12 @@ impl ExtensionRuntime {
 
     /// Everything bound to `hook` for the tenant (and client), in order, ready to run. An
     /// extension is skipped entirely while its tenant is not ENABLED.
-    pub async fn bound(self: &Arc<Self>, tenant: &Tenant, hook: Hook, client_id: Option<&str>) -> Result<Vec<Bound>, StorageError> {
+    pub async fn bound(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        hook: Hook,
+        client_id: Option<&str>,
+    ) -> Result<Vec<Bound>, StorageError> {
         if !tenant.state.is_usable() {
             return Ok(Vec::new());
         }

@@ -61,7 +61,12 @@ impl HookCall for Call {
         e.id.len() + e.category.len() + e.action.len() + e.origin.len() + e.detail.len()
     }
 
-    async fn call(&self, store: &mut Store<HostState>, instance: &Instance, compiled: &Compiled) -> wasmtime::Result<Self::Raw> {
+    async fn call(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        compiled: &Compiled,
+    ) -> wasmtime::Result<Self::Raw> {
         let indices = compiled.events.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
         indices.load(&mut *store, instance)?.call_handle(store, &self.input).await
     }

@@ -46,8 +46,7 @@ impl AllowedHost {
 pub fn valid_allowed_host(entry: &str) -> bool {
     AllowedHost::parse(entry).is_some_and(|allowed| {
         let name = allowed.host.strip_prefix("*.").unwrap_or(&allowed.host);
-        !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
     })
 }
 
@@ -112,7 +111,9 @@ impl WasiHttpHooks for OutboundPolicy {
             let sent = tokio::time::timeout(timeout, default_send_request(request, Some(options))).await;
             let (response, io) = sent.map_err(|_| Error::ConnectionTimeout)??;
             let response = response.map(|body| {
-                Limited::new(body, limit).map_err(move |_| Error::HttpResponseBodySize(Some(limit as u64))).boxed_unsync()
+                Limited::new(body, limit)
+                    .map_err(move |_| Error::HttpResponseBodySize(Some(limit as u64)))
+                    .boxed_unsync()
             });
             Ok((response, Box::new(io) as SendFuture))
         })

@@ -242,13 +242,8 @@ impl ExtensionRuntime {
         let started = Instant::now();
         let deadline = limits.deadline(C::HOOK);
         let context = Arc::new(target.context.clone());
-        let kv = KvSession::new(
-            self.db.clone(),
-            context.tenant_id.clone(),
-            limits,
-            self.clock.clone(),
-            context.dry_run,
-        );
+        let kv =
+            KvSession::new(self.db.clone(), context.tenant_id.clone(), limits, self.clock.clone(), context.dry_run);
         let parts = HostStateParts {
             context,
             limits: limits.clone(),
@@ -324,9 +319,8 @@ impl ExtensionRuntime {
         let limit = limits.concurrent_invocations;
         let semaphore = {
             let mut slots = self.tenant_slots.lock().map_err(|_| InvokeError::Unavailable)?;
-            let entry = slots
-                .entry(tenant_id.to_owned())
-                .or_insert_with(|| (limit, Arc::new(Semaphore::new(limit as usize))));
+            let entry =
+                slots.entry(tenant_id.to_owned()).or_insert_with(|| (limit, Arc::new(Semaphore::new(limit as usize))));
             if entry.0 != limit {
                 // The plan changed: invocations in flight keep their permits on the old one.
                 *entry = (limit, Arc::new(Semaphore::new(limit as usize)));

@@ -65,7 +65,12 @@ impl HookCall for Call {
             + m.locale.as_ref().map_or(0, String::len)
     }
 
-    async fn call(&self, store: &mut Store<HostState>, instance: &Instance, compiled: &Compiled) -> wasmtime::Result<Self::Raw> {
+    async fn call(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        compiled: &Compiled,
+    ) -> wasmtime::Result<Self::Raw> {
         let indices = compiled.otp_delivery.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
         indices.load(&mut *store, instance)?.call_deliver(store, &self.input).await
     }
@@ -73,7 +78,11 @@ impl HookCall for Call {
     fn check(&self, raw: Self::Raw, limits: &Limits) -> Result<Delivery, InvokeError> {
         let text = |s: String| -> Result<String, InvokeError> {
             if s.len() > limits.output_bytes {
-                return Err(InvokeError::InvalidOutput(format!("{} bytes returned; at most {}", s.len(), limits.output_bytes)));
+                return Err(InvokeError::InvalidOutput(format!(
+                    "{} bytes returned; at most {}",
+                    s.len(),
+                    limits.output_bytes
+                )));
             }
             Ok(s)
         };

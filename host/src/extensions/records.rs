@@ -108,7 +108,7 @@ pub(super) fn spawn_flusher(runtime: Weak<ExtensionRuntime>) {
                 tracing::warn!("cannot write invocation records: {e}");
             }
             ticks += 1;
-            if ticks % PRUNE_EVERY_FLUSHES == 0
+            if ticks.is_multiple_of(PRUNE_EVERY_FLUSHES)
                 && let Err(e) = runtime.db.prune_invocations(KEPT_PER_EXTENSION).await
             {
                 tracing::warn!("cannot prune invocation records: {e}");

@@ -20,7 +20,12 @@ impl HookCall for Call {
         self.input.run_id.len() + self.input.schedule.len()
     }
 
-    async fn call(&self, store: &mut Store<HostState>, instance: &Instance, compiled: &Compiled) -> wasmtime::Result<Self::Raw> {
+    async fn call(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        compiled: &Compiled,
+    ) -> wasmtime::Result<Self::Raw> {
         let indices = compiled.scheduled.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
         indices.load(&mut *store, instance)?.call_run(store, &self.input).await
     }

@@ -88,9 +88,10 @@ impl HookCall for Call {
 
     fn outcome(output: &Decision) -> (Outcome, Option<String>) {
         match output {
-            Decision::Issue { access_token, id_token } => {
-                (Outcome::Ok, Some(format!("{} access-token and {} ID-token claims", access_token.len(), id_token.len())))
-            }
+            Decision::Issue { access_token, id_token } => (
+                Outcome::Ok,
+                Some(format!("{} access-token and {} ID-token claims", access_token.len(), id_token.len())),
+            ),
             Decision::Deny(reason) => (Outcome::Denied, Some(reason.chars().take(200).collect())),
         }
     }

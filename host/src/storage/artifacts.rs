@@ -7,7 +7,12 @@ use super::{Db, Result};
 
 impl Db {
     /// The artifact and its stored SHA-256, if this engine compiled this content before.
-    pub async fn artifact(&self, tenant_id: &str, content_sha256: &str, engine: &str) -> Result<Option<(Vec<u8>, String)>> {
+    pub async fn artifact(
+        &self,
+        tenant_id: &str,
+        content_sha256: &str,
+        engine: &str,
+    ) -> Result<Option<(Vec<u8>, String)>> {
         let row = sqlx::query(
             "SELECT artifact, artifact_sha256 FROM compiled_artifacts
              WHERE tenant_id = ? AND content_sha256 = ? AND engine = ?",

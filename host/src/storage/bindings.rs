@@ -99,7 +99,11 @@ fn binding(row: &SqliteRow) -> Result<BindingRow> {
 }
 
 fn active(row: &SqliteRow) -> Result<ActiveBinding> {
-    Ok(ActiveBinding { binding: binding(row)?, deployment_id: row.try_get("deployment_id")?, version: row.try_get("version")? })
+    Ok(ActiveBinding {
+        binding: binding(row)?,
+        deployment_id: row.try_get("deployment_id")?,
+        version: row.try_get("version")?,
+    })
 }
 
 /// Inserts a binding inside a transaction.
@@ -130,7 +134,9 @@ pub(super) async fn insert_binding_in(
         Err(e) if is_unique_violation(&e) => {
             return Err(StorageError::Conflict("a binding of this hook, extension and client"));
         }
-        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Err(StorageError::NotFound("extension")),
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+            return Err(StorageError::NotFound("extension"));
+        }
         other => other?,
     };
     Ok(BindingRow {
@@ -180,7 +186,12 @@ impl Db {
     }
 
     /// The active bindings of `hook`: the client's own if it has any, else tenant-wide.
-    pub async fn active_bindings(&self, tenant_id: &str, hook: &str, client_id: Option<&str>) -> Result<Vec<ActiveBinding>> {
+    pub async fn active_bindings(
+        &self,
+        tenant_id: &str,
+        hook: &str,
+        client_id: Option<&str>,
+    ) -> Result<Vec<ActiveBinding>> {
         let sql = format!(
             "{} WHERE b.tenant_id = ? AND b.hook = ? AND b.client_id = ?
              ORDER BY b.position, b.created_at, b.id",
@@ -208,7 +219,13 @@ impl Db {
 
     /// Moves a scheduled binding's last run from `previous` to `due`; true if this caller
     /// did (so exactly one node runs each due time).
-    pub async fn claim_scheduled_run(&self, tenant_id: &str, binding_id: &str, previous: Option<i64>, due: i64) -> Result<bool> {
+    pub async fn claim_scheduled_run(
+        &self,
+        tenant_id: &str,
+        binding_id: &str,
+        previous: Option<i64>,
+        due: i64,
+    ) -> Result<bool> {
         let claimed = sqlx::query(
             "UPDATE extension_bindings SET last_run_at = ?
              WHERE tenant_id = ? AND id = ? AND last_run_at IS ?",

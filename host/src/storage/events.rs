@@ -23,9 +23,14 @@ pub struct DueDelivery {
 pub enum DeliveryOutcome<'a> {
     Delivered,
     /// Try again at `next_attempt_at`.
-    Retry { error: &'a str, next_attempt_at: i64 },
+    Retry {
+        error: &'a str,
+        next_attempt_at: i64,
+    },
     /// No more attempts.
-    GiveUp { error: &'a str },
+    GiveUp {
+        error: &'a str,
+    },
 }
 
 const EVENT_COLUMNS: &str = "e.id, e.time, e.category, e.action, e.origin, e.result, e.reason, e.account_id, e.detail";
@@ -89,7 +94,9 @@ impl Db {
 
     /// The tenant's latest events, newest first.
     pub async fn list_events(&self, tenant_id: &str, limit: u32) -> Result<Vec<Event>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = ? ORDER BY e.time DESC, e.id DESC LIMIT ?");
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = ? ORDER BY e.time DESC, e.id DESC LIMIT ?"
+        );
         let rows = sqlx::query(&sql).bind(tenant_id).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(event).collect()
     }
@@ -167,7 +174,11 @@ impl Db {
     }
 
     /// Each delivery of an event: (binding id, state, attempts, last error).
-    pub async fn event_deliveries(&self, tenant_id: &str, event_id: &str) -> Result<Vec<(String, String, i64, Option<String>)>> {
+    pub async fn event_deliveries(
+        &self,
+        tenant_id: &str,
+        event_id: &str,
+    ) -> Result<Vec<(String, String, i64, Option<String>)>> {
         let rows = sqlx::query(
             "SELECT binding_id, state, attempts, last_error FROM event_deliveries
              WHERE tenant_id = ? AND event_id = ? ORDER BY binding_id",
@@ -177,7 +188,14 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|row| Ok((row.try_get("binding_id")?, row.try_get("state")?, row.try_get("attempts")?, row.try_get("last_error")?)))
+            .map(|row| {
+                Ok((
+                    row.try_get("binding_id")?,
+                    row.try_get("state")?,
+                    row.try_get("attempts")?,
+                    row.try_get("last_error")?,
+                ))
+            })
             .collect()
     }
 }

@@ -249,13 +249,12 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let bound: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM extension_bindings WHERE tenant_id = ? AND extension = ?",
-                )
-                .bind(tenant_id)
-                .bind(&extension)
-                .fetch_one(&mut *tx)
-                .await?;
+                let bound: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM extension_bindings WHERE tenant_id = ? AND extension = ?")
+                        .bind(tenant_id)
+                        .bind(&extension)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 if bound == 0 {
                     for binding in default_bindings {
                         insert_binding_in(&mut tx, tenant_id, binding).await?;
@@ -296,11 +295,10 @@ impl Db {
 
     /// Every PENDING version of every tenant, oldest first (the build queue at start).
     pub async fn pending_builds(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query(
-            "SELECT tenant_id, id FROM extension_versions WHERE state = 'PENDING' ORDER BY created_at, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT tenant_id, id FROM extension_versions WHERE state = 'PENDING' ORDER BY created_at, id")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(|row| Ok((row.try_get("tenant_id")?, row.try_get("id")?))).collect()
     }
 
@@ -317,7 +315,13 @@ impl Db {
     }
 
     /// Makes a built (ENABLED) version of the extension its active one.
-    pub async fn activate_deployment(&self, tenant_id: &str, name: &str, deployment_id: &str, now: i64) -> Result<bool> {
+    pub async fn activate_deployment(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        deployment_id: &str,
+        now: i64,
+    ) -> Result<bool> {
         let updated = sqlx::query(
             "UPDATE extensions SET active_deployment_id = ?, updated_at = ?
              WHERE tenant_id = ? AND name = ? AND EXISTS (
@@ -380,15 +384,16 @@ impl Db {
     /// Deletes a version that is not its extension's active one.
     pub async fn delete_deployment(&self, tenant_id: &str, id: &str) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let active: Option<i64> = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM extensions WHERE tenant_id = ? AND active_deployment_id = ?",
-        )
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let active: Option<i64> =
+            sqlx::query_scalar("SELECT COUNT(*) FROM extensions WHERE tenant_id = ? AND active_deployment_id = ?")
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if active.unwrap_or(0) > 0 {
-            return Err(StorageError::Refused("the active version of an extension cannot be deleted; activate another first".into()));
+            return Err(StorageError::Refused(
+                "the active version of an extension cannot be deleted; activate another first".into(),
+            ));
         }
         let deleted = sqlx::query("DELETE FROM extension_versions WHERE tenant_id = ? AND id = ?")
             .bind(tenant_id)
@@ -469,13 +474,12 @@ impl Db {
     }
 
     pub async fn extension_secrets(&self, tenant_id: &str, extension: &str) -> Result<HashMap<String, SealedSecret>> {
-        let rows = sqlx::query(
-            "SELECT name, nonce, ciphertext FROM extension_secrets WHERE tenant_id = ? AND extension = ?",
-        )
-        .bind(tenant_id)
-        .bind(extension)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT name, nonce, ciphertext FROM extension_secrets WHERE tenant_id = ? AND extension = ?")
+                .bind(tenant_id)
+                .bind(extension)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 Ok((

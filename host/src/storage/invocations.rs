@@ -79,7 +79,9 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 impl Db {
     pub async fn insert_invocations(&self, batch: &[NewInvocation]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let sql = format!("INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql = format!(
+            "INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
         for new in batch {
             let r = &new.row;
             sqlx::query(&sql)

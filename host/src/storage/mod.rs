@@ -25,9 +25,9 @@ pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DueDelivery};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
 pub use invocations::{InvocationRow, InvocationStats, NewInvocation};
+pub use keys::SigningKeyRow;
 pub use kv::{KvEntry, KvWrite};
 pub use plans::{PlanRow, TenantLimitsRow};
-pub use keys::SigningKeyRow;
 pub use tokens::{PatRow, ROOT_TOKEN_ID};
 
 use crate::tenancy::{ResourceState, UnknownState};

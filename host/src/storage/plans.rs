@@ -44,12 +44,13 @@ impl Db {
 
     /// Puts the tenant on a plan; false if there is no such plan.
     pub async fn set_tenant_plan(&self, tenant_id: &str, plan: &str) -> Result<bool> {
-        let updated = sqlx::query("UPDATE tenants SET plan = ? WHERE id = ? AND EXISTS (SELECT 1 FROM plans WHERE name = ?)")
-            .bind(plan)
-            .bind(tenant_id)
-            .bind(plan)
-            .execute(&self.pool)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE tenants SET plan = ? WHERE id = ? AND EXISTS (SELECT 1 FROM plans WHERE name = ?)")
+                .bind(plan)
+                .bind(tenant_id)
+                .bind(plan)
+                .execute(&self.pool)
+                .await?;
         Ok(updated.rows_affected() == 1)
     }
 
@@ -81,15 +82,14 @@ impl Db {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        let created_at = sqlx::query_scalar("SELECT created_at FROM plans WHERE name = ?")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
+        let created_at =
+            sqlx::query_scalar("SELECT created_at FROM plans WHERE name = ?").bind(name).fetch_one(&self.pool).await?;
         Ok(PlanRow { name: name.to_owned(), limits: limits.clone(), created_at })
     }
 
     pub async fn list_plans(&self) -> Result<Vec<PlanRow>> {
-        let rows = sqlx::query("SELECT name, limits, created_at FROM plans ORDER BY name").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT name, limits, created_at FROM plans ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(PlanRow {
