@@ -85,9 +85,10 @@ async fn an_extension_denial_becomes_access_denied_with_its_reason() {
     assert_eq!(body["error_description"], "this client is suspended");
 }
 
-/// Limits in which an endless loop meets its deadline long before its fuel runs out.
+/// Limits in which an endless loop meets its deadline long before its fuel (or its
+/// tenant's fuel budget) runs out.
 fn deadline_limits() -> Limits {
-    Limits { fuel: u64::MAX / 2, ..Limits::default() }
+    Limits { fuel: u64::MAX / 2, fuel_per_second: u64::MAX / 2, ..Limits::default() }
 }
 
 #[tokio::test]

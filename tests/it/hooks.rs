@@ -234,6 +234,16 @@ async fn outbound_http_reaches_only_allowed_hosts_and_never_outlives_the_deadlin
     assert_eq!(token_claims(&server, &tenant, attributes.clone()).await["http_status"], 200);
     assert_eq!(site.received().len(), 1);
 
+    // A response body beyond the tenant's limit does not reach the guest.
+    site.answer_with(200, json!({"padding": "x".repeat(4096)}), Duration::ZERO);
+    let limits = format!("/admin/v1/tenants/{}/limits", tenant.name);
+    let small = json!({"overrides": {"http_response_bytes": 1024}});
+    expect_status(server.call(Method::PUT, &server.root_token, &limits, Some(small)).await.unwrap(), StatusCode::OK)
+        .await
+        .unwrap();
+    let cut = token_claims(&server, &tenant, attributes.clone()).await;
+    assert!(cut.get("http_error").is_some() && cut.get("http_status").is_none(), "{cut}");
+
     // A slow answer cannot hold the invocation past its 50 ms deadline.
     site.answer_with(200, json!({}), Duration::from_secs(3));
     let client = server.create_client(&tenant, json!({"name": "slow", "attributes": attributes})).await.unwrap();

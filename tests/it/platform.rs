@@ -249,6 +249,65 @@ async fn limits_come_from_the_plan_and_the_operators_overrides_per_tenant() {
 }
 
 #[tokio::test]
+async fn input_size_and_invocations_per_minute_are_limited_per_tenant() {
+    // A clock that stands still, so every call falls in the same minute.
+    let clock = std::sync::Arc::new(keyhaven::clock::ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock).await.unwrap();
+    let tenant = server.create_tenant("rate").await.unwrap();
+    server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let path = format!("/admin/v1/tenants/{}/limits", tenant.name);
+    let overrides = json!({"overrides": {"input_bytes": 1024, "invocations_per_minute": 2}});
+    expect_status(server.call(Method::PUT, &server.root_token, &path, Some(overrides)).await.unwrap(), StatusCode::OK)
+        .await
+        .unwrap();
+
+    // An input over the tenant's limit is refused before the guest runs.
+    let big =
+        server.create_client(&tenant, json!({"name": "big", "attributes": {"blob": "x".repeat(2000)}})).await.unwrap();
+    let body =
+        expect_status(server.token(&tenant, &big).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+    assert!(body["error_description"].as_str().unwrap().contains("limit is 1024"), "{body}");
+
+    // Two invocations fit in this minute (the refused input did not count); the next is
+    // refused at once, to retry.
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    claims(&server, &tenant, &client).await;
+    claims(&server, &tenant, &client).await;
+    let response = server.token(&tenant, &client).await.unwrap();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let body = expect_status(response, StatusCode::SERVICE_UNAVAILABLE).await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert!(body["error_description"].as_str().unwrap().contains("2 extension invocations per minute"), "{body}");
+
+    let page = admin_ok(&server, &tenant, Method::GET, "/extensions/extension/invocations", None).await;
+    let outcomes: Vec<&str> =
+        page["invocations"].as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["throttled", "ok", "ok", "throttled"]);
+}
+
+#[tokio::test]
+async fn compiled_components_are_evicted_and_reloaded_from_the_artifact_cache_without_recompiling() {
+    let node = keyhaven::extensions::NodeLimits { compiled_cache_entries: 1, ..keyhaven_tests::test_node_limits() };
+    let server = TestServer::start_with_node(keyhaven::extensions::Limits::default(), node).await.unwrap();
+    let mut tenants = Vec::new();
+    for name in ["evict-a", "evict-b", "evict-c"] {
+        let tenant = server.create_tenant(name).await.unwrap();
+        server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+        let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": name}})).await.unwrap();
+        tenants.push((tenant, client, name));
+    }
+    let compiled = server.state.extensions.compilations();
+    assert_eq!(compiled, 3, "one build per tenant");
+    for _ in 0..2 {
+        for (tenant, client, name) in &tenants {
+            assert_eq!(claims(&server, tenant, client).await["org"], *name);
+            assert_eq!(server.state.extensions.components_in_memory(), 1);
+        }
+    }
+    assert_eq!(server.state.extensions.compilations(), compiled, "reloads come from the artifact cache");
+}
+
+#[tokio::test]
 async fn a_tenant_cannot_enable_more_extensions_than_its_plan_allows() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("cap").await.unwrap();

@@ -87,9 +87,11 @@ impl TestServer {
         Self::start_configured(limits, node, Arc::new(SystemClock)).await
     }
 
-    /// A server whose clock is `clock`.
+    /// A server whose clock is `clock`, and whose event deliveries and scheduled runs
+    /// happen only when the test calls for them.
     pub async fn start_with_clock(clock: Arc<dyn Clock>) -> Result<Self> {
-        Self::start_configured(Limits::default(), test_node_limits(), clock).await
+        let node = NodeLimits { background_jobs: false, ..test_node_limits() };
+        Self::start_configured(Limits::default(), node, clock).await
     }
 
     async fn start_configured(limits: Limits, node: NodeLimits, clock: Arc<dyn Clock>) -> Result<Self> {

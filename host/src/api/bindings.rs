@@ -88,8 +88,8 @@ pub async fn create(
         filter: body.filter.as_ref(),
         now: state.clock.now(),
     };
+    let _change = state.extensions.change(&tenant.id);
     let row = state.db.insert_binding(&tenant.id, binding).await?;
-    state.extensions.invalidate(&tenant.id);
     Ok((StatusCode::CREATED, Json(row)))
 }
 
@@ -99,9 +99,9 @@ pub async fn delete(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     if !state.db.delete_binding(&tenant.id, &id).await? {
         return Err(ApiError::not_found("binding"));
     }
-    state.extensions.invalidate(&tenant.id);
     Ok(StatusCode::NO_CONTENT)
 }

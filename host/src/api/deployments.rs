@@ -54,10 +54,10 @@ pub async fn delete(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     if !state.db.delete_deployment(&tenant.id, &id).await? {
         return Err(ApiError::not_found("deployment"));
     }
-    state.extensions.invalidate(&tenant.id);
     Ok(StatusCode::NO_CONTENT)
 }
 

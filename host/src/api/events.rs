@@ -9,22 +9,15 @@ use super::auth::Caller;
 use super::error::ApiError;
 use crate::AppState;
 use crate::extensions::events::Event;
+use crate::storage::DeliveryRow;
 
 const LATEST: u32 = 100;
-
-#[derive(Debug, Serialize)]
-pub struct Delivery {
-    binding_id: String,
-    state: String,
-    attempts: i64,
-    last_error: Option<String>,
-}
 
 #[derive(Debug, Serialize)]
 pub struct EventView {
     #[serde(flatten)]
     event: Event,
-    deliveries: Vec<Delivery>,
+    deliveries: Vec<DeliveryRow>,
 }
 
 pub async fn list(
@@ -33,16 +26,11 @@ pub async fn list(
     Path(tenant): Path<String>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let mut views = Vec::new();
-    for event in state.db.list_events(&tenant.id, LATEST).await? {
-        let deliveries = state
-            .db
-            .event_deliveries(&tenant.id, &event.id)
-            .await?
-            .into_iter()
-            .map(|(binding_id, state, attempts, last_error)| Delivery { binding_id, state, attempts, last_error })
-            .collect();
-        views.push(EventView { event, deliveries });
-    }
+    let events = state.db.list_events(&tenant.id, LATEST).await?;
+    let mut deliveries = state.db.latest_event_deliveries(&tenant.id, LATEST).await?;
+    let views = events
+        .into_iter()
+        .map(|event| EventView { deliveries: deliveries.remove(&event.id).unwrap_or_default(), event })
+        .collect();
     Ok(Json(views))
 }

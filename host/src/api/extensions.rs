@@ -149,6 +149,7 @@ pub async fn change(
     body: Result<Json<ChangeExtension>, JsonRejection>,
 ) -> Result<Json<ExtensionRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     let Json(body) = body?;
     let now = state.clock.now();
     let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
@@ -170,7 +171,6 @@ pub async fn change(
         let limit = state.extensions.tenant_limits(&tenant.id).await?.enabled_extensions;
         state.db.set_extension_state(&tenant.id, &name, new_state, limit, now).await?;
     }
-    state.extensions.invalidate(&tenant.id);
     let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
     Ok(Json(extension))
 }
@@ -182,6 +182,7 @@ pub async fn rollback(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<Json<ExtensionRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
     let versions = state.db.list_deployments(&tenant.id, Some(&name)).await?;
     let active = versions.iter().find(|d| Some(&d.id) == extension.active_deployment_id.as_ref()).map(|d| d.version);
@@ -191,7 +192,6 @@ pub async fn rollback(
         .max_by_key(|d| d.version)
         .ok_or_else(|| ApiError::new(Problem::Conflict, "there is no earlier built version to roll back to"))?;
     state.db.activate_deployment(&tenant.id, &name, &previous.id, state.clock.now()).await?;
-    state.extensions.invalidate(&tenant.id);
     let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
     Ok(Json(extension))
 }
@@ -202,10 +202,10 @@ pub async fn delete(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     if !state.db.delete_extension(&tenant.id, &name).await? {
         return Err(ApiError::not_found("extension"));
     }
-    state.extensions.invalidate(&tenant.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -216,6 +216,7 @@ pub async fn set_config(
     body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     let Json(config) = body?;
     let size: usize = config.iter().map(|(k, v)| k.len() + v.len()).sum();
     if config.len() > MAX_CONFIG_ENTRIES || size > MAX_CONFIG_BYTES || config.keys().any(|k| k.is_empty()) {
@@ -227,7 +228,6 @@ pub async fn set_config(
     if !state.db.set_extension_config(&tenant.id, &name, &config, state.clock.now()).await? {
         return Err(ApiError::not_found("extension"));
     }
-    state.extensions.invalidate(&tenant.id);
     Ok(Json(config))
 }
 
@@ -254,10 +254,10 @@ pub async fn set_secret(
     let context = secret_context(&tenant.id, &name, &secret);
     let sealed =
         state.extensions.vault().seal(state.entropy.as_ref(), &body.value, &context).map_err(ApiError::internal)?;
+    let _change = state.extensions.change(&tenant.id);
     if !state.db.set_extension_secret(&tenant.id, &name, &secret, &sealed, state.clock.now()).await? {
         return Err(ApiError::not_found("extension"));
     }
-    state.extensions.invalidate(&tenant.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -267,9 +267,9 @@ pub async fn delete_secret(
     Path((tenant, name, secret)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let _change = state.extensions.change(&tenant.id);
     if !state.db.delete_extension_secret(&tenant.id, &name, &secret).await? {
         return Err(ApiError::not_found("secret"));
     }
-    state.extensions.invalidate(&tenant.id);
     Ok(StatusCode::NO_CONTENT)
 }

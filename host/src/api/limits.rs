@@ -65,6 +65,7 @@ pub async fn set(
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let overrides = body.overrides.as_ref().map(|o| check(o, &state)).transpose()?;
+    let change = state.extensions.change(&tenant.id);
     if let Some(plan) = &body.plan
         && !state.db.set_tenant_plan(&tenant.id, plan).await?
     {
@@ -73,7 +74,7 @@ pub async fn set(
     if let Some(overrides) = &overrides {
         state.db.set_tenant_limit_overrides(&tenant.id, overrides).await?;
     }
-    state.extensions.invalidate(&tenant.id);
+    drop(change);
     tracing::info!(tenant = %tenant.id, "tenant limits changed");
     Ok(Json(tenant_limits(&state, &tenant.id).await?))
 }
@@ -93,11 +94,11 @@ pub async fn put_plan(
     let Json(overrides) = body?;
     super::extensions::check_name(&name)?;
     let limits = check(&overrides, &state)?;
+    // Every tenant (any may be on the plan) sees it on its next invocation on this node.
+    let tenants = state.db.list_tenants().await?;
+    let changes: Vec<_> = tenants.iter().map(|tenant| state.extensions.change(&tenant.id)).collect();
     let plan = state.db.upsert_plan(&name, &limits, state.clock.now()).await?;
-    // Every tenant on the plan sees it on its next invocation on this node.
-    for tenant in state.db.list_tenants().await? {
-        state.extensions.invalidate(&tenant.id);
-    }
+    drop(changes);
     Ok(Json(plan))
 }
 
@@ -135,7 +136,7 @@ pub async fn put_settings(
             format!("{bad:?} is not a host, host:port or *.suffix (no scheme, no path)"),
         ));
     }
+    let _change = state.extensions.change(&tenant.id);
     state.db.set_allowed_hosts(&tenant.id, &body.allowed_hosts).await?;
-    state.extensions.invalidate(&tenant.id);
     Ok(Json(body))
 }

@@ -67,7 +67,6 @@ impl ExtensionRuntime {
         if !self.db.claim_scheduled_run(tenant_id, &binding.id, binding.last_run_at, due).await? {
             return Ok(None);
         }
-        self.invalidate(tenant_id);
         let Some(tenant) = self.db.tenant_by_id(tenant_id).await? else { return Ok(None) };
         let run_id = format!("run_{}_{due}", binding.id);
         let target =

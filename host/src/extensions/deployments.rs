@@ -126,6 +126,7 @@ impl ExtensionRuntime {
             return Ok(());
         }
         let result = self.compile_deployment(&tenant_id, &row).await;
+        let change = self.change(&tenant_id);
         let now = self.clock.now();
         let finished = match &result {
             Ok(compiled) => {
@@ -171,7 +172,7 @@ impl ExtensionRuntime {
         if let (true, Ok(compiled)) = (finished, result) {
             self.compiled.insert(&tenant_id, &deployment_id, compiled);
         }
-        self.invalidate(&tenant_id);
+        drop(change);
         tracing::info!(tenant = %tenant_id, deployment = %deployment_id, "extension build finished");
         if finished && let Some(tenant) = self.db.tenant_by_id(&tenant_id).await? {
             let event = NewEvent {
@@ -349,6 +350,10 @@ impl CompiledCache {
                 None => break,
             };
         }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|entries| entries.map.len()).unwrap_or(0)
     }
 
     /// The lock that makes concurrent first uses of one deployment load it once.

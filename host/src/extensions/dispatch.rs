@@ -6,6 +6,7 @@
 //! node and dropped whenever this node changes them ([`ExtensionRuntime::invalidate`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -19,12 +20,47 @@ use crate::tenancy::Tenant;
 /// The active bindings of (tenant id, hook, client id).
 type BindingCache = HashMap<(String, Hook, Option<String>), Arc<Vec<ActiveBinding>>>;
 
-/// Per-node caches of what dispatch reads on every request.
+/// Per-node caches of what dispatch reads on every request. While a change is being
+/// written ([`ExtensionRuntime::change`]) readers bypass them, and a value read from the
+/// database is kept only if no change began or ended meanwhile, so a request that follows
+/// a change never runs with what was cached before it.
 #[derive(Debug, Default)]
 pub(super) struct Caches {
     limits: RwLock<HashMap<String, Limits>>,
     env: RwLock<HashMap<(String, String), Arc<ExtensionEnv>>>,
     bindings: RwLock<BindingCache>,
+    /// Changes being written now.
+    writing: AtomicUsize,
+    /// Bumped by every invalidation.
+    generation: AtomicU64,
+}
+
+impl Caches {
+    /// The generation to read under, if the caches may be used now.
+    fn readable(&self) -> Option<u64> {
+        let generation = self.generation.load(Ordering::SeqCst);
+        (self.writing.load(Ordering::SeqCst) == 0).then_some(generation)
+    }
+
+    /// Whether a value read under `generation` may be kept.
+    fn keep(&self, generation: Option<u64>) -> bool {
+        generation.is_some() && self.readable() == generation
+    }
+}
+
+/// A change to a tenant's extensions, bindings, settings or limits being written; dropping
+/// it (once the change is committed) makes the node forget what it cached.
+#[derive(Debug)]
+pub struct ChangeGuard<'a> {
+    runtime: &'a ExtensionRuntime,
+    tenant_id: String,
+}
+
+impl Drop for ChangeGuard<'_> {
+    fn drop(&mut self) {
+        self.runtime.invalidate(&self.tenant_id);
+        self.runtime.caches.writing.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A bound deployment ready to run (or why it cannot), with its binding.
@@ -55,7 +91,10 @@ pub enum TokenHookError {
 impl ExtensionRuntime {
     /// The tenant's limits: the defaults, refined by its plan, refined by its overrides.
     pub async fn tenant_limits(&self, tenant_id: &str) -> Result<Limits, StorageError> {
-        if let Some(limits) = self.caches.limits.read().ok().and_then(|c| c.get(tenant_id).cloned()) {
+        let generation = self.caches.readable();
+        if generation.is_some()
+            && let Some(limits) = self.caches.limits.read().ok().and_then(|c| c.get(tenant_id).cloned())
+        {
             return Ok(limits);
         }
         let row = self.db.tenant_limits(tenant_id).await?.ok_or(StorageError::NotFound("tenant"))?;
@@ -65,7 +104,9 @@ impl ExtensionRuntime {
             .clone()
             .with(&parse(row.plan_limits), &self.node)
             .with(&parse(row.overrides), &self.node);
-        if let Ok(mut cache) = self.caches.limits.write() {
+        if self.caches.keep(generation)
+            && let Ok(mut cache) = self.caches.limits.write()
+        {
             cache.insert(tenant_id.to_owned(), limits.clone());
         }
         Ok(limits)
@@ -75,21 +116,36 @@ impl ExtensionRuntime {
     /// the tenant's allowed hosts.
     pub async fn extension_env(&self, tenant_id: &str, extension: &str) -> Result<Arc<ExtensionEnv>, StorageError> {
         let key = (tenant_id.to_owned(), extension.to_owned());
-        if let Some(env) = self.caches.env.read().ok().and_then(|c| c.get(&key).cloned()) {
+        let generation = self.caches.readable();
+        if generation.is_some()
+            && let Some(env) = self.caches.env.read().ok().and_then(|c| c.get(&key).cloned())
+        {
             return Ok(env);
         }
         let config = self.db.extension(tenant_id, extension).await?.map(|e| e.config).unwrap_or_default();
         let secrets = self.db.extension_secrets(tenant_id, extension).await?;
         let allowed_hosts = self.db.tenant_limits(tenant_id).await?.map(|row| row.allowed_hosts).unwrap_or_default();
+        let allowed_hosts = super::http::parse_allowed_hosts(&allowed_hosts);
         let env = Arc::new(ExtensionEnv { config: config.into_iter().collect(), secrets, allowed_hosts });
-        if let Ok(mut cache) = self.caches.env.write() {
+        if self.caches.keep(generation)
+            && let Ok(mut cache) = self.caches.env.write()
+        {
             cache.insert(key, env.clone());
         }
         Ok(env)
     }
 
+    /// Starts a change to a tenant's extensions, bindings, settings or limits: take it
+    /// before writing, drop it after the commit.
+    pub fn change(&self, tenant_id: &str) -> ChangeGuard<'_> {
+        self.caches.writing.fetch_add(1, Ordering::SeqCst);
+        self.invalidate(tenant_id);
+        ChangeGuard { runtime: self, tenant_id: tenant_id.to_owned() }
+    }
+
     /// Forgets what this node cached about a tenant's extensions, limits and bindings.
-    pub fn invalidate(&self, tenant_id: &str) {
+    fn invalidate(&self, tenant_id: &str) {
+        self.caches.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut cache) = self.caches.limits.write() {
             cache.remove(tenant_id);
         }
@@ -109,11 +165,16 @@ impl ExtensionRuntime {
         client_id: Option<&str>,
     ) -> Result<Arc<Vec<ActiveBinding>>, StorageError> {
         let key = (tenant_id.to_owned(), hook, client_id.map(str::to_owned));
-        if let Some(bound) = self.caches.bindings.read().ok().and_then(|c| c.get(&key).cloned()) {
+        let generation = self.caches.readable();
+        if generation.is_some()
+            && let Some(bound) = self.caches.bindings.read().ok().and_then(|c| c.get(&key).cloned())
+        {
             return Ok(bound);
         }
         let bound = Arc::new(self.db.active_bindings(tenant_id, hook.name(), client_id).await?);
-        if let Ok(mut cache) = self.caches.bindings.write() {
+        if self.caches.keep(generation)
+            && let Ok(mut cache) = self.caches.bindings.write()
+        {
             cache.insert(key, bound.clone());
         }
         Ok(bound)

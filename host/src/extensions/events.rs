@@ -8,7 +8,7 @@ use wasmtime::Store;
 use wasmtime::component::Instance;
 
 use super::bindings::{events as wit, types};
-use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target};
+use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target, reported, reported_outcome};
 use super::{Compiled, ExtensionRuntime, Hook, HostState, Limits};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,14 +72,11 @@ impl HookCall for Call {
     }
 
     fn check(&self, raw: Self::Raw, _: &Limits) -> Result<Self::Output, InvokeError> {
-        Ok(raw.map_err(|reason| reason.chars().take(500).collect()))
+        reported(raw)
     }
 
     fn outcome(output: &Self::Output) -> (Outcome, Option<String>) {
-        match output {
-            Ok(()) => (Outcome::Ok, None),
-            Err(reason) => (Outcome::Failed, Some(reason.clone())),
-        }
+        reported_outcome(output)
     }
 }
 

@@ -6,6 +6,7 @@
 //! why.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Limited};
@@ -16,9 +17,14 @@ use super::log::SharedLog;
 
 /// One allowed destination: a host name (or `*.suffix`), optionally with a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct AllowedHost {
+pub struct AllowedHost {
     host: String,
     port: Option<u16>,
+}
+
+/// The usable entries of a tenant's allowed-hosts setting.
+pub fn parse_allowed_hosts(entries: &[String]) -> Arc<[AllowedHost]> {
+    entries.iter().filter_map(|entry| AllowedHost::parse(entry)).collect()
 }
 
 impl AllowedHost {
@@ -52,7 +58,7 @@ pub fn valid_allowed_host(entry: &str) -> bool {
 
 /// The `wasi:http` hooks of one invocation.
 pub struct OutboundPolicy {
-    allowed: Vec<AllowedHost>,
+    allowed: Arc<[AllowedHost]>,
     timeout: Duration,
     response_bytes: usize,
     deadline: Instant,
@@ -61,9 +67,9 @@ pub struct OutboundPolicy {
 }
 
 impl OutboundPolicy {
-    pub fn new(allowed: &[String], limits: &Limits, deadline: Instant, dry_run: bool, log: SharedLog) -> Self {
+    pub fn new(allowed: Arc<[AllowedHost]>, limits: &Limits, deadline: Instant, dry_run: bool, log: SharedLog) -> Self {
         OutboundPolicy {
-            allowed: allowed.iter().filter_map(|entry| AllowedHost::parse(entry)).collect(),
+            allowed,
             timeout: limits.http_timeout,
             response_bytes: limits.http_response_bytes,
             deadline,

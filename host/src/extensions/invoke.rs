@@ -3,7 +3,8 @@
 //! the cached `InstancePre`, fuel and a wall-clock deadline (epoch interruption for guest
 //! code, a timer for time spent waiting in the host, e.g. on HTTP or a sleep), a
 //! cooperative yield on every epoch tick so a spinning guest never holds an executor thread,
-//! a bounded lane for guests that run longer than a couple of milliseconds (so hostile or
+//! a per-tenant fuel budget per second (its share of the machine), a bounded lane for guests
+//! that run longer than a millisecond (so hostile or
 //! heavy guests share a bounded part of the machine and never delay short invocations), the
 //! hook's own output checks, the typed outcome, and the invocation record.
 
@@ -23,8 +24,11 @@ use super::records::InvocationRecord;
 use super::state::{ExtensionEnv, HostStateParts};
 use super::{Compiled, ExtensionRuntime, Hook, HostState, InvocationContext, Limits};
 
-/// How long an invocation runs freely before it takes turns on the long-running lane.
-pub const FAST_SLICE: Duration = Duration::from_millis(2);
+/// Instructions a guest computes freely before it takes turns on the long-running lane
+/// (well under a millisecond here; a token-issuance hook typically needs 20,000).
+pub const FAST_FUEL: u64 = 2_000_000;
+/// Without fuel metering: epoch ticks a guest computes through freely.
+pub const FAST_TICKS: u32 = 1;
 
 /// Why an invocation produced no usable answer. Limits are typed; everything else is a
 /// trap, invalid output or a policy refusal, described for the tenant's developer.
@@ -50,6 +54,8 @@ pub enum InvokeError {
     TooManyInFlight(u32),
     #[error("the tenant reached its limit of {0} extension invocations per minute; retry shortly")]
     RateLimited(u32),
+    #[error("the tenant used its extension budget of {0} instructions per second; retry shortly")]
+    FuelBudget(u64),
     #[error("the deployment does not export this hook")]
     NotExported,
     #[error("the extension could not be loaded: {0}")]
@@ -118,16 +124,17 @@ impl InvokeError {
             InvokeError::Trap(_) => Outcome::Trap,
             InvokeError::InvalidOutput(_) => Outcome::InvalidOutput,
             InvokeError::Policy(_) => Outcome::Policy,
-            InvokeError::InputTooLarge { .. } | InvokeError::TooManyInFlight(_) | InvokeError::RateLimited(_) => {
-                Outcome::Throttled
-            }
+            InvokeError::InputTooLarge { .. }
+            | InvokeError::TooManyInFlight(_)
+            | InvokeError::RateLimited(_)
+            | InvokeError::FuelBudget(_) => Outcome::Throttled,
             InvokeError::NotExported | InvokeError::Load(_) | InvokeError::Unavailable => Outcome::Unavailable,
         }
     }
 
     /// Whether the caller should say "retry shortly" (HTTP 503) rather than "failed".
     pub fn is_throttled(&self) -> bool {
-        matches!(self, InvokeError::TooManyInFlight(_) | InvokeError::RateLimited(_))
+        matches!(self, InvokeError::TooManyInFlight(_) | InvokeError::RateLimited(_) | InvokeError::FuelBudget(_))
     }
 }
 
@@ -155,6 +162,20 @@ pub(super) trait HookCall: Sync {
 
     /// How the answer reads in the invocation record: outcome and a short detail.
     fn outcome(output: &Self::Output) -> (Outcome, Option<String>);
+}
+
+/// For hooks that answer `result<_, string>` (events, scheduled): the guest's own failure,
+/// its reason cut to 500 characters.
+pub(super) fn reported(raw: Result<(), String>) -> Result<Result<(), String>, InvokeError> {
+    Ok(raw.map_err(|reason| reason.chars().take(500).collect()))
+}
+
+/// How a `result<_, string>` answer reads in the invocation record.
+pub(super) fn reported_outcome(output: &Result<(), String>) -> (Outcome, Option<String>) {
+    match output {
+        Ok(()) => (Outcome::Ok, None),
+        Err(reason) => (Outcome::Failed, Some(reason.clone())),
+    }
 }
 
 /// A deployment ready to invoke, with everything its invocations may read.
@@ -263,15 +284,23 @@ impl ExtensionRuntime {
         store.set_epoch_deadline(1);
         let lane = self.long_running.clone();
         let held: Arc<Mutex<Option<OwnedSemaphorePermit>>> = Arc::default();
-        store.epoch_deadline_callback(move |_| {
-            let elapsed = started.elapsed();
-            if elapsed >= deadline {
+        let (metered, fuel) = (self.node.fuel_metering, limits.fuel);
+        let mut ticks_running: u32 = 0;
+        store.epoch_deadline_callback(move |context| {
+            if started.elapsed() >= deadline {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            if elapsed < FAST_SLICE {
+            // How much has this guest computed? Its fuel says so exactly, whatever else
+            // shared its thread meanwhile; without metering, the ticks it ran through.
+            ticks_running += 1;
+            let computed_little = match metered {
+                true => fuel.saturating_sub(context.get_fuel().unwrap_or(0)) <= FAST_FUEL,
+                false => ticks_running <= FAST_TICKS,
+            };
+            if computed_little {
                 return Ok(UpdateDeadline::Yield(1));
             }
-            // Past its first slice the guest takes turns on the long-running lane: it gives
+            // Past its first ticks the guest takes turns on the long-running lane: it gives
             // the lane up at every tick and waits (not runnable) for its next turn, so
             // long-running guests share a bounded number of cores and short invocations and
             // request handling keep the rest.
@@ -303,6 +332,7 @@ impl ExtensionRuntime {
             true => limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
             false => 0,
         };
+        self.charge_fuel(&target.context.tenant_id, fuel_used);
         let duration = started.elapsed();
         let log = store.data().log.snapshot();
         let result = match outcome {
@@ -328,6 +358,9 @@ impl ExtensionRuntime {
             entry.1.clone()
         };
         let permit = semaphore.try_acquire_owned().map_err(|_| InvokeError::TooManyInFlight(limit))?;
+        if !self.fuel_left(tenant_id, limits.fuel_per_second) {
+            return Err(InvokeError::FuelBudget(limits.fuel_per_second));
+        }
         let minute = self.clock.now().div_euclid(60);
         let mut counts = self.minute_counts.lock().map_err(|_| InvokeError::Unavailable)?;
         let count = counts.entry(tenant_id.to_owned()).or_insert((minute, 0));
@@ -340,6 +373,38 @@ impl ExtensionRuntime {
         count.1 += 1;
         Ok(permit)
     }
+}
+
+impl ExtensionRuntime {
+    /// Whether the tenant has fuel left in its per-second budget (refilled continuously,
+    /// at most one second's worth banked).
+    fn fuel_left(&self, tenant_id: &str, per_second: u64) -> bool {
+        let Ok(mut buckets) = self.fuel_buckets.lock() else { return false };
+        let now = Instant::now();
+        let bucket =
+            buckets.entry(tenant_id.to_owned()).or_insert(FuelBucket { level: per_second as i128, updated: now });
+        let refill = now.duration_since(bucket.updated).as_secs_f64() * per_second as f64;
+        bucket.level = (bucket.level + refill as i128).min(per_second as i128);
+        bucket.updated = now;
+        bucket.level > 0
+    }
+
+    /// Takes what an invocation burned from its tenant's budget (it may go below zero:
+    /// the tenant then waits until the budget has refilled).
+    fn charge_fuel(&self, tenant_id: &str, fuel: u64) {
+        if let Ok(mut buckets) = self.fuel_buckets.lock()
+            && let Some(bucket) = buckets.get_mut(tenant_id)
+        {
+            bucket.level -= i128::from(fuel);
+        }
+    }
+}
+
+/// A tenant's fuel budget: what is left, as of when.
+#[derive(Debug)]
+pub(super) struct FuelBucket {
+    level: i128,
+    updated: Instant,
 }
 
 fn classify(error: &wasmtime::Error, state: &HostState, limits: &Limits, deadline: Duration) -> InvokeError {

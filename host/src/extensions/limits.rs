@@ -41,6 +41,9 @@ pub struct Limits {
     pub concurrent_invocations: u32,
     /// Invocations the tenant may start per minute on a node.
     pub invocations_per_minute: u32,
+    /// Instructions (fuel) the tenant's invocations may burn per second on a node, with a
+    /// burst of one second's worth: its share of the machine, whatever its guests do.
+    pub fuel_per_second: u64,
     /// Longest an outbound HTTP request may take (it is also bounded by the deadline).
     #[serde(with = "millis")]
     pub http_timeout: Duration,
@@ -69,6 +72,7 @@ impl Default for Limits {
             log_bytes: 1 << 10,
             concurrent_invocations: 8,
             invocations_per_minute: 60_000,
+            fuel_per_second: 500_000_000,
             http_timeout: Duration::from_secs(5),
             http_response_bytes: 256 << 10,
             enabled_extensions: 20,
@@ -104,6 +108,7 @@ impl Limits {
             log_bytes,
             concurrent_invocations,
             invocations_per_minute,
+            fuel_per_second,
             http_response_bytes,
             enabled_extensions,
             kv_keys,
@@ -153,6 +158,8 @@ pub struct LimitOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub invocations_per_minute: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub fuel_per_second: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub http_timeout_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_response_bytes: Option<usize>,
@@ -194,6 +201,7 @@ impl LimitOverrides {
         check("log_bytes", n(self.log_bytes), 0, 1 << 20)?;
         check("concurrent_invocations", m(self.concurrent_invocations), 1, u64::from(node.concurrent_invocations))?;
         check("invocations_per_minute", m(self.invocations_per_minute), 1, 10_000_000)?;
+        check("fuel_per_second", self.fuel_per_second, 1_000_000, 1_000_000_000_000)?;
         check("http_timeout_ms", self.http_timeout_ms, 1, 60_000)?;
         check("http_response_bytes", n(self.http_response_bytes), 0, 16 << 20)?;
         check("enabled_extensions", m(self.enabled_extensions), 0, 1_000)?;
@@ -222,6 +230,9 @@ pub struct NodeLimits {
     /// most this many cores), leaving the rest of the machine to short invocations and to
     /// request handling.
     pub long_running_lanes: u32,
+    /// Whether this node runs the background jobs (event deliveries, scheduled runs). Off
+    /// only where a test drives them itself.
+    pub background_jobs: bool,
 }
 
 impl Default for NodeLimits {
@@ -233,6 +244,7 @@ impl Default for NodeLimits {
             compiled_cache_entries: 256,
             fuel_metering: true,
             long_running_lanes: 1,
+            background_jobs: true,
         }
     }
 }

@@ -44,7 +44,7 @@ use wasmtime::component::Linker;
 pub use compile::{Compiled, DeployError};
 pub use config::secret_context;
 pub use deployments::{BuildQueue, LoadError};
-pub use http::valid_allowed_host;
+pub use http::{AllowedHost, valid_allowed_host};
 pub use invoke::{Invocation, InvokeError, Outcome, Target};
 pub use limits::{LimitOverrides, Limits, NodeLimits, OutOfRange};
 pub use log::{CapturedLog, LogLine};
@@ -122,12 +122,14 @@ pub struct ExtensionRuntime {
     builds: BuildQueue,
     /// One permit per instance slot of the pooling allocator.
     slots: Semaphore,
-    /// Turns for guests past their first slice (see [`invoke::FAST_SLICE`]).
+    /// Turns for guests past their first slice (see [`invoke::FAST_FUEL`]).
     long_running: Arc<Semaphore>,
     /// Each tenant's in-flight invocations: (its limit, its semaphore), by tenant id.
     tenant_slots: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
     /// Each tenant's invocations in the current minute: (minute, count).
     minute_counts: Mutex<HashMap<String, (i64, u32)>>,
+    /// Each tenant's fuel budget.
+    fuel_buckets: Mutex<HashMap<String, invoke::FuelBucket>>,
     pub records: records::Recorder,
     /// Components this node compiled (not loaded from the artifact cache).
     compilations: std::sync::atomic::AtomicU64,
@@ -189,13 +191,16 @@ impl ExtensionRuntime {
             builds,
             tenant_slots: Mutex::default(),
             minute_counts: Mutex::default(),
+            fuel_buckets: Mutex::default(),
             records: records::Recorder::new(id_prefix),
             compilations: Default::default(),
         });
         deployments::spawn_build_worker(Arc::downgrade(&runtime), build_jobs);
         records::spawn_flusher(Arc::downgrade(&runtime));
-        crate::events::scheduler::spawn(Arc::downgrade(&runtime));
-        crate::events::outbox::spawn_dispatcher(Arc::downgrade(&runtime));
+        if runtime.node.background_jobs {
+            crate::events::scheduler::spawn(Arc::downgrade(&runtime));
+            crate::events::outbox::spawn_dispatcher(Arc::downgrade(&runtime));
+        }
         Ok(runtime)
     }
 
@@ -207,6 +212,11 @@ impl ExtensionRuntime {
     /// artifact cache do not count).
     pub fn compilations(&self) -> u64 {
         self.compilations.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many compiled components this node holds in memory.
+    pub fn components_in_memory(&self) -> usize {
+        self.compiled.len()
     }
 
     pub fn vault(&self) -> &Vault {

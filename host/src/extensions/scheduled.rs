@@ -4,7 +4,7 @@ use wasmtime::Store;
 use wasmtime::component::Instance;
 
 use super::bindings::{scheduled as wit, types};
-use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target};
+use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target, reported, reported_outcome};
 use super::{Compiled, ExtensionRuntime, Hook, HostState, Limits};
 
 struct Call {
@@ -31,14 +31,11 @@ impl HookCall for Call {
     }
 
     fn check(&self, raw: Self::Raw, _: &Limits) -> Result<Self::Output, InvokeError> {
-        Ok(raw.map_err(|reason| reason.chars().take(500).collect()))
+        reported(raw)
     }
 
     fn outcome(output: &Self::Output) -> (Outcome, Option<String>) {
-        match output {
-            Ok(()) => (Outcome::Ok, None),
-            Err(reason) => (Outcome::Failed, Some(reason.clone())),
-        }
+        reported_outcome(output)
     }
 }
 

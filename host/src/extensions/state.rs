@@ -13,7 +13,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::Hook;
-use super::http::OutboundPolicy;
+use super::http::{AllowedHost, OutboundPolicy};
 use super::kv::KvSession;
 use super::limits::{GuestLimiter, Limits};
 use super::log::{CapturedLog, CapturedOutput, SharedLog};
@@ -36,12 +36,12 @@ pub struct InvocationContext {
 
 /// What an extension's invocations may read besides their input, shared by all of them
 /// until the tenant administrator changes it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ExtensionEnv {
     pub config: HashMap<String, String>,
     pub secrets: HashMap<String, SealedSecret>,
-    /// Hosts (`name` or `name:port`) the tenant allows outbound HTTP to.
-    pub allowed_hosts: Vec<String>,
+    /// Where the tenant allows outbound HTTP to.
+    pub allowed_hosts: Arc<[AllowedHost]>,
 }
 
 /// Everything a guest's store holds.
@@ -81,7 +81,7 @@ impl HostState {
             .stderr(CapturedOutput::new(log.clone(), "stderr"))
             .wall_clock(ServiceClock(clock))
             .build();
-        let outbound = OutboundPolicy::new(&env.allowed_hosts, &limits, deadline, context.dry_run, log.clone());
+        let outbound = OutboundPolicy::new(env.allowed_hosts.clone(), &limits, deadline, context.dry_run, log.clone());
         HostState {
             wasi,
             table: ResourceTable::new(),

@@ -172,3 +172,30 @@ fn check_output(decision: wit::Decision, limits: &Limits) -> Result<Decision, In
     };
     Ok(Decision::Issue { access_token: parse(claims.access_token)?, id_token: parse(claims.id_token)? })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(names: &[&str]) -> wit::Decision {
+        let claims = names.iter().map(|name| wit::Claim { name: (*name).to_owned(), value: "1".into() }).collect();
+        wit::Decision::Issue(wit::Claims { access_token: claims, id_token: Vec::new() })
+    }
+
+    #[test]
+    fn claim_names_protected_claims_and_json_are_checked() {
+        let limits = Limits::default();
+        assert!(check_output(claims(&["org", "plan"]), &limits).is_ok());
+        let long = "n".repeat(limits.claim_name_bytes + 1);
+        assert!(matches!(check_output(claims(&[&long]), &limits), Err(InvokeError::InvalidOutput(_))));
+        assert!(matches!(check_output(claims(&[""]), &limits), Err(InvokeError::InvalidOutput(_))));
+        assert!(
+            matches!(check_output(claims(&["org", "sub"]), &limits), Err(InvokeError::Policy(m)) if m.contains("\"sub\""))
+        );
+        let not_json = wit::Decision::Issue(wit::Claims {
+            access_token: vec![wit::Claim { name: "x".into(), value: "{".into() }],
+            id_token: Vec::new(),
+        });
+        assert!(matches!(check_output(not_json, &limits), Err(InvokeError::InvalidOutput(_))));
+    }
+}

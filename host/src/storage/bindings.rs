@@ -161,7 +161,7 @@ const ACTIVE: &str = "SELECT {COLUMNS}, v.id AS deployment_id, v.version AS vers
 
 impl Db {
     pub async fn insert_binding(&self, tenant_id: &str, binding: NewBinding<'_>) -> Result<BindingRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = insert_binding_in(&mut tx, tenant_id, &binding).await?;
         tx.commit().await?;
         Ok(row)

@@ -2,6 +2,8 @@
 //! pending deliveries are written in one transaction; a delivery is claimed with a lease
 //! (so one node delivers it at a time) and stays pending until it is handled.
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -16,6 +18,16 @@ pub struct DueDelivery {
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub event: Event,
+}
+
+/// A delivery as the admin API shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DeliveryRow {
+    pub binding_id: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
 }
 
 /// How a delivery attempt ended.
@@ -58,7 +70,7 @@ fn event(row: &SqliteRow) -> Result<Event> {
 impl Db {
     /// Stores an event and a pending delivery to each of `bindings`, in one transaction.
     pub async fn insert_event(&self, tenant_id: &str, event: &Event, bindings: &[String], now: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO events (tenant_id, id, time, category, action, origin, result, reason, account_id, detail)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -173,29 +185,32 @@ impl Db {
         Ok(())
     }
 
-    /// Each delivery of an event: (binding id, state, attempts, last error).
-    pub async fn event_deliveries(
+    /// The deliveries of the tenant's latest `limit` events, by event id.
+    pub async fn latest_event_deliveries(
         &self,
         tenant_id: &str,
-        event_id: &str,
-    ) -> Result<Vec<(String, String, i64, Option<String>)>> {
+        limit: u32,
+    ) -> Result<HashMap<String, Vec<DeliveryRow>>> {
         let rows = sqlx::query(
-            "SELECT binding_id, state, attempts, last_error FROM event_deliveries
-             WHERE tenant_id = ? AND event_id = ? ORDER BY binding_id",
+            "SELECT event_id, binding_id, state, attempts, last_error FROM event_deliveries
+             WHERE tenant_id = ? AND event_id IN (
+               SELECT id FROM events WHERE tenant_id = ? ORDER BY time DESC, id DESC LIMIT ?)
+             ORDER BY event_id, binding_id",
         )
         .bind(tenant_id)
-        .bind(event_id)
+        .bind(tenant_id)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("binding_id")?,
-                    row.try_get("state")?,
-                    row.try_get("attempts")?,
-                    row.try_get("last_error")?,
-                ))
-            })
-            .collect()
+        let mut deliveries: HashMap<String, Vec<DeliveryRow>> = HashMap::new();
+        for row in &rows {
+            deliveries.entry(row.try_get("event_id")?).or_default().push(DeliveryRow {
+                binding_id: row.try_get("binding_id")?,
+                state: row.try_get("state")?,
+                attempts: row.try_get("attempts")?,
+                last_error: row.try_get("last_error")?,
+            });
+        }
+        Ok(deliveries)
     }
 }

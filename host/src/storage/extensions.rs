@@ -144,7 +144,7 @@ impl Db {
     /// Stores an upload as the extension's next version (PENDING), creating the extension
     /// (ENABLED, within the tenant's limit of enabled extensions) if it is new.
     pub async fn insert_deployment(&self, new: NewDeployment<'_>) -> Result<DeploymentRow> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT 1 FROM extensions WHERE tenant_id = ? AND name = ?")
             .bind(new.tenant_id)
             .bind(new.extension)
@@ -205,7 +205,7 @@ impl Db {
     /// Records a build's result: PENDING becomes ENABLED (made active if asked; default
     /// bindings added if the extension has none) or FAILED. False if it was not PENDING.
     pub async fn finish_build(&self, tenant_id: &str, id: &str, result: BuildResult<'_>, now: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let extension: Option<String> = sqlx::query_scalar(
             "SELECT extension FROM extension_versions WHERE tenant_id = ? AND id = ? AND state = 'PENDING'",
         )
@@ -349,7 +349,7 @@ impl Db {
         max_enabled_extensions: u32,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current: Option<String> =
             sqlx::query_scalar("SELECT state FROM extensions WHERE tenant_id = ? AND name = ?")
                 .bind(tenant_id)
@@ -383,7 +383,7 @@ impl Db {
 
     /// Deletes a version that is not its extension's active one.
     pub async fn delete_deployment(&self, tenant_id: &str, id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let active: Option<i64> =
             sqlx::query_scalar("SELECT COUNT(*) FROM extensions WHERE tenant_id = ? AND active_deployment_id = ?")
                 .bind(tenant_id)

@@ -78,7 +78,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 impl Db {
     pub async fn insert_invocations(&self, batch: &[NewInvocation]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let sql = format!(
             "INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );

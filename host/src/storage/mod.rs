@@ -22,7 +22,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
-pub use events::{DeliveryOutcome, DueDelivery};
+pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
 pub use invocations::{InvocationRow, InvocationStats, NewInvocation};
 pub use keys::SigningKeyRow;
@@ -94,6 +94,13 @@ impl Db {
         }
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         Ok(Db { pool })
+    }
+
+    /// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), so
+    /// concurrent writers wait for each other (busy timeout) instead of failing when a
+    /// read inside the transaction would have to be upgraded.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Applies the embedded migrations that have not run yet.

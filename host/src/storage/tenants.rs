@@ -22,7 +22,7 @@ fn tenant(row: &SqliteRow) -> Result<Tenant> {
 impl Db {
     /// Stores a new tenant with its signing key and its first administrator token.
     pub async fn create_tenant(&self, tenant: &Tenant, key: &SigningKeyRow, admin: &PatRow) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query("INSERT INTO tenants (id, name, label, state, created_at) VALUES (?, ?, ?, ?, ?)")
             .bind(&tenant.id)
             .bind(&tenant.name)
