@@ -71,7 +71,7 @@ pub mod __private {
     pub use crate::events::handle_with;
     pub use crate::otp::deliver_with;
     pub use crate::scheduled::run_with;
-    pub use crate::token::issue_with;
+    pub use crate::token::{issue_with, scopes_with};
 
     /// The host imports (one set of bindings, used by the SDK's modules).
     pub mod imports {
@@ -156,6 +156,14 @@ macro_rules! export_token_issuance {
                 request: $crate::__private::token::exports::keyhaven::extension::token_issuance::TokenRequest,
             ) -> $crate::__private::token::exports::keyhaven::extension::token_issuance::Decision {
                 $crate::__private::issue_with::<$hook>(request)
+            }
+        }
+
+        impl $crate::__private::token::exports::keyhaven::extension::token_scopes::Guest for __KeyhavenTokenIssuance {
+            fn scopes(
+                _request: $crate::__private::token::exports::keyhaven::extension::token_issuance::TokenRequest,
+            ) -> $crate::__private::token::exports::keyhaven::extension::token_scopes::ScopeChanges {
+                $crate::__private::scopes_with()
             }
         }
 

@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::__private::token::exports::keyhaven::extension::token_issuance as wit;
+use crate::__private::token::exports::keyhaven::extension::token_scopes as scopes_wit;
 
 /// Customises the tokens Keyhaven issues. Runs inside every token request, in a fresh
 /// sandbox, under the tenant's limits.
@@ -117,11 +118,15 @@ impl TokenRequest {
     }
 }
 
-/// Claims to add to the access token and/or the ID token.
+/// Claims to add to the access token and/or the ID token, and scope changes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Claims {
     pub access_token: Vec<(String, Value)>,
     pub id_token: Vec<(String, Value)>,
+    /// Scopes to add: only ones the client may obtain (asking for more fails the token).
+    pub add_scopes: Vec<String>,
+    /// Scopes to take out of the grant.
+    pub suppress_scopes: Vec<String>,
 }
 
 impl Claims {
@@ -139,6 +144,18 @@ impl Claims {
     /// Adds a claim to the ID token.
     pub fn id_token(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.id_token.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a scope to the grant (one the client may obtain).
+    pub fn add_scope(mut self, scope: impl Into<String>) -> Self {
+        self.add_scopes.push(scope.into());
+        self
+    }
+
+    /// Takes a scope out of the grant.
+    pub fn suppress_scope(mut self, scope: impl Into<String>) -> Self {
+        self.suppress_scopes.push(scope.into());
         self
     }
 
@@ -197,13 +214,27 @@ impl From<wit::TokenRequest> for TokenRequest {
     }
 }
 
+std::thread_local! {
+    /// The scope changes of the last `issue` in this instance, which the host asks for next.
+    static SCOPE_CHANGES: std::cell::RefCell<(Vec<String>, Vec<String>)> = Default::default();
+}
+
 /// Runs hook `H` on a request in WIT form; used by [`crate::export_token_issuance!`].
 pub fn issue_with<H: TokenIssuance>(request: wit::TokenRequest) -> wit::Decision {
     match H::issue(request.into()) {
-        Ok(claims) => wit::Decision::Issue(wit::Claims {
-            access_token: to_wit_claims(claims.access_token),
-            id_token: to_wit_claims(claims.id_token),
-        }),
+        Ok(claims) => {
+            SCOPE_CHANGES.with(|changes| *changes.borrow_mut() = (claims.add_scopes, claims.suppress_scopes));
+            wit::Decision::Issue(wit::Claims {
+                access_token: to_wit_claims(claims.access_token),
+                id_token: to_wit_claims(claims.id_token),
+            })
+        }
         Err(Deny(reason)) => wit::Decision::Deny(reason),
     }
+}
+
+/// The scope changes of the preceding `issue`; used by [`crate::export_token_issuance!`].
+pub fn scopes_with() -> scopes_wit::ScopeChanges {
+    let (add, suppress) = SCOPE_CHANGES.with(|changes| std::mem::take(&mut *changes.borrow_mut()));
+    scopes_wit::ScopeChanges { add, suppress }
 }

@@ -156,7 +156,10 @@ async fn main() {
     );
 
     // 3. Noisy neighbour: tenant B (extension bound) while tenant A is quiet, then while A's
-    //    looping guest is kept at A's in-flight limit by 16 concurrent clients. The phases
+    //    looping guest is kept at A's in-flight limit: as many clients as A may have
+    //    invocations in flight, each sending its next request as soon as the last one ends
+    //    (after a refusal, 100 ms later: a client honouring Retry-After, impatiently; a
+    //    client that ignores it is an HTTP flood, for the endpoint's rate limits). The phases
     //    alternate in rounds so both see the same machine conditions.
     let hostile = server.create_tenant("bench-hostile").await.unwrap();
     server.deploy(&hostile, guests::MISBEHAVING).await.unwrap();
@@ -171,7 +174,7 @@ async fn main() {
         let attacking = Arc::new(AtomicBool::new(true));
         let outcomes = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
         let mut attackers = Vec::new();
-        for _ in 0..16 {
+        for _ in 0..Limits::default().concurrent_invocations {
             let (url, http, client, attacking, outcomes) = (
                 server.url(&format!("/t/{}/oauth2/token", hostile.name)),
                 server.http.clone(),
@@ -188,8 +191,11 @@ async fn main() {
                         .send()
                         .await
                         .unwrap();
-                    let index = usize::from(response.status() != StatusCode::SERVICE_UNAVAILABLE);
-                    outcomes[index].fetch_add(1, Ordering::Relaxed);
+                    let refused = response.status() == StatusCode::SERVICE_UNAVAILABLE;
+                    outcomes[usize::from(!refused)].fetch_add(1, Ordering::Relaxed);
+                    if refused {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
             }));
         }
@@ -207,7 +213,8 @@ async fn main() {
     quiet.print();
     attacked.print();
     println!(
-        "tenant A meanwhile: {stopped} requests stopped at their deadline, {refused} refused at its in-flight limit"
+        "tenant A meanwhile: {stopped} requests stopped by a limit (deadline or fuel), {refused} refused at once \
+         (in-flight limit or fuel budget)"
     );
     println!(
         "B under attack vs quiet: p50 {:.2}x, p99 {:.2}x",

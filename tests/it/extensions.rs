@@ -91,7 +91,9 @@ fn deadline_limits() -> Limits {
     Limits { fuel: u64::MAX / 2, fuel_per_second: u64::MAX / 2, ..Limits::default() }
 }
 
-#[tokio::test]
+// Two worker threads, as the service runs on this 2-vCPU machine: on a single-threaded
+// executor, guests' 1 ms slices would also delay the executor's own I/O and timer polling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_getting_tokens() {
     let server = TestServer::start_with(deadline_limits()).await.unwrap();
     let looping = server.create_tenant("looping").await.unwrap();

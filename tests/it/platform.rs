@@ -328,6 +328,38 @@ async fn a_tenant_cannot_enable_more_extensions_than_its_plan_allows() {
 }
 
 #[tokio::test]
+async fn an_extension_may_add_and_suppress_scopes_only_within_what_the_client_may_obtain() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("scopes").await.unwrap();
+    server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
+    let client = |add: &str| json!({"name": "c", "scopes": ["a", "b", "extra"], "attributes": {"behaviour": "scopes", "add": add}});
+    let allowed = server.create_client(&tenant, client("extra")).await.unwrap();
+    let response = server
+        .http
+        .post(server.url(&format!("/t/{}/oauth2/token", tenant.name)))
+        .basic_auth(&allowed.client_id, Some(&allowed.client_secret))
+        .form(&[("grant_type", "client_credentials"), ("scope", "a b")])
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(response, StatusCode::OK).await.unwrap();
+    assert_eq!(body["scope"], "b extra");
+    let token = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(token["scope"], "b extra");
+
+    // A scope the client may not obtain fails the issuance, naming it.
+    let greedy = server.create_client(&tenant, client("admin")).await.unwrap();
+    let body =
+        expect_status(server.token(&tenant, &greedy).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+    assert!(body["error_description"].as_str().unwrap().contains("\"admin\""), "{body}");
+    // So does something that is not a scope at all.
+    let invalid = server.create_client(&tenant, client("two words")).await.unwrap();
+    let body =
+        expect_status(server.token(&tenant, &invalid).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
+    assert!(body["error_description"].as_str().unwrap().contains("not a scope"), "{body}");
+}
+
+#[tokio::test]
 async fn components_built_against_the_released_0_1_0_contract_still_run() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("compat").await.unwrap();

@@ -12,6 +12,7 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::clock::random_id;
+use crate::extensions::token_issuance::is_scope_token;
 use crate::secrets;
 use crate::tenancy::{Client, ResourceState};
 
@@ -37,11 +38,6 @@ pub struct CreatedClient {
     client: Client,
     /// Shown once; only its digest is stored.
     client_secret: String,
-}
-
-/// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
-fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
 fn validate(body: &CreateClient) -> Result<(), ApiError> {

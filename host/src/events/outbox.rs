@@ -58,14 +58,14 @@ impl ExtensionRuntime {
             .collect())
     }
 
-    /// Stores an event and queues its deliveries. With `only_if_subscribed`, an event no
-    /// binding wants is not stored at all (for frequent events on hot paths).
-    pub async fn emit(
+    /// An event ready to store, with the `events` bindings that want it; `None` when
+    /// `only_if_subscribed` and no binding wants it (frequent events on hot paths).
+    pub async fn prepare_event(
         self: &Arc<Self>,
         tenant: &Tenant,
         new: NewEvent,
         only_if_subscribed: bool,
-    ) -> Result<(), StorageError> {
+    ) -> Result<Option<(Event, Vec<String>)>, StorageError> {
         let mut event = Event {
             id: String::new(),
             time: self.clock.now(),
@@ -79,10 +79,23 @@ impl ExtensionRuntime {
         };
         let subscribers = self.subscribers(tenant, &event).await?;
         if only_if_subscribed && subscribers.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         event.id = random_id(self.entropy.as_ref(), "ev", 12).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-        self.db.insert_event(&tenant.id, &event, &subscribers, event.time).await
+        Ok(Some((event, subscribers)))
+    }
+
+    /// Stores an event and queues its deliveries (see [`Self::prepare_event`]).
+    pub async fn emit(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        new: NewEvent,
+        only_if_subscribed: bool,
+    ) -> Result<(), StorageError> {
+        match self.prepare_event(tenant, new, only_if_subscribed).await? {
+            Some((event, subscribers)) => self.db.insert_event(&tenant.id, &event, &subscribers, event.time).await,
+            None => Ok(()),
+        }
     }
 
     /// Delivers every due event delivery once; returns how many were attempted.

@@ -10,5 +10,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use self::exports::keyhaven::extension::{account_creation, events, otp_delivery, scheduled, token_issuance};
+pub use self::exports::keyhaven::extension::{
+    account_creation, events, otp_delivery, scheduled, token_issuance, token_scopes,
+};
 pub use self::keyhaven::extension::{config, kv, log, secrets, types};

@@ -7,7 +7,7 @@
 
 use wasmtime::component::{Component, InstancePre};
 
-use super::bindings::{account_creation, events, otp_delivery, scheduled, token_issuance};
+use super::bindings::{account_creation, events, otp_delivery, scheduled, token_issuance, token_scopes};
 use super::{CONTRACT_PACKAGE, CONTRACT_VERSION, ExtensionRuntime, Hook, HostState};
 
 /// A validated, compiled and linked component.
@@ -16,6 +16,8 @@ pub struct Compiled {
     /// The hooks the component exports.
     pub hooks: Vec<Hook>,
     pub(super) token_issuance: Option<token_issuance::GuestIndices>,
+    /// The token-issuance hook's optional companion (scope changes).
+    pub(super) token_scopes: Option<token_scopes::GuestIndices>,
     pub(super) otp_delivery: Option<otp_delivery::GuestIndices>,
     pub(super) account_creation: Option<account_creation::GuestIndices>,
     pub(super) events: Option<events::GuestIndices>,
@@ -57,10 +59,15 @@ pub enum DeployError {
     Interrupted(String),
 }
 
+/// Interfaces of the contract a component may export beside its hooks.
+const COMPANIONS: &[&str] = &["token-scopes"];
+
 /// What a component export means to this host.
 #[derive(Debug, PartialEq, Eq)]
 enum Export {
     Hook(Hook),
+    /// A companion of a hook (e.g. `token-scopes` of `token-issuance`).
+    Companion,
     /// An interface of the contract at a version this host does not implement.
     UnsupportedVersion,
     Other,
@@ -76,6 +83,7 @@ fn classify_export(name: &str) -> Export {
     let compatible = version.split('.').take(2).eq(CONTRACT_VERSION.split('.').take(2));
     match Hook::ALL.iter().find(|hook| hook.name() == interface) {
         Some(hook) if compatible => Export::Hook(*hook),
+        None if compatible && COMPANIONS.contains(&interface) => Export::Companion,
         _ => Export::UnsupportedVersion,
     }
 }
@@ -103,7 +111,9 @@ impl ExtensionRuntime {
             self.linker.instantiate_pre(component).map_err(|e| DeployError::UnsatisfiedImport(format!("{e:#}")))?;
         let invalid = |e: wasmtime::Error| DeployError::Invalid(format!("{e:#}"));
         let has = |hook| hooks.contains(&hook);
+        let scopes = has(Hook::TokenIssuance) && exports.iter().any(|e| classify_export(e) == Export::Companion);
         Ok(Compiled {
+            token_scopes: scopes.then(|| token_scopes::GuestIndices::new(&pre)).transpose().map_err(invalid)?,
             token_issuance: has(Hook::TokenIssuance)
                 .then(|| token_issuance::GuestIndices::new(&pre))
                 .transpose()
@@ -197,5 +207,6 @@ mod tests {
         assert_eq!(classify_export("keyhaven:extension/token-issuance@0.2.0"), Export::UnsupportedVersion);
         assert_eq!(classify_export("keyhaven:extension/teleport@0.1.1"), Export::UnsupportedVersion);
         assert_eq!(classify_export("wasi:cli/run@0.2.0"), Export::Other);
+        assert_eq!(classify_export("keyhaven:extension/token-scopes@0.1.1"), Export::Companion);
     }
 }

@@ -126,6 +126,24 @@ impl ExtensionRuntime {
             return Ok(());
         }
         let result = self.compile_deployment(&tenant_id, &row).await;
+        let tenant = self.db.tenant_by_id(&tenant_id).await?.ok_or(StorageError::NotFound("tenant"))?;
+        let (event_result, reason, hooks) = match &result {
+            Ok(compiled) => (EventResult::Success, None, compiled.hooks.iter().map(|h| h.name()).collect()),
+            Err(e) => (EventResult::Failed, Some(e.to_string()), Vec::new()),
+        };
+        let deployed = NewEvent {
+            category: "resource-change",
+            action: "extension.deployed",
+            origin: "admin-api",
+            result: event_result,
+            reason,
+            account_id: None,
+            detail: serde_json::json!({
+                "extension": row.extension, "deployment_id": deployment_id, "version": row.version, "hooks": hooks,
+            }),
+        };
+        let event = self.prepare_event(&tenant, deployed, false).await?;
+        let event = event.as_ref().map(|(event, subscribers)| (event, subscribers.as_slice()));
         let change = self.change(&tenant_id);
         let now = self.clock.now();
         let finished = match &result {
@@ -158,36 +176,19 @@ impl ExtensionRuntime {
                     false => Vec::new(),
                 };
                 let build = BuildResult::Succeeded { hooks: &hooks, activate: true, default_bindings: &defaults };
-                self.db.finish_build(&tenant_id, &deployment_id, build, now).await?
+                self.db.finish_build(&tenant_id, &deployment_id, build, event, now).await?
             }
             Err(error) => {
                 let error = error.to_string();
-                self.db.finish_build(&tenant_id, &deployment_id, BuildResult::Failed { error: &error }, now).await?
+                let build = BuildResult::Failed { error: &error };
+                self.db.finish_build(&tenant_id, &deployment_id, build, event, now).await?
             }
-        };
-        let (event_result, reason, hooks) = match &result {
-            Ok(compiled) => (EventResult::Success, None, compiled.hooks.iter().map(|h| h.name()).collect()),
-            Err(e) => (EventResult::Failed, Some(e.to_string()), Vec::new()),
         };
         if let (true, Ok(compiled)) = (finished, result) {
             self.compiled.insert(&tenant_id, &deployment_id, compiled);
         }
         drop(change);
         tracing::info!(tenant = %tenant_id, deployment = %deployment_id, "extension build finished");
-        if finished && let Some(tenant) = self.db.tenant_by_id(&tenant_id).await? {
-            let event = NewEvent {
-                category: "resource-change",
-                action: "extension.deployed",
-                origin: "admin-api",
-                result: event_result,
-                reason,
-                account_id: None,
-                detail: serde_json::json!({
-                    "extension": row.extension, "deployment_id": deployment_id, "version": row.version, "hooks": hooks,
-                }),
-            };
-            self.emit(&tenant, event, false).await?;
-        }
         Ok(())
     }
 

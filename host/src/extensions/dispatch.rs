@@ -75,6 +75,38 @@ pub struct Bound {
 pub struct TokenClaims {
     pub access_token: Vec<(String, Value)>,
     pub id_token: Vec<(String, Value)>,
+    /// Scope changes, in binding order (a later change wins).
+    pub scope_changes: Vec<ScopeChange>,
+}
+
+/// One extension's change to the granted scopes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScopeChange {
+    Add { scope: String, extension: String },
+    Suppress(String),
+}
+
+impl TokenClaims {
+    /// Applies the scope changes to `granted`. An added scope must be in `allowed` (what
+    /// the client may obtain); otherwise the error names the scope and the extension.
+    pub fn apply_scopes(&self, granted: &mut Vec<String>, allowed: &[String]) -> Result<(), String> {
+        for change in &self.scope_changes {
+            match change {
+                ScopeChange::Add { scope, extension } => {
+                    if !allowed.contains(scope) {
+                        return Err(format!(
+                            "the token-issuance extension {extension:?} tried to add the scope {scope:?}, which this client may not obtain"
+                        ));
+                    }
+                    if !granted.contains(scope) {
+                        granted.push(scope.clone());
+                    }
+                }
+                ScopeChange::Suppress(scope) => granted.retain(|s| s != scope),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why the token-issuance hooks refused a token.
@@ -253,9 +285,13 @@ impl ExtensionRuntime {
                 Err(e) => Err(e),
             };
             match result {
-                Ok(Decision::Issue { access_token, id_token }) => {
+                Ok(Decision::Issue { access_token, id_token, add_scopes, suppress_scopes }) => {
                     claims.access_token.extend(access_token);
                     claims.id_token.extend(id_token);
+                    claims.scope_changes.extend(suppress_scopes.into_iter().map(ScopeChange::Suppress));
+                    claims.scope_changes.extend(
+                        add_scopes.into_iter().map(|scope| ScopeChange::Add { scope, extension: extension.clone() }),
+                    );
                 }
                 Ok(Decision::Deny(reason)) => return Err(TokenHookError::Denied(reason)),
                 Err(error) if policy == FailurePolicy::FailOpen => {

@@ -311,6 +311,9 @@ impl ExtensionRuntime {
             Ok(UpdateDeadline::YieldCustom(
                 1,
                 Box::pin(async move {
+                    // Yield even when the lane is free at once, so the executor thread runs
+                    // what else is waiting before this guest's next slice.
+                    tokio::task::yield_now().await;
                     if let Ok(permit) = lane.acquire_owned().await
                         && let Ok(mut slot) = held.lock()
                     {

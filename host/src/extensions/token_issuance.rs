@@ -1,13 +1,15 @@
-//! The token-issuance hook: its input, its decision, and the host's checks of the answer —
-//! claim count, claim-name length and total size within the tenant's limits, every value
-//! valid JSON, and no protected claim (a policy error, recorded, never dropped silently).
+//! The token-issuance hook: its input, its decision (with the scope changes of the optional
+//! `token-scopes` companion, asked of the same instance), and the host's checks of the
+//! answer — claim count, claim-name length and total size within the tenant's limits, every
+//! value valid JSON, scopes valid scope tokens, and no protected claim (a policy error,
+//! recorded, never dropped silently).
 
 use serde::Deserialize;
 use serde_json::Value;
 use wasmtime::Store;
 use wasmtime::component::Instance;
 
-use super::bindings::{token_issuance as wit, types};
+use super::bindings::{token_issuance as wit, token_scopes, types};
 use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target};
 use super::{Compiled, ExtensionRuntime, Hook, HostState, Limits};
 use crate::oauth::is_protected;
@@ -50,7 +52,13 @@ pub struct TokenRequest {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Decision {
-    Issue { access_token: Vec<(String, Value)>, id_token: Vec<(String, Value)> },
+    Issue {
+        access_token: Vec<(String, Value)>,
+        id_token: Vec<(String, Value)>,
+        /// Scopes to add (only ones the client may obtain) and to suppress.
+        add_scopes: Vec<String>,
+        suppress_scopes: Vec<String>,
+    },
     Deny(String),
 }
 
@@ -59,7 +67,7 @@ struct Call {
 }
 
 impl HookCall for Call {
-    type Raw = wit::Decision;
+    type Raw = (wit::Decision, Option<token_scopes::ScopeChanges>);
     type Output = Decision;
     const HOOK: Hook = Hook::TokenIssuance;
 
@@ -77,20 +85,39 @@ impl HookCall for Call {
         store: &mut Store<HostState>,
         instance: &Instance,
         compiled: &Compiled,
-    ) -> wasmtime::Result<wit::Decision> {
+    ) -> wasmtime::Result<Self::Raw> {
         let indices = compiled.token_issuance.as_ref().ok_or_else(|| wasmtime::format_err!("not exported"))?;
-        indices.load(&mut *store, instance)?.call_issue(store, &self.input).await
+        let decision = indices.load(&mut *store, instance)?.call_issue(&mut *store, &self.input).await?;
+        let scopes = match (&decision, &compiled.token_scopes) {
+            (wit::Decision::Issue(_), Some(scopes)) => {
+                Some(scopes.load(&mut *store, instance)?.call_scopes(store, &self.input).await?)
+            }
+            _ => None,
+        };
+        Ok((decision, scopes))
     }
 
-    fn check(&self, raw: wit::Decision, limits: &Limits) -> Result<Decision, InvokeError> {
-        check_output(raw, limits)
+    fn check(&self, (decision, scopes): Self::Raw, limits: &Limits) -> Result<Decision, InvokeError> {
+        match check_output(decision, limits)? {
+            Decision::Issue { access_token, id_token, .. } => {
+                let (add_scopes, suppress_scopes) = check_scopes(scopes, limits)?;
+                Ok(Decision::Issue { access_token, id_token, add_scopes, suppress_scopes })
+            }
+            deny => Ok(deny),
+        }
     }
 
     fn outcome(output: &Decision) -> (Outcome, Option<String>) {
         match output {
-            Decision::Issue { access_token, id_token } => (
+            Decision::Issue { access_token, id_token, add_scopes, suppress_scopes } => (
                 Outcome::Ok,
-                Some(format!("{} access-token and {} ID-token claims", access_token.len(), id_token.len())),
+                Some(format!(
+                    "{} access-token and {} ID-token claims, {} scopes added, {} suppressed",
+                    access_token.len(),
+                    id_token.len(),
+                    add_scopes.len(),
+                    suppress_scopes.len()
+                )),
             ),
             Decision::Deny(reason) => (Outcome::Denied, Some(reason.chars().take(200).collect())),
         }
@@ -170,7 +197,36 @@ fn check_output(decision: wit::Decision, limits: &Limits) -> Result<Decision, In
             })
             .collect()
     };
-    Ok(Decision::Issue { access_token: parse(claims.access_token)?, id_token: parse(claims.id_token)? })
+    Ok(Decision::Issue {
+        access_token: parse(claims.access_token)?,
+        id_token: parse(claims.id_token)?,
+        add_scopes: Vec::new(),
+        suppress_scopes: Vec::new(),
+    })
+}
+
+/// RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`.
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+/// Checks the companion's scope changes: valid scope tokens, within the output limits.
+fn check_scopes(
+    changes: Option<token_scopes::ScopeChanges>,
+    limits: &Limits,
+) -> Result<(Vec<String>, Vec<String>), InvokeError> {
+    let Some(changes) = changes else { return Ok((Vec::new(), Vec::new())) };
+    let all = || changes.add.iter().chain(&changes.suppress);
+    if all().count() > limits.output_claims {
+        return Err(InvokeError::InvalidOutput(format!("at most {} scope changes", limits.output_claims)));
+    }
+    if let Some(bad) = all().find(|scope| !is_scope_token(scope) || scope.len() > limits.claim_name_bytes) {
+        return Err(InvokeError::InvalidOutput(format!(
+            "{:?} is not a scope (RFC 6749 scope-token)",
+            bad.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok((changes.add, changes.suppress))
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub async fn token(
         None => return Err(OAuthError::invalid_request("grant_type is required")),
     }
     let client = authenticate_client(&state, &tenant, &headers, &params).await?;
-    let scopes = granted_scopes(&client, params.get("scope")?)?;
+    let mut scopes = granted_scopes(&client, params.get("scope")?)?;
     let issuer = state.issuer(&tenant.name);
     let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
 
@@ -58,7 +58,6 @@ pub async fn token(
     claims.insert("exp".into(), json!(now + CLIENT_ACCESS_TOKEN_SECONDS));
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(random_id(state.entropy.as_ref(), "at", 16).map_err(internal)?));
-    claims.insert("scope".into(), json!(scopes.join(" ")));
     claims.insert("client_id".into(), json!(client.client_id));
     claims.insert("tenant".into(), json!(tenant.id));
 
@@ -73,8 +72,11 @@ pub async fn token(
         audience,
     };
     let extra = run_extensions(&state, &tenant, &client.client_id, &request).await?;
+    // Scope changes stay within what the client may obtain (the tenant's controls).
+    extra.apply_scopes(&mut scopes, &client.scopes).map_err(OAuthError::server_error)?;
     // The hook's checks already refused protected claims; merging checks again.
     merge(&mut claims, extra.access_token).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    claims.insert("scope".into(), json!(scopes.join(" ")));
 
     let key = signing_key(&state, &tenant.id).await?;
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(internal)?;

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
 
 use super::{Db, Result, StorageError};
 use crate::extensions::events::{Event, EventResult};
@@ -67,39 +67,52 @@ fn event(row: &SqliteRow) -> Result<Event> {
     })
 }
 
+/// Stores an event and its pending deliveries inside a caller's transaction, so that the
+/// event is written with the change it reports (an outbox).
+pub(super) async fn insert_event_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    tenant_id: &str,
+    event: &Event,
+    bindings: &[String],
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (tenant_id, id, time, category, action, origin, result, reason, account_id, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(tenant_id)
+    .bind(&event.id)
+    .bind(event.time)
+    .bind(&event.category)
+    .bind(&event.action)
+    .bind(&event.origin)
+    .bind(event.result.as_str())
+    .bind(&event.reason)
+    .bind(&event.account_id)
+    .bind(event.detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    for binding_id in bindings {
+        sqlx::query(
+            "INSERT INTO event_deliveries (tenant_id, event_id, binding_id, state, attempts, next_attempt_at, updated_at)
+             VALUES (?, ?, ?, 'pending', 0, ?, ?)",
+        )
+        .bind(tenant_id)
+        .bind(&event.id)
+        .bind(binding_id)
+        .bind(now)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 impl Db {
     /// Stores an event and a pending delivery to each of `bindings`, in one transaction.
     pub async fn insert_event(&self, tenant_id: &str, event: &Event, bindings: &[String], now: i64) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO events (tenant_id, id, time, category, action, origin, result, reason, account_id, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant_id)
-        .bind(&event.id)
-        .bind(event.time)
-        .bind(&event.category)
-        .bind(&event.action)
-        .bind(&event.origin)
-        .bind(event.result.as_str())
-        .bind(&event.reason)
-        .bind(&event.account_id)
-        .bind(event.detail.to_string())
-        .execute(&mut *tx)
-        .await?;
-        for binding_id in bindings {
-            sqlx::query(
-                "INSERT INTO event_deliveries (tenant_id, event_id, binding_id, state, attempts, next_attempt_at, updated_at)
-                 VALUES (?, ?, ?, 'pending', 0, ?, ?)",
-            )
-            .bind(tenant_id)
-            .bind(&event.id)
-            .bind(binding_id)
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        insert_event_in(&mut tx, tenant_id, event, bindings, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -10,7 +10,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::bindings::{NewBinding, insert_binding_in};
+use super::events::insert_event_in;
 use super::{Db, Result, StorageError, is_unique_violation, state};
+use crate::extensions::events::Event;
 use crate::tenancy::ResourceState;
 use crate::vault::SealedSecret;
 
@@ -204,7 +206,15 @@ impl Db {
 
     /// Records a build's result: PENDING becomes ENABLED (made active if asked; default
     /// bindings added if the extension has none) or FAILED. False if it was not PENDING.
-    pub async fn finish_build(&self, tenant_id: &str, id: &str, result: BuildResult<'_>, now: i64) -> Result<bool> {
+    /// `event` (with the bindings that want it) is written in the same transaction.
+    pub async fn finish_build(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        result: BuildResult<'_>,
+        event: Option<(&Event, &[String])>,
+        now: i64,
+    ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let extension: Option<String> = sqlx::query_scalar(
             "SELECT extension FROM extension_versions WHERE tenant_id = ? AND id = ? AND state = 'PENDING'",
@@ -261,6 +271,9 @@ impl Db {
                     }
                 }
             }
+        }
+        if let Some((event, bindings)) = event {
+            insert_event_in(&mut tx, tenant_id, event, bindings, now).await?;
         }
         tx.commit().await?;
         Ok(true)

@@ -6,6 +6,7 @@
 //! (`sockets`), `http` to the attribute `url` (`http_status` or `http_error`). Host imports:
 //! `kv` (writes attribute `value` to key `probe`, reads it back as claim `kv`), `config`
 //! (claims `config` = setting `greeting`, `secret_len` = length of secret `token`).
+//! `scopes`: suppresses scope `a` and adds the scope in attribute `add`.
 
 use core::hint::black_box;
 
@@ -67,6 +68,9 @@ impl TokenIssuance for Misbehaving {
                 let read = kv::get("probe").map_err(|e| Deny::new(e.to_string()))?;
                 Ok(claims.access_token("kv", read.unwrap_or(Value::Null)))
             }
+            // Scope changes: suppress `a`, add the attribute `add` (which the client may or
+            // may not be allowed).
+            "scopes" => Ok(claims.suppress_scope("a").add_scope(attribute(&request, "add"))),
             "config" => {
                 let greeting = config::get("greeting").unwrap_or_default();
                 let secret_len = secrets::get("token").map(|s| s.len()).unwrap_or(0);
