@@ -10,7 +10,8 @@ CREATE TABLE plans (
 );
 INSERT INTO plans (name, limits, created_at) VALUES ('standard', '{}', 0);
 
-ALTER TABLE tenants ADD COLUMN plan TEXT NOT NULL DEFAULT 'standard' REFERENCES plans (name);
+-- No REFERENCES clause: SQLite cannot add one with a default; set_tenant_plan checks the plan.
+ALTER TABLE tenants ADD COLUMN plan TEXT NOT NULL DEFAULT 'standard';
 ALTER TABLE tenants ADD COLUMN limit_overrides TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE tenants ADD COLUMN allowed_hosts TEXT NOT NULL DEFAULT '[]';
 

@@ -117,3 +117,57 @@ fn state(column: &str) -> Result<ResourceState> {
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Version 2 turns version 1's deployments and bindings into extensions, versions and
+    /// bindings, keeping what served each hook.
+    #[tokio::test]
+    async fn upgrading_keeps_what_version_1_deployed() {
+        let dir = std::env::temp_dir().join(format!("keyhaven-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let db = Db::connect(&format!("sqlite://{}", dir.join("old.db").display())).await.unwrap();
+        let version_1 = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(MIGRATOR.migrations[..1].to_vec()),
+            ignore_missing: false,
+            locking: true,
+            no_tx: false,
+        };
+        version_1.run(&db.pool).await.unwrap();
+        for statement in [
+            "INSERT INTO tenants VALUES ('tn_1', 'acme', 'Acme', 'ENABLED', 1)",
+            "INSERT INTO extension_deployments VALUES
+               ('tn_1', 'ext_a', 'extension', x'00', 'sha-a', 1, '[\"token-issuance\"]', 'ENABLED', 10),
+               ('tn_1', 'ext_b', 'extension', x'00', 'sha-b', 1, '[\"token-issuance\"]', 'ENABLED', 20),
+               ('tn_1', 'ext_c', 'other', x'00', 'sha-c', 1, '[\"token-issuance\"]', 'ENABLED', 15)",
+            "INSERT INTO hook_bindings VALUES ('tn_1', 'token-issuance', 'ext_a', 30)",
+        ] {
+            sqlx::query(statement).execute(&db.pool).await.unwrap();
+        }
+
+        db.migrate().await.unwrap();
+
+        let extension = db.extension("tn_1", "extension").await.unwrap().unwrap();
+        assert_eq!(extension.active_deployment_id.as_deref(), Some("ext_a"), "the bound version stays active");
+        let other = db.extension("tn_1", "other").await.unwrap().unwrap();
+        assert_eq!(other.active_deployment_id.as_deref(), Some("ext_c"));
+        let versions: Vec<(String, i64)> = db
+            .list_deployments("tn_1", Some("extension"))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.id, d.version))
+            .collect();
+        assert_eq!(versions, [("ext_b".to_owned(), 2), ("ext_a".to_owned(), 1)]);
+        let bound = db.active_bindings("tn_1", "token-issuance", None).await.unwrap();
+        assert_eq!(bound.len(), 1);
+        assert_eq!(bound[0].deployment_id, "ext_a");
+        assert_eq!(bound[0].binding.failure_policy, FailurePolicy::FailClosed);
+        let limits = db.tenant_limits("tn_1").await.unwrap().unwrap();
+        assert_eq!(limits.plan, "standard");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
