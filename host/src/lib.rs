@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod extensions;
+pub mod harness;
 pub mod oauth;
 pub mod secrets;
 pub mod storage;

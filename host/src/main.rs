@@ -1,4 +1,8 @@
-//! The `keyhaven` binary: `serve` runs the service, `migrate` applies database migrations.
+//! The `keyhaven` binary: `serve` runs the service, `migrate` applies database migrations,
+//! `run-hook` runs a hook of a component file locally (the component harness).
+
+use std::io::Read;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -18,17 +22,52 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run one hook of a component file as the service would, without a service: prints
+    /// the outcome, the hook's answer, the captured log, fuel and duration as JSON and
+    /// exits with 0 when the outcome is ok, 1 otherwise.
+    RunHook(RunHookArgs),
+}
+
+#[derive(clap::Args)]
+struct RunHookArgs {
+    /// The component (.wasm), e.g. target/wasm32-wasip2/extension/custom_claims.wasm.
+    component: PathBuf,
+    /// token-issuance, otp-delivery, account-creation, events or scheduled.
+    #[arg(long)]
+    hook: String,
+    /// The hook's input as JSON (as a dry run takes it): a file, or - for standard input.
+    #[arg(long, default_value = "-")]
+    input: String,
+    /// A configuration entry, NAME=VALUE (repeatable).
+    #[arg(long = "config", value_name = "NAME=VALUE")]
+    config: Vec<String>,
+    /// A secret, NAME=VALUE (repeatable).
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    secrets: Vec<String>,
+    /// A key-value store entry, KEY=JSON (repeatable).
+    #[arg(long = "kv", value_name = "KEY=JSON")]
+    kv: Vec<String>,
+    /// A host outbound HTTP may reach: host, host:port or *.suffix (repeatable; default none).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// Run without side effects: no outbound HTTP, key-value writes kept in the run.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The service logs at info; run-hook prints its answer on stdout and only warnings
+    // besides (on stderr, like every log line).
+    let default_level = if matches!(cli.command, Command::RunHook(_)) { "warn" } else { "info" };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let cli = Cli::parse();
     let config = Config::from_lookup(|key| std::env::var(key).ok())?;
     match cli.command {
         Command::Serve => serve(config).await,
@@ -38,7 +77,43 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied to {}", config.database_url);
             Ok(())
         }
+        Command::RunHook(args) => run_hook(args).await,
     }
+}
+
+async fn run_hook(args: RunHookArgs) -> anyhow::Result<()> {
+    use keyhaven::harness::{self, name_value};
+    let input = match args.input.as_str() {
+        "-" => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("cannot read the input from standard input")?;
+            text
+        }
+        path => std::fs::read_to_string(path).with_context(|| format!("cannot read the input {path}"))?,
+    };
+    let input = serde_json::from_str(&input).context("the input is not JSON")?;
+    let mut kv = Vec::new();
+    for entry in &args.kv {
+        let (key, value) = name_value(entry)?;
+        let value = serde_json::from_str(&value).with_context(|| format!("the value of {key} is not JSON"))?;
+        kv.push((key, value));
+    }
+    let call = harness::RunHook {
+        component: args.component,
+        hook: args.hook,
+        input,
+        config: args.config.iter().map(|c| name_value(c)).collect::<Result<_, _>>()?,
+        secrets: args.secrets.iter().map(|s| name_value(s)).collect::<Result<_, _>>()?,
+        kv,
+        allowed_hosts: args.allowed_hosts,
+        dry_run: args.dry_run,
+    };
+    let run = harness::run_hook(call).await?;
+    println!("{}", serde_json::to_string_pretty(&run)?);
+    if run.outcome != keyhaven::extensions::Outcome::Ok {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@
 
 mod admin;
 mod extensions;
+mod harness;
 mod hooks;
 mod platform;
 mod tokens;

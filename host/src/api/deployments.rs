@@ -8,17 +8,14 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
-use crate::extensions::account_creation::{AccountData, Source};
-use crate::extensions::events::Event;
-use crate::extensions::otp_delivery::OtpMessage;
-use crate::extensions::token_issuance::TokenRequest;
-use crate::extensions::{CapturedLog, Hook, Invocation, Outcome};
+use crate::extensions::Hook;
+use crate::extensions::hook_run::HookRun;
 use crate::storage::{DeploymentRow, DeploymentState};
 
 #[derive(Debug, Deserialize)]
@@ -68,86 +65,12 @@ pub struct DryRun {
     input: Value,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AccountCreationInput {
-    /// `before` (default) or `after`.
-    #[serde(default)]
-    stage: Option<String>,
-    #[serde(default = "admin")]
-    source: Source,
-    #[serde(default)]
-    account_id: Option<String>,
-    account: AccountData,
-}
-
-fn admin() -> Source {
-    Source::Admin
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventInput {
-    event: Event,
-    #[serde(default = "first")]
-    attempt: u32,
-}
-
-fn first() -> u32 {
-    1
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScheduledInput {
-    schedule: String,
-    #[serde(default)]
-    run_id: Option<String>,
-    #[serde(default)]
-    scheduled_at: Option<i64>,
-}
-
-/// A dry run's answer.
-#[derive(Debug, Serialize)]
-pub struct DryRunResult {
-    hook: Hook,
-    outcome: Outcome,
-    /// The hook's answer, when it gave one.
-    output: Option<Value>,
-    /// The error, when it failed.
-    error: Option<String>,
-    fuel_used: u64,
-    duration_us: u64,
-    log: CapturedLog,
-}
-
-fn result<T: Serialize>(hook: Hook, invocation: Invocation<T>) -> DryRunResult {
-    let (output, error) = match &invocation.result {
-        Ok(output) => (serde_json::to_value(output).ok(), None),
-        Err(e) => (None, Some(e.to_string())),
-    };
-    DryRunResult {
-        hook,
-        outcome: invocation.outcome,
-        output,
-        error,
-        fuel_used: invocation.fuel_used,
-        duration_us: u64::try_from(invocation.duration.as_micros()).unwrap_or(u64::MAX),
-        log: invocation.log,
-    }
-}
-
-fn input<T: serde::de::DeserializeOwned>(hook: Hook, value: Value) -> Result<T, ApiError> {
-    serde_json::from_value(value)
-        .map_err(|e| ApiError::new(Problem::InvalidRequest, format!("input is not a valid {} input: {e}", hook.name())))
-}
-
 pub async fn dry_run(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
     body: Result<Json<DryRun>, JsonRejection>,
-) -> Result<Json<DryRunResult>, ApiError> {
+) -> Result<Json<HookRun>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let hook = Hook::from_name(&body.hook).ok_or_else(|| {
@@ -169,46 +92,9 @@ pub async fn dry_run(
         .target(&tenant, &deployment.extension, &deployment.id, deployment.version, hook, true)
         .await
         .map_err(ApiError::internal)?;
-    let answer = match hook {
-        Hook::TokenIssuance => {
-            let request: TokenRequest = input(hook, body.input)?;
-            result(hook, runtime.issue_token(&target, &request).await)
-        }
-        Hook::OtpDelivery => {
-            let message: OtpMessage = input(hook, body.input)?;
-            result(hook, runtime.deliver_otp(&target, &message).await)
-        }
-        Hook::AccountCreation => {
-            let call: AccountCreationInput = input(hook, body.input)?;
-            match call.stage.as_deref() {
-                None | Some("before") => {
-                    let invocation = runtime.before_account_creation(&target, call.source, &call.account).await;
-                    result(hook, invocation)
-                }
-                Some("after") => {
-                    let account_id = call.account_id.unwrap_or_else(|| "acc_dry_run".into());
-                    let invocation =
-                        runtime.after_account_creation(&target, call.source, &account_id, &call.account).await;
-                    result(hook, invocation)
-                }
-                Some(other) => {
-                    return Err(ApiError::new(
-                        Problem::InvalidRequest,
-                        format!("stage must be before or after, not {other:?}"),
-                    ));
-                }
-            }
-        }
-        Hook::Events => {
-            let call: EventInput = input(hook, body.input)?;
-            result(hook, runtime.deliver_event(&target, &call.event, call.attempt).await)
-        }
-        Hook::Scheduled => {
-            let call: ScheduledInput = input(hook, body.input)?;
-            let run_id = call.run_id.unwrap_or_else(|| "run_dry_run".into());
-            let at = call.scheduled_at.unwrap_or_else(|| state.clock.now());
-            result(hook, runtime.run_scheduled(&target, &run_id, &call.schedule, at).await)
-        }
-    };
+    let answer = runtime
+        .run_hook(&target, hook, body.input)
+        .await
+        .map_err(|e| ApiError::new(Problem::InvalidRequest, e.to_string()))?;
     Ok(Json(answer))
 }

@@ -11,7 +11,7 @@ mod extensions;
 mod invocations;
 mod kv;
 mod limits;
-mod tenants;
+pub(crate) mod tenants;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};

@@ -58,6 +58,14 @@ pub async fn create(
         return Err(ApiError::new(Problem::InvalidRequest, format!("label must be 1 to {MAX_LABEL} characters")));
     }
 
+    let (tenant, admin_token) = create_tenant(&state, &name, label).await?;
+    tracing::info!(tenant = %tenant.id, name = %tenant.name, "tenant created");
+    Ok((StatusCode::CREATED, Json(CreatedTenant { tenant: view(&state, tenant), admin_token })))
+}
+
+/// Creates a tenant, its signing key and its administrator's token (returned, to be shown
+/// once), in one transaction.
+pub async fn create_tenant(state: &AppState, name: &TenantName, label: String) -> Result<(Tenant, String), ApiError> {
     let now = state.clock.now();
     let entropy = state.entropy.as_ref();
     let tenant = Tenant {
@@ -78,8 +86,7 @@ pub async fn create(
         expires_at: None,
     };
     state.db.create_tenant(&tenant, &key, &pat).await?;
-    tracing::info!(tenant = %tenant.id, name = %tenant.name, "tenant created");
-    Ok((StatusCode::CREATED, Json(CreatedTenant { tenant: view(&state, tenant), admin_token })))
+    Ok((tenant, admin_token))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TenantView>>, ApiError> {

@@ -10,6 +10,7 @@
 //! - [`dispatch`]: which deployments a hook runs for a tenant (bindings, order, failure
 //!   policy), with their limits and environment;
 //! - [`invoke`]: running one invocation of any hook; [`records`]: invocation records;
+//!   [`hook_run`]: running a hook from a JSON input (dry runs, the component harness);
 //! - one module per hook: [`token_issuance`], [`otp_delivery`], [`account_creation`],
 //!   [`events`], [`scheduled`];
 //! - one host-impl module per imported interface: `log`, `config` (config and secrets),
@@ -23,6 +24,7 @@ pub mod deployments;
 pub mod dispatch;
 pub mod engine;
 pub mod events;
+pub mod hook_run;
 mod http;
 pub mod invoke;
 pub mod kv;
