@@ -5,7 +5,10 @@
 //!    without fuel metering, alternating between two nodes that differ only in that;
 //! 2. whole token requests over loopback HTTP without and with the extension;
 //! 3. noisy neighbour: tenant B's token requests (with its extension) while tenant A is
-//!    quiet, and while A's looping guest keeps A at its in-flight limit.
+//!    quiet, and while A's looping guest keeps A at its in-flight limit;
+//! 4. builds: tenant B's token requests while no build runs, and while tenant C's uploads
+//!    keep the node's compiler busy (each a distinct component, so none comes from the
+//!    artifact cache).
 //!
 //! Run with `cargo bench -p keyhaven-tests --bench invocation` (release build).
 //! `KEYHAVEN_BENCH_ITERATIONS` sets the number of measured iterations (default 5000).
@@ -217,10 +220,78 @@ async fn main() {
          (in-flight limit or fuel budget)"
     );
     println!(
-        "B under attack vs quiet: p50 {:.2}x, p99 {:.2}x",
+        "B under attack vs quiet: p50 {:.2}x, p99 {:.2}x\n",
         ratio(attacked.percentile(0.5), quiet.percentile(0.5)),
         ratio(attacked.percentile(0.99), quiet.percentile(0.99))
     );
+
+    // 4. Builds: B's token requests with the compiler idle, then while tenant C's uploads
+    //    are compiled one after another in the background, in alternating rounds.
+    const BUILDS_PER_ROUND: u64 = 4;
+    let builder = server.create_tenant("bench-builder").await.unwrap();
+    let component = guests::bytes(guests::MISBEHAVING);
+    let (mut idle, mut building) = (Vec::new(), Vec::new());
+    let mut compiling = Duration::ZERO;
+    for round in 0..rounds as u64 {
+        idle.extend(b_requests(&server, &extended, &extended_client, per_round).await);
+        let before = server.state.extensions.compilations();
+        let started = Instant::now();
+        for build in 0..BUILDS_PER_ROUND {
+            let variant = with_custom_section(&component, round * BUILDS_PER_ROUND + build);
+            let query = "?name=big&bind=none";
+            let response = server
+                .upload_as(&builder.admin_token, &builder.name, query, "application/wasm", variant)
+                .await
+                .unwrap();
+            expect_status(response, StatusCode::ACCEPTED).await.unwrap();
+        }
+        while server.state.extensions.compilations() < before + BUILDS_PER_ROUND {
+            building.extend(b_requests(&server, &extended, &extended_client, 10).await);
+        }
+        compiling += started.elapsed();
+    }
+    let idle = summary("tenant B token request, no build running", idle);
+    let building = summary("tenant B token request, tenant C's builds running", building);
+    idle.print();
+    building.print();
+    println!(
+        "tenant C meanwhile: {} builds of a {} KiB component in {compiling:.1?} ({:.0?} each)",
+        rounds as u64 * BUILDS_PER_ROUND,
+        component.len() / 1024,
+        compiling / (rounds as u32 * BUILDS_PER_ROUND as u32)
+    );
+    println!(
+        "B while C builds vs idle: p50 {:.2}x, p99 {:.2}x",
+        ratio(building.percentile(0.5), idle.percentile(0.5)),
+        ratio(building.percentile(0.99), idle.percentile(0.99))
+    );
+}
+
+/// `component` with a custom section appended that makes its content (and so its content
+/// hash) unique to `n`: the same code, compiled afresh.
+fn with_custom_section(component: &[u8], n: u64) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"keyhaven-bench";
+    let payload = n.to_le_bytes();
+    let mut section = Vec::new();
+    leb128(name.len(), &mut section);
+    section.extend_from_slice(name);
+    section.extend_from_slice(&payload);
+    let mut out = component.to_vec();
+    out.push(0); // custom section
+    leb128(section.len(), &mut out);
+    out.extend_from_slice(&section);
+    out
 }
 
 async fn b_requests(
