@@ -4,7 +4,7 @@ use keyhaven_tests::{TestServer, expect_problem, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[tokio::test]
+db_test! {
 async fn calls_without_a_valid_token_are_unauthenticated() {
     let server = TestServer::start().await.unwrap();
     let url = server.url("/admin/v1/tenants");
@@ -15,9 +15,9 @@ async fn calls_without_a_valid_token_are_unauthenticated() {
     expect_problem(wrong, StatusCode::UNAUTHORIZED).await.unwrap();
     let basic = server.http.get(&url).basic_auth("root", Some(&server.root_token)).send().await.unwrap();
     expect_problem(basic, StatusCode::UNAUTHORIZED).await.unwrap();
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn tenant_administrators_see_only_their_own_tenant() {
     let server = TestServer::start().await.unwrap();
     let a = server.create_tenant("adm-a").await.unwrap();
@@ -69,9 +69,9 @@ async fn tenant_administrators_see_only_their_own_tenant() {
     // The operator sees both.
     let list = server.http.get(server.url("/admin/v1/tenants")).bearer_auth(&server.root_token).send().await.unwrap();
     assert!(expect_status(list, StatusCode::OK).await.unwrap().as_array().unwrap().len() >= 2);
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn tenant_names_are_validated_and_unique() {
     let server = TestServer::start().await.unwrap();
     let create = |body: Value| {
@@ -99,9 +99,9 @@ async fn tenant_names_are_validated_and_unique() {
     let tenant = server.create_tenant("dup").await.unwrap();
     let again = create(json!({"name": tenant.name})).await.unwrap();
     expect_problem(again, StatusCode::CONFLICT).await.unwrap();
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn client_secrets_are_shown_once_and_never_listed() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("secrets").await.unwrap();
@@ -126,9 +126,9 @@ async fn client_secrets_are_shown_once_and_never_listed() {
         .await
         .unwrap();
     expect_problem(bad_scope, StatusCode::BAD_REQUEST).await.unwrap();
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn unknown_routes_methods_and_parameters_answer_with_problem_json() {
     let server = TestServer::start().await.unwrap();
     let response = server.http.get(server.url("/admin/v1/nothing-here")).send().await.unwrap();
@@ -144,4 +144,4 @@ async fn unknown_routes_methods_and_parameters_answer_with_problem_json() {
         .unwrap();
     let body = expect_problem(response, StatusCode::BAD_REQUEST).await.unwrap();
     assert!(body["detail"].as_str().unwrap().contains("colour"), "{body}");
-}
+}}

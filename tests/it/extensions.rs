@@ -20,7 +20,7 @@ async fn deployments(server: &TestServer, tenant: &keyhaven_tests::TestTenant) -
     expect_status(response, StatusCode::OK).await.unwrap().as_array().unwrap().clone()
 }
 
-#[tokio::test]
+db_test! {
 async fn the_hook_receives_the_tenant_the_client_and_the_request() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("echo").await.unwrap();
@@ -55,9 +55,9 @@ async fn the_hook_receives_the_tenant_the_client_and_the_request() {
     );
     assert_eq!(claims["aud"], json!(["https://api.example.com", "urn:other"]));
     assert!(claims.get("ignored_without_an_id_token").is_none(), "ID-token claims must not leak into the access token");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn an_extension_setting_a_protected_claim_fails_the_issuance_loudly() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("protected").await.unwrap();
@@ -71,9 +71,9 @@ async fn an_extension_setting_a_protected_claim_fails_the_issuance_loudly() {
         assert!(description.contains("protected claim") && description.contains(claim), "{description}");
         assert!(body.get("access_token").is_none());
     }
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn an_extension_denial_becomes_access_denied_with_its_reason() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("deny").await.unwrap();
@@ -83,7 +83,7 @@ async fn an_extension_denial_becomes_access_denied_with_its_reason() {
     let body = expect_status(server.token(&tenant, &suspended).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
     assert_eq!(body["error"], "access_denied");
     assert_eq!(body["error_description"], "this client is suspended");
-}
+}}
 
 /// Limits in which an endless loop meets its deadline long before its fuel (or its
 /// tenant's fuel budget) runs out.
@@ -93,8 +93,8 @@ fn deadline_limits() -> Limits {
 
 // Two worker threads, as the service runs on this 2-vCPU machine: on a single-threaded
 // executor, guests' 1 ms slices would also delay the executor's own I/O and timer polling.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_getting_tokens() {
+db_test! {
+multi_thread async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_getting_tokens() {
     let server = TestServer::start_with(deadline_limits()).await.unwrap();
     let looping = server.create_tenant("looping").await.unwrap();
     let healthy = server.create_tenant("healthy").await.unwrap();
@@ -145,9 +145,9 @@ async fn an_endless_loop_is_stopped_at_its_deadline_while_other_tenants_keep_get
             assert!(description.contains("deadline of 50 ms"), "{description}");
         }
     }
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
     let server =
         TestServer::start_with(Limits { token_deadline: Duration::from_secs(30), ..Limits::default() }).await.unwrap();
@@ -158,9 +158,9 @@ async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
         expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
     let description = body["error_description"].as_str().unwrap();
     assert!(description.contains("used up its fuel (10000000 instructions)"), "{description}");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("limits").await.unwrap();
@@ -189,7 +189,7 @@ async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
     let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
     let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
     assert_eq!(claims["org"], "back");
-}
+}}
 
 fn client_request(attributes: Value) -> TokenRequest {
     TokenRequest {
@@ -200,7 +200,7 @@ fn client_request(attributes: Value) -> TokenRequest {
     }
 }
 
-#[tokio::test]
+db_test! {
 async fn a_tenant_at_its_in_flight_limit_is_refused_at_once_and_others_are_not() {
     let server = TestServer::start_with(Limits { concurrent_invocations: 2, ..deadline_limits() }).await.unwrap();
     let (a, b) = (server.create_tenant("inflight-a").await.unwrap(), server.create_tenant("inflight-b").await.unwrap());
@@ -235,9 +235,9 @@ async fn a_tenant_at_its_in_flight_limit_is_refused_at_once_and_others_are_not()
     // The slots come back when the invocations end.
     let again = runtime.issue_token(&looping, &spin).await;
     assert!(matches!(again.result, Err(InvokeError::Deadline(_))), "{again:?}");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn a_token_request_over_the_in_flight_limit_gets_503_temporarily_unavailable() {
     // One slot and a long deadline: the first request holds the slot while the second arrives.
     let limits = Limits { concurrent_invocations: 1, token_deadline: Duration::from_secs(2), ..deadline_limits() };
@@ -258,9 +258,9 @@ async fn a_token_request_over_the_in_flight_limit_gets_503_temporarily_unavailab
     assert!(body["error_description"].as_str().unwrap().contains("1 extension invocations in flight"), "{body}");
     let body = expect_status(first, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
     assert!(body["error_description"].as_str().unwrap().contains("deadline of 2000 ms"), "{body}");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn uploads_that_are_not_components_are_refused_and_leave_nothing_behind() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("garbage").await.unwrap();
@@ -294,9 +294,9 @@ async fn uploads_that_are_not_components_are_refused_and_leave_nothing_behind() 
     expect_problem(too_large, StatusCode::PAYLOAD_TOO_LARGE).await.unwrap();
 
     assert!(deployments(&server, &tenant).await.is_empty());
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn a_component_exporting_no_known_hook_is_refused() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("nohook").await.unwrap();
@@ -307,9 +307,9 @@ async fn a_component_exporting_no_known_hook_is_refused() {
     assert!(detail.contains("wasi:cli/run"), "the detail should say what it does export: {detail}");
     assert!(detail.contains("keyhaven:extension/token-issuance@0.1.1"), "{detail}");
     assert!(deployments(&server, &tenant).await.is_empty());
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn deployments_are_listed_and_survive_a_restart() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("restart").await.unwrap();
@@ -337,4 +337,4 @@ async fn deployments_are_listed_and_survive_a_restart() {
     let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
     assert_eq!(claims["org"], "kept");
     assert_eq!(server.state.extensions.compilations(), 0, "a restart must not recompile");
-}
+}}

@@ -53,7 +53,7 @@ fn otp(code: &str, recipient: Option<&str>) -> OtpMessage {
     }
 }
 
-#[tokio::test]
+db_test! {
 async fn otp_sms_posts_each_code_once_to_the_provider_and_never_retries() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("otp").await.unwrap();
@@ -96,9 +96,9 @@ async fn otp_sms_posts_each_code_once_to_the_provider_and_never_retries() {
     assert_eq!(provider.received().len(), 2, "exactly one attempt per code");
     let no_recipient = runtime.deliver_otp(&target, &otp("QQ11QQ", None)).await;
     assert!(matches!(no_recipient.result, Ok(Delivery::Rejected(_))), "{no_recipient:?}");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn account_guard_denies_disposable_domains_and_normalises_names() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("guard").await.unwrap();
@@ -129,9 +129,9 @@ async fn account_guard_denies_disposable_domains_and_normalises_names() {
     let clean =
         runtime.before_account_creation(&target, Source::Admin, &account("carol", "carol@example.com", "Carol")).await;
     assert!(matches!(clean.result, Ok(Verdict::Allow)), "{clean:?}");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn events_reach_matching_bindings_at_least_once_with_backoff() {
     let clock = Arc::new(ManualClock::new(1_800_000_000));
     let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
@@ -170,9 +170,9 @@ async fn events_reach_matching_bindings_at_least_once_with_backoff() {
     assert_eq!(deployed["deliveries"][0]["state"], "delivered");
     clock.advance(3600);
     assert_eq!(runtime.deliver_due_events().await.unwrap(), 0, "delivered events are not sent again");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn a_scheduled_extension_runs_once_per_due_time() {
     // 1_800_000_000 is a whole minute (a multiple of 60).
     let clock = Arc::new(ManualClock::new(1_800_000_000));
@@ -198,14 +198,14 @@ async fn a_scheduled_extension_runs_once_per_due_time() {
         server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/kv?prefix=report:", tenant.name)).await.unwrap();
     let runs = kv.as_array().unwrap().iter().find(|e| e["key"] == "report:runs").unwrap();
     assert_eq!(runs["value"], 2);
-}
+}}
 
 fn clock_now(clock: &ManualClock) -> i64 {
     use keyhaven::clock::Clock;
     clock.now()
 }
 
-#[tokio::test]
+db_test! {
 async fn a_guest_sees_no_environment_files_or_sockets() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("sandbox").await.unwrap();
@@ -216,9 +216,9 @@ async fn a_guest_sees_no_environment_files_or_sockets() {
     assert!(!files["files"][1].as_str().unwrap().contains("root:"), "{files}");
     let sockets = token_claims(&server, &tenant, json!({"behaviour": "sockets"})).await;
     assert_ne!(sockets["sockets"], "connected", "{sockets}");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn outbound_http_reaches_only_allowed_hosts_and_never_outlives_the_deadline() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("http").await.unwrap();
@@ -253,9 +253,9 @@ async fn outbound_http_reaches_only_allowed_hosts_and_never_outlives_the_deadlin
     assert!(body["error_description"].as_str().unwrap().contains("deadline of 50 ms"), "{body}");
     // A guard, not a benchmark: without the deadline this waits for the 3 s answer.
     assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn sleeping_oversized_and_noisy_guests_get_their_typed_outcomes() {
     let server = TestServer::start_with(Limits { hook_deadline: Duration::from_millis(100), ..Limits::default() })
         .await
@@ -292,4 +292,4 @@ async fn sleeping_oversized_and_noisy_guests_get_their_typed_outcomes() {
     // And the host is healthy: a normal invocation right after.
     let fine = runtime.issue_token(&target, &request("env")).await;
     assert!(fine.result.is_ok(), "{fine:?}");
-}
+}}

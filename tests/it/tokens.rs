@@ -4,7 +4,7 @@ use keyhaven_tests::{TestServer, expect_status, guests};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-#[tokio::test]
+db_test! {
 async fn extension_claims_reach_a_token_that_verifies_against_the_tenant_jwks() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("claims").await.unwrap();
@@ -30,9 +30,9 @@ async fn extension_claims_reach_a_token_that_verifies_against_the_tenant_jwks() 
     assert_eq!(claims["scope"], "invoices:read");
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 86400);
     assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() > 16));
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn without_an_extension_the_token_has_only_the_service_claims() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("plain").await.unwrap();
@@ -50,9 +50,9 @@ async fn without_an_extension_the_token_has_only_the_service_claims() {
     names.sort();
     assert_eq!(names, ["aud", "client_id", "exp", "iat", "iss", "jti", "scope", "sub", "tenant"]);
     assert_eq!(claims["aud"], "https://api.example.com");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn client_secret_post_works_and_bad_credentials_are_invalid_client() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("auth").await.unwrap();
@@ -99,9 +99,9 @@ async fn client_secret_post_works_and_bad_credentials_are_invalid_client() {
         .await
         .unwrap();
     assert_eq!(expect_status(both, StatusCode::BAD_REQUEST).await.unwrap()["error"], "invalid_request");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn malformed_token_requests_get_rfc6749_errors() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("errors").await.unwrap();
@@ -147,9 +147,9 @@ async fn malformed_token_requests_get_rfc6749_errors() {
         .await
         .unwrap();
     assert_eq!(expect_status(unknown, StatusCode::NOT_FOUND).await.unwrap()["error"], "invalid_request");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn discovery_names_the_tenant_issuer_and_its_endpoints() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("disco").await.unwrap();
@@ -174,9 +174,9 @@ async fn discovery_names_the_tenant_issuer_and_its_endpoints() {
     assert_eq!(keys[0]["kty"], "EC");
     assert_eq!(keys[0]["alg"], "ES256");
     assert!(keys[0].get("d").is_none(), "the private key must never be published");
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn one_tenant_clients_and_tokens_mean_nothing_to_another() {
     let server = TestServer::start().await.unwrap();
     let a = server.create_tenant("iso-a").await.unwrap();
@@ -200,9 +200,9 @@ async fn one_tenant_clients_and_tokens_mean_nothing_to_another() {
     let jwks_b: Value =
         server.http.get(server.url(&format!("/t/{}/jwks.json", b.name))).send().await.unwrap().json().await.unwrap();
     assert_ne!(jwks_a["keys"][0]["kid"], jwks_b["keys"][0]["kid"]);
-}
+}}
 
-#[tokio::test]
+db_test! {
 async fn token_times_come_from_the_service_clock() {
     // 2096-10-02: far enough ahead that the token is still valid when verified today.
     let now = 4_000_000_000;
@@ -213,4 +213,4 @@ async fn token_times_come_from_the_service_clock() {
     let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
     assert_eq!(claims["iat"], now);
     assert_eq!(claims["exp"], now + 86_400);
-}
+}}

@@ -1,6 +1,8 @@
 //! Test support for Keyhaven's integration tests and benchmarks: the paths of the guest
-//! components `build.rs` compiled, and [`TestServer`], the real service (real router,
-//! real SQLite file, real wasmtime) served in-process on `127.0.0.1:0`.
+//! components `build.rs` compiled; [`TestServer`], the real service (real router, real
+//! database, real wasmtime) served in-process on `127.0.0.1:0`; and [`Database`], which
+//! database a test's servers use — a fresh SQLite file each, or a fresh database each on
+//! the PostgreSQL server named by `KEYHAVEN_TEST_POSTGRES_URL`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -24,12 +26,100 @@ pub mod guests {
     }
 }
 
+/// The PostgreSQL server the integration tests also run against.
+pub const POSTGRES_URL_VARIABLE: &str = "KEYHAVEN_TEST_POSTGRES_URL";
+
+/// Which database a test's servers use.
+#[derive(Clone, Debug)]
+pub enum Database {
+    Sqlite,
+    /// The server's URL (its database part is replaced by a fresh database per server).
+    Postgres(String),
+}
+
+tokio::task_local! {
+    static DATABASE: Database;
+}
+
+impl Database {
+    /// Runs a test body with its servers on this database.
+    pub async fn run<F: std::future::Future<Output = ()>>(self, test: F) {
+        DATABASE.scope(self, test).await
+    }
+
+    /// PostgreSQL from `KEYHAVEN_TEST_POSTGRES_URL`. Without it, `None` and a note on the
+    /// terminal that the PostgreSQL tests were skipped — except in CI (`CI` set), where a
+    /// missing PostgreSQL is a failure.
+    pub fn postgres() -> Option<Database> {
+        match std::env::var(POSTGRES_URL_VARIABLE) {
+            Ok(url) if !url.is_empty() => Some(Database::Postgres(url)),
+            _ if std::env::var_os("CI").is_some() => {
+                panic!("{POSTGRES_URL_VARIABLE} is not set: CI runs every test on PostgreSQL too")
+            }
+            _ => {
+                static SAID: std::sync::Once = std::sync::Once::new();
+                SAID.call_once(|| {
+                    use std::io::Write;
+                    // Straight to the terminal: the test harness captures print!/eprint!.
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "\nPostgreSQL tests SKIPPED: set {POSTGRES_URL_VARIABLE}=postgres://USER@HOST:PORT/DB to run \
+                         them (each test variant named `postgres` passed without running)\n"
+                    );
+                });
+                None
+            }
+        }
+    }
+
+    fn current() -> Database {
+        DATABASE.try_with(Database::clone).unwrap_or(Database::Sqlite)
+    }
+}
+
+/// A PostgreSQL database made for one test server, dropped with it.
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+}
+
+impl PostgresDatabase {
+    async fn create(server_url: &str) -> Result<(Self, String)> {
+        use sqlx::{Connection, Executor};
+        let name = format!("keyhaven_test_{}", unique_name("db").replace('-', "_"));
+        let mut admin = sqlx::PgConnection::connect(server_url).await.context("cannot reach PostgreSQL")?;
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        admin.close().await?;
+        let base = server_url.rsplit_once('/').map_or(server_url, |(base, _)| base);
+        let url = format!("{base}/{name}");
+        Ok((PostgresDatabase { server_url: server_url.to_owned(), name }, url))
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.server_url.clone(), self.name.clone());
+        // Drop is synchronous: a thread of its own, with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                use sqlx::{Connection, Executor};
+                let mut admin = sqlx::PgConnection::connect(&url).await?;
+                admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await?;
+                anyhow::Ok(())
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
 /// A running service with its own database, on a free loopback port.
 pub struct TestServer {
     pub base_url: String,
     pub root_token: String,
     pub http: reqwest::Client,
     database_url: String,
+    postgres: Option<PostgresDatabase>,
     clock: Arc<dyn Clock>,
     /// The service's state, for tests that drive the runtime directly.
     pub state: keyhaven::AppState,
@@ -96,8 +186,16 @@ impl TestServer {
 
     async fn start_configured(limits: Limits, node: NodeLimits, clock: Arc<dyn Clock>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
-        let database_url = format!("sqlite://{}", dir.path().join("keyhaven.db").display());
-        Self::start_on(dir, database_url, "127.0.0.1:0", limits, node, clock).await
+        let (postgres, database_url) = match Database::current() {
+            Database::Sqlite => (None, format!("sqlite://{}", dir.path().join("keyhaven.db").display())),
+            Database::Postgres(server) => {
+                let (database, url) = PostgresDatabase::create(&server).await?;
+                (Some(database), url)
+            }
+        };
+        let mut server = Self::start_on(dir, database_url, "127.0.0.1:0", limits, node, clock).await?;
+        server.postgres = postgres;
+        Ok(server)
     }
 
     async fn start_on(
@@ -135,6 +233,7 @@ impl TestServer {
             root_token,
             http: reqwest::Client::new(),
             database_url,
+            postgres: None,
             clock,
             state,
             _dir: dir,
@@ -158,6 +257,7 @@ impl TestServer {
         )
         .await?;
         restarted.root_token = self.root_token.clone();
+        restarted.postgres = self.postgres.take();
         Ok(restarted)
     }
 
@@ -170,9 +270,9 @@ impl TestServer {
         }
     }
 
-    /// The path of the server's SQLite database file.
-    pub fn database_path(&self) -> &str {
-        self.database_url.trim_start_matches("sqlite://")
+    /// The path of the server's SQLite database file (`None` on PostgreSQL).
+    pub fn database_path(&self) -> Option<&str> {
+        self.database_url.strip_prefix("sqlite://")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -15,7 +15,7 @@ impl Db {
     ) -> Result<Option<(Vec<u8>, String)>> {
         let row = sqlx::query(
             "SELECT artifact, artifact_sha256 FROM compiled_artifacts
-             WHERE tenant_id = ? AND content_sha256 = ? AND engine = ?",
+             WHERE tenant_id = $1 AND content_sha256 = $2 AND engine = $3",
         )
         .bind(tenant_id)
         .bind(content_sha256)
@@ -37,7 +37,7 @@ impl Db {
     ) -> Result<()> {
         sqlx::query(
             "INSERT INTO compiled_artifacts (tenant_id, content_sha256, engine, artifact, artifact_sha256, created_at)
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(tenant_id)
         .bind(content_sha256)

@@ -5,8 +5,8 @@
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Db, Result, StorageError, is_unique_violation};
 
@@ -81,7 +81,7 @@ pub struct ActiveBinding {
 const COLUMNS: &str = "b.id, b.hook, b.extension, b.client_id, b.failure_policy, b.position, b.schedule, b.filter, \
                        b.last_run_at, b.created_at";
 
-fn binding(row: &SqliteRow) -> Result<BindingRow> {
+fn binding(row: &AnyRow) -> Result<BindingRow> {
     let client_id: String = row.try_get("client_id")?;
     let filter: Option<String> = row.try_get("filter")?;
     Ok(BindingRow {
@@ -98,7 +98,7 @@ fn binding(row: &SqliteRow) -> Result<BindingRow> {
     })
 }
 
-fn active(row: &SqliteRow) -> Result<ActiveBinding> {
+fn active(row: &AnyRow) -> Result<ActiveBinding> {
     Ok(ActiveBinding {
         binding: binding(row)?,
         deployment_id: row.try_get("deployment_id")?,
@@ -108,7 +108,7 @@ fn active(row: &SqliteRow) -> Result<ActiveBinding> {
 
 /// Inserts a binding inside a transaction.
 pub(super) async fn insert_binding_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     tenant_id: &str,
     new: &NewBinding<'_>,
 ) -> Result<BindingRow> {
@@ -116,7 +116,7 @@ pub(super) async fn insert_binding_in(
     let inserted = sqlx::query(
         "INSERT INTO extension_bindings
            (tenant_id, id, hook, extension, client_id, failure_policy, position, schedule, filter, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(tenant_id)
     .bind(new.id)
@@ -168,7 +168,7 @@ impl Db {
     }
 
     pub async fn delete_binding(&self, tenant_id: &str, id: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM extension_bindings WHERE tenant_id = ? AND id = ?")
+        let deleted = sqlx::query("DELETE FROM extension_bindings WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)
             .execute(&self.pool)
@@ -178,7 +178,7 @@ impl Db {
 
     pub async fn list_bindings(&self, tenant_id: &str) -> Result<Vec<BindingRow>> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM extension_bindings b WHERE b.tenant_id = ?
+            "SELECT {COLUMNS} FROM extension_bindings b WHERE b.tenant_id = $1
              ORDER BY b.hook, b.client_id, b.position, b.created_at, b.id"
         );
         let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
@@ -193,7 +193,7 @@ impl Db {
         client_id: Option<&str>,
     ) -> Result<Vec<ActiveBinding>> {
         let sql = format!(
-            "{} WHERE b.tenant_id = ? AND b.hook = ? AND b.client_id = ?
+            "{} WHERE b.tenant_id = $1 AND b.hook = $2 AND b.client_id = $3
              ORDER BY b.position, b.created_at, b.id",
             ACTIVE.replace("{COLUMNS}", COLUMNS)
         );
@@ -210,7 +210,7 @@ impl Db {
     /// Every active binding of `hook` across tenants, with its tenant id (the scheduler's scan).
     pub async fn all_active_bindings(&self, hook: &str) -> Result<Vec<(String, ActiveBinding)>> {
         let sql = format!(
-            "{} WHERE b.hook = ? ORDER BY b.tenant_id, b.position, b.id",
+            "{} WHERE b.hook = $1 ORDER BY b.tenant_id, b.position, b.id",
             ACTIVE.replace("{COLUMNS}", &format!("b.tenant_id AS tenant_id, {COLUMNS}"))
         );
         let rows = sqlx::query(&sql).bind(hook).fetch_all(&self.pool).await?;
@@ -227,8 +227,8 @@ impl Db {
         due: i64,
     ) -> Result<bool> {
         let claimed = sqlx::query(
-            "UPDATE extension_bindings SET last_run_at = ?
-             WHERE tenant_id = ? AND id = ? AND last_run_at IS ?",
+            "UPDATE extension_bindings SET last_run_at = $1
+             WHERE tenant_id = $2 AND id = $3 AND last_run_at IS NOT DISTINCT FROM $4",
         )
         .bind(due)
         .bind(tenant_id)

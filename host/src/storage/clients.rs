@@ -1,14 +1,14 @@
 //! Machine clients of a tenant. Secrets are stored as SHA-256 digests only.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Db, Result, StorageError, is_unique_violation, state};
 use crate::tenancy::Client;
 
 const COLUMNS: &str = "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at";
 
-fn client(row: &SqliteRow) -> Result<Client> {
+fn client(row: &AnyRow) -> Result<Client> {
     Ok(Client {
         tenant_id: row.try_get("tenant_id")?,
         client_id: row.try_get("client_id")?,
@@ -24,7 +24,7 @@ fn client(row: &SqliteRow) -> Result<Client> {
 
 impl Db {
     pub async fn insert_client(&self, client: &Client) -> Result<()> {
-        let sql = format!("INSERT INTO clients ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        let sql = format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
         let inserted = sqlx::query(&sql)
             .bind(&client.tenant_id)
             .bind(&client.client_id)
@@ -44,13 +44,13 @@ impl Db {
     }
 
     pub async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>> {
-        let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = ? AND client_id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id = $2");
         let row = sqlx::query(&sql).bind(tenant_id).bind(client_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(client).transpose()
     }
 
     pub async fn list_clients(&self, tenant_id: &str) -> Result<Vec<Client>> {
-        let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = ? ORDER BY created_at, client_id");
+        let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id");
         let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
         rows.iter().map(client).collect()
     }

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Db, Result, StorageError};
 use crate::extensions::events::{Event, EventResult};
@@ -47,7 +47,7 @@ pub enum DeliveryOutcome<'a> {
 
 const EVENT_COLUMNS: &str = "e.id, e.time, e.category, e.action, e.origin, e.result, e.reason, e.account_id, e.detail";
 
-fn event(row: &SqliteRow) -> Result<Event> {
+fn event(row: &AnyRow) -> Result<Event> {
     let result = match row.try_get::<&str, _>("result")? {
         "success" => EventResult::Success,
         "failed" => EventResult::Failed,
@@ -70,7 +70,7 @@ fn event(row: &SqliteRow) -> Result<Event> {
 /// Stores an event and its pending deliveries inside a caller's transaction, so that the
 /// event is written with the change it reports (an outbox).
 pub(super) async fn insert_event_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     tenant_id: &str,
     event: &Event,
     bindings: &[String],
@@ -78,7 +78,7 @@ pub(super) async fn insert_event_in(
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO events (tenant_id, id, time, category, action, origin, result, reason, account_id, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(tenant_id)
     .bind(&event.id)
@@ -95,7 +95,7 @@ pub(super) async fn insert_event_in(
     for binding_id in bindings {
         sqlx::query(
             "INSERT INTO event_deliveries (tenant_id, event_id, binding_id, state, attempts, next_attempt_at, updated_at)
-             VALUES (?, ?, ?, 'pending', 0, ?, ?)",
+             VALUES ($1, $2, $3, 'pending', 0, $4, $5)",
         )
         .bind(tenant_id)
         .bind(&event.id)
@@ -120,9 +120,9 @@ impl Db {
     /// The tenant's latest events, newest first.
     pub async fn list_events(&self, tenant_id: &str, limit: u32) -> Result<Vec<Event>> {
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = ? ORDER BY e.time DESC, e.id DESC LIMIT ?"
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = $1 ORDER BY e.time DESC, e.id DESC LIMIT $2"
         );
-        let rows = sqlx::query(&sql).bind(tenant_id).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(tenant_id).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(event).collect()
     }
 
@@ -131,10 +131,10 @@ impl Db {
         let sql = format!(
             "SELECT d.tenant_id, d.binding_id, d.attempts, d.next_attempt_at, {EVENT_COLUMNS}
              FROM event_deliveries d JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
-             WHERE d.state = 'pending' AND d.next_attempt_at <= ?
-             ORDER BY d.next_attempt_at, e.time, e.id LIMIT ?"
+             WHERE d.state = 'pending' AND d.next_attempt_at <= $1
+             ORDER BY d.next_attempt_at, e.time, e.id LIMIT $2"
         );
-        let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(&sql).bind(now).bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 Ok(DueDelivery {
@@ -152,9 +152,9 @@ impl Db {
     /// did meanwhile). The attempt is counted now, so a crash mid-delivery still counts.
     pub async fn claim_delivery(&self, delivery: &DueDelivery, lease_until: i64, now: i64) -> Result<bool> {
         let claimed = sqlx::query(
-            "UPDATE event_deliveries SET next_attempt_at = ?, attempts = attempts + 1, updated_at = ?
-             WHERE tenant_id = ? AND event_id = ? AND binding_id = ? AND state = 'pending'
-               AND attempts = ? AND next_attempt_at = ?",
+            "UPDATE event_deliveries SET next_attempt_at = $1, attempts = attempts + 1, updated_at = $2
+             WHERE tenant_id = $3 AND event_id = $4 AND binding_id = $5 AND state = 'pending'
+               AND attempts = $6 AND next_attempt_at = $7",
         )
         .bind(lease_until)
         .bind(now)
@@ -183,8 +183,8 @@ impl Db {
             DeliveryOutcome::GiveUp { error } => ("failed", Some(error), now),
         };
         sqlx::query(
-            "UPDATE event_deliveries SET state = ?, last_error = ?, next_attempt_at = ?, updated_at = ?
-             WHERE tenant_id = ? AND event_id = ? AND binding_id = ?",
+            "UPDATE event_deliveries SET state = $1, last_error = $2, next_attempt_at = $3, updated_at = $4
+             WHERE tenant_id = $5 AND event_id = $6 AND binding_id = $7",
         )
         .bind(state)
         .bind(error)
@@ -206,13 +206,13 @@ impl Db {
     ) -> Result<HashMap<String, Vec<DeliveryRow>>> {
         let rows = sqlx::query(
             "SELECT event_id, binding_id, state, attempts, last_error FROM event_deliveries
-             WHERE tenant_id = ? AND event_id IN (
-               SELECT id FROM events WHERE tenant_id = ? ORDER BY time DESC, id DESC LIMIT ?)
+             WHERE tenant_id = $1 AND event_id IN (
+               SELECT id FROM events WHERE tenant_id = $2 ORDER BY time DESC, id DESC LIMIT $3)
              ORDER BY event_id, binding_id",
         )
         .bind(tenant_id)
         .bind(tenant_id)
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         let mut deliveries: HashMap<String, Vec<DeliveryRow>> = HashMap::new();

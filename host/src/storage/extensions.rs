@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use serde::Serialize;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::bindings::{NewBinding, insert_binding_in};
 use super::events::insert_event_in;
@@ -104,7 +104,7 @@ const EXTENSION_COLUMNS: &str = "name, state, active_deployment_id, config, crea
 const DEPLOYMENT_COLUMNS: &str =
     "id, extension, version, content_sha256, size_bytes, hooks, state, build_error, created_at, built_at";
 
-fn extension(row: &SqliteRow) -> Result<ExtensionRow> {
+fn extension(row: &AnyRow) -> Result<ExtensionRow> {
     Ok(ExtensionRow {
         name: row.try_get("name")?,
         state: state(row.try_get("state")?)?,
@@ -115,7 +115,7 @@ fn extension(row: &SqliteRow) -> Result<ExtensionRow> {
     })
 }
 
-fn deployment(row: &SqliteRow) -> Result<DeploymentRow> {
+fn deployment(row: &AnyRow) -> Result<DeploymentRow> {
     Ok(DeploymentRow {
         id: row.try_get("id")?,
         extension: row.try_get("extension")?,
@@ -131,8 +131,8 @@ fn deployment(row: &SqliteRow) -> Result<DeploymentRow> {
 }
 
 /// Refuses when the tenant already has `max` ENABLED extensions.
-async fn check_enabled_limit(tx: &mut Transaction<'_, Sqlite>, tenant_id: &str, max: u32) -> Result<()> {
-    let enabled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM extensions WHERE tenant_id = ? AND state = 'ENABLED'")
+async fn check_enabled_limit(tx: &mut Transaction<'_, Any>, tenant_id: &str, max: u32) -> Result<()> {
+    let enabled: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM extensions WHERE tenant_id = $1 AND state = 'ENABLED'")
         .bind(tenant_id)
         .fetch_one(&mut **tx)
         .await?;
@@ -147,7 +147,7 @@ impl Db {
     /// (ENABLED, within the tenant's limit of enabled extensions) if it is new.
     pub async fn insert_deployment(&self, new: NewDeployment<'_>) -> Result<DeploymentRow> {
         let mut tx = self.begin_write().await?;
-        let exists = sqlx::query("SELECT 1 FROM extensions WHERE tenant_id = ? AND name = ?")
+        let exists = sqlx::query("SELECT 1 FROM extensions WHERE tenant_id = $1 AND name = $2")
             .bind(new.tenant_id)
             .bind(new.extension)
             .fetch_optional(&mut *tx)
@@ -157,7 +157,7 @@ impl Db {
             check_enabled_limit(&mut tx, new.tenant_id, new.max_enabled_extensions).await?;
             sqlx::query(
                 "INSERT INTO extensions (tenant_id, name, state, config, created_at, updated_at)
-                 VALUES (?, ?, 'ENABLED', '{}', ?, ?)",
+                 VALUES ($1, $2, 'ENABLED', '{}', $3, $4)",
             )
             .bind(new.tenant_id)
             .bind(new.extension)
@@ -167,7 +167,7 @@ impl Db {
             .await?;
         }
         let version: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM extension_versions WHERE tenant_id = ? AND extension = ?",
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM extension_versions WHERE tenant_id = $1 AND extension = $2",
         )
         .bind(new.tenant_id)
         .bind(new.extension)
@@ -177,7 +177,7 @@ impl Db {
         sqlx::query(
             "INSERT INTO extension_versions
                (tenant_id, id, extension, version, component, content_sha256, size_bytes, hooks, state, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, '[]', 'PENDING', ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, '[]', 'PENDING', $8)",
         )
         .bind(new.tenant_id)
         .bind(new.id)
@@ -217,7 +217,7 @@ impl Db {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let extension: Option<String> = sqlx::query_scalar(
-            "SELECT extension FROM extension_versions WHERE tenant_id = ? AND id = ? AND state = 'PENDING'",
+            "SELECT extension FROM extension_versions WHERE tenant_id = $1 AND id = $2 AND state = 'PENDING'",
         )
         .bind(tenant_id)
         .bind(id)
@@ -227,8 +227,8 @@ impl Db {
         match result {
             BuildResult::Failed { error } => {
                 sqlx::query(
-                    "UPDATE extension_versions SET state = 'FAILED', build_error = ?, built_at = ?
-                     WHERE tenant_id = ? AND id = ?",
+                    "UPDATE extension_versions SET state = 'FAILED', build_error = $1, built_at = $2
+                     WHERE tenant_id = $3 AND id = $4",
                 )
                 .bind(error)
                 .bind(now)
@@ -239,8 +239,8 @@ impl Db {
             }
             BuildResult::Succeeded { hooks, activate, default_bindings } => {
                 sqlx::query(
-                    "UPDATE extension_versions SET state = 'ENABLED', hooks = ?, built_at = ?
-                     WHERE tenant_id = ? AND id = ?",
+                    "UPDATE extension_versions SET state = 'ENABLED', hooks = $1, built_at = $2
+                     WHERE tenant_id = $3 AND id = $4",
                 )
                 .bind(serde_json::to_string(hooks)?)
                 .bind(now)
@@ -250,7 +250,7 @@ impl Db {
                 .await?;
                 if activate {
                     sqlx::query(
-                        "UPDATE extensions SET active_deployment_id = ?, updated_at = ? WHERE tenant_id = ? AND name = ?",
+                        "UPDATE extensions SET active_deployment_id = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4",
                     )
                     .bind(id)
                     .bind(now)
@@ -259,12 +259,13 @@ impl Db {
                     .execute(&mut *tx)
                     .await?;
                 }
-                let bound: i64 =
-                    sqlx::query_scalar("SELECT COUNT(*) FROM extension_bindings WHERE tenant_id = ? AND extension = ?")
-                        .bind(tenant_id)
-                        .bind(&extension)
-                        .fetch_one(&mut *tx)
-                        .await?;
+                let bound: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM extension_bindings WHERE tenant_id = $1 AND extension = $2",
+                )
+                .bind(tenant_id)
+                .bind(&extension)
+                .fetch_one(&mut *tx)
+                .await?;
                 if bound == 0 {
                     for binding in default_bindings {
                         insert_binding_in(&mut tx, tenant_id, binding).await?;
@@ -280,7 +281,7 @@ impl Db {
     }
 
     pub async fn deployment(&self, tenant_id: &str, id: &str) -> Result<Option<DeploymentRow>> {
-        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM extension_versions WHERE tenant_id = ? AND id = ?");
+        let sql = format!("SELECT {DEPLOYMENT_COLUMNS} FROM extension_versions WHERE tenant_id = $1 AND id = $2");
         let row = sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(deployment).transpose()
     }
@@ -289,7 +290,7 @@ impl Db {
     pub async fn list_deployments(&self, tenant_id: &str, extension: Option<&str>) -> Result<Vec<DeploymentRow>> {
         let sql = format!(
             "SELECT {DEPLOYMENT_COLUMNS} FROM extension_versions
-             WHERE tenant_id = ? AND (? IS NULL OR extension = ?)
+             WHERE tenant_id = $1 AND ($2 IS NULL OR extension = $3)
              ORDER BY created_at DESC, version DESC, id"
         );
         let rows = sqlx::query(&sql).bind(tenant_id).bind(extension).bind(extension).fetch_all(&self.pool).await?;
@@ -298,7 +299,7 @@ impl Db {
 
     /// The component bytes of a version.
     pub async fn deployment_component(&self, tenant_id: &str, id: &str) -> Result<Option<Vec<u8>>> {
-        let bytes = sqlx::query_scalar("SELECT component FROM extension_versions WHERE tenant_id = ? AND id = ?")
+        let bytes = sqlx::query_scalar("SELECT component FROM extension_versions WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -316,13 +317,13 @@ impl Db {
     }
 
     pub async fn extension(&self, tenant_id: &str, name: &str) -> Result<Option<ExtensionRow>> {
-        let sql = format!("SELECT {EXTENSION_COLUMNS} FROM extensions WHERE tenant_id = ? AND name = ?");
+        let sql = format!("SELECT {EXTENSION_COLUMNS} FROM extensions WHERE tenant_id = $1 AND name = $2");
         let row = sqlx::query(&sql).bind(tenant_id).bind(name).fetch_optional(&self.pool).await?;
         row.as_ref().map(extension).transpose()
     }
 
     pub async fn list_extensions(&self, tenant_id: &str) -> Result<Vec<ExtensionRow>> {
-        let sql = format!("SELECT {EXTENSION_COLUMNS} FROM extensions WHERE tenant_id = ? ORDER BY name");
+        let sql = format!("SELECT {EXTENSION_COLUMNS} FROM extensions WHERE tenant_id = $1 ORDER BY name");
         let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
         rows.iter().map(extension).collect()
     }
@@ -336,10 +337,10 @@ impl Db {
         now: i64,
     ) -> Result<bool> {
         let updated = sqlx::query(
-            "UPDATE extensions SET active_deployment_id = ?, updated_at = ?
-             WHERE tenant_id = ? AND name = ? AND EXISTS (
+            "UPDATE extensions SET active_deployment_id = $1, updated_at = $2
+             WHERE tenant_id = $3 AND name = $4 AND EXISTS (
                SELECT 1 FROM extension_versions v
-               WHERE v.tenant_id = ? AND v.extension = ? AND v.id = ? AND v.state = 'ENABLED')",
+               WHERE v.tenant_id = $5 AND v.extension = $6 AND v.id = $7 AND v.state = 'ENABLED')",
         )
         .bind(deployment_id)
         .bind(now)
@@ -364,7 +365,7 @@ impl Db {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let current: Option<String> =
-            sqlx::query_scalar("SELECT state FROM extensions WHERE tenant_id = ? AND name = ?")
+            sqlx::query_scalar("SELECT state FROM extensions WHERE tenant_id = $1 AND name = $2")
                 .bind(tenant_id)
                 .bind(name)
                 .fetch_optional(&mut *tx)
@@ -373,7 +374,7 @@ impl Db {
         if new_state == ResourceState::Enabled && current != "ENABLED" {
             check_enabled_limit(&mut tx, tenant_id, max_enabled_extensions).await?;
         }
-        sqlx::query("UPDATE extensions SET state = ?, updated_at = ? WHERE tenant_id = ? AND name = ?")
+        sqlx::query("UPDATE extensions SET state = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4")
             .bind(new_state.as_str())
             .bind(now)
             .bind(tenant_id)
@@ -386,7 +387,7 @@ impl Db {
 
     /// Deletes an extension with its versions, bindings and secrets.
     pub async fn delete_extension(&self, tenant_id: &str, name: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM extensions WHERE tenant_id = ? AND name = ?")
+        let deleted = sqlx::query("DELETE FROM extensions WHERE tenant_id = $1 AND name = $2")
             .bind(tenant_id)
             .bind(name)
             .execute(&self.pool)
@@ -398,7 +399,7 @@ impl Db {
     pub async fn delete_deployment(&self, tenant_id: &str, id: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let active: Option<i64> =
-            sqlx::query_scalar("SELECT COUNT(*) FROM extensions WHERE tenant_id = ? AND active_deployment_id = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM extensions WHERE tenant_id = $1 AND active_deployment_id = $2")
                 .bind(tenant_id)
                 .bind(id)
                 .fetch_optional(&mut *tx)
@@ -408,7 +409,7 @@ impl Db {
                 "the active version of an extension cannot be deleted; activate another first".into(),
             ));
         }
-        let deleted = sqlx::query("DELETE FROM extension_versions WHERE tenant_id = ? AND id = ?")
+        let deleted = sqlx::query("DELETE FROM extension_versions WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)
             .execute(&mut *tx)
@@ -424,13 +425,14 @@ impl Db {
         config: &BTreeMap<String, String>,
         now: i64,
     ) -> Result<bool> {
-        let updated = sqlx::query("UPDATE extensions SET config = ?, updated_at = ? WHERE tenant_id = ? AND name = ?")
-            .bind(serde_json::to_string(config)?)
-            .bind(now)
-            .bind(tenant_id)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let updated =
+            sqlx::query("UPDATE extensions SET config = $1, updated_at = $2 WHERE tenant_id = $3 AND name = $4")
+                .bind(serde_json::to_string(config)?)
+                .bind(now)
+                .bind(tenant_id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
         Ok(updated.rows_affected() == 1)
     }
 
@@ -445,7 +447,7 @@ impl Db {
     ) -> Result<bool> {
         let stored = sqlx::query(
             "INSERT INTO extension_secrets (tenant_id, extension, name, nonce, ciphertext, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (tenant_id, extension, name)
              DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, updated_at = excluded.updated_at",
         )
@@ -466,18 +468,19 @@ impl Db {
     }
 
     pub async fn delete_extension_secret(&self, tenant_id: &str, extension: &str, name: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM extension_secrets WHERE tenant_id = ? AND extension = ? AND name = ?")
-            .bind(tenant_id)
-            .bind(extension)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let deleted =
+            sqlx::query("DELETE FROM extension_secrets WHERE tenant_id = $1 AND extension = $2 AND name = $3")
+                .bind(tenant_id)
+                .bind(extension)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
         Ok(deleted.rows_affected() == 1)
     }
 
     pub async fn extension_secret_names(&self, tenant_id: &str, extension: &str) -> Result<Vec<String>> {
         let names = sqlx::query_scalar(
-            "SELECT name FROM extension_secrets WHERE tenant_id = ? AND extension = ? ORDER BY name",
+            "SELECT name FROM extension_secrets WHERE tenant_id = $1 AND extension = $2 ORDER BY name",
         )
         .bind(tenant_id)
         .bind(extension)
@@ -487,12 +490,13 @@ impl Db {
     }
 
     pub async fn extension_secrets(&self, tenant_id: &str, extension: &str) -> Result<HashMap<String, SealedSecret>> {
-        let rows =
-            sqlx::query("SELECT name, nonce, ciphertext FROM extension_secrets WHERE tenant_id = ? AND extension = ?")
-                .bind(tenant_id)
-                .bind(extension)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT name, nonce, ciphertext FROM extension_secrets WHERE tenant_id = $1 AND extension = $2",
+        )
+        .bind(tenant_id)
+        .bind(extension)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok((

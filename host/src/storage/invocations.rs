@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Db, Result};
 
@@ -50,7 +50,7 @@ pub struct InvocationStats {
 const COLUMNS: &str =
     "id, extension, deployment_id, version, hook, started_at, duration_us, fuel_used, outcome, detail, output, dry_run";
 
-fn invocation(row: &SqliteRow) -> Result<InvocationRow> {
+fn invocation(row: &AnyRow) -> Result<InvocationRow> {
     Ok(InvocationRow {
         id: row.try_get("id")?,
         extension: row.try_get("extension")?,
@@ -63,7 +63,7 @@ fn invocation(row: &SqliteRow) -> Result<InvocationRow> {
         outcome: row.try_get("outcome")?,
         detail: row.try_get("detail")?,
         output: row.try_get("output")?,
-        dry_run: row.try_get("dry_run")?,
+        dry_run: row.try_get::<i64, _>("dry_run")? != 0,
     })
 }
 
@@ -80,7 +80,7 @@ impl Db {
     pub async fn insert_invocations(&self, batch: &[NewInvocation]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let sql = format!(
-            "INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         );
         for new in batch {
             let r = &new.row;
@@ -97,7 +97,7 @@ impl Db {
                 .bind(&r.outcome)
                 .bind(&r.detail)
                 .bind(&r.output)
-                .bind(r.dry_run)
+                .bind(i64::from(r.dry_run))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -115,9 +115,9 @@ impl Db {
     ) -> Result<Vec<InvocationRow>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM extension_invocations
-             WHERE tenant_id = ? AND (? IS NULL OR extension = ?)
-               AND (? IS NULL OR started_at < ? OR (started_at = ? AND id < ?))
-             ORDER BY started_at DESC, id DESC LIMIT ?"
+             WHERE tenant_id = $1 AND ($2 IS NULL OR extension = $3)
+               AND ($4 IS NULL OR started_at < $5 OR (started_at = $6 AND id < $7))
+             ORDER BY started_at DESC, id DESC LIMIT $8"
         );
         let (at, id) = (before.map(|b| b.0), before.map(|b| b.1));
         let rows = sqlx::query(&sql)
@@ -128,7 +128,7 @@ impl Db {
             .bind(at)
             .bind(at)
             .bind(id)
-            .bind(limit)
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(invocation).collect()
@@ -138,12 +138,12 @@ impl Db {
     pub async fn invocation_stats(&self, tenant_id: &str, extension: &str, window: u32) -> Result<InvocationStats> {
         let rows = sqlx::query(
             "SELECT outcome, duration_us FROM extension_invocations
-             WHERE tenant_id = ? AND extension = ? AND dry_run = 0
-             ORDER BY started_at DESC, id DESC LIMIT ?",
+             WHERE tenant_id = $1 AND extension = $2 AND dry_run = 0
+             ORDER BY started_at DESC, id DESC LIMIT $3",
         )
         .bind(tenant_id)
         .bind(extension)
-        .bind(window)
+        .bind(i64::from(window))
         .fetch_all(&self.pool)
         .await?;
         let mut by_outcome = BTreeMap::new();
@@ -172,14 +172,14 @@ impl Db {
     /// Keeps the newest `keep` records of each (tenant, extension); returns rows deleted.
     pub async fn prune_invocations(&self, keep: u32) -> Result<u64> {
         let deleted = sqlx::query(
-            "DELETE FROM extension_invocations WHERE rowid IN (
-               SELECT rowid FROM (
-                 SELECT rowid, ROW_NUMBER() OVER (
+            "DELETE FROM extension_invocations WHERE (tenant_id, id) IN (
+               SELECT tenant_id, id FROM (
+                 SELECT tenant_id, id, ROW_NUMBER() OVER (
                    PARTITION BY tenant_id, extension ORDER BY started_at DESC, id DESC) AS n
-                 FROM extension_invocations)
-               WHERE n > ?)",
+                 FROM extension_invocations) ranked
+               WHERE n > $1)",
         )
-        .bind(keep)
+        .bind(i64::from(keep))
         .execute(&self.pool)
         .await?;
         Ok(deleted.rows_affected())

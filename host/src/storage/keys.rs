@@ -1,7 +1,7 @@
 //! Signing keys, one or more per tenant. Private keys are stored as PKCS#8 DER.
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
 
 use super::{Db, Result, state};
 use crate::tenancy::ResourceState;
@@ -19,7 +19,7 @@ pub struct SigningKeyRow {
     pub created_at: i64,
 }
 
-fn key(row: &SqliteRow) -> Result<SigningKeyRow> {
+fn key(row: &AnyRow) -> Result<SigningKeyRow> {
     Ok(SigningKeyRow {
         kid: row.try_get("kid")?,
         tenant_id: row.try_get("tenant_id")?,
@@ -31,10 +31,10 @@ fn key(row: &SqliteRow) -> Result<SigningKeyRow> {
     })
 }
 
-pub(super) async fn insert(tx: &mut Transaction<'_, Sqlite>, key: &SigningKeyRow) -> Result<()> {
+pub(super) async fn insert(tx: &mut Transaction<'_, Any>, key: &SigningKeyRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, tenant_id, algorithm, private_der, public_jwk, state, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&key.kid)
     .bind(&key.tenant_id)
@@ -53,7 +53,7 @@ impl Db {
     pub async fn active_signing_key(&self, tenant_id: &str) -> Result<Option<SigningKeyRow>> {
         let row = sqlx::query(
             "SELECT kid, tenant_id, algorithm, private_der, public_jwk, state, created_at
-             FROM signing_keys WHERE tenant_id = ? AND state = 'ENABLED'
+             FROM signing_keys WHERE tenant_id = $1 AND state = 'ENABLED'
              ORDER BY created_at DESC, kid LIMIT 1",
         )
         .bind(tenant_id)
@@ -65,7 +65,7 @@ impl Db {
     /// The public JWKs the tenant publishes (every ENABLED key).
     pub async fn published_keys(&self, tenant_id: &str) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT public_jwk FROM signing_keys WHERE tenant_id = ? AND state = 'ENABLED'
+            "SELECT public_jwk FROM signing_keys WHERE tenant_id = $1 AND state = 'ENABLED'
              ORDER BY created_at DESC, kid",
         )
         .bind(tenant_id)

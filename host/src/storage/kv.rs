@@ -24,7 +24,7 @@ pub struct KvEntry {
 
 impl Db {
     pub async fn kv_get(&self, tenant_id: &str, key: &str) -> Result<Option<String>> {
-        let value = sqlx::query_scalar("SELECT value FROM kv_entries WHERE tenant_id = ? AND key = ?")
+        let value = sqlx::query_scalar("SELECT value FROM kv_entries WHERE tenant_id = $1 AND key = $2")
             .bind(tenant_id)
             .bind(key)
             .fetch_optional(&self.pool)
@@ -37,9 +37,9 @@ impl Db {
     pub async fn kv_set(&self, tenant_id: &str, write: KvWrite<'_>) -> Result<bool> {
         let written = sqlx::query(
             "INSERT INTO kv_entries (tenant_id, key, value, updated_at)
-             SELECT ?, ?, ?, ?
-             WHERE EXISTS (SELECT 1 FROM kv_entries WHERE tenant_id = ? AND key = ?)
-                OR (SELECT COUNT(*) FROM kv_entries WHERE tenant_id = ?) < ?
+             SELECT $1, $2, $3, $4
+             WHERE EXISTS (SELECT 1 FROM kv_entries WHERE tenant_id = $5 AND key = $6)
+                OR (SELECT COUNT(*) FROM kv_entries WHERE tenant_id = $7) < $8
              ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
         .bind(tenant_id)
@@ -49,14 +49,14 @@ impl Db {
         .bind(tenant_id)
         .bind(write.key)
         .bind(tenant_id)
-        .bind(write.max_keys)
+        .bind(i64::from(write.max_keys))
         .execute(&self.pool)
         .await?;
         Ok(written.rows_affected() == 1)
     }
 
     pub async fn kv_delete(&self, tenant_id: &str, key: &str) -> Result<bool> {
-        let deleted = sqlx::query("DELETE FROM kv_entries WHERE tenant_id = ? AND key = ?")
+        let deleted = sqlx::query("DELETE FROM kv_entries WHERE tenant_id = $1 AND key = $2")
             .bind(tenant_id)
             .bind(key)
             .execute(&self.pool)
@@ -68,12 +68,12 @@ impl Db {
     pub async fn kv_list(&self, tenant_id: &str, prefix: Option<&str>, limit: u32) -> Result<Vec<KvEntry>> {
         let rows = sqlx::query(
             "SELECT key, value, updated_at FROM kv_entries
-             WHERE tenant_id = ? AND substr(key, 1, length(?)) = ? ORDER BY key LIMIT ?",
+             WHERE tenant_id = $1 AND substr(key, 1, length($2)) = $3 ORDER BY key LIMIT $4",
         )
         .bind(tenant_id)
         .bind(prefix.unwrap_or(""))
         .bind(prefix.unwrap_or(""))
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -1,5 +1,8 @@
-//! Persistence: sqlx on SQLite (one file, WAL) with embedded migrations from
-//! `host/migrations/sqlite`. One file per table group; every query on tenant data names
+//! Persistence: sqlx on SQLite (one file, WAL; the embedded default) or PostgreSQL (several
+//! nodes sharing one database), chosen by the URL's scheme, with embedded migrations from
+//! the mirrored `host/migrations/{sqlite,postgres}`. The queries are written once, in the
+//! SQL both understand (`$n` placeholders, `ON CONFLICT`, integers as 64-bit), and run
+//! through sqlx's `Any` driver. One file per table group; every query on tenant data names
 //! the tenant id in its SQL, so a caller cannot read across tenants by forgetting a check.
 
 mod artifacts;
@@ -16,10 +19,9 @@ mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Executor};
 
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
@@ -32,7 +34,8 @@ pub use tokens::{PatRow, ROOT_TOKEN_ID};
 
 use crate::tenancy::{ResourceState, UnknownState};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -40,6 +43,8 @@ pub enum StorageError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE")]
+    UnsupportedUrl(String),
     #[error("cannot create the database directory {path}: {source}")]
     Directory { path: String, source: std::io::Error },
     #[error("a stored row is invalid: {0}")]
@@ -70,42 +75,96 @@ impl From<serde_json::Error> for StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, from its scheme.
+    pub fn of_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StorageError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
+/// SQLite settings for every connection: write-ahead log, foreign keys, and a busy timeout
+/// so concurrent writers queue instead of failing.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
 /// The service's database.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
 impl Db {
-    /// Opens (creating if needed) the SQLite database at `url`, e.g.
-    /// `sqlite://keyhaven-data/keyhaven.db`, in WAL mode.
+    /// Opens the database at `url`: `sqlite://keyhaven-data/keyhaven.db` (created if
+    /// missing, in WAL mode) or `postgres://user@host:5432/database`.
     pub async fn connect(url: &str) -> Result<Db> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        if let Some(parent) = Path::new(options.get_filename()).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent)
-                .map_err(|source| StorageError::Directory { path: parent.display().to_string(), source })?;
-        }
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        Ok(Db { pool })
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+                let (path, query) = path.split_once('?').unwrap_or((path, ""));
+                if let Some(parent) = Path::new(path).parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|source| StorageError::Directory { path: parent.display().to_string(), source })?;
+                }
+                let url = match query {
+                    "" => format!("sqlite://{path}?mode=rwc"),
+                    query if query.contains("mode=") => format!("sqlite://{path}?{query}"),
+                    query => format!("sqlite://{path}?{query}&mode=rwc"),
+                };
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|connection, _| {
+                        Box::pin(async move {
+                            connection.execute(SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+        };
+        Ok(Db { pool, backend })
     }
 
-    /// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), so
-    /// concurrent writers wait for each other (busy timeout) instead of failing when a
-    /// read inside the transaction would have to be upgraded.
-    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),
+    /// so concurrent writers wait for each other (busy timeout) instead of failing when a
+    /// read inside the transaction would have to be upgraded; PostgreSQL's row locks and
+    /// constraints need no such thing.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&self.pool).await?,
+        }
         Ok(())
     }
 }
@@ -131,7 +190,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let db = Db::connect(&format!("sqlite://{}", dir.join("old.db").display())).await.unwrap();
         let version_1 = sqlx::migrate::Migrator {
-            migrations: std::borrow::Cow::Owned(MIGRATOR.migrations[..1].to_vec()),
+            migrations: std::borrow::Cow::Owned(SQLITE_MIGRATOR.migrations[..1].to_vec()),
             ignore_missing: false,
             locking: true,
             no_tx: false,

@@ -26,7 +26,7 @@ impl Db {
     pub async fn tenant_limits(&self, tenant_id: &str) -> Result<Option<TenantLimitsRow>> {
         let row = sqlx::query(
             "SELECT t.plan, p.limits AS plan_limits, t.limit_overrides, t.allowed_hosts
-             FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.id = ?",
+             FROM tenants t JOIN plans p ON p.name = t.plan WHERE t.id = $1",
         )
         .bind(tenant_id)
         .fetch_optional(&self.pool)
@@ -45,7 +45,7 @@ impl Db {
     /// Puts the tenant on a plan; false if there is no such plan.
     pub async fn set_tenant_plan(&self, tenant_id: &str, plan: &str) -> Result<bool> {
         let updated =
-            sqlx::query("UPDATE tenants SET plan = ? WHERE id = ? AND EXISTS (SELECT 1 FROM plans WHERE name = ?)")
+            sqlx::query("UPDATE tenants SET plan = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM plans WHERE name = $3)")
                 .bind(plan)
                 .bind(tenant_id)
                 .bind(plan)
@@ -55,7 +55,7 @@ impl Db {
     }
 
     pub async fn set_tenant_limit_overrides(&self, tenant_id: &str, overrides: &serde_json::Value) -> Result<bool> {
-        let updated = sqlx::query("UPDATE tenants SET limit_overrides = ? WHERE id = ?")
+        let updated = sqlx::query("UPDATE tenants SET limit_overrides = $1 WHERE id = $2")
             .bind(overrides.to_string())
             .bind(tenant_id)
             .execute(&self.pool)
@@ -64,7 +64,7 @@ impl Db {
     }
 
     pub async fn set_allowed_hosts(&self, tenant_id: &str, hosts: &[String]) -> Result<bool> {
-        let updated = sqlx::query("UPDATE tenants SET allowed_hosts = ? WHERE id = ?")
+        let updated = sqlx::query("UPDATE tenants SET allowed_hosts = $1 WHERE id = $2")
             .bind(serde_json::to_string(hosts)?)
             .bind(tenant_id)
             .execute(&self.pool)
@@ -74,7 +74,7 @@ impl Db {
 
     pub async fn upsert_plan(&self, name: &str, limits: &serde_json::Value, now: i64) -> Result<PlanRow> {
         sqlx::query(
-            "INSERT INTO plans (name, limits, created_at) VALUES (?, ?, ?)
+            "INSERT INTO plans (name, limits, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET limits = excluded.limits",
         )
         .bind(name)
@@ -83,7 +83,7 @@ impl Db {
         .execute(&self.pool)
         .await?;
         let created_at =
-            sqlx::query_scalar("SELECT created_at FROM plans WHERE name = ?").bind(name).fetch_one(&self.pool).await?;
+            sqlx::query_scalar("SELECT created_at FROM plans WHERE name = $1").bind(name).fetch_one(&self.pool).await?;
         Ok(PlanRow { name: name.to_owned(), limits: limits.clone(), created_at })
     }
 

@@ -2,14 +2,14 @@
 //! transaction, so a half-made tenant never exists.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Db, PatRow, Result, SigningKeyRow, StorageError, is_unique_violation, state};
 use crate::tenancy::Tenant;
 
 const COLUMNS: &str = "id, name, label, state, created_at";
 
-fn tenant(row: &SqliteRow) -> Result<Tenant> {
+fn tenant(row: &AnyRow) -> Result<Tenant> {
     Ok(Tenant {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -23,14 +23,15 @@ impl Db {
     /// Stores a new tenant with its signing key and its first administrator token.
     pub async fn create_tenant(&self, tenant: &Tenant, key: &SigningKeyRow, admin: &PatRow) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let inserted = sqlx::query("INSERT INTO tenants (id, name, label, state, created_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(&tenant.id)
-            .bind(&tenant.name)
-            .bind(&tenant.label)
-            .bind(tenant.state.as_str())
-            .bind(tenant.created_at)
-            .execute(&mut *tx)
-            .await;
+        let inserted =
+            sqlx::query("INSERT INTO tenants (id, name, label, state, created_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&tenant.id)
+                .bind(&tenant.name)
+                .bind(&tenant.label)
+                .bind(tenant.state.as_str())
+                .bind(tenant.created_at)
+                .execute(&mut *tx)
+                .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => return Err(StorageError::Conflict("a tenant with this name")),
             other => other?,
@@ -42,13 +43,13 @@ impl Db {
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>> {
-        let sql = format!("SELECT {COLUMNS} FROM tenants WHERE name = ?");
+        let sql = format!("SELECT {COLUMNS} FROM tenants WHERE name = $1");
         let row = sqlx::query(&sql).bind(name).fetch_optional(&self.pool).await?;
         row.as_ref().map(tenant).transpose()
     }
 
     pub async fn tenant_by_id(&self, id: &str) -> Result<Option<Tenant>> {
-        let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = ?");
+        let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
         let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(tenant).transpose()
     }

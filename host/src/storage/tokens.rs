@@ -1,6 +1,6 @@
 //! Personal access tokens for the admin API, stored as SHA-256 digests.
 
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use super::{Db, Result, StorageError, state};
 use crate::tenancy::{ResourceState, Role};
@@ -19,14 +19,14 @@ pub struct PatRow {
     pub expires_at: Option<i64>,
 }
 
-pub(super) async fn insert(tx: &mut Transaction<'_, Sqlite>, pat: &PatRow) -> Result<()> {
+pub(super) async fn insert(tx: &mut Transaction<'_, Any>, pat: &PatRow) -> Result<()> {
     let (role, tenant_id) = match &pat.role {
         Role::Operator => ("operator", None),
         Role::TenantAdmin { tenant_id } => ("tenant-admin", Some(tenant_id.as_str())),
     };
     sqlx::query(
         "INSERT INTO personal_access_tokens (id, tenant_id, role, token_sha256, state, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&pat.id)
     .bind(tenant_id)
@@ -45,7 +45,7 @@ impl Db {
     pub async fn pat_by_digest(&self, token_sha256: &str) -> Result<Option<PatRow>> {
         let row = sqlx::query(
             "SELECT id, tenant_id, role, token_sha256, state, created_at, expires_at
-             FROM personal_access_tokens WHERE token_sha256 = ?",
+             FROM personal_access_tokens WHERE token_sha256 = $1",
         )
         .bind(token_sha256)
         .fetch_optional(&self.pool)
@@ -68,7 +68,7 @@ impl Db {
 
     /// Whether the root operator token has been set.
     pub async fn has_root_token(&self) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM personal_access_tokens WHERE id = ?")
+        let row = sqlx::query("SELECT 1 FROM personal_access_tokens WHERE id = $1")
             .bind(ROOT_TOKEN_ID)
             .fetch_optional(&self.pool)
             .await?;
@@ -79,7 +79,7 @@ impl Db {
     pub async fn set_root_token(&self, token_sha256: &str, now: i64) -> Result<()> {
         sqlx::query(
             "INSERT INTO personal_access_tokens (id, tenant_id, role, token_sha256, state, created_at)
-             VALUES (?, NULL, 'operator', ?, 'ENABLED', ?)
+             VALUES ($1, NULL, 'operator', $2, 'ENABLED', $3)
              ON CONFLICT (id) DO UPDATE SET token_sha256 = excluded.token_sha256, state = 'ENABLED'",
         )
         .bind(ROOT_TOKEN_ID)
