@@ -93,6 +93,16 @@ pub fn random_id(entropy: &dyn Entropy, prefix: &str, bytes: usize) -> Result<St
     Ok(id)
 }
 
+/// An identifier that sorts in creation order: `prefix_` + the time (`now`, seconds) and a
+/// node-wide counter, both hex and fixed-width, + `bytes` random bytes. Lists ordered by
+/// (time, id) then keep the order of things created within the same second on one node.
+pub fn sortable_id(entropy: &dyn Entropy, prefix: &str, now: i64, bytes: usize) -> Result<String, EntropyError> {
+    static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let sequence = SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let random = random_id(entropy, "", bytes)?;
+    Ok(format!("{prefix}_{:010x}{sequence:08x}{}", now.max(0), random.trim_start_matches('_')))
+}
+
 impl fmt::Debug for dyn Clock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Clock(now={})", self.now())

@@ -17,6 +17,7 @@ pub mod oauth;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
+pub mod usage;
 pub mod vault;
 
 use std::ops::Deref;
@@ -45,6 +46,8 @@ pub struct Services {
     pub entropy: Arc<dyn Entropy>,
     pub extensions: Arc<ExtensionRuntime>,
     pub keys: KeyCache,
+    /// This node's usage counts not yet written.
+    pub usage: usage::UsageMeter,
     public_url: String,
 }
 
@@ -112,8 +115,12 @@ impl AppState {
             tracing::info!(resumed, "resumed extension builds left pending");
         }
         let public_url = config.public_url();
-        let services = Services { config, db, clock, entropy, extensions, keys: KeyCache::default(), public_url };
-        Ok(Started { state: AppState(Arc::new(services)), generated_root_token })
+        let usage = usage::UsageMeter::default();
+        let services =
+            Services { config, db, clock, entropy, extensions, keys: KeyCache::default(), usage, public_url };
+        let services = Arc::new(services);
+        usage::spawn_flusher(Arc::downgrade(&services));
+        Ok(Started { state: AppState(services), generated_root_token })
     }
 
     /// The issuer URL of a tenant.
@@ -144,7 +151,7 @@ async fn ensure_root_token(
 /// The HTTP application: admin API and per-tenant token service.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .merge(api::router())
+        .merge(api::router(state.clone()))
         .merge(oauth::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

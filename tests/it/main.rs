@@ -43,4 +43,5 @@ mod extensions;
 mod harness;
 mod hooks;
 mod platform;
+mod tenants;
 mod tokens;

@@ -282,13 +282,13 @@ impl TestServer {
     /// Creates a tenant with a unique name derived from `prefix`.
     pub async fn create_tenant(&self, prefix: &str) -> Result<TestTenant> {
         let name = unique_name(prefix);
-        let response = self
-            .http
-            .post(self.url("/admin/v1/tenants"))
-            .bearer_auth(&self.root_token)
-            .json(&json!({"name": name, "label": format!("Test tenant {name}")}))
-            .send()
-            .await?;
+        self.create_tenant_with(json!({"name": name, "label": format!("Test tenant {name}")})).await
+    }
+
+    /// Creates a tenant from a whole creation body, as the operator; expects 201.
+    pub async fn create_tenant_with(&self, body: Value) -> Result<TestTenant> {
+        let response =
+            self.http.post(self.url("/admin/v1/tenants")).bearer_auth(&self.root_token).json(&body).send().await?;
         let body = expect_status(response, StatusCode::CREATED).await?;
         Ok(TestTenant {
             name: body["tenant"]["name"].as_str().context("tenant.name")?.to_owned(),

@@ -36,6 +36,9 @@ impl FromRequestParts<AppState> for Caller {
         let now = state.clock.now();
         match pat {
             Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => {
+                if let Some(slot) = parts.extensions.get::<super::audit::AuditSlot>() {
+                    slot.set(&pat.id, &pat.role);
+                }
                 Ok(Caller { role: pat.role })
             }
             _ => Err(unauthenticated("the token is unknown, expired or revoked")),
@@ -58,7 +61,7 @@ impl Caller {
         match tenant {
             Some(tenant) if self.role.can_administer(&tenant.id) => {
                 // A tenant administrator's token is honoured only while its tenant is usable.
-                if self.role != Role::Operator && !tenant.state.is_usable() {
+                if self.role != Role::Operator && !tenant.effective_state().is_usable() {
                     return Err(ApiError::new(Problem::Forbidden, "the tenant is not enabled"));
                 }
                 Ok(tenant)

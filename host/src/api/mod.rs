@@ -1,6 +1,7 @@
 //! The admin API under `/admin/v1`: JSON over HTTP, authenticated with personal access
 //! tokens ([`auth`]), errors as problem+json ([`error`]); one module per resource.
 
+mod audit;
 mod auth;
 mod bindings;
 mod clients;
@@ -14,16 +15,21 @@ mod limits;
 pub(crate) mod tenants;
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::{delete, get, post, put};
 
 pub use error::{ApiError, Problem};
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
+/// The admin API's routes; every call to one of them is audited ([`audit::record`]).
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .route("/admin/v1/audit", get(audit::list_all))
+        .route("/admin/v1/tenants/{tenant}/audit", get(audit::list))
+        .route("/admin/v1/tenants/{tenant}/usage", get(audit::usage))
         .route("/admin/v1/tenants", get(tenants::list).post(tenants::create))
-        .route("/admin/v1/tenants/{tenant}", get(tenants::get))
+        .route("/admin/v1/tenants/{tenant}", get(tenants::get).patch(tenants::change))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get))
         .route("/admin/v1/tenants/{tenant}/limits", get(limits::get).put(limits::set))
@@ -51,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/events", get(events::list))
         .route("/admin/v1/tenants/{tenant}/kv", get(kv::list))
         .route("/admin/v1/tenants/{tenant}/kv/{key}", put(kv::put).delete(kv::delete))
+        .route_layer(middleware::from_fn_with_state(state, audit::record))
 }
 
 pub use error::{method_not_allowed, not_found};

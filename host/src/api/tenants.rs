@@ -1,21 +1,28 @@
-//! `/admin/v1/tenants`: operators create and list tenants; a tenant's administrator may
-//! read its own. Creating a tenant creates its signing key and its first administrator
-//! token (shown once) in the same transaction.
+//! `/admin/v1/tenants`: operators create, list and change tenants (state, default); a
+//! tenant's administrator may read its own and change its label, colour, tags and settings.
+//! Creating a tenant creates its signing key, its first administrator token (shown once)
+//! and its event in one transaction; a change and its event are one transaction too.
+
+use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::clock::random_id;
+use crate::events::changes;
+use crate::events::outbox::NewEvent;
+use crate::extensions::events::EventResult;
 use crate::oauth::keys;
 use crate::secrets;
 use crate::storage::PatRow;
-use crate::tenancy::{ResourceState, Role, Tenant, TenantName};
+use crate::tenancy::{ResourceState, Role, Tenant, TenantName, TenantSettings, check_colour, check_tags};
 
 const MAX_LABEL: usize = 200;
 
@@ -24,6 +31,18 @@ const MAX_LABEL: usize = 200;
 pub struct CreateTenant {
     name: String,
     label: Option<String>,
+    #[serde(default)]
+    colour: String,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+    /// The parent tenant's name (one level of sub-tenants).
+    parent: Option<String>,
+    /// Settings that differ from the defaults.
+    #[serde(default)]
+    settings: Map<String, Value>,
+    /// Make this the platform's default tenant.
+    #[serde(default)]
+    default: bool,
 }
 
 /// A tenant as the API shows it.
@@ -31,6 +50,8 @@ pub struct CreateTenant {
 pub struct TenantView {
     #[serde(flatten)]
     tenant: Tenant,
+    /// LOCKED while the parent is not ENABLED, else the tenant's own state.
+    effective_state: ResourceState,
     issuer: String,
 }
 
@@ -42,7 +63,26 @@ pub struct CreatedTenant {
 }
 
 fn view(state: &AppState, tenant: Tenant) -> TenantView {
-    TenantView { issuer: state.issuer(&tenant.name), tenant }
+    TenantView { issuer: state.issuer(&tenant.name), effective_state: tenant.effective_state(), tenant }
+}
+
+fn invalid(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(Problem::InvalidRequest, e.to_string())
+}
+
+fn check_label(label: &str) -> Result<(), ApiError> {
+    match label.trim().is_empty() || label.chars().count() > MAX_LABEL {
+        true => Err(invalid(format!("label must be 1 to {MAX_LABEL} characters"))),
+        false => Ok(()),
+    }
+}
+
+/// The settings in force when `changed` is what differs from the defaults.
+fn settings(changed: &Map<String, Value>) -> Result<TenantSettings, ApiError> {
+    let settings: TenantSettings =
+        serde_json::from_value(Value::Object(changed.clone())).map_err(|e| invalid(format!("settings: {e}")))?;
+    settings.validate().map_err(invalid)?;
+    Ok(settings)
 }
 
 pub async fn create(
@@ -52,28 +92,82 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedTenant>), ApiError> {
     caller.require_operator()?;
     let Json(body) = body?;
-    let name = TenantName::parse(&body.name).map_err(|e| ApiError::new(Problem::InvalidRequest, e.to_string()))?;
+    let name = TenantName::parse(&body.name).map_err(invalid)?;
     let label = body.label.unwrap_or_else(|| name.to_string());
-    if label.trim().is_empty() || label.chars().count() > MAX_LABEL {
-        return Err(ApiError::new(Problem::InvalidRequest, format!("label must be 1 to {MAX_LABEL} characters")));
-    }
-
-    let (tenant, admin_token) = create_tenant(&state, &name, label).await?;
+    check_label(&label)?;
+    let parent_id = match &body.parent {
+        Some(parent) => Some(
+            state
+                .db
+                .tenant_by_name(parent)
+                .await?
+                .ok_or_else(|| invalid(format!("there is no tenant named {parent:?} to be the parent")))?
+                .id,
+        ),
+        None => None,
+    };
+    let spec = NewTenant {
+        name,
+        label,
+        colour: check_colour(&body.colour).map_err(invalid)?,
+        tags: body.tags,
+        parent_id,
+        settings: body.settings,
+        default: body.default,
+    };
+    check_tags(&spec.tags).map_err(invalid)?;
+    let (tenant, admin_token) = create_tenant(&state, spec).await?;
     tracing::info!(tenant = %tenant.id, name = %tenant.name, "tenant created");
     Ok((StatusCode::CREATED, Json(CreatedTenant { tenant: view(&state, tenant), admin_token })))
 }
 
-/// Creates a tenant, its signing key and its administrator's token (returned, to be shown
-/// once), in one transaction.
-pub async fn create_tenant(state: &AppState, name: &TenantName, label: String) -> Result<(Tenant, String), ApiError> {
+/// What a new tenant is made of.
+#[derive(Debug)]
+pub struct NewTenant {
+    pub name: TenantName,
+    pub label: String,
+    pub colour: String,
+    pub tags: BTreeMap<String, String>,
+    pub parent_id: Option<String>,
+    /// Settings that differ from the defaults.
+    pub settings: Map<String, Value>,
+    pub default: bool,
+}
+
+impl NewTenant {
+    /// A top-level tenant with default settings.
+    pub fn named(name: TenantName, label: String) -> Self {
+        NewTenant {
+            name,
+            label,
+            colour: String::new(),
+            tags: BTreeMap::new(),
+            parent_id: None,
+            settings: Map::new(),
+            default: false,
+        }
+    }
+}
+
+/// Creates a tenant, its signing key, its administrator's token (returned, to be shown
+/// once) and its `tenant.created` event, in one transaction.
+pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, String), ApiError> {
     let now = state.clock.now();
     let entropy = state.entropy.as_ref();
     let tenant = Tenant {
         id: random_id(entropy, "tn", 12)?,
-        name: name.to_string(),
-        label,
+        name: new.name.to_string(),
+        label: new.label,
+        colour: new.colour,
+        tags: new.tags,
+        parent_id: new.parent_id,
         state: ResourceState::Enabled,
+        settings: settings(&new.settings)?,
+        settings_changed: new.settings,
+        default: new.default,
         created_at: now,
+        updated_at: now,
+        parent_state: None,
     };
     let key = keys::generate(&tenant.id, now).map_err(ApiError::internal)?;
     let admin_token = secrets::new_personal_access_token(entropy)?;
@@ -85,7 +179,19 @@ pub async fn create_tenant(state: &AppState, name: &TenantName, label: String) -
         created_at: now,
         expires_at: None,
     };
-    state.db.create_tenant(&tenant, &key, &pat).await?;
+    let created = NewEvent {
+        category: "resource-change",
+        action: "tenant.created",
+        origin: "admin-api",
+        result: EventResult::Success,
+        reason: None,
+        account_id: None,
+        detail: json!({"name": tenant.name, "parent_id": tenant.parent_id}),
+    };
+    let event = state.extensions.prepare_event(&tenant, created, false).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.create_tenant(&tenant, &key, &pat, event).await?;
+    let tenant = state.db.tenant_by_id(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok((tenant, admin_token))
 }
 
@@ -101,5 +207,112 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Json<TenantView>, ApiError> {
     let tenant = caller.tenant(&state, &name).await?;
+    Ok(Json(view(&state, tenant)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeTenant {
+    label: Option<String>,
+    colour: Option<String>,
+    /// Replaces the tags.
+    tags: Option<BTreeMap<String, String>>,
+    /// Settings to change; a field set to `null` returns to its default.
+    settings: Option<Map<String, Value>>,
+    /// `ENABLED`, `DISABLED` or `LOCKED`; operators only.
+    state: Option<ResourceState>,
+    /// Make this the default tenant; operators only.
+    default: Option<bool>,
+}
+
+/// The fields of a tenant an update may change, as events show them.
+fn changeable(tenant: &Tenant) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("label".into(), json!(tenant.label));
+    fields.insert("colour".into(), json!(tenant.colour));
+    fields.insert("tags".into(), json!(tenant.tags));
+    fields.insert("settings".into(), Value::Object(tenant.settings_changed.clone()));
+    fields.insert("state".into(), json!(tenant.state));
+    fields.insert("default".into(), json!(tenant.default));
+    fields
+}
+
+/// Changes a tenant. Its administrators may change label, colour, tags and settings;
+/// state and the default flag are the operator's (so a tenant's own administrators can
+/// neither lift a LOCKED tenant nor lock themselves out). The change and its event
+/// (`tenant.updated`, or `tenant.state_changed`) are one transaction.
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Json<ChangeTenant>, JsonRejection>,
+) -> Result<Json<TenantView>, ApiError> {
+    let before = caller.tenant(&state, &name).await?;
+    let Json(body) = body?;
+    if (body.state.is_some() || body.default.is_some()) && caller.role != Role::Operator {
+        return Err(ApiError::new(
+            Problem::Forbidden,
+            "only a platform operator may change a tenant's state or default",
+        ));
+    }
+    let mut tenant = before.clone();
+    if let Some(label) = body.label {
+        check_label(&label)?;
+        tenant.label = label;
+    }
+    if let Some(colour) = body.colour {
+        tenant.colour = check_colour(&colour).map_err(invalid)?;
+    }
+    if let Some(tags) = body.tags {
+        check_tags(&tags).map_err(invalid)?;
+        tenant.tags = tags;
+    }
+    if let Some(changes) = body.settings {
+        for (field, value) in changes {
+            match value {
+                Value::Null => tenant.settings_changed.remove(&field),
+                value => tenant.settings_changed.insert(field, value),
+            };
+        }
+        tenant.settings = settings(&tenant.settings_changed)?;
+    }
+    if let Some(new_state) = body.state {
+        if new_state == ResourceState::Pending {
+            return Err(invalid("state must be ENABLED, DISABLED or LOCKED"));
+        }
+        tenant.state = new_state;
+    }
+    if let Some(default) = body.default {
+        tenant.default = default;
+    }
+    let (old, new) = (changeable(&before), changeable(&tenant));
+    if old == new {
+        return Ok(Json(view(&state, before)));
+    }
+    tenant.updated_at = state.clock.now();
+    let state_changed = before.state != tenant.state;
+    let updated = NewEvent {
+        category: "resource-change",
+        action: if state_changed { "tenant.state_changed" } else { "tenant.updated" },
+        origin: "admin-api",
+        result: EventResult::Success,
+        reason: None,
+        account_id: None,
+        detail: changes(&old, &new),
+    };
+    let _change = state.extensions.change(&tenant.id);
+    let event = state.extensions.prepare_event(&tenant, updated, false).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    if !state.db.update_tenant(&tenant, event).await? {
+        return Err(ApiError::not_found("tenant"));
+    }
+    // Sub-tenants' effective state follows; their extension caches go with the parent's.
+    for child in state.db.sub_tenants(&tenant.id).await? {
+        drop(state.extensions.change(&child.id));
+    }
+    if state_changed {
+        tracing::info!(tenant = %tenant.id, from = %before.state, to = %tenant.state, "tenant state changed");
+    }
+    let tenant = state.db.tenant_by_id(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
     Ok(Json(view(&state, tenant)))
 }

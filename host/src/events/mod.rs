@@ -7,8 +7,39 @@ pub mod outbox;
 pub mod scheduler;
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::extensions::events::Event;
+
+/// Field names whose values never appear in an event.
+const SECRET_FIELDS: &[&str] = &["secret", "password", "token", "code", "private_key", "client_secret"];
+
+fn redact(name: &str, value: &Value) -> Value {
+    let lower = name.to_ascii_lowercase();
+    match SECRET_FIELDS.iter().any(|secret| lower == *secret || lower.ends_with(&format!("_{secret}"))) {
+        true => Value::String("[redacted]".into()),
+        false => value.clone(),
+    }
+}
+
+/// What an update changed, as resource-change events carry it: for each top-level field
+/// whose value differs, the new value under `added` and the old one under `removed` (a
+/// field only in `after` is only added, one only in `before` only removed). Secret fields
+/// are redacted on both sides.
+pub fn changes(before: &Map<String, Value>, after: &Map<String, Value>) -> Value {
+    let (mut added, mut removed) = (Map::new(), Map::new());
+    for (name, old) in before {
+        if after.get(name) != Some(old) {
+            removed.insert(name.clone(), redact(name, old));
+        }
+    }
+    for (name, new) in after {
+        if before.get(name) != Some(new) {
+            added.insert(name.clone(), redact(name, new));
+        }
+    }
+    serde_json::json!({"added": added, "removed": removed})
+}
 
 /// Which events an `events` binding receives: AND across fields, OR within one field; an
 /// absent or empty field matches every event.
@@ -85,5 +116,27 @@ mod tests {
         assert!(by_account.matches(&event("x", EventResult::Success, Some("acc_1"))));
         assert!(!by_account.matches(&event("x", EventResult::Success, None)));
         assert!(serde_json::from_str::<EventFilter>(r#"{"colour": ["red"]}"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod change_tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::changes;
+
+    #[test]
+    fn updates_show_what_was_added_and_removed_and_secrets_are_redacted() {
+        let before = json!({"label": "Old", "colour": "", "client_secret": "s1", "same": 1});
+        let after = json!({"label": "New", "client_secret": "s2", "same": 1, "tags": {"env": "prod"}});
+        let diff = changes(before.as_object().unwrap(), after.as_object().unwrap());
+        assert_eq!(
+            diff,
+            json!({
+                "added": {"label": "New", "client_secret": "[redacted]", "tags": {"env": "prod"}},
+                "removed": {"label": "Old", "colour": "", "client_secret": "[redacted]"},
+            })
+        );
     }
 }

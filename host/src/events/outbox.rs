@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::clock::random_id;
+use crate::clock::sortable_id;
 use crate::events::EventFilter;
 use crate::extensions::events::{Event, EventResult};
 use crate::extensions::{ExtensionRuntime, Hook};
@@ -81,7 +81,8 @@ impl ExtensionRuntime {
         if only_if_subscribed && subscribers.is_empty() {
             return Ok(None);
         }
-        event.id = random_id(self.entropy.as_ref(), "ev", 12).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        event.id = sortable_id(self.entropy.as_ref(), "ev", event.time, 8)
+            .map_err(|e| StorageError::Corrupt(e.to_string()))?;
         Ok(Some((event, subscribers)))
     }
 
@@ -126,8 +127,8 @@ impl ExtensionRuntime {
         let Some(tenant) = self.db.tenant_by_id(&delivery.tenant_id).await? else {
             return Ok(Err("the tenant no longer exists".into()));
         };
-        if !tenant.state.is_usable() {
-            return Ok(Err(format!("the tenant is {}; delivery resumes when it is enabled", tenant.state)));
+        if !tenant.effective_state().is_usable() {
+            return Ok(Err(format!("the tenant is {}; delivery resumes when it is enabled", tenant.effective_state())));
         }
         let bound = self.active_events_bindings(&tenant.id).await?;
         let Some(binding) = bound.iter().find(|b| b.binding.id == delivery.binding_id) else {

@@ -71,7 +71,7 @@ impl ExtensionRuntime {
         let run_id = format!("run_{}_{due}", binding.id);
         let target =
             self.target(&tenant, &binding.extension, &bound.deployment_id, bound.version, Hook::Scheduled, false).await;
-        let result = match (tenant.state.is_usable(), target) {
+        let result = match (tenant.effective_state().is_usable(), target) {
             (false, _) => Err("the tenant is not enabled".to_owned()),
             (true, Err(e)) => Err(e.to_string()),
             (true, Ok(target)) => match self.run_scheduled(&target, &run_id, expression, due).await.result {

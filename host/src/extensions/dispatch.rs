@@ -254,7 +254,7 @@ impl ExtensionRuntime {
         hook: Hook,
         client_id: Option<&str>,
     ) -> Result<Vec<Bound>, StorageError> {
-        if !tenant.state.is_usable() {
+        if !tenant.effective_state().is_usable() {
             return Ok(Vec::new());
         }
         let bindings = self.active_bindings(&tenant.id, hook, client_id).await?;

@@ -20,7 +20,7 @@ async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, OAuthErro
             tracing::error!("discovery: {e}");
             OAuthError::server_error("internal error")
         })?
-        .filter(|tenant| tenant.state.is_usable())
+        .filter(|tenant| tenant.effective_state().is_usable())
         .ok_or_else(OAuthError::unknown_tenant)
 }
 

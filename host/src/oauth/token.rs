@@ -80,6 +80,7 @@ pub async fn token(
 
     let key = signing_key(&state, &tenant.id).await?;
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(internal)?;
+    state.usage.active(&tenant.id, &client.client_id, now);
     emit_token_issued(&state, tenant, &client.client_id, &scopes);
     let body = json!({
         "access_token": access_token,
@@ -179,7 +180,7 @@ async fn authenticate_client(
     if !crate::secrets::verify(&secret, &client.secret_sha256) {
         return Err(rejected());
     }
-    if !client.state.under(tenant.state).is_usable() {
+    if !client.state.under(tenant.effective_state()).is_usable() {
         return Err(rejected());
     }
     Ok(client)

@@ -6,6 +6,7 @@
 //! the tenant id in its SQL, so a caller cannot read across tenants by forgetting a check.
 
 mod artifacts;
+mod audit;
 mod bindings;
 mod clients;
 mod events;
@@ -23,6 +24,7 @@ use std::str::FromStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
+pub use audit::{AuditEntry, MonthlyUsage};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};

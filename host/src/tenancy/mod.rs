@@ -3,9 +3,13 @@
 //! service and storage all agree on what a valid name or an effective state is.
 
 mod name;
+mod settings;
 mod state;
 
+use std::collections::BTreeMap;
+
 pub use name::{InvalidName, TenantName};
+pub use settings::{InvalidSetting, TenantSettings, check_colour, check_tags};
 pub use state::{ResourceState, UnknownState};
 
 use serde::Serialize;
@@ -16,8 +20,36 @@ pub struct Tenant {
     pub id: String,
     pub name: String,
     pub label: String,
+    /// `#rrggbb`, or empty.
+    pub colour: String,
+    pub tags: BTreeMap<String, String>,
+    /// The parent tenant (one level of sub-tenants); `None` for a top-level tenant.
+    pub parent_id: Option<String>,
+    /// The tenant's own state; see [`Tenant::effective_state`].
     pub state: ResourceState,
+    /// The settings in force: the defaults, with what the tenant changed.
+    pub settings: TenantSettings,
+    /// The fields of the settings the tenant changed (stored; the rest follow the defaults).
+    #[serde(skip)]
+    pub settings_changed: serde_json::Map<String, serde_json::Value>,
+    /// Whether this is the platform's default tenant (at most one is).
+    pub default: bool,
     pub created_at: i64,
+    pub updated_at: i64,
+    /// The parent's own state, when there is a parent.
+    #[serde(skip)]
+    pub parent_state: Option<ResourceState>,
+}
+
+impl Tenant {
+    /// The state that decides what the tenant may do: its own, or LOCKED while its parent
+    /// is not ENABLED (no login, no token, no extension run, no administrator token).
+    pub fn effective_state(&self) -> ResourceState {
+        match self.parent_state {
+            Some(parent) => self.state.under(parent),
+            None => self.state,
+        }
+    }
 }
 
 /// Who may call the admin API with a personal access token.

@@ -1,0 +1,148 @@
+//! The audit log of the admin API: a middleware around every admin route records who
+//! called (the token's id and role, or `anonymous`), on which tenant, what (method and
+//! route), the path, the status and whether it succeeded — and counts the tenant's
+//! successful calls for its monthly usage. `GET /admin/v1/tenants/{tenant}/audit` lists a
+//! tenant's entries; `GET /admin/v1/audit` (operators) lists all.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::AppState;
+use crate::clock::sortable_id;
+use crate::storage::AuditEntry;
+use crate::tenancy::Role;
+
+/// Where the [`Caller`] extractor leaves who the caller is, for the audit entry.
+#[derive(Clone, Debug, Default)]
+pub struct AuditSlot(Arc<Mutex<Option<(String, &'static str)>>>);
+
+impl AuditSlot {
+    pub fn set(&self, token_id: &str, role: &Role) {
+        let role = match role {
+            Role::Operator => "operator",
+            Role::TenantAdmin { .. } => "tenant-admin",
+        };
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some((token_id.to_owned(), role));
+        }
+    }
+
+    fn get(&self) -> Option<(String, &'static str)> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
+/// The tenant name a path names, `/admin/v1/tenants/{tenant}/...`.
+fn tenant_in(path: &str) -> Option<&str> {
+    path.strip_prefix("/admin/v1/tenants/").map(|rest| rest.split('/').next().unwrap_or(rest)).filter(|n| !n.is_empty())
+}
+
+/// Records every admin API call (see the module documentation).
+pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let slot = AuditSlot::default();
+    request.extensions_mut().insert(slot.clone());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let action = format!("{} {route}", request.method());
+    let target = request.uri().path().to_owned();
+    let response = next.run(request).await;
+
+    let status = response.status();
+    let tenant_id = match tenant_in(&target) {
+        Some(name) => state.db.tenant_by_name(name).await.ok().flatten().map(|tenant| tenant.id),
+        None => None,
+    };
+    let (actor, role) = slot.get().unwrap_or_else(|| ("anonymous".into(), "anonymous"));
+    let succeeded = status.is_success() || status.is_redirection();
+    if succeeded && let Some(tenant_id) = &tenant_id {
+        state.count_api_call(tenant_id);
+    }
+    let time = state.clock.now();
+    let Ok(id) = sortable_id(state.entropy.as_ref(), "aud", time, 8) else { return response };
+    let entry = AuditEntry {
+        id,
+        tenant_id,
+        time,
+        actor,
+        role: role.to_owned(),
+        action,
+        target,
+        status: i64::from(status.as_u16()),
+        result: if succeeded { "success" } else { "failed" }.to_owned(),
+    };
+    if let Err(e) = state.db.insert_audit(&entry).await {
+        tracing::error!(action = %entry.action, target = %entry.target, "cannot write the audit entry: {e}");
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.db.list_audit(&tenant.id, limit).await?))
+}
+
+pub async fn list_all(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    caller.require_operator()?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.db.list_all_audit(limit).await?))
+}
+
+/// `GET /admin/v1/tenants/{tenant}/usage[?month=YYYY-MM]`: the month's active accounts and
+/// API calls (this month by default).
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    query: Result<Query<UsageQuery>, QueryRejection>,
+) -> Result<Json<crate::storage::MonthlyUsage>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
+    let month = match query.month {
+        Some(month) if valid_month(&month) => month,
+        Some(month) => {
+            return Err(ApiError::new(super::Problem::InvalidRequest, format!("month must be YYYY-MM, not {month:?}")));
+        }
+        None => crate::usage::month_of(state.clock.now()),
+    };
+    state.usage.flush(&state.db).await?;
+    Ok(Json(state.db.usage(&tenant.id, &month).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    month: Option<String>,
+}
+
+fn valid_month(month: &str) -> bool {
+    let bytes = month.as_bytes();
+    bytes.len() == 7
+        && bytes[4] == b'-'
+        && bytes.iter().enumerate().all(|(i, b)| i == 4 || b.is_ascii_digit())
+        && matches!(&month[5..], "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12")
+}

@@ -1,0 +1,140 @@
+//! The audit log of admin API calls and the tenants' monthly usage counters. Audit entries
+//! of a tenant are read by tenant id; the operator's view reads them all.
+
+use serde::Serialize;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, Result};
+
+/// One admin API call.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    pub id: String,
+    /// The tenant the call named, if it exists.
+    pub tenant_id: Option<String>,
+    pub time: i64,
+    /// The personal access token's id, or `anonymous` when none was accepted.
+    pub actor: String,
+    /// `operator`, `tenant-admin` or `anonymous`.
+    pub role: String,
+    /// Method and route, e.g. `PATCH /admin/v1/tenants/{tenant}`.
+    pub action: String,
+    /// The path called.
+    pub target: String,
+    pub status: i64,
+    /// `success` (2xx/3xx) or `failed`.
+    pub result: String,
+}
+
+const COLUMNS: &str = "id, tenant_id, time, actor, role, action, target, status, result";
+
+fn entry(row: &AnyRow) -> Result<AuditEntry> {
+    Ok(AuditEntry {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        time: row.try_get("time")?,
+        actor: row.try_get("actor")?,
+        role: row.try_get("role")?,
+        action: row.try_get("action")?,
+        target: row.try_get("target")?,
+        status: row.try_get("status")?,
+        result: row.try_get("result")?,
+    })
+}
+
+/// A tenant's usage in one month.
+#[derive(Clone, Debug, Serialize)]
+pub struct MonthlyUsage {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub monthly_active_accounts: i64,
+    pub monthly_api_calls: i64,
+}
+
+impl Db {
+    pub async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
+        let sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        sqlx::query(&sql)
+            .bind(&entry.id)
+            .bind(&entry.tenant_id)
+            .bind(entry.time)
+            .bind(&entry.actor)
+            .bind(&entry.role)
+            .bind(&entry.action)
+            .bind(&entry.target)
+            .bind(entry.status)
+            .bind(&entry.result)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The tenant's latest audit entries, newest first.
+    pub async fn list_audit(&self, tenant_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE tenant_id = $1 ORDER BY time DESC, id DESC LIMIT $2");
+        let rows = sqlx::query(&sql).bind(tenant_id).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(entry).collect()
+    }
+
+    /// Every tenant's and the platform's latest audit entries (the operator's view).
+    pub async fn list_all_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_log ORDER BY time DESC, id DESC LIMIT $1");
+        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        rows.iter().map(entry).collect()
+    }
+
+    /// Adds counted API calls and active accounts of several tenants and months, in one
+    /// transaction.
+    pub async fn add_usage(
+        &self,
+        calls: &[(String, String, i64)],
+        accounts: &[(String, String, String)],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (tenant_id, month, count) in calls {
+            sqlx::query(
+                "INSERT INTO usage_monthly (tenant_id, month, api_calls) VALUES ($1, $2, $3)
+                 ON CONFLICT (tenant_id, month) DO UPDATE SET api_calls = usage_monthly.api_calls + excluded.api_calls",
+            )
+            .bind(tenant_id)
+            .bind(month)
+            .bind(*count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (tenant_id, month, account_id) in accounts {
+            sqlx::query(
+                "INSERT INTO usage_active_accounts (tenant_id, month, account_id) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(tenant_id)
+            .bind(month)
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn usage(&self, tenant_id: &str, month: &str) -> Result<MonthlyUsage> {
+        let calls: Option<i64> =
+            sqlx::query_scalar("SELECT api_calls FROM usage_monthly WHERE tenant_id = $1 AND month = $2")
+                .bind(tenant_id)
+                .bind(month)
+                .fetch_optional(&self.pool)
+                .await?;
+        let accounts: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM usage_active_accounts WHERE tenant_id = $1 AND month = $2")
+                .bind(tenant_id)
+                .bind(month)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(MonthlyUsage {
+            month: month.to_owned(),
+            monthly_active_accounts: accounts,
+            monthly_api_calls: calls.unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Monthly usage per tenant — Monthly API Calls and Monthly Active Accounts — counted in
+//! memory on the request path (no write per request) and added to the database in batches
+//! every few seconds, and before usage is read. A node that stops without a last flush
+//! loses at most those few seconds of counts.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, Weak};
+use std::time::Duration;
+
+use crate::AppState;
+use crate::storage::{Db, StorageError};
+
+/// How often counts are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+/// The month (`YYYY-MM`, UTC) of a Unix time.
+pub fn month_of(unix_time: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_time, 0).map(|t| t.format("%Y-%m").to_string()).unwrap_or_default()
+}
+
+/// This node's counts not yet written.
+#[derive(Debug, Default)]
+pub struct UsageMeter {
+    pending: Mutex<Pending>,
+}
+
+#[derive(Debug, Default)]
+struct Pending {
+    /// API calls by (tenant id, month).
+    calls: HashMap<(String, String), i64>,
+    /// Active accounts: (tenant id, month, account id).
+    accounts: HashSet<(String, String, String)>,
+}
+
+impl UsageMeter {
+    /// Counts one successful API call of the tenant.
+    pub fn api_call(&self, tenant_id: &str, now: i64) {
+        if let Ok(mut pending) = self.pending.lock() {
+            *pending.calls.entry((tenant_id.to_owned(), month_of(now))).or_insert(0) += 1;
+        }
+    }
+
+    /// Counts the account (a human or a machine client) as active this month.
+    pub fn active(&self, tenant_id: &str, account_id: &str, now: i64) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.accounts.insert((tenant_id.to_owned(), month_of(now), account_id.to_owned()));
+        }
+    }
+
+    /// Writes the counts so far; on failure they are kept for the next flush.
+    pub async fn flush(&self, db: &Db) -> Result<(), StorageError> {
+        let taken = match self.pending.lock() {
+            Ok(mut pending) => std::mem::take(&mut *pending),
+            Err(_) => return Ok(()),
+        };
+        if taken.calls.is_empty() && taken.accounts.is_empty() {
+            return Ok(());
+        }
+        let calls: Vec<_> = taken.calls.iter().map(|((t, m), n)| (t.clone(), m.clone(), *n)).collect();
+        let accounts: Vec<_> = taken.accounts.iter().cloned().collect();
+        if let Err(e) = db.add_usage(&calls, &accounts).await {
+            if let Ok(mut pending) = self.pending.lock() {
+                for (key, count) in taken.calls {
+                    *pending.calls.entry(key).or_insert(0) += count;
+                }
+                pending.accounts.extend(taken.accounts);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+/// Flushes the node's usage counts every few seconds while the service runs.
+pub fn spawn_flusher(state: Weak<crate::Services>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(FLUSH_EVERY).await;
+            let Some(services) = state.upgrade() else { return };
+            if let Err(e) = services.usage.flush(&services.db).await {
+                tracing::warn!("cannot write usage counts: {e}");
+            }
+        }
+    });
+}
+
+impl AppState {
+    /// Counts one successful API call of the tenant (see [`UsageMeter`]).
+    pub fn count_api_call(&self, tenant_id: &str) {
+        self.usage.api_call(tenant_id, self.clock.now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::month_of;
+
+    #[test]
+    fn months_are_utc_calendar_months() {
+        assert_eq!(month_of(1_764_547_199), "2025-11"); // 2025-11-30 23:59:59 UTC
+        assert_eq!(month_of(1_764_547_200), "2025-12");
+    }
+}
