@@ -38,6 +38,7 @@ macro_rules! db_test {
     };
 }
 
+mod accounts;
 mod admin;
 mod extensions;
 mod harness;

@@ -30,6 +30,12 @@ pub enum Problem {
     UnsupportedMediaType,
     PayloadTooLarge,
     InvalidComponent,
+    /// A tenant's extension refused the change (e.g. an account), with its reason.
+    Denied,
+    /// A tenant's extension failed where it had to answer (a fail-closed binding).
+    ExtensionFailed,
+    /// Too many attempts: the factor is locked for a while.
+    Locked,
     Internal,
 }
 
@@ -45,6 +51,9 @@ impl Problem {
             Problem::UnsupportedMediaType => "unsupported-media-type",
             Problem::PayloadTooLarge => "payload-too-large",
             Problem::InvalidComponent => "invalid-component",
+            Problem::Denied => "denied",
+            Problem::ExtensionFailed => "extension-failed",
+            Problem::Locked => "locked",
             Problem::Internal => "internal",
         }
     }
@@ -60,6 +69,9 @@ impl Problem {
             Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::InvalidComponent => StatusCode::UNPROCESSABLE_ENTITY,
+            Problem::Denied => StatusCode::UNPROCESSABLE_ENTITY,
+            Problem::ExtensionFailed => StatusCode::BAD_GATEWAY,
+            Problem::Locked => StatusCode::TOO_MANY_REQUESTS,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,6 +118,20 @@ impl From<StorageError> for ApiError {
             StorageError::NotFound(what) => ApiError::not_found(what),
             StorageError::Limit(detail) | StorageError::Refused(detail) => ApiError::new(Problem::Conflict, detail),
             other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::extensions::dispatch::HookError> for ApiError {
+    fn from(error: crate::extensions::dispatch::HookError) -> Self {
+        use crate::extensions::dispatch::HookError;
+        match error {
+            HookError::Denied(reason) => ApiError::new(
+                Problem::Denied,
+                format!("refused by the tenant's extension: {}", crate::oauth::sanitise_reason(&reason)),
+            ),
+            e @ HookError::Failed { .. } => ApiError::new(Problem::ExtensionFailed, e.to_string()),
+            HookError::Storage(e) => e.into(),
         }
     }
 }

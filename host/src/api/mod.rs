@@ -1,6 +1,7 @@
 //! The admin API under `/admin/v1`: JSON over HTTP, authenticated with personal access
 //! tokens ([`auth`]), errors as problem+json ([`error`]); one module per resource.
 
+mod accounts;
 mod audit;
 mod auth;
 mod bindings;
@@ -16,7 +17,7 @@ pub(crate) mod tenants;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 
 pub use error::{ApiError, Problem};
 
@@ -30,6 +31,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/usage", get(audit::usage))
         .route("/admin/v1/tenants", get(tenants::list).post(tenants::create))
         .route("/admin/v1/tenants/{tenant}", get(tenants::get).patch(tenants::change))
+        .route("/admin/v1/tenants/{tenant}/accounts", get(accounts::list).post(accounts::create))
+        .route(
+            "/admin/v1/tenants/{tenant}/accounts/{id}",
+            get(accounts::get).patch(accounts::change).delete(accounts::delete),
+        )
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors", post(accounts::enrol_factor))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}", patch(accounts::change_factor))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/sessions", get(accounts::sessions))
+        .route("/admin/v1/tenants/{tenant}/sessions/{id}", delete(accounts::end_session))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get))
         .route("/admin/v1/tenants/{tenant}/limits", get(limits::get).put(limits::set))

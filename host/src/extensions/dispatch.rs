@@ -11,7 +11,9 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
+use super::account_creation::{AccountData, Source, Verdict};
 use super::invoke::{InvokeError, Target};
+use super::otp_delivery::{Delivery, OtpMessage};
 use super::token_issuance::{Decision, TokenRequest};
 use super::{ExtensionEnv, ExtensionRuntime, Hook, InvocationContext, LimitOverrides, Limits};
 use crate::storage::{ActiveBinding, FailurePolicy, StorageError};
@@ -120,7 +122,91 @@ pub enum TokenHookError {
     Storage(#[from] StorageError),
 }
 
+/// Why a synchronous hook other than token issuance stopped what it guards (an account, a
+/// code's delivery).
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("{0}")]
+    Denied(String),
+    #[error("the tenant's {hook} extension {extension:?} failed: {error}")]
+    Failed { hook: &'static str, extension: String, error: InvokeError },
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
 impl ExtensionRuntime {
+    /// Runs the `account-creation` bindings' `before` hooks in order: each sees the account
+    /// as the previous one left it; a denial stops at once; a failure stops the creation
+    /// when its binding fails closed (the default) and is skipped when it fails open.
+    /// Returns the account as it is to be created.
+    pub async fn run_before_account_creation(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        from: Source,
+        account: AccountData,
+    ) -> Result<AccountData, HookError> {
+        let mut account = account;
+        for bound in self.bound(tenant, Hook::AccountCreation, None).await? {
+            let extension = bound.binding.binding.extension.clone();
+            let result = match bound.target {
+                Ok(target) => self.before_account_creation(&target, from, &account).await.result,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(Verdict::Allow) => {}
+                Ok(Verdict::AllowWith(changed)) => account = changed,
+                Ok(Verdict::Deny(reason)) => return Err(HookError::Denied(reason)),
+                Err(error) if bound.binding.binding.failure_policy == FailurePolicy::FailOpen => {
+                    tracing::info!(tenant = %tenant.id, %extension, "account-creation extension failed open: {error}");
+                }
+                Err(error) => return Err(HookError::Failed { hook: "account-creation", extension, error }),
+            }
+        }
+        Ok(account)
+    }
+
+    /// Runs the `account-creation` bindings' `after` hooks, off the request's path (their
+    /// outcome is in the invocation records).
+    pub fn spawn_after_account_creation(
+        self: &Arc<Self>,
+        tenant: Tenant,
+        from: Source,
+        account_id: String,
+        account: AccountData,
+    ) {
+        let runtime = self.clone();
+        tokio::spawn(async move {
+            let bound = match runtime.bound(&tenant, Hook::AccountCreation, None).await {
+                Ok(bound) => bound,
+                Err(e) => return tracing::warn!(tenant = %tenant.id, "cannot run after-account-creation: {e}"),
+            };
+            for bound in bound {
+                if let Ok(target) = bound.target {
+                    runtime.after_account_creation(&target, from, &account_id, &account).await;
+                }
+            }
+        });
+    }
+
+    /// Hands one code to the tenant's first `otp-delivery` binding, once: the answer is
+    /// final, so nobody receives a second code they did not ask for. `Ok(None)` when no
+    /// extension delivers codes.
+    pub async fn run_otp_delivery(
+        self: &Arc<Self>,
+        tenant: &Tenant,
+        message: &OtpMessage,
+    ) -> Result<Option<Delivery>, HookError> {
+        let Some(bound) = self.bound(tenant, Hook::OtpDelivery, None).await?.into_iter().next() else {
+            return Ok(None);
+        };
+        let extension = bound.binding.binding.extension.clone();
+        let result = match bound.target {
+            Ok(target) => self.deliver_otp(&target, message).await.result,
+            Err(e) => Err(e),
+        };
+        result.map(Some).map_err(|error| HookError::Failed { hook: "otp-delivery", extension, error })
+    }
+
     /// The tenant's limits: the defaults, refined by its plan, refined by its overrides.
     pub async fn tenant_limits(&self, tenant_id: &str) -> Result<Limits, StorageError> {
         let generation = self.caches.readable();

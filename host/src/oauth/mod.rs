@@ -1,16 +1,18 @@
 //! The per-tenant token service under `/t/{tenant}/`: discovery, JWKS and the token
-//! endpoint, with their keys and claim rules. Errors use the RFC 6749 codes.
+//! endpoint, with their keys and claim rules (errors use the RFC 6749 codes); and the
+//! identifier-first login of human accounts with its sessions ([`login`]; problem+json).
 
 mod claims;
 mod discovery;
 mod error;
 pub mod keys;
+mod login;
 mod token;
 
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use claims::{PROTECTED_CLAIMS, ProtectedClaim, is_protected};
+pub use claims::{PROTECTED_CLAIMS, ProtectedClaim, is_protected, sanitise_reason};
 pub use error::OAuthError;
 pub use keys::{KeyCache, SigningKey};
 
@@ -21,4 +23,9 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/t/{tenant}/jwks.json", get(discovery::jwks))
         .route("/t/{tenant}/oauth2/token", post(token::token))
+        .route("/t/{tenant}/login", post(login::start))
+        .route("/t/{tenant}/login/password", post(login::password))
+        .route("/t/{tenant}/login/otp", post(login::send_code))
+        .route("/t/{tenant}/login/otp/verify", post(login::verify_code))
+        .route("/t/{tenant}/session", get(login::get_session).delete(login::end_session))
 }

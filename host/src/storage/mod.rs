@@ -5,6 +5,7 @@
 //! through sqlx's `Any` driver. One file per table group; every query on tenant data names
 //! the tenant id in its SQL, so a caller cannot read across tenants by forgetting a check.
 
+mod accounts;
 mod artifacts;
 mod audit;
 mod bindings;
@@ -24,6 +25,7 @@ use std::str::FromStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
+pub use accounts::{EventToWrite, FactorCounter, NewOtpCode, SessionRow};
 pub use audit::{AuditEntry, MonthlyUsage};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};

@@ -2,12 +2,14 @@
 //! resource goes through. Pure domain rules — no HTTP, no SQL — so that the API, the token
 //! service and storage all agree on what a valid name or an effective state is.
 
+pub mod account;
 mod name;
 mod settings;
 mod state;
 
 use std::collections::BTreeMap;
 
+pub use account::{Account, Factor, FactorKind};
 pub use name::{InvalidName, TenantName};
 pub use settings::{InvalidSetting, TenantSettings, check_colour, check_tags};
 pub use state::{ResourceState, UnknownState};

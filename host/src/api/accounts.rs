@@ -1,0 +1,423 @@
+//! `/admin/v1/tenants/{tenant}/accounts`: human accounts — create (through the tenant's
+//! `account-creation` extensions: `before` may change or refuse the account, `after` runs
+//! once it exists), read, change (contact data, attributes, state), delete — their factors
+//! (enrol a password or an OTP channel; enrolments are immutable, so a factor is disabled,
+//! not edited) and their sessions (list, end). Every change writes its event in the same
+//! transaction, with what was added and removed and no secret.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use crate::AppState;
+use crate::clock::{random_id, sortable_id};
+use crate::events::changes;
+use crate::events::outbox::NewEvent;
+use crate::extensions::account_creation::{AccountData, Source};
+use crate::extensions::events::EventResult;
+use crate::storage::SessionRow;
+use crate::tenancy::account::{self, check_attributes, check_email, check_password, check_phone, normalise_username};
+use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Role, Tenant};
+
+fn invalid(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(Problem::InvalidRequest, e.to_string())
+}
+
+/// Checks submitted (or extension-changed) account data; the username comes back normalised.
+fn checked(data: &AccountData) -> Result<String, String> {
+    let username = normalise_username(&data.username).map_err(|e| e.to_string())?;
+    if let Some(email) = &data.email {
+        check_email(email).map_err(|e| e.to_string())?;
+    }
+    if let Some(phone) = &data.phone {
+        check_phone(phone).map_err(|e| e.to_string())?;
+    }
+    check_attributes(&data.attributes).map_err(|e| e.to_string())?;
+    Ok(username)
+}
+
+/// A resource-change event of the tenant, ready to write with its change.
+pub(crate) async fn event(
+    state: &AppState,
+    tenant: &Tenant,
+    action: &'static str,
+    account_id: &str,
+    detail: Value,
+) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
+    let new = NewEvent {
+        category: "resource-change",
+        action,
+        origin: "admin-api",
+        result: EventResult::Success,
+        reason: None,
+        account_id: Some(account_id.to_owned()),
+        detail,
+    };
+    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+}
+
+/// Hashes a password off the async executor.
+pub(crate) async fn hash_password(state: &AppState, password: String) -> Result<String, ApiError> {
+    let entropy = state.entropy.clone();
+    tokio::task::spawn_blocking(move || crate::secrets::hash_password(entropy.as_ref(), &password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// Creates an account: checks it, runs the `before` hooks (which may change or refuse it),
+/// checks it again, stores it — with its password factor, if one is given — and its
+/// `account.created` event in one transaction, then runs the `after` hooks.
+pub async fn create_account(
+    state: &AppState,
+    tenant: &Tenant,
+    from: Source,
+    submitted: AccountData,
+    password: Option<String>,
+) -> Result<(Account, Option<Factor>), ApiError> {
+    checked(&submitted).map_err(invalid)?;
+    if let Some(password) = &password {
+        check_password(password).map_err(invalid)?;
+    }
+    let data = state.extensions.run_before_account_creation(tenant, from, submitted).await?;
+    let username = checked(&data).map_err(|e| {
+        ApiError::new(
+            Problem::ExtensionFailed,
+            format!("the tenant's account-creation extension returned an invalid account: {e}"),
+        )
+    })?;
+    let now = state.clock.now();
+    let entropy = state.entropy.as_ref();
+    let account = Account {
+        id: random_id(entropy, "acc", 12)?,
+        username,
+        email: data.email.clone(),
+        phone: data.phone.clone(),
+        attributes: data.attributes.clone(),
+        state: ResourceState::Enabled,
+        created_at: now,
+        updated_at: now,
+        last_active_at: None,
+    };
+    let factor = match password {
+        Some(password) => Some(Factor {
+            id: sortable_id(entropy, "fac", now, 8)?,
+            account_id: account.id.clone(),
+            kind: FactorKind::Password,
+            channel: None,
+            recipient: None,
+            secret_hash: Some(hash_password(state, password).await?),
+            state: ResourceState::Enabled,
+            failed_attempts: 0,
+            codes_requested: 0,
+            locked_until: None,
+            created_at: now,
+            last_used_at: None,
+        }),
+        None => None,
+    };
+    let mut added = account.changeable();
+    added.insert("username".into(), json!(account.username));
+    if factor.is_some() {
+        added.insert("password".into(), json!("set"));
+    }
+    let created = event(state, tenant, "account.created", &account.id, changes(&Map::new(), &added)).await?;
+    let created = created.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.insert_account(&tenant.id, &account, factor.as_ref(), created).await?;
+    state.extensions.spawn_after_account_creation(tenant.clone(), from, account.id.clone(), data);
+    Ok((account, factor))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccount {
+    username: String,
+    email: Option<String>,
+    phone: Option<String>,
+    #[serde(default)]
+    attributes: Map<String, Value>,
+    /// Enrols a password factor with the account.
+    password: Option<String>,
+}
+
+/// An account with its factors.
+#[derive(Debug, Serialize)]
+pub struct AccountView {
+    #[serde(flatten)]
+    account: Account,
+    factors: Vec<Factor>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<CreateAccount>, JsonRejection>,
+) -> Result<(StatusCode, Json<AccountView>), ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let submitted =
+        AccountData { username: body.username, email: body.email, phone: body.phone, attributes: body.attributes };
+    let (account, factor) = create_account(&state, &tenant, Source::Admin, submitted, body.password).await?;
+    Ok((StatusCode::CREATED, Json(AccountView { account, factors: factor.into_iter().collect() })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Accounts after this username.
+    after: Option<String>,
+    limit: Option<u32>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    Ok(Json(state.db.list_accounts(&tenant.id, query.after.as_deref(), limit).await?))
+}
+
+async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Account, ApiError> {
+    state.db.account(&tenant.id, id).await?.ok_or_else(|| ApiError::not_found("account"))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<AccountView>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let account = find(&state, &tenant, &id).await?;
+    let factors = state.db.factors(&tenant.id, &account.id).await?;
+    Ok(Json(AccountView { account, factors }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeAccount {
+    /// A new address, or `null` to remove it.
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    phone: Option<Option<String>>,
+    /// Replaces the attributes.
+    attributes: Option<Map<String, Value>>,
+    /// `ENABLED` or `DISABLED`; `LOCKED` (or lifting it) is the operator's.
+    state: Option<ResourceState>,
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(deserializer)?))
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Result<Json<ChangeAccount>, JsonRejection>,
+) -> Result<Json<Account>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let before = find(&state, &tenant, &id).await?;
+    let mut account = before.clone();
+    if let Some(email) = body.email {
+        if let Some(email) = &email {
+            check_email(email).map_err(invalid)?;
+        }
+        account.email = email;
+    }
+    if let Some(phone) = body.phone {
+        if let Some(phone) = &phone {
+            check_phone(phone).map_err(invalid)?;
+        }
+        account.phone = phone;
+    }
+    if let Some(attributes) = body.attributes {
+        check_attributes(&attributes).map_err(invalid)?;
+        account.attributes = attributes;
+    }
+    if let Some(new_state) = body.state {
+        let operator = caller.role == Role::Operator;
+        match new_state {
+            ResourceState::Pending => return Err(invalid("state must be ENABLED, DISABLED or LOCKED")),
+            ResourceState::Locked if !operator => {
+                return Err(ApiError::new(Problem::Forbidden, "only a platform operator may lock an account"));
+            }
+            _ if before.state == ResourceState::Locked && !operator => {
+                return Err(ApiError::new(
+                    Problem::Forbidden,
+                    "the account is locked; only a platform operator may lift it",
+                ));
+            }
+            _ => account.state = new_state,
+        }
+    }
+    let (old, new) = (before.changeable(), account.changeable());
+    if old == new {
+        return Ok(Json(before));
+    }
+    account.updated_at = state.clock.now();
+    let updated = event(&state, &tenant, "account.updated", &account.id, changes(&old, &new)).await?;
+    let updated = updated.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    if !state.db.update_account(&tenant.id, &account, updated).await? {
+        return Err(ApiError::not_found("account"));
+    }
+    Ok(Json(account))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let account = find(&state, &tenant, &id).await?;
+    let mut removed = account.changeable();
+    removed.insert("username".into(), json!(account.username));
+    let deleted = event(&state, &tenant, "account.deleted", &account.id, changes(&removed, &Map::new())).await?;
+    let deleted = deleted.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    if !state.db.delete_account(&tenant.id, &account.id, deleted, state.clock.now()).await? {
+        return Err(ApiError::not_found("account"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolFactor {
+    /// `password` or `otp`.
+    kind: String,
+    password: Option<String>,
+    /// For `otp`: `sms`, `email` or `voice`.
+    channel: Option<String>,
+    /// For `otp`: where codes go; without it the extension finds the recipient itself.
+    recipient: Option<String>,
+}
+
+pub async fn enrol_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Result<Json<EnrolFactor>, JsonRejection>,
+) -> Result<(StatusCode, Json<Factor>), ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let account = find(&state, &tenant, &id).await?;
+    let kind = FactorKind::parse(&body.kind).ok_or_else(|| invalid("kind must be password or otp"))?;
+    let now = state.clock.now();
+    let mut factor = Factor {
+        id: sortable_id(state.entropy.as_ref(), "fac", now, 8)?,
+        account_id: account.id.clone(),
+        kind,
+        channel: None,
+        recipient: None,
+        secret_hash: None,
+        state: ResourceState::Enabled,
+        failed_attempts: 0,
+        codes_requested: 0,
+        locked_until: None,
+        created_at: now,
+        last_used_at: None,
+    };
+    match kind {
+        FactorKind::Password => {
+            let password = body.password.ok_or_else(|| invalid("a password factor needs a password"))?;
+            check_password(&password).map_err(invalid)?;
+            if body.channel.is_some() || body.recipient.is_some() {
+                return Err(invalid("a password factor has no channel or recipient"));
+            }
+            factor.secret_hash = Some(hash_password(&state, password).await?);
+        }
+        FactorKind::Otp => {
+            let channel = body.channel.ok_or_else(|| invalid("an otp factor needs a channel: sms, email or voice"))?;
+            match (channel.as_str(), &body.recipient) {
+                ("sms" | "voice", Some(phone)) => check_phone(phone).map_err(invalid)?,
+                ("email", Some(email)) => check_email(email).map_err(invalid)?,
+                ("sms" | "voice" | "email", None) => {}
+                _ => return Err(invalid("channel must be sms, email or voice")),
+            }
+            if body.password.is_some() {
+                return Err(invalid("an otp factor has no password"));
+            }
+            factor.channel = Some(channel);
+            factor.recipient = body.recipient;
+        }
+    }
+    let detail = json!({"factor_id": factor.id, "kind": kind, "channel": factor.channel});
+    let enrolled = NewEvent {
+        category: "resource-change",
+        action: "factor.enrolled",
+        origin: "admin-api",
+        result: EventResult::Success,
+        reason: None,
+        account_id: Some(account.id.clone()),
+        detail,
+    };
+    let enrolled = state.extensions.prepare_event(&tenant, enrolled, false).await?;
+    let enrolled = enrolled.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.insert_factor(&tenant.id, &factor, enrolled).await?;
+    Ok((StatusCode::CREATED, Json(factor)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeFactor {
+    /// `ENABLED` or `DISABLED` (an enrolment itself never changes).
+    state: ResourceState,
+}
+
+pub async fn change_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id, factor_id)): Path<(String, String, String)>,
+    body: Result<Json<ChangeFactor>, JsonRejection>,
+) -> Result<Json<Factor>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let factor = state.db.factor(&tenant.id, &factor_id).await?.filter(|f| f.account_id == id);
+    let factor = factor.ok_or_else(|| ApiError::not_found("factor"))?;
+    if !matches!(body.state, ResourceState::Enabled | ResourceState::Disabled) {
+        return Err(invalid("state must be ENABLED or DISABLED"));
+    }
+    state.db.set_factor_state(&tenant.id, &factor.id, body.state).await?;
+    let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
+    Ok(Json(factor))
+}
+
+pub async fn sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Vec<SessionRow>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let account = find(&state, &tenant, &id).await?;
+    let now = state.clock.now();
+    let sessions = state.db.sessions_of(&tenant.id, &account.id).await?;
+    let live = |s: &SessionRow| {
+        account::session_live(s.state, s.stay_signed_in, s.created_at, s.last_seen_at, &tenant.settings, now)
+    };
+    Ok(Json(sessions.into_iter().filter(live).collect()))
+}
+
+pub async fn end_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    match state.db.end_session(&tenant.id, &id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("session")),
+    }
+}

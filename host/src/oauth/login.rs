@@ -1,0 +1,416 @@
+//! Identifier-first login for a tenant's human accounts, as JSON under `/t/{tenant}/`:
+//! `POST login` names the account and opens a login (a PENDING session, its token shown
+//! once); `POST login/password`, `POST login/otp` (send a code through the tenant's
+//! `otp-delivery` extension, once — never retried) and `POST login/otp/verify` pass
+//! factors, each adding its score to the session, which is ENABLED from the first factor
+//! passed; `GET session` reads it and `DELETE session` ends it. Every factor locks after 5
+//! failed attempts (OTP also after 5 codes requested) and unlocks itself after 300 s.
+//! Errors are problem+json, and a wrong password, a wrong code and an unknown account all
+//! read the same.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::AppState;
+use crate::api::{ApiError, Problem};
+use crate::clock::random_id;
+use crate::events::outbox::NewEvent;
+use crate::extensions::events::EventResult;
+use crate::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
+use crate::secrets;
+use crate::storage::{FactorCounter, NewOtpCode, SessionRow};
+use crate::tenancy::account::{self, LOCK_SECONDS, LOGIN_SECONDS, MAX_ATTEMPTS, OTP_SECONDS};
+use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Tenant};
+
+fn failed() -> ApiError {
+    ApiError::new(Problem::Unauthenticated, "authentication failed")
+}
+
+fn locked(until: i64) -> ApiError {
+    ApiError::new(Problem::Locked, format!("too many attempts: the factor is locked until {until}"))
+}
+
+async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
+    let tenant = state.db.tenant_by_name(name).await?;
+    tenant.filter(|t| t.effective_state().is_usable()).ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Start {
+    username: String,
+    #[serde(default)]
+    stay_signed_in: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FactorChoice {
+    id: String,
+    kind: FactorKind,
+    channel: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Started {
+    login_id: String,
+    /// The session's bearer token; shown once.
+    login_token: String,
+    expires_at: i64,
+    factors: Vec<FactorChoice>,
+}
+
+/// `POST /t/{tenant}/login`: opens a login for the account named. An unknown or unusable
+/// account gets an answer of the same shape, whose token never authenticates.
+pub async fn start(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    body: Result<Json<Start>, JsonRejection>,
+) -> Result<(StatusCode, Json<Started>), ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let now = state.clock.now();
+    let username =
+        account::normalise_username(&body.username).map_err(|e| ApiError::new(Problem::InvalidRequest, e.0))?;
+    let token = secrets::new_client_secret(state.entropy.as_ref())?;
+    let id = random_id(state.entropy.as_ref(), "ses", 12)?;
+    let account = state.db.account_by_username(&tenant.id, &username).await?.filter(|a| a.state.is_usable());
+    let factors = match &account {
+        Some(account) => {
+            let session = SessionRow {
+                id: id.clone(),
+                account_id: account.id.clone(),
+                state: ResourceState::Pending,
+                score: 0,
+                factors: Vec::new(),
+                stay_signed_in: body.stay_signed_in,
+                created_at: now,
+                last_seen_at: now,
+            };
+            state.db.insert_session(&tenant.id, &session, &secrets::digest(&token)).await?;
+            let factors = state.db.factors(&tenant.id, &account.id).await?;
+            factors
+                .into_iter()
+                .filter(|f| f.state.is_usable())
+                .map(|f| FactorChoice { id: f.id, kind: f.kind, channel: f.channel })
+                .collect()
+        }
+        None => vec![FactorChoice {
+            id: random_id(state.entropy.as_ref(), "fac", 12)?,
+            kind: FactorKind::Password,
+            channel: None,
+        }],
+    };
+    let started = Started { login_id: id, login_token: token, expires_at: now + LOGIN_SECONDS, factors };
+    Ok((StatusCode::CREATED, Json(started)))
+}
+
+/// The login or session the request's bearer token names, if it is still usable: a login
+/// in progress for [`LOGIN_SECONDS`], a session until it has been idle for the tenant's
+/// idle lifetime (or, with "stay signed in", until the longer lifetime from its start).
+async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<(SessionRow, Account), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(Problem::Unauthenticated, "an Authorization: Bearer <login token> header is required")
+        })?;
+    let session = state.db.session_by_token(&tenant.id, &secrets::digest(token.trim())).await?.ok_or_else(failed)?;
+    let now = state.clock.now();
+    let live = account::session_live(
+        session.state,
+        session.stay_signed_in,
+        session.created_at,
+        session.last_seen_at,
+        &tenant.settings,
+        now,
+    );
+    let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
+    match (live, account) {
+        (true, Some(account)) => Ok((session, account)),
+        _ => Err(ApiError::new(Problem::Unauthenticated, "the login or session has ended")),
+    }
+}
+
+async fn factor_of(
+    state: &AppState,
+    tenant: &Tenant,
+    account: &Account,
+    id: &str,
+    kind: FactorKind,
+) -> Result<Factor, ApiError> {
+    let factor = state.db.factor(&tenant.id, id).await?;
+    factor.filter(|f| f.account_id == account.id && f.kind == kind && f.state.is_usable()).ok_or_else(|| {
+        ApiError::new(Problem::InvalidRequest, format!("no usable {} factor {id:?} for this login", kind.as_str()))
+    })
+}
+
+fn login_event(
+    action: &'static str,
+    result: EventResult,
+    reason: Option<&str>,
+    account: &Account,
+    detail: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        category: "authentication",
+        action,
+        origin: "login",
+        result,
+        reason: reason.map(str::to_owned),
+        account_id: Some(account.id.clone()),
+        detail,
+    }
+}
+
+/// A factor failed: count it (locking at the limit), record it, and answer.
+async fn failure(state: &AppState, tenant: &Tenant, account: &Account, factor: &Factor, reason: &str) -> ApiError {
+    let now = state.clock.now();
+    let counted = state
+        .db
+        .count_factor(&tenant.id, &factor.id, FactorCounter::FailedAttempt, MAX_ATTEMPTS, now, now + LOCK_SECONDS)
+        .await;
+    let event = login_event("login.failed", EventResult::Failed, Some(reason), account, json!({"factor": factor.kind}));
+    if let Err(e) = state.extensions.emit(tenant, event, false).await {
+        tracing::warn!(tenant = %tenant.id, "cannot record login.failed: {e}");
+    }
+    match counted {
+        Ok(Some(factor)) if factor.is_locked(now) => locked(factor.locked_until.unwrap_or(now)),
+        Ok(_) => failed(),
+        Err(e) => e.into(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    session_id: String,
+    account_id: String,
+    state: ResourceState,
+    score: i64,
+    factors: Vec<FactorKind>,
+}
+
+/// A factor passed: the session's score grows and it is ENABLED.
+async fn passed(
+    state: &AppState,
+    tenant: &Tenant,
+    mut session: SessionRow,
+    account: &Account,
+    factor: &Factor,
+) -> Result<Json<SessionView>, ApiError> {
+    let now = state.clock.now();
+    state.db.factor_passed(&tenant.id, &factor.id, now).await?;
+    session.factors.push(factor.kind);
+    session.score = account::score(&session.factors);
+    session.last_seen_at = now;
+    if !state.db.session_passed(&tenant.id, &session).await? {
+        return Err(ApiError::new(Problem::Unauthenticated, "the login or session has ended"));
+    }
+    state.db.touch_account(&tenant.id, &account.id, now).await?;
+    state.usage.active(&tenant.id, &account.id, now);
+    let detail = json!({"factor": factor.kind, "score": session.score, "session_id": session.id});
+    let event = login_event("login.succeeded", EventResult::Success, None, account, detail);
+    if let Err(e) = state.extensions.emit(tenant, event, false).await {
+        tracing::warn!(tenant = %tenant.id, "cannot record login.succeeded: {e}");
+    }
+    Ok(Json(SessionView {
+        session_id: session.id,
+        account_id: account.id.clone(),
+        state: ResourceState::Enabled,
+        score: session.score,
+        factors: session.factors,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Password {
+    password: String,
+}
+
+/// `POST /t/{tenant}/login/password`.
+pub async fn password(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Password>, JsonRejection>,
+) -> Result<Json<SessionView>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    let factors = state.db.factors(&tenant.id, &account.id).await?;
+    let factor =
+        factors.into_iter().find(|f| f.kind == FactorKind::Password && f.state.is_usable()).ok_or_else(failed)?;
+    let now = state.clock.now();
+    if factor.is_locked(now) {
+        return Err(locked(factor.locked_until.unwrap_or(now)));
+    }
+    let stored = factor.secret_hash.clone().unwrap_or_default();
+    let verified = tokio::task::spawn_blocking(move || secrets::verify_password(&body.password, &stored))
+        .await
+        .map_err(ApiError::internal)?;
+    if !verified {
+        return Err(failure(&state, &tenant, &account, &factor, "bad-password").await);
+    }
+    passed(&state, &tenant, session, &account, &factor).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendCode {
+    factor_id: String,
+    locale: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CodeSent {
+    expires_at: i64,
+    /// The provider's message id, when the extension returned one.
+    message_id: Option<String>,
+}
+
+/// `POST /t/{tenant}/login/otp`: a new code for the factor, handed to the tenant's
+/// `otp-delivery` extension once. A code that could not be delivered is withdrawn.
+pub async fn send_code(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<SendCode>, JsonRejection>,
+) -> Result<Json<CodeSent>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    let factor = factor_of(&state, &tenant, &account, &body.factor_id, FactorKind::Otp).await?;
+    let now = state.clock.now();
+    if factor.is_locked(now) {
+        return Err(locked(factor.locked_until.unwrap_or(now)));
+    }
+    // The sixth code asked for within a lock period is refused, and locks the factor.
+    let counted = state
+        .db
+        .count_factor(&tenant.id, &factor.id, FactorCounter::CodeRequested, MAX_ATTEMPTS + 1, now, now + LOCK_SECONDS)
+        .await?;
+    if let Some(counted) = counted.filter(|f| f.is_locked(now)) {
+        return Err(locked(counted.locked_until.unwrap_or(now)));
+    }
+    let random = crate::clock::random_bytes(state.entropy.as_ref(), 64)?;
+    let mut random = random.iter().copied().cycle();
+    let code = account::otp_code(|| random.next().unwrap_or(0));
+    let code_id = random_id(state.entropy.as_ref(), "otp", 12)?;
+    let expires_at = now + OTP_SECONDS;
+    let digest = secrets::digest(&code);
+    let stored = NewOtpCode {
+        id: &code_id,
+        session_id: &session.id,
+        factor_id: &factor.id,
+        code_sha256: &digest,
+        expires_at,
+        created_at: now,
+    };
+    state.db.insert_otp_code(&tenant.id, &stored).await?;
+    let channel = match factor.channel.as_deref() {
+        Some("email") => Channel::Email,
+        Some("voice") => Channel::Voice,
+        _ => Channel::Sms,
+    };
+    let message = OtpMessage {
+        delivery_id: code_id.clone(),
+        account_id: account.id.clone(),
+        channel,
+        recipient: factor.recipient.clone(),
+        code,
+        purpose: "login".into(),
+        expires_at: u64::try_from(expires_at).unwrap_or(0),
+        locale: body.locale,
+    };
+    let delivered = state.extensions.run_otp_delivery(&tenant, &message).await;
+    let refusal = match delivered {
+        Ok(Some(Delivery::Delivered(message_id))) => return Ok(Json(CodeSent { expires_at, message_id })),
+        Ok(Some(Delivery::Rejected(reason))) => ApiError::new(
+            Problem::Denied,
+            format!("the code cannot be delivered to this recipient: {}", crate::oauth::sanitise_reason(&reason)),
+        ),
+        Ok(Some(Delivery::Unavailable(reason))) => ApiError::new(
+            Problem::ExtensionFailed,
+            format!(
+                "the code could not be delivered now: {}; ask for a new one",
+                crate::oauth::sanitise_reason(&reason)
+            ),
+        ),
+        Ok(None) => ApiError::new(Problem::Conflict, "the tenant has no otp-delivery extension bound"),
+        Err(e) => e.into(),
+    };
+    state.db.use_otp_code(&tenant.id, &code_id).await?;
+    Err(refusal)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCode {
+    factor_id: String,
+    code: String,
+}
+
+/// `POST /t/{tenant}/login/otp/verify`: the latest code sent for the factor in this login,
+/// once, before it expires; compared as SHA-256 digests in constant time.
+pub async fn verify_code(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<VerifyCode>, JsonRejection>,
+) -> Result<Json<SessionView>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    let factor = factor_of(&state, &tenant, &account, &body.factor_id, FactorKind::Otp).await?;
+    let now = state.clock.now();
+    if factor.is_locked(now) {
+        return Err(locked(factor.locked_until.unwrap_or(now)));
+    }
+    let live = state.db.live_otp_code(&tenant.id, &session.id, &factor.id, now).await?;
+    let presented = secrets::digest(&account::normalise_code(&body.code));
+    let matched = live.filter(|(_, stored)| secrets::constant_time_eq(presented.as_bytes(), stored.as_bytes()));
+    match matched {
+        Some((code_id, _)) if state.db.use_otp_code(&tenant.id, &code_id).await? => {
+            passed(&state, &tenant, session, &account, &factor).await
+        }
+        _ => Err(failure(&state, &tenant, &account, &factor, "bad-code").await),
+    }
+}
+
+/// `GET /t/{tenant}/session`: the session (score, factors passed); counts as activity.
+pub async fn get_session(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<SessionView>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    if session.state != ResourceState::Enabled {
+        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
+    }
+    state.db.touch_session(&tenant.id, &session.id, state.clock.now()).await?;
+    Ok(Json(SessionView {
+        session_id: session.id,
+        account_id: account.id,
+        state: session.state,
+        score: session.score,
+        factors: session.factors,
+    }))
+}
+
+/// `DELETE /t/{tenant}/session`: logs out.
+pub async fn end_session(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let (session, _) = current(&state, &tenant, &headers).await?;
+    state.db.end_session(&tenant.id, &session.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,271 @@
+//! Human accounts end to end: creation through the tenant's account-creation extension
+//! (refused, or normalised), changes as events with what was added and removed, factors;
+//! identifier-first login with a password and a one-time code delivered by the tenant's
+//! otp-delivery extension to an SMS provider on 127.0.0.1, session scores, lockout and its
+//! expiry under a test clock (no sleeping), single-use and expiring codes, and sessions
+//! that end with their account.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyhaven::clock::ManualClock;
+use keyhaven_tests::{FakeHttpServer, TestServer, TestTenant, expect_problem, expect_status, guests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn admin(
+    server: &TestServer,
+    tenant: &TestTenant,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let path = format!("/admin/v1/tenants/{}{path}", tenant.name);
+    server.call(method, &tenant.admin_token, &path, body).await.unwrap()
+}
+
+async fn login(server: &TestServer, tenant: &TestTenant, path: &str, token: &str, body: Value) -> reqwest::Response {
+    let url = server.url(&format!("/t/{}/{path}", tenant.name));
+    server.http.post(url).bearer_auth(token).json(&body).send().await.unwrap()
+}
+
+async fn start_login(server: &TestServer, tenant: &TestTenant, username: &str) -> Value {
+    let url = server.url(&format!("/t/{}/login", tenant.name));
+    let response = server.http.post(url).json(&json!({"username": username})).send().await.unwrap();
+    expect_status(response, StatusCode::CREATED).await.unwrap()
+}
+
+async fn session(server: &TestServer, tenant: &TestTenant, token: &str) -> reqwest::Response {
+    server.http.get(server.url(&format!("/t/{}/session", tenant.name))).bearer_auth(token).send().await.unwrap()
+}
+
+async fn actions(server: &TestServer, tenant: &TestTenant) -> Vec<String> {
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect()
+}
+
+db_test! {
+async fn accounts_pass_the_account_creation_extension_and_every_change_is_an_event() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("accounts").await.unwrap();
+    server.deploy_as(&tenant, guests::ACCOUNT_GUARD, "guard", "").await.unwrap();
+    let password = "a long enough passphrase";
+
+    // The extension refuses a disposable address: nothing is stored.
+    let refused = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "eve", "email": "eve@mailinator.com"}))).await;
+    let problem = expect_problem(refused, StatusCode::UNPROCESSABLE_ENTITY).await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("refused by the tenant's extension"), "{problem}");
+    // Bad input is refused before any extension runs.
+    for body in [
+        json!({"username": ""}),
+        json!({"username": "x", "email": "not-an-address"}),
+        json!({"username": "x", "phone": "555"}),
+        json!({"username": "x", "password": "short"}),
+        json!({"username": "x", "unknown": 1}),
+    ] {
+        let response = admin(&server, &tenant, Method::POST, "/accounts", Some(body.clone())).await;
+        expect_problem(response, StatusCode::BAD_REQUEST).await.unwrap();
+    }
+    let listed = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts", tenant.name)).await.unwrap();
+    assert_eq!(listed, json!([]));
+
+    // Through the extension, normalised: username and address lower-cased, name tidied.
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({
+        "username": "  Alice ", "email": "ALICE@Example.com", "attributes": {"name": " Alice   Smith "}, "password": password,
+    }))).await;
+    let created = expect_status(created, StatusCode::CREATED).await.unwrap();
+    assert_eq!(created["username"], "alice");
+    assert_eq!(created["email"], "alice@example.com");
+    assert_eq!(created["attributes"]["name"], "Alice Smith");
+    assert_eq!(created["factors"][0]["kind"], "password");
+    assert!(!created.to_string().contains(password), "the password is never shown");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let duplicate = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "ALICE"}))).await;
+    expect_problem(duplicate, StatusCode::CONFLICT).await.unwrap();
+
+    let changed = admin(&server, &tenant, Method::PATCH, &format!("/accounts/{id}"), Some(json!({"phone": "+15550100", "email": null}))).await;
+    let changed = expect_status(changed, StatusCode::OK).await.unwrap();
+    assert_eq!(changed["phone"], "+15550100");
+    assert_eq!(changed["email"], Value::Null);
+    let lock = admin(&server, &tenant, Method::PATCH, &format!("/accounts/{id}"), Some(json!({"state": "LOCKED"}))).await;
+    expect_problem(lock, StatusCode::FORBIDDEN).await.unwrap();
+    let deleted = admin(&server, &tenant, Method::DELETE, &format!("/accounts/{id}"), None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = admin(&server, &tenant, Method::GET, &format!("/accounts/{id}"), None).await;
+    expect_problem(gone, StatusCode::NOT_FOUND).await.unwrap();
+
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let events = events.as_array().unwrap();
+    let of = |action: &str| events.iter().find(|e| e["action"] == action).unwrap_or_else(|| panic!("no {action}"));
+    assert_eq!(of("account.created")["detail"]["added"]["username"], "alice");
+    assert_eq!(of("account.created")["detail"]["added"]["password"], "[redacted]");
+    assert_eq!(of("account.created")["account_id"], id.as_str());
+    assert_eq!(of("account.updated")["detail"], json!({
+        "added": {"phone": "+15550100", "email": null}, "removed": {"phone": null, "email": "alice@example.com"},
+    }));
+    assert_eq!(of("account.deleted")["detail"]["removed"]["username"], "alice");
+    assert!(!Value::Array(events.clone()).to_string().contains(password));
+
+    // The extension's after hook ran too. Its records: `before` for eve (denied), alice and
+    // the duplicate (refused only when stored), `after` for alice.
+    let records = format!("/admin/v1/tenants/{}/extensions/guard/invocations", tenant.name);
+    let mut hooks = Vec::new();
+    for _ in 0..100 {
+        hooks = server.get(&tenant.admin_token, &records).await.unwrap()["invocations"].as_array().unwrap().clone();
+        if hooks.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(hooks.len(), 4, "{hooks:?}");
+}
+}
+
+db_test! {
+async fn login_is_identifier_first_scores_add_up_and_factors_lock_after_five_failures() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("login").await.unwrap();
+    let provider = FakeHttpServer::start(200, json!({"id": "msg-1"})).await.unwrap();
+    server.deploy_as(&tenant, guests::OTP_SMS, "sms", "").await.unwrap();
+    for (path, body) in [
+        ("/extensions/sms/config", json!({"provider_url": provider.url("/sms")})),
+        ("/extensions/sms/secrets/api_key", json!({"value": "k"})),
+        ("/extension-settings", json!({"allowed_hosts": [provider.address.to_string()]})),
+    ] {
+        assert!(admin(&server, &tenant, Method::PUT, path, Some(body)).await.status().is_success());
+    }
+    let password = "correct horse battery staple";
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "bob", "password": password}))).await;
+    let account = expect_status(created, StatusCode::CREATED).await.unwrap();
+    let id = account["id"].as_str().unwrap().to_owned();
+    let otp = admin(&server, &tenant, Method::POST, &format!("/accounts/{id}/factors"), Some(json!({"kind": "otp", "channel": "sms", "recipient": "+15550100"}))).await;
+    let otp = expect_status(otp, StatusCode::CREATED).await.unwrap();
+    let otp_id = otp["id"].as_str().unwrap().to_owned();
+
+    let started = start_login(&server, &tenant, "BOB").await;
+    let token = started["login_token"].as_str().unwrap().to_owned();
+    let kinds: Vec<&str> = started["factors"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["password", "otp"]);
+    assert_eq!(session(&server, &tenant, &token).await.status(), StatusCode::UNAUTHORIZED, "no factor passed yet");
+
+    // Five wrong passwords lock the factor; the right one is refused while it is locked.
+    for attempt in 1..=5 {
+        let wrong = login(&server, &tenant, "login/password", &token, json!({"password": "wrong password, long enough"})).await;
+        let expected = if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(wrong.status(), expected, "attempt {attempt}");
+    }
+    let still_locked = login(&server, &tenant, "login/password", &token, json!({"password": password})).await;
+    assert_eq!(still_locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    clock.advance(301);
+    // Unlocked after 300 s, in a new login.
+    let token = start_login(&server, &tenant, "bob").await["login_token"].as_str().unwrap().to_owned();
+    let passed = login(&server, &tenant, "login/password", &token, json!({"password": password})).await;
+    let passed = expect_status(passed, StatusCode::OK).await.unwrap();
+    assert_eq!(passed["score"], 2);
+
+    // A code, delivered once to the provider; a wrong code fails; the right one (any case) adds 3.
+    let sent = login(&server, &tenant, "login/otp", &token, json!({"factor_id": otp_id})).await;
+    let sent = expect_status(sent, StatusCode::OK).await.unwrap();
+    assert_eq!(sent["message_id"], "msg-1");
+    let received = provider.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].json()["to"], "+15550100");
+    let message = received[0].json()["message"].as_str().unwrap().to_owned();
+    let code = message.rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(code.len(), 6);
+    assert!(code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()), "{code}");
+    let wrong = login(&server, &tenant, "login/otp/verify", &token, json!({"factor_id": otp_id, "code": "AAAAAA"})).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let verified = login(&server, &tenant, "login/otp/verify", &token, json!({"factor_id": otp_id, "code": code.to_lowercase()})).await;
+    let verified = expect_status(verified, StatusCode::OK).await.unwrap();
+    assert_eq!(verified["score"], 5);
+    assert_eq!(verified["factors"], json!(["password", "otp"]));
+    let again = login(&server, &tenant, "login/otp/verify", &token, json!({"factor_id": otp_id, "code": code})).await;
+    assert_eq!(again.status(), StatusCode::UNAUTHORIZED, "a code works once");
+    let current = expect_status(session(&server, &tenant, &token).await, StatusCode::OK).await.unwrap();
+    assert_eq!(current["score"], 5);
+
+    // A code expires after 10 minutes.
+    let sent = login(&server, &tenant, "login/otp", &token, json!({"factor_id": otp_id})).await;
+    expect_status(sent, StatusCode::OK).await.unwrap();
+    let code = provider.received().last().unwrap().json()["message"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
+    clock.advance(601);
+    let late = login(&server, &tenant, "login/otp/verify", &token, json!({"factor_id": otp_id, "code": code})).await;
+    assert_eq!(late.status(), StatusCode::UNAUTHORIZED);
+    // The session itself was idle for longer than the tenant's 30 minutes? Not yet: 10 min.
+    assert_eq!(session(&server, &tenant, &token).await.status(), StatusCode::OK);
+    // Five codes may be asked for (the expired one counts); the sixth is refused and locks.
+    for request in 2..=6 {
+        let sent = login(&server, &tenant, "login/otp", &token, json!({"factor_id": otp_id})).await;
+        let expected = if request <= 5 { StatusCode::OK } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(sent.status(), expected, "code request {request}");
+    }
+    assert_eq!(provider.received().len(), 6, "no code is sent twice, and none past the limit");
+
+    // Idle past the tenant's session lifetime (30 minutes): the session has ended.
+    clock.advance(1801);
+    assert_eq!(session(&server, &tenant, &token).await.status(), StatusCode::UNAUTHORIZED);
+
+    // An unknown account gets an answer of the same shape, and nothing authenticates.
+    let decoy = start_login(&server, &tenant, "nobody").await;
+    let decoy_token = decoy["login_token"].as_str().unwrap();
+    let refused = login(&server, &tenant, "login/password", decoy_token, json!({"password": password})).await;
+    let refused = expect_problem(refused, StatusCode::UNAUTHORIZED).await.unwrap();
+    assert_eq!(refused["detail"], "authentication failed");
+
+    // A disabled account's sessions end, and it cannot log in.
+    let token = start_login(&server, &tenant, "bob").await["login_token"].as_str().unwrap().to_owned();
+    expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+    let sessions = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{id}/sessions", tenant.name)).await.unwrap();
+    assert_eq!(sessions.as_array().unwrap().len(), 1, "only live sessions: the idle one has ended");
+    let disabled = admin(&server, &tenant, Method::PATCH, &format!("/accounts/{id}"), Some(json!({"state": "DISABLED"}))).await;
+    expect_status(disabled, StatusCode::OK).await.unwrap();
+    assert_eq!(session(&server, &tenant, &token).await.status(), StatusCode::UNAUTHORIZED);
+    let after = start_login(&server, &tenant, "bob").await["login_token"].as_str().unwrap().to_owned();
+    let refused = login(&server, &tenant, "login/password", &after, json!({"password": password})).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+
+    let seen = actions(&server, &tenant).await;
+    assert!(seen.iter().filter(|a| *a == "login.failed").count() >= 6, "{seen:?}");
+    assert!(seen.iter().any(|a| a == "login.succeeded"));
+    assert!(seen.iter().any(|a| a == "factor.enrolled"));
+    let usage = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/usage", tenant.name)).await.unwrap();
+    assert_eq!(usage["monthly_active_accounts"], 1, "bob, however often he logged in: {usage}");
+}
+}
+
+db_test! {
+async fn a_code_that_cannot_be_delivered_is_withdrawn_and_never_sent_again() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("otp-down").await.unwrap();
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "carol"}))).await;
+    let id = expect_status(created, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let otp = admin(&server, &tenant, Method::POST, &format!("/accounts/{id}/factors"), Some(json!({"kind": "otp", "channel": "sms", "recipient": "+15550199"}))).await;
+    let otp_id = expect_status(otp, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let bad = admin(&server, &tenant, Method::POST, &format!("/accounts/{id}/factors"), Some(json!({"kind": "otp", "channel": "pigeon"}))).await;
+    expect_problem(bad, StatusCode::BAD_REQUEST).await.unwrap();
+    let token = start_login(&server, &tenant, "carol").await["login_token"].as_str().unwrap().to_owned();
+
+    // No extension delivers codes yet.
+    let none = login(&server, &tenant, "login/otp", &token, json!({"factor_id": otp_id})).await;
+    expect_problem(none, StatusCode::CONFLICT).await.unwrap();
+
+    let provider = FakeHttpServer::start(503, json!({"error": "down"})).await.unwrap();
+    server.deploy_as(&tenant, guests::OTP_SMS, "sms", "").await.unwrap();
+    for (path, body) in [
+        ("/extensions/sms/config", json!({"provider_url": provider.url("/sms")})),
+        ("/extensions/sms/secrets/api_key", json!({"value": "k"})),
+        ("/extension-settings", json!({"allowed_hosts": [provider.address.to_string()]})),
+    ] {
+        assert!(admin(&server, &tenant, Method::PUT, path, Some(body)).await.status().is_success());
+    }
+    let failed = login(&server, &tenant, "login/otp", &token, json!({"factor_id": otp_id})).await;
+    let problem = expect_problem(failed, StatusCode::BAD_GATEWAY).await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("ask for a new one"), "{problem}");
+    assert_eq!(provider.received().len(), 1, "one attempt, no retry");
+    let code = provider.received()[0].json()["message"].as_str().unwrap().rsplit(' ').next().unwrap().to_owned();
+    let withdrawn = login(&server, &tenant, "login/otp/verify", &token, json!({"factor_id": otp_id, "code": code})).await;
+    assert_eq!(withdrawn.status(), StatusCode::UNAUTHORIZED, "an undelivered code is withdrawn");
+}
+}
