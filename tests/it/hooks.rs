@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyhaven::clock::ManualClock;
+use keyhaven::clock::{Clock, ManualClock};
 use keyhaven::extensions::Hook;
 use keyhaven::extensions::account_creation::{AccountData, Source, Verdict};
 use keyhaven::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
@@ -170,6 +170,44 @@ async fn events_reach_matching_bindings_at_least_once_with_backoff() {
     assert_eq!(deployed["deliveries"][0]["state"], "delivered");
     clock.advance(3600);
     assert_eq!(runtime.deliver_due_events().await.unwrap(), 0, "delivered events are not sent again");
+}}
+
+db_test! {
+async fn an_event_delivery_claimed_by_a_node_that_stopped_is_delivered_after_a_restart() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("outbox").await.unwrap();
+    let receiver = FakeHttpServer::start(200, json!({})).await.unwrap();
+    server.deploy_as(&tenant, guests::EVENT_WEBHOOK, "webhook", "&bind=none").await.unwrap();
+    put(&server, &tenant, "/extensions/webhook/config", json!({"webhook_url": receiver.url("/hook")})).await;
+    allow_hosts(&server, &tenant, &[receiver.address.to_string()]).await;
+    let filter = json!({"action": ["account.*"]});
+    post(&server, &tenant, "/bindings", json!({"hook": "events", "extension": "webhook", "filter": filter})).await;
+    post(&server, &tenant, "/accounts", json!({"username": "dana"})).await;
+
+    // A node claims the delivery, and stops before it delivers.
+    let now = clock.now();
+    let due = server.state.db.due_deliveries(now, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].event.action, "account.created");
+    assert!(server.state.db.claim_delivery(&due[0], now + 60, now).await.unwrap());
+    let server = server.restart().await.unwrap();
+
+    // The claim holds until its lease runs out; then the delivery is made, once.
+    let runtime = &server.state.extensions;
+    assert_eq!(runtime.deliver_due_events().await.unwrap(), 0, "still leased to the stopped node");
+    assert!(receiver.received().is_empty());
+    clock.advance(61);
+    assert_eq!(runtime.deliver_due_events().await.unwrap(), 1);
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].json()["action"], "account.created");
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let created = events.as_array().unwrap().iter().find(|e| e["action"] == "account.created").unwrap().clone();
+    assert_eq!(created["deliveries"][0]["state"], "delivered");
+    assert_eq!(created["deliveries"][0]["attempts"], 2, "the lost attempt counts");
+    clock.advance(3600);
+    assert_eq!(runtime.deliver_due_events().await.unwrap(), 0);
 }}
 
 db_test! {

@@ -121,6 +121,8 @@ pub struct TestServer {
     database_url: String,
     postgres: Option<PostgresDatabase>,
     clock: Arc<dyn Clock>,
+    limits: Limits,
+    node: NodeLimits,
     /// The service's state, for tests that drive the runtime directly.
     pub state: keyhaven::AppState,
     _dir: tempfile::TempDir,
@@ -214,8 +216,8 @@ impl TestServer {
             database_url: database_url.clone(),
             root_token: Some(root_token.clone()),
             public_url: Some(format!("http://{address}")),
-            limits,
-            node_limits: node,
+            limits: limits.clone(),
+            node_limits: node.clone(),
             secrets_key: None,
             secrets_key_file: dir.path().join("secrets.key"),
         };
@@ -235,6 +237,8 @@ impl TestServer {
             database_url,
             postgres: None,
             clock,
+            limits,
+            node,
             state,
             _dir: dir,
             shutdown: Some(tx),
@@ -242,7 +246,8 @@ impl TestServer {
         })
     }
 
-    /// Stops this server and starts a new one on the same database and address (a restart).
+    /// Stops this server and starts a new one on the same database, address, limits and
+    /// clock (a restart).
     pub async fn restart(mut self) -> Result<Self> {
         self.stop().await;
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir()?);
@@ -251,8 +256,8 @@ impl TestServer {
             dir,
             self.database_url.clone(),
             &address,
-            Limits::default(),
-            test_node_limits(),
+            self.limits.clone(),
+            self.node.clone(),
             self.clock.clone(),
         )
         .await?;
