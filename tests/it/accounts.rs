@@ -269,3 +269,55 @@ async fn a_code_that_cannot_be_delivered_is_withdrawn_and_never_sent_again() {
     assert_eq!(withdrawn.status(), StatusCode::UNAUTHORIZED, "an undelivered code is withdrawn");
 }
 }
+
+db_test! {
+async fn a_new_version_of_a_legal_document_must_be_accepted_again() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("legal").await.unwrap();
+    let password = "a long enough passphrase";
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "erin", "password": password}))).await;
+    let account_id = expect_status(created, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned();
+    for body in [json!({"label": "Terms"}), json!({"label": "Terms", "text": "t", "url": "https://example.com/t"}), json!({"label": "", "text": "t"})] {
+        let refused = admin(&server, &tenant, Method::POST, "/legal", Some(body)).await;
+        expect_problem(refused, StatusCode::BAD_REQUEST).await.unwrap();
+    }
+    let document = admin(&server, &tenant, Method::POST, "/legal", Some(json!({"label": "Terms", "text": "Be nice."}))).await;
+    let document = expect_status(document, StatusCode::CREATED).await.unwrap();
+    let document_id = document["id"].as_str().unwrap().to_owned();
+    assert_eq!(document["version"], 1);
+
+    let token = start_login(&server, &tenant, "erin").await["login_token"].as_str().unwrap().to_owned();
+    let passed = expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+    assert_eq!(passed["legal_due"], json!([{"document_id": document_id, "label": "Terms", "version": 1, "url": null}]));
+    let accepted = login(&server, &tenant, "session/legal", &token, json!({"document_id": document_id, "version": 1})).await;
+    assert_eq!(expect_status(accepted, StatusCode::OK).await.unwrap()["legal_due"], json!([]));
+
+    // A new version is due again; only the current version can be accepted.
+    let published = admin(&server, &tenant, Method::POST, &format!("/legal/{document_id}/versions"), Some(json!({"url": "https://example.com/terms-2"}))).await;
+    assert_eq!(expect_status(published, StatusCode::OK).await.unwrap()["version"], 2);
+    let current = expect_status(session(&server, &tenant, &token).await, StatusCode::OK).await.unwrap();
+    assert_eq!(current["legal_due"][0]["version"], 2);
+    assert_eq!(current["legal_due"][0]["url"], "https://example.com/terms-2");
+    let stale = login(&server, &tenant, "session/legal", &token, json!({"document_id": document_id, "version": 1})).await;
+    expect_problem(stale, StatusCode::CONFLICT).await.unwrap();
+    let accepted = login(&server, &tenant, "session/legal", &token, json!({"document_id": document_id, "version": 2})).await;
+    assert_eq!(expect_status(accepted, StatusCode::OK).await.unwrap()["legal_due"], json!([]));
+
+    // Consents are recorded, listed and revocable; a revoked one is due again.
+    let consents = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{account_id}/consents", tenant.name)).await.unwrap();
+    let versions: Vec<i64> = consents.as_array().unwrap().iter().map(|c| c["version"].as_i64().unwrap()).collect();
+    assert_eq!(versions, [1, 2]);
+    let latest = consents[1]["id"].as_str().unwrap().to_owned();
+    let revoked = admin(&server, &tenant, Method::DELETE, &format!("/accounts/{account_id}/consents/{latest}"), None).await;
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let again = admin(&server, &tenant, Method::DELETE, &format!("/accounts/{account_id}/consents/{latest}"), None).await;
+    expect_problem(again, StatusCode::NOT_FOUND).await.unwrap();
+    let current = expect_status(session(&server, &tenant, &token).await, StatusCode::OK).await.unwrap();
+    assert_eq!(current["legal_due"][0]["version"], 2);
+
+    let seen = actions(&server, &tenant).await;
+    for (action, count) in [("legal.published", 2), ("consent.granted", 2), ("consent.revoked", 1)] {
+        assert_eq!(seen.iter().filter(|a| *a == action).count(), count, "{action}: {seen:?}");
+    }
+}
+}

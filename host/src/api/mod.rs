@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod bindings;
 mod clients;
+mod controls;
 mod deployments;
 mod error;
 mod events;
@@ -40,6 +41,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}", patch(accounts::change_factor))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/sessions", get(accounts::sessions))
         .route("/admin/v1/tenants/{tenant}/sessions/{id}", delete(accounts::end_session))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents", get(controls::consents))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents/{consent_id}", delete(controls::revoke))
+        .route("/admin/v1/tenants/{tenant}/legal", get(controls::list).post(controls::create))
+        .route("/admin/v1/tenants/{tenant}/legal/{id}/versions", post(controls::publish))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get))
         .route("/admin/v1/tenants/{tenant}/limits", get(limits::get).put(limits::set))

@@ -17,14 +17,15 @@ use serde_json::json;
 
 use crate::AppState;
 use crate::api::{ApiError, Problem};
-use crate::clock::random_id;
+use crate::clock::{random_id, sortable_id};
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
 use crate::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
 use crate::secrets;
 use crate::storage::{FactorCounter, NewOtpCode, SessionRow};
 use crate::tenancy::account::{self, LOCK_SECONDS, LOGIN_SECONDS, MAX_ATTEMPTS, OTP_SECONDS};
-use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Tenant};
+use crate::tenancy::controls::legal_due;
+use crate::tenancy::{Account, Consent, Factor, FactorKind, LegalDue, ResourceState, Tenant};
 
 fn failed() -> ApiError {
     ApiError::new(Problem::Unauthenticated, "authentication failed")
@@ -76,7 +77,7 @@ pub async fn start(
     let username =
         account::normalise_username(&body.username).map_err(|e| ApiError::new(Problem::InvalidRequest, e.0))?;
     let token = secrets::new_client_secret(state.entropy.as_ref())?;
-    let id = random_id(state.entropy.as_ref(), "ses", 12)?;
+    let id = sortable_id(state.entropy.as_ref(), "ses", now, 8)?;
     let account = state.db.account_by_username(&tenant.id, &username).await?.filter(|a| a.state.is_usable());
     let factors = match &account {
         Some(account) => {
@@ -192,6 +193,35 @@ pub struct SessionView {
     state: ResourceState,
     score: i64,
     factors: Vec<FactorKind>,
+    /// Legal documents whose current version the account must accept before it may
+    /// receive tokens (`POST session/legal`).
+    legal_due: Vec<LegalDue>,
+}
+
+/// What the account has yet to accept.
+async fn due(state: &AppState, tenant: &Tenant, account: &Account) -> Result<Vec<LegalDue>, ApiError> {
+    let documents = state.db.legal_documents(&tenant.id).await?;
+    if documents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let consents = state.db.consents_of(&tenant.id, &account.id).await?;
+    Ok(legal_due(&documents, &consents, state.clock.now()))
+}
+
+async fn view(
+    state: &AppState,
+    tenant: &Tenant,
+    session: SessionRow,
+    account: &Account,
+) -> Result<SessionView, ApiError> {
+    Ok(SessionView {
+        legal_due: due(state, tenant, account).await?,
+        session_id: session.id,
+        account_id: account.id.clone(),
+        state: ResourceState::Enabled,
+        score: session.score,
+        factors: session.factors,
+    })
 }
 
 /// A factor passed: the session's score grows and it is ENABLED.
@@ -217,13 +247,7 @@ async fn passed(
     if let Err(e) = state.extensions.emit(tenant, event, false).await {
         tracing::warn!(tenant = %tenant.id, "cannot record login.succeeded: {e}");
     }
-    Ok(Json(SessionView {
-        session_id: session.id,
-        account_id: account.id.clone(),
-        state: ResourceState::Enabled,
-        score: session.score,
-        factors: session.factors,
-    }))
+    Ok(Json(view(state, tenant, session, account).await?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -394,13 +418,64 @@ pub async fn get_session(
         return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
     }
     state.db.touch_session(&tenant.id, &session.id, state.clock.now()).await?;
-    Ok(Json(SessionView {
-        session_id: session.id,
-        account_id: account.id,
-        state: session.state,
-        score: session.score,
-        factors: session.factors,
-    }))
+    Ok(Json(view(&state, &tenant, session, &account).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accept {
+    document_id: String,
+    version: i64,
+}
+
+/// `POST /t/{tenant}/session/legal`: the account accepts a document's current version; the
+/// acceptance is recorded as a consent.
+pub async fn accept_legal(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<Accept>, JsonRejection>,
+) -> Result<Json<SessionView>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    if session.state != ResourceState::Enabled {
+        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
+    }
+    let document = state.db.legal_document(&tenant.id, &body.document_id).await?;
+    let document = document.filter(|d| d.state.is_usable()).ok_or_else(|| ApiError::not_found("legal document"))?;
+    if body.version != document.version {
+        return Err(ApiError::new(
+            Problem::Conflict,
+            format!("version {} is not the current version of this document ({})", body.version, document.version),
+        ));
+    }
+    let now = state.clock.now();
+    let consent = Consent {
+        id: sortable_id(state.entropy.as_ref(), "con", now, 8)?,
+        account_id: account.id.clone(),
+        kind: "legal".into(),
+        subject: document.id.clone(),
+        version: Some(document.version),
+        granted_at: now,
+        expires_at: None,
+        revoked_at: None,
+    };
+    let detail = json!({"consent_id": consent.id, "document_id": document.id, "version": document.version});
+    let granted = NewEvent {
+        category: "authorization",
+        action: "consent.granted",
+        origin: "login",
+        result: EventResult::Success,
+        reason: None,
+        account_id: Some(account.id.clone()),
+        detail,
+    };
+    let granted = state.extensions.prepare_event(&tenant, granted, false).await?;
+    let granted = granted.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.insert_consent(&tenant.id, &consent, granted).await?;
+    state.db.touch_session(&tenant.id, &session.id, now).await?;
+    Ok(Json(view(&state, &tenant, session, &account).await?))
 }
 
 /// `DELETE /t/{tenant}/session`: logs out.

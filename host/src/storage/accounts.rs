@@ -231,7 +231,7 @@ impl Db {
     /// Deletes an account with its factors, sessions and codes.
     pub async fn delete_account(&self, tenant_id: &str, id: &str, event: EventToWrite<'_>, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        for table in ["otp_codes", "sessions", "factors"] {
+        for table in ["otp_codes", "sessions", "factors", "consents"] {
             let column = if table == "otp_codes" {
                 "factor_id IN (SELECT id FROM factors WHERE tenant_id = $1 AND account_id = $2)"
             } else {

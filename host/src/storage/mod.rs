@@ -10,6 +10,7 @@ mod artifacts;
 mod audit;
 mod bindings;
 mod clients;
+mod controls;
 mod events;
 mod extensions;
 mod invocations;

@@ -3,6 +3,7 @@
 //! service and storage all agree on what a valid name or an effective state is.
 
 pub mod account;
+pub mod controls;
 mod name;
 mod settings;
 mod state;
@@ -10,6 +11,7 @@ mod state;
 use std::collections::BTreeMap;
 
 pub use account::{Account, Factor, FactorKind};
+pub use controls::{Consent, LegalDocument, LegalDue};
 pub use name::{InvalidName, TenantName};
 pub use settings::{InvalidSetting, TenantSettings, check_colour, check_tags};
 pub use state::{ResourceState, UnknownState};

@@ -1,0 +1,154 @@
+//! `/admin/v1/tenants/{tenant}/legal` and consents: legal documents, each published as
+//! immutable versions (a URL or a text) — publishing a new version makes acceptance due
+//! again for every account — and an account's consents, listed and revoked
+//! (`/accounts/{id}/consents`). Accounts accept a version themselves, through their
+//! session (`POST /t/{tenant}/session/legal`).
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use crate::AppState;
+use crate::clock::sortable_id;
+use crate::events::outbox::NewEvent;
+use crate::extensions::events::EventResult;
+use crate::tenancy::{Consent, LegalDocument, ResourceState, Tenant};
+
+const MAX_TEXT: usize = 64 << 10;
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::new(Problem::InvalidRequest, detail)
+}
+
+/// A document's version is a URL or a text, not both, and bounded.
+fn check_version(url: &Option<String>, text: &Option<String>) -> Result<(), ApiError> {
+    match (url, text) {
+        (Some(url), None) if (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048 => Ok(()),
+        (None, Some(text)) if !text.trim().is_empty() && text.len() <= MAX_TEXT => Ok(()),
+        _ => Err(invalid(format!(
+            "a version is either a url (http(s), at most 2048 bytes) or a text (at most {MAX_TEXT} bytes)"
+        ))),
+    }
+}
+
+pub(crate) async fn write_event(
+    state: &AppState,
+    tenant: &Tenant,
+    action: &'static str,
+    account_id: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
+    let new = NewEvent {
+        category: "authorization",
+        action,
+        origin: "admin-api",
+        result: EventResult::Success,
+        reason: None,
+        account_id: account_id.map(str::to_owned),
+        detail,
+    };
+    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDocument {
+    label: String,
+    url: Option<String>,
+    text: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<CreateDocument>, JsonRejection>,
+) -> Result<(StatusCode, Json<LegalDocument>), ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    if body.label.trim().is_empty() || body.label.chars().count() > 200 {
+        return Err(invalid("label must be 1 to 200 characters"));
+    }
+    check_version(&body.url, &body.text)?;
+    let now = state.clock.now();
+    let doc = LegalDocument {
+        id: sortable_id(state.entropy.as_ref(), "legal", now, 8)?,
+        label: body.label,
+        version: 1,
+        url: body.url,
+        text: body.text,
+        state: ResourceState::Enabled,
+        created_at: now,
+        updated_at: now,
+    };
+    let event =
+        write_event(&state, &tenant, "legal.published", None, json!({"document_id": doc.id, "version": 1})).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.insert_legal_document(&tenant.id, &doc, event).await?;
+    Ok((StatusCode::CREATED, Json(doc)))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<LegalDocument>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    Ok(Json(state.db.legal_documents(&tenant.id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    url: Option<String>,
+    text: Option<String>,
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Result<Json<NewVersion>, JsonRejection>,
+) -> Result<Json<LegalDocument>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    check_version(&body.url, &body.text)?;
+    let current =
+        state.db.legal_document(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("legal document"))?;
+    let detail = json!({"document_id": id, "version": current.version + 1});
+    let event = write_event(&state, &tenant, "legal.published", None, detail).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    let now = state.clock.now();
+    let doc =
+        state.db.publish_legal_version(&tenant.id, &id, body.url.as_deref(), body.text.as_deref(), now, event).await?;
+    Ok(Json(doc.ok_or_else(|| ApiError::not_found("legal document"))?))
+}
+
+pub async fn consents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Json<Vec<Consent>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    state.db.account(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    Ok(Json(state.db.consents_of(&tenant.id, &id).await?))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id, consent_id)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let event = write_event(&state, &tenant, "consent.revoked", Some(&id), json!({"consent_id": consent_id})).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    match state.db.revoke_consent(&tenant.id, &id, &consent_id, state.clock.now(), event).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("consent in force")),
+    }
+}
