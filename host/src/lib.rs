@@ -48,7 +48,15 @@ pub struct Services {
     pub keys: KeyCache,
     /// This node's usage counts not yet written.
     pub usage: usage::UsageMeter,
+    /// This node's name in database leases.
+    pub node_id: String,
     public_url: String,
+}
+
+impl From<Arc<Services>> for AppState {
+    fn from(services: Arc<Services>) -> Self {
+        AppState(services)
+    }
 }
 
 impl Deref for AppState {
@@ -116,10 +124,15 @@ impl AppState {
         }
         let public_url = config.public_url();
         let usage = usage::UsageMeter::default();
-        let services =
-            Services { config, db, clock, entropy, extensions, keys: KeyCache::default(), usage, public_url };
+        let node_id = clock::random_id(entropy.as_ref(), "node", 8)?;
+        let background_jobs = config.node_limits.background_jobs;
+        let keys = KeyCache::default();
+        let services = Services { config, db, clock, entropy, extensions, keys, usage, node_id, public_url };
         let services = Arc::new(services);
         usage::spawn_flusher(Arc::downgrade(&services));
+        if background_jobs {
+            events::maintenance::spawn(Arc::downgrade(&services));
+        }
         Ok(Started { state: AppState(services), generated_root_token })
     }
 

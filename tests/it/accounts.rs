@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyhaven::clock::ManualClock;
+use keyhaven::clock::{Clock, ManualClock};
 use keyhaven_tests::{FakeHttpServer, TestServer, TestTenant, expect_problem, expect_status, guests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -319,5 +319,47 @@ async fn a_new_version_of_a_legal_document_must_be_accepted_again() {
     for (action, count) in [("legal.published", 2), ("consent.granted", 2), ("consent.revoked", 1)] {
         assert_eq!(seen.iter().filter(|a| *a == action).count(), count, "{action}: {seen:?}");
     }
+}
+}
+
+db_test! {
+async fn maintenance_removes_ended_sessions_and_inactive_accounts_on_one_node_at_a_time() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("upkeep").await.unwrap();
+    let patched = server.call(Method::PATCH, &tenant.admin_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"settings": {"account_inactivity_days": 1}}))).await.unwrap();
+    expect_status(patched, StatusCode::OK).await.unwrap();
+    let password = "a long enough passphrase";
+    for username in ["idle", "busy"] {
+        let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": username, "password": password}))).await;
+        expect_status(created, StatusCode::CREATED).await.unwrap();
+    }
+    let abandoned = start_login(&server, &tenant, "idle").await; // never finished
+    assert!(abandoned["login_token"].is_string());
+
+    // A day and a bit later "busy" logs in; "idle" has not been seen for more than a day.
+    clock.advance(86_401);
+    let token = start_login(&server, &tenant, "busy").await["login_token"].as_str().unwrap().to_owned();
+    expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+
+    let report = server.state.run_maintenance().await.unwrap().expect("this node takes the free lease");
+    assert_eq!(report.accounts, 1);
+    assert_eq!(report.sessions, 1, "the abandoned login");
+    let accounts = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts", tenant.name)).await.unwrap();
+    let names: Vec<&str> = accounts.as_array().unwrap().iter().map(|a| a["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["busy"]);
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let deleted = events.as_array().unwrap().iter().find(|e| e["action"] == "account.deleted").unwrap().clone();
+    assert_eq!(deleted["reason"], "inactive");
+    assert_eq!(deleted["detail"]["removed"]["username"], "idle");
+    assert_eq!(expect_status(session(&server, &tenant, &token).await, StatusCode::OK).await.unwrap()["score"], 2, "a live session stays");
+
+    // The lease: another node cannot run maintenance while this one holds it, and can once it lapses.
+    let now = clock.now();
+    assert!(!server.state.db.take_lease("maintenance", "node_other", now, now + 55).await.unwrap());
+    clock.advance(56);
+    let now = clock.now();
+    assert!(server.state.db.take_lease("maintenance", "node_other", now, now + 55).await.unwrap());
+    assert_eq!(server.state.run_maintenance().await.unwrap(), None, "the other node holds it now");
 }
 }

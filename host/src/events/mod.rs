@@ -1,8 +1,10 @@
 //! Platform events and schedules as extensions see them: [`EventFilter`], the rule that
 //! decides which events a deployment's `events` binding receives; the [`outbox`] that
 //! stores events and delivers them, at least once, to matching bindings; and the
-//! [`scheduler`] that runs `scheduled` bindings on their cron schedules.
+//! [`scheduler`] that runs `scheduled` bindings on their cron schedules; and
+//! [`maintenance`], the periodic clean-up that one node at a time performs.
 
+pub mod maintenance;
 pub mod outbox;
 pub mod scheduler;
 

@@ -16,6 +16,7 @@ mod extensions;
 mod invocations;
 mod keys;
 mod kv;
+mod maintenance;
 mod plans;
 mod tenants;
 mod tokens;

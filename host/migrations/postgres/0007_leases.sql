@@ -1,0 +1,9 @@
+-- PostgreSQL mirror of migrations/sqlite/0007_leases.sql (integers BIGINT, blobs BYTEA).
+-- Keyhaven schema, version 7: leases, so that a periodic job runs on one node at a time
+-- however many nodes share the database (taken and renewed by compare-and-set).
+
+CREATE TABLE leases (
+    name    TEXT PRIMARY KEY NOT NULL,
+    holder  TEXT NOT NULL,
+    until   BIGINT NOT NULL
+);
