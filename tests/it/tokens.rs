@@ -1,7 +1,7 @@
 //! The token endpoint, discovery and JWKS, with and without an extension.
 
-use keyhaven_tests::{TestServer, expect_status, guests};
-use reqwest::StatusCode;
+use keyhaven_tests::{TestClient, TestServer, expect_problem, expect_status, guests};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 db_test! {
@@ -214,3 +214,65 @@ async fn token_times_come_from_the_service_clock() {
     assert_eq!(claims["iat"], now);
     assert_eq!(claims["exp"], now + 86_400);
 }}
+
+db_test! {
+async fn client_secrets_rotate_without_downtime_and_client_states_follow_the_rules() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("rotate").await.unwrap();
+    let first = server.create_client(&tenant, json!({"name": "svc", "scopes": ["read"]})).await.unwrap();
+    let with = |secret: &str| TestClient { client_id: first.client_id.clone(), client_secret: secret.to_owned() };
+    let status = |secret: String| {
+        let server = &server;
+        let tenant = &tenant;
+        let client = with(&secret);
+        async move { server.token(tenant, &client).await.unwrap().status() }
+    };
+    let path = format!("/admin/v1/tenants/{}/clients/{}", tenant.name, first.client_id);
+    let secret_path = format!("{path}/secret");
+    let rotate = || server.call(Method::POST, &tenant.admin_token, &secret_path, None);
+
+    let second = expect_status(rotate().await.unwrap(), StatusCode::CREATED).await.unwrap()["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(status(first.client_secret.clone()).await, StatusCode::OK, "the previous secret still works");
+    assert_eq!(status(second.clone()).await, StatusCode::OK);
+    assert_eq!(server.get(&tenant.admin_token, &path).await.unwrap()["previous_secret_active"], true);
+    let third = expect_status(rotate().await.unwrap(), StatusCode::CREATED).await.unwrap()["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(status(first.client_secret.clone()).await, StatusCode::UNAUTHORIZED, "at most two secrets are active");
+    assert_eq!(status(second.clone()).await, StatusCode::OK);
+    let retired = server.call(Method::DELETE, &tenant.admin_token, &format!("{path}/secret/previous"), None).await.unwrap();
+    assert_eq!(retired.status(), StatusCode::NO_CONTENT);
+    assert_eq!(status(second.clone()).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(third.clone()).await, StatusCode::OK);
+    let again = server.call(Method::DELETE, &tenant.admin_token, &format!("{path}/secret/previous"), None).await.unwrap();
+    expect_problem(again, StatusCode::NOT_FOUND).await.unwrap();
+
+    // States: the tenant's administrator disables and re-enables; locking is the operator's.
+    let patch = |token: String, body: Value| {
+        let path = path.clone();
+        let server = &server;
+        async move { server.call(Method::PATCH, &token, &path, Some(body)).await }
+    };
+    let admin_token = tenant.admin_token.clone();
+    let root_token = server.root_token.clone();
+    expect_status(patch(admin_token.clone(), json!({"state": "DISABLED"})).await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(status(third.clone()).await, StatusCode::UNAUTHORIZED);
+    expect_problem(patch(admin_token.clone(), json!({"state": "LOCKED"})).await.unwrap(), StatusCode::FORBIDDEN).await.unwrap();
+    expect_status(patch(root_token.clone(), json!({"state": "LOCKED"})).await.unwrap(), StatusCode::OK).await.unwrap();
+    expect_problem(patch(admin_token.clone(), json!({"state": "ENABLED"})).await.unwrap(), StatusCode::FORBIDDEN).await.unwrap();
+    expect_status(patch(root_token.clone(), json!({"state": "ENABLED"})).await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(status(third.clone()).await, StatusCode::OK);
+    expect_problem(patch(admin_token.clone(), json!({"scopes": ["bad scope"]})).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
+    assert_eq!(server.get(&tenant.admin_token, &path).await.unwrap()["scopes"], json!(["read"]), "a refused change writes nothing");
+
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let text = events.to_string();
+    for secret in [&first.client_secret, &second, &third] {
+        assert!(!text.contains(secret.as_str()), "no secret in any event");
+    }
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions.iter().filter(|a| **a == "client.secret_rotated").count(), 2);
+    assert_eq!(actions.iter().filter(|a| **a == "client.updated").count(), 3, "disabled, locked, enabled");
+    let disabled = events.as_array().unwrap().iter().rev().find(|e| e["action"] == "client.updated").unwrap();
+    assert_eq!(disabled["detail"]["added"], json!({"state": "DISABLED"}));
+    assert_eq!(disabled["detail"]["removed"], json!({"state": "ENABLED"}));
+}
+}

@@ -46,7 +46,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/legal", get(controls::list).post(controls::create))
         .route("/admin/v1/tenants/{tenant}/legal/{id}/versions", post(controls::publish))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
-        .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get))
+        .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get).patch(clients::change))
+        .route("/admin/v1/tenants/{tenant}/clients/{client_id}/secret", post(clients::rotate_secret))
+        .route(
+            "/admin/v1/tenants/{tenant}/clients/{client_id}/secret/previous",
+            delete(clients::retire_previous_secret),
+        )
         .route("/admin/v1/tenants/{tenant}/limits", get(limits::get).put(limits::set))
         .route("/admin/v1/plans", get(limits::list_plans))
         .route("/admin/v1/plans/{plan}", put(limits::put_plan))

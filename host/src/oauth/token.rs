@@ -177,7 +177,10 @@ async fn authenticate_client(
         let _ = crate::secrets::verify(&secret, &"0".repeat(64));
         return Err(rejected());
     };
-    if !crate::secrets::verify(&secret, &client.secret_sha256) {
+    // Both secrets are checked, so the work does not tell which one matched.
+    let current = crate::secrets::verify(&secret, &client.secret_sha256);
+    let previous = crate::secrets::verify(&secret, client.previous_secret_sha256.as_deref().unwrap_or(""));
+    if !(current || (previous && client.previous_secret_sha256.is_some())) {
         return Err(rejected());
     }
     if !client.state.under(tenant.effective_state()).is_usable() {

@@ -3,10 +3,13 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::accounts::EventToWrite;
+use super::events::insert_event_in;
 use super::{Db, Result, StorageError, is_unique_violation, state};
 use crate::tenancy::Client;
 
-const COLUMNS: &str = "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at";
+const COLUMNS: &str = "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at,
+     previous_secret_sha256, secret_created_at";
 
 fn client(row: &AnyRow) -> Result<Client> {
     Ok(Client {
@@ -19,12 +22,15 @@ fn client(row: &AnyRow) -> Result<Client> {
         audience: serde_json::from_str(row.try_get("audience")?)?,
         state: state(row.try_get("state")?)?,
         created_at: row.try_get("created_at")?,
+        secret_created_at: row.try_get::<Option<i64>, _>("secret_created_at")?.unwrap_or_default(),
+        previous_secret_active: row.try_get::<Option<&str>, _>("previous_secret_sha256")?.is_some(),
+        previous_secret_sha256: row.try_get("previous_secret_sha256")?,
     })
 }
 
 impl Db {
     pub async fn insert_client(&self, client: &Client) -> Result<()> {
-        let sql = format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        let sql = format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
         let inserted = sqlx::query(&sql)
             .bind(&client.tenant_id)
             .bind(&client.client_id)
@@ -35,6 +41,8 @@ impl Db {
             .bind(serde_json::to_string(&client.audience)?)
             .bind(client.state.as_str())
             .bind(client.created_at)
+            .bind(&client.previous_secret_sha256)
+            .bind(client.secret_created_at)
             .execute(&self.pool)
             .await;
         match inserted {
@@ -53,5 +61,75 @@ impl Db {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 ORDER BY created_at, client_id");
         let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
         rows.iter().map(client).collect()
+    }
+
+    /// Writes a client's changeable fields and its event.
+    pub async fn update_client(&self, client: &Client, event: EventToWrite<'_>, now: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE clients SET name = $1, attributes = $2, scopes = $3, audience = $4, state = $5
+             WHERE tenant_id = $6 AND client_id = $7",
+        )
+        .bind(&client.name)
+        .bind(serde_json::to_string(&client.attributes)?)
+        .bind(serde_json::to_string(&client.scopes)?)
+        .bind(serde_json::to_string(&client.audience)?)
+        .bind(client.state.as_str())
+        .bind(&client.tenant_id)
+        .bind(&client.client_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some((event, bindings)) = event {
+            insert_event_in(&mut tx, &client.tenant_id, event, bindings, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Makes `new_sha256` the client's current secret and keeps the current one as the
+    /// previous (dropping an older previous one), with the event, in one transaction.
+    pub async fn rotate_client_secret(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+        new_sha256: &str,
+        now: i64,
+        event: EventToWrite<'_>,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let rotated = sqlx::query(
+            "UPDATE clients SET previous_secret_sha256 = secret_sha256, secret_sha256 = $1, secret_created_at = $2
+             WHERE tenant_id = $3 AND client_id = $4",
+        )
+        .bind(new_sha256)
+        .bind(now)
+        .bind(tenant_id)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
+        if rotated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some((event, bindings)) = event {
+            insert_event_in(&mut tx, tenant_id, event, bindings, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Retires the previous secret; false if there was none.
+    pub async fn retire_previous_secret(&self, tenant_id: &str, client_id: &str) -> Result<bool> {
+        let retired = sqlx::query(
+            "UPDATE clients SET previous_secret_sha256 = NULL
+             WHERE tenant_id = $1 AND client_id = $2 AND previous_secret_sha256 IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(client_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(retired.rows_affected() == 1)
     }
 }

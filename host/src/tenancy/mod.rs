@@ -89,6 +89,25 @@ pub struct Client {
     pub audience: Vec<String>,
     pub state: ResourceState,
     pub created_at: i64,
+    /// When the current secret was issued.
+    pub secret_created_at: i64,
+    /// Whether the previous secret still works (after a rotation, until it is retired).
+    pub previous_secret_active: bool,
     #[serde(skip)]
     pub secret_sha256: String,
+    #[serde(skip)]
+    pub previous_secret_sha256: Option<String>,
+}
+
+impl Client {
+    /// The fields an update may change, as events show them.
+    pub fn changeable(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut fields = serde_json::Map::new();
+        fields.insert("name".into(), self.name.clone().into());
+        fields.insert("attributes".into(), serde_json::Value::Object(self.attributes.clone()));
+        fields.insert("scopes".into(), self.scopes.clone().into());
+        fields.insert("audience".into(), self.audience.clone().into());
+        fields.insert("state".into(), self.state.as_str().into());
+        fields
+    }
 }
