@@ -1,4 +1,4 @@
-//! Encryption at rest for extension secrets: AES-256-GCM under a node key that never
+//! Encryption at rest for extension secrets and TOTP secrets: AES-256-GCM under a node key that never
 //! enters the database. The key comes from `KEYHAVEN_SECRETS_KEY` (base64url, 32 bytes) or
 //! a key file (created with mode 0600 at first start when absent). Each ciphertext is bound
 //! to its tenant, extension and name as associated data, so a sealed value copied to
@@ -19,6 +19,26 @@ const KEY_LEN: usize = 32;
 pub struct SealedSecret {
     pub nonce: Vec<u8>,
     pub ciphertext: Vec<u8>,
+}
+
+impl SealedSecret {
+    /// One text column's worth: `nonce.ciphertext`, both base64url.
+    pub fn to_text(&self) -> String {
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&self.nonce), URL_SAFE_NO_PAD.encode(&self.ciphertext))
+    }
+
+    pub fn from_text(text: &str) -> Option<SealedSecret> {
+        let (nonce, ciphertext) = text.split_once('.')?;
+        Some(SealedSecret {
+            nonce: URL_SAFE_NO_PAD.decode(nonce).ok()?,
+            ciphertext: URL_SAFE_NO_PAD.decode(ciphertext).ok()?,
+        })
+    }
+}
+
+/// The associated data of a TOTP factor's sealed secret.
+pub fn totp_context(tenant_id: &str, factor_id: &str) -> String {
+    format!("totp\0{tenant_id}\0{factor_id}")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -363,3 +363,57 @@ async fn maintenance_removes_ended_sessions_and_inactive_accounts_on_one_node_at
     assert_eq!(server.state.run_maintenance().await.unwrap(), None, "the other node holds it now");
 }
 }
+
+db_test! {
+async fn a_totp_factor_is_pending_until_its_first_code_and_no_code_works_twice() {
+    use keyhaven::tenancy::totp;
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("totp").await.unwrap();
+    let password = "a long enough passphrase";
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "tia", "password": password}))).await;
+    let id = expect_status(created, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let enrolled = admin(&server, &tenant, Method::POST, &format!("/accounts/{id}/factors"), Some(json!({"kind": "totp"}))).await;
+    let enrolled = expect_status(enrolled, StatusCode::CREATED).await.unwrap();
+    assert_eq!(enrolled["state"], "PENDING");
+    let factor_id = enrolled["id"].as_str().unwrap().to_owned();
+    let secret = totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap();
+    assert_eq!(secret.len(), 20);
+    assert!(enrolled["totp"]["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    let shown = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{id}", tenant.name)).await.unwrap();
+    assert!(!shown.to_string().contains(enrolled["totp"]["secret"].as_str().unwrap()), "the secret is shown only at enrolment");
+
+    // A PENDING factor is not offered at login.
+    let kinds = |started: &Value| -> Vec<String> { started["factors"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_owned()).collect() };
+    assert_eq!(kinds(&start_login(&server, &tenant, "tia").await), ["password"]);
+    let confirm = format!("/accounts/{id}/factors/{factor_id}/confirm");
+    let wrong = admin(&server, &tenant, Method::POST, &confirm, Some(json!({"code": "000000"}))).await;
+    expect_problem(wrong, StatusCode::BAD_REQUEST).await.unwrap();
+    let now_code = totp::code(&secret, totp::step_of(clock.now()));
+    let confirmed = admin(&server, &tenant, Method::POST, &confirm, Some(json!({"code": now_code}))).await;
+    assert_eq!(expect_status(confirmed, StatusCode::OK).await.unwrap()["state"], "ENABLED");
+
+    let started = start_login(&server, &tenant, "tia").await;
+    assert_eq!(kinds(&started), ["password", "totp"]);
+    let token = started["login_token"].as_str().unwrap().to_owned();
+    expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+    let replayed = login(&server, &tenant, "login/totp", &token, json!({"factor_id": factor_id, "code": now_code})).await;
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED, "the confirmation's code does not work again");
+    clock.advance(30);
+    let next = totp::code(&secret, totp::step_of(clock.now()));
+    let passed = login(&server, &tenant, "login/totp", &token, json!({"factor_id": factor_id, "code": next})).await;
+    let passed = expect_status(passed, StatusCode::OK).await.unwrap();
+    assert_eq!(passed["score"], 5);
+    assert_eq!(passed["factors"], json!(["password", "totp"]));
+
+    // Five wrong codes lock it.
+    for attempt in 1..=5 {
+        let wrong = login(&server, &tenant, "login/totp", &token, json!({"factor_id": factor_id, "code": "123456"})).await;
+        let expected = if attempt < 5 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(wrong.status(), expected, "attempt {attempt}");
+    }
+    clock.advance(30);
+    let locked = login(&server, &tenant, "login/totp", &token, json!({"factor_id": factor_id, "code": totp::code(&secret, totp::step_of(clock.now()))})).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+}

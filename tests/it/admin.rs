@@ -115,7 +115,9 @@ async fn client_secrets_are_shown_once_and_never_listed() {
         let response = server.http.get(server.url(&path)).bearer_auth(&tenant.admin_token).send().await.unwrap();
         let text = response.text().await.unwrap();
         assert!(text.contains(&client.client_id) && text.contains("gold"), "{text}");
-        assert!(!text.contains(&client.client_secret) && !text.contains("secret"), "{text}");
+        let digest = keyhaven::secrets::digest(&client.client_secret);
+        assert!(!text.contains(&client.client_secret) && !text.contains(&digest), "{text}");
+        assert!(!text.contains("secret_sha256"), "{text}");
     }
     let bad_scope = server
         .http

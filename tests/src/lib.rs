@@ -208,6 +208,13 @@ impl TestServer {
         node: NodeLimits,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        // The service's log, when RUST_LOG asks for it (captured per test by the harness).
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
         let root_token = format!("root-{}", keyhaven::secrets::new_client_secret(&SystemEntropy)?);

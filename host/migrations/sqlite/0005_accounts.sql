@@ -1,6 +1,7 @@
 -- Keyhaven schema, version 5: human accounts, their factors, one-time codes and sessions.
 -- Usernames are stored lower-cased (case-insensitive, unique per tenant). Factor secrets
--- are hashes (passwords: argon2id; codes: SHA-256), never the values.
+-- are hashes (passwords: argon2id; codes: SHA-256), never the values; a TOTP secret,
+-- which must be read back, is sealed.
 
 CREATE TABLE accounts (
     tenant_id       TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -21,10 +22,14 @@ CREATE TABLE factors (
     tenant_id        TEXT NOT NULL,
     id               TEXT NOT NULL,
     account_id       TEXT NOT NULL,
-    kind             TEXT NOT NULL CHECK (kind IN ('password', 'otp')),
+    kind             TEXT NOT NULL CHECK (kind IN ('password', 'otp', 'totp')),
     channel          TEXT,
     recipient        TEXT,
     secret_hash      TEXT,
+    -- TOTP: the shared secret, sealed (AES-256-GCM under the node key), and the last time
+    -- step accepted (a code is never accepted twice).
+    sealed_secret    TEXT,
+    last_step        INTEGER,
     state            TEXT NOT NULL CHECK (state IN ('PENDING', 'ENABLED', 'DISABLED', 'LOCKED')),
     failed_attempts  INTEGER NOT NULL DEFAULT 0,
     codes_requested  INTEGER NOT NULL DEFAULT 0,

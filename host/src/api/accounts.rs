@@ -22,7 +22,7 @@ use crate::extensions::account_creation::{AccountData, Source};
 use crate::extensions::events::EventResult;
 use crate::storage::SessionRow;
 use crate::tenancy::account::{self, check_attributes, check_email, check_password, check_phone, normalise_username};
-use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Role, Tenant};
+use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Role, Tenant, totp};
 
 fn invalid(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(Problem::InvalidRequest, e.to_string())
@@ -118,6 +118,8 @@ pub async fn create_account(
             locked_until: None,
             created_at: now,
             last_used_at: None,
+            sealed_secret: None,
+            last_step: None,
         }),
         None => None,
     };
@@ -296,7 +298,7 @@ pub async fn delete(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolFactor {
-    /// `password` or `otp`.
+    /// `password`, `otp` or `totp`.
     kind: String,
     password: Option<String>,
     /// For `otp`: `sms`, `email` or `voice`.
@@ -310,11 +312,11 @@ pub async fn enrol_factor(
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
     body: Result<Json<EnrolFactor>, JsonRejection>,
-) -> Result<(StatusCode, Json<Factor>), ApiError> {
+) -> Result<(StatusCode, Json<EnrolledFactor>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let account = find(&state, &tenant, &id).await?;
-    let kind = FactorKind::parse(&body.kind).ok_or_else(|| invalid("kind must be password or otp"))?;
+    let kind = FactorKind::parse(&body.kind).ok_or_else(|| invalid("kind must be password, otp or totp"))?;
     let now = state.clock.now();
     let mut factor = Factor {
         id: sortable_id(state.entropy.as_ref(), "fac", now, 8)?,
@@ -329,7 +331,10 @@ pub async fn enrol_factor(
         locked_until: None,
         created_at: now,
         last_used_at: None,
+        sealed_secret: None,
+        last_step: None,
     };
+    let mut enrolment = None;
     match kind {
         FactorKind::Password => {
             let password = body.password.ok_or_else(|| invalid("a password factor needs a password"))?;
@@ -353,6 +358,22 @@ pub async fn enrol_factor(
             factor.channel = Some(channel);
             factor.recipient = body.recipient;
         }
+        FactorKind::Totp => {
+            if body.password.is_some() || body.channel.is_some() || body.recipient.is_some() {
+                return Err(invalid("a totp factor has no password, channel or recipient"));
+            }
+        }
+    }
+    if kind == FactorKind::Totp {
+        let secret = totp::base32(&crate::clock::random_bytes(state.entropy.as_ref(), 20)?);
+        let context = crate::vault::totp_context(&tenant.id, &factor.id);
+        let sealed =
+            state.extensions.vault().seal(state.entropy.as_ref(), &secret, &context).map_err(ApiError::internal)?;
+        factor.sealed_secret = Some(sealed.to_text());
+        // PENDING until the first valid code (`.../confirm`).
+        factor.state = ResourceState::Pending;
+        let uri = totp::otpauth_uri(&tenant.label, &account.username, &secret);
+        enrolment = Some(TotpEnrolment { secret, otpauth_uri: uri });
     }
     let detail = json!({"factor_id": factor.id, "kind": kind, "channel": factor.channel});
     let enrolled = NewEvent {
@@ -367,7 +388,63 @@ pub async fn enrol_factor(
     let enrolled = state.extensions.prepare_event(&tenant, enrolled, false).await?;
     let enrolled = enrolled.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_factor(&tenant.id, &factor, enrolled).await?;
-    Ok((StatusCode::CREATED, Json(factor)))
+    Ok((StatusCode::CREATED, Json(EnrolledFactor { factor, totp: enrolment })))
+}
+
+/// A factor just enrolled; for TOTP, with what the authenticator app needs (shown once).
+#[derive(Debug, Serialize)]
+pub struct EnrolledFactor {
+    #[serde(flatten)]
+    factor: Factor,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp: Option<TotpEnrolment>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TotpEnrolment {
+    /// The shared secret, base32.
+    secret: String,
+    otpauth_uri: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirm {
+    code: String,
+}
+
+/// `POST /accounts/{id}/factors/{factor}/confirm`: the first valid code of a TOTP
+/// enrolment makes the factor ENABLED.
+pub async fn confirm_factor(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id, factor_id)): Path<(String, String, String)>,
+    body: Result<Json<Confirm>, JsonRejection>,
+) -> Result<Json<Factor>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let factor = state.db.factor(&tenant.id, &factor_id).await?.filter(|f| f.account_id == id);
+    let factor = factor.ok_or_else(|| ApiError::not_found("factor"))?;
+    if factor.kind != FactorKind::Totp || factor.state != ResourceState::Pending {
+        return Err(ApiError::new(Problem::Conflict, "only a PENDING totp factor is confirmed"));
+    }
+    let secret = open_totp_secret(&state, &tenant.id, &factor)?;
+    let now = state.clock.now();
+    match totp::verify(&secret, &body.code, now, factor.last_step) {
+        Some(step) if state.db.accept_totp_step(&tenant.id, &factor.id, step).await? => {}
+        _ => return Err(ApiError::new(Problem::InvalidRequest, "the code is not valid now")),
+    }
+    let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
+    Ok(Json(factor))
+}
+
+/// A TOTP factor's shared secret, opened from its seal.
+pub(crate) fn open_totp_secret(state: &AppState, tenant_id: &str, factor: &Factor) -> Result<Vec<u8>, ApiError> {
+    let sealed = factor.sealed_secret.as_deref().and_then(crate::vault::SealedSecret::from_text);
+    let sealed = sealed.ok_or_else(|| ApiError::internal("a totp factor without its secret"))?;
+    let secret = state.extensions.vault().open(&sealed, &crate::vault::totp_context(tenant_id, &factor.id));
+    let secret = secret.map_err(ApiError::internal)?;
+    totp::from_base32(&secret).ok_or_else(|| ApiError::internal("a totp secret that is not base32"))
 }
 
 #[derive(Debug, Deserialize)]

@@ -1,7 +1,7 @@
 //! The admin API under `/admin/v1`: JSON over HTTP, authenticated with personal access
 //! tokens ([`auth`]), errors as problem+json ([`error`]); one module per resource.
 
-mod accounts;
+pub(crate) mod accounts;
 mod audit;
 mod auth;
 mod bindings;
@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors", post(accounts::enrol_factor))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}", patch(accounts::change_factor))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}/confirm", post(accounts::confirm_factor))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/sessions", get(accounts::sessions))
         .route("/admin/v1/tenants/{tenant}/sessions/{id}", delete(accounts::end_session))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents", get(controls::consents))

@@ -1,7 +1,8 @@
 //! Identifier-first login for a tenant's human accounts, as JSON under `/t/{tenant}/`:
 //! `POST login` names the account and opens a login (a PENDING session, its token shown
 //! once); `POST login/password`, `POST login/otp` (send a code through the tenant's
-//! `otp-delivery` extension, once — never retried) and `POST login/otp/verify` pass
+//! `otp-delivery` extension, once — never retried), `POST login/otp/verify` and
+//! `POST login/totp` (an authenticator app's code) pass
 //! factors, each adding its score to the session, which is ENABLED from the first factor
 //! passed; `GET session` reads it and `DELETE session` ends it. Every factor locks after 5
 //! failed attempts (OTP also after 5 codes requested) and unlocks itself after 300 s.
@@ -25,6 +26,7 @@ use crate::secrets;
 use crate::storage::{FactorCounter, NewOtpCode, SessionRow};
 use crate::tenancy::account::{self, LOCK_SECONDS, LOGIN_SECONDS, MAX_ATTEMPTS, OTP_SECONDS};
 use crate::tenancy::controls::legal_due;
+use crate::tenancy::totp;
 use crate::tenancy::{Account, Consent, Factor, FactorKind, LegalDue, ResourceState, Tenant};
 
 fn failed() -> ApiError {
@@ -400,6 +402,38 @@ pub async fn verify_code(
     let matched = live.filter(|(_, stored)| secrets::constant_time_eq(presented.as_bytes(), stored.as_bytes()));
     match matched {
         Some((code_id, _)) if state.db.use_otp_code(&tenant.id, &code_id).await? => {
+            passed(&state, &tenant, session, &account, &factor).await
+        }
+        _ => Err(failure(&state, &tenant, &account, &factor, "bad-code").await),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    factor_id: String,
+    code: String,
+}
+
+/// `POST /t/{tenant}/login/totp`: a code from the account's authenticator app, for the
+/// current 30-second step (or one either side), never twice.
+pub async fn totp(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<TotpCode>, JsonRejection>,
+) -> Result<Json<SessionView>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    let factor = factor_of(&state, &tenant, &account, &body.factor_id, FactorKind::Totp).await?;
+    let now = state.clock.now();
+    if factor.is_locked(now) {
+        return Err(locked(factor.locked_until.unwrap_or(now)));
+    }
+    let secret = crate::api::accounts::open_totp_secret(&state, &tenant.id, &factor)?;
+    match totp::verify(&secret, &body.code, now, factor.last_step) {
+        Some(step) if state.db.accept_totp_step(&tenant.id, &factor.id, step).await? => {
             passed(&state, &tenant, session, &account, &factor).await
         }
         _ => Err(failure(&state, &tenant, &account, &factor, "bad-code").await),

@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/login/password", post(login::password))
         .route("/t/{tenant}/login/otp", post(login::send_code))
         .route("/t/{tenant}/login/otp/verify", post(login::verify_code))
+        .route("/t/{tenant}/login/totp", post(login::totp))
         .route("/t/{tenant}/session", get(login::get_session).delete(login::end_session))
         .route("/t/{tenant}/session/legal", post(login::accept_legal))
 }

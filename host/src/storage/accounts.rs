@@ -15,7 +15,7 @@ pub type EventToWrite<'a> = Option<(&'a Event, &'a [String])>;
 
 const ACCOUNT_COLUMNS: &str = "id, username, email, phone, attributes, state, created_at, updated_at, last_active_at";
 const FACTOR_COLUMNS: &str = "id, account_id, kind, channel, recipient, secret_hash, state, failed_attempts,
-     codes_requested, locked_until, created_at, last_used_at";
+     codes_requested, locked_until, created_at, last_used_at, sealed_secret, last_step";
 const SESSION_COLUMNS: &str = "id, account_id, state, score, factors, stay_signed_in, created_at, last_seen_at";
 
 fn account(row: &AnyRow) -> Result<Account> {
@@ -47,6 +47,8 @@ fn factor(row: &AnyRow) -> Result<Factor> {
         locked_until: row.try_get("locked_until")?,
         created_at: row.try_get("created_at")?,
         last_used_at: row.try_get("last_used_at")?,
+        sealed_secret: row.try_get("sealed_secret")?,
+        last_step: row.try_get("last_step")?,
     })
 }
 
@@ -88,7 +90,7 @@ async fn event_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, event: EventTo
 async fn insert_factor_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, factor: &Factor) -> Result<()> {
     let sql = format!(
         "INSERT INTO factors (tenant_id, {FACTOR_COLUMNS})
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     );
     let inserted = sqlx::query(&sql)
         .bind(tenant_id)
@@ -104,6 +106,8 @@ async fn insert_factor_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, factor
         .bind(factor.locked_until)
         .bind(factor.created_at)
         .bind(factor.last_used_at)
+        .bind(&factor.sealed_secret)
+        .bind(factor.last_step)
         .execute(&mut **tx)
         .await;
     match inserted {
@@ -328,6 +332,21 @@ impl Db {
         );
         sqlx::query(&sql).bind(now).bind(max).bind(lock_until).bind(tenant_id).bind(id).execute(&self.pool).await?;
         self.factor(tenant_id, id).await
+    }
+
+    /// Accepts a TOTP code for `step` unless a code for it (or a later step) was accepted
+    /// before; true if this caller did. A PENDING factor (enrolment) becomes ENABLED.
+    pub async fn accept_totp_step(&self, tenant_id: &str, id: &str, step: i64) -> Result<bool> {
+        let accepted = sqlx::query(
+            "UPDATE factors SET last_step = $1, state = CASE WHEN state = 'PENDING' THEN 'ENABLED' ELSE state END
+             WHERE tenant_id = $2 AND id = $3 AND (last_step IS NULL OR last_step < $1)",
+        )
+        .bind(step)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(accepted.rows_affected() == 1)
     }
 
     /// A factor passed: its counters and lock reset.

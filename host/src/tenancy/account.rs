@@ -56,6 +56,8 @@ pub enum FactorKind {
     Password,
     /// A one-time code delivered over SMS, e-mail or voice by the tenant's extension.
     Otp,
+    /// A time-based code from an authenticator app (RFC 6238).
+    Totp,
 }
 
 impl FactorKind {
@@ -63,6 +65,7 @@ impl FactorKind {
         match self {
             FactorKind::Password => "password",
             FactorKind::Otp => "otp",
+            FactorKind::Totp => "totp",
         }
     }
 
@@ -70,6 +73,7 @@ impl FactorKind {
         match kind {
             "password" => Some(FactorKind::Password),
             "otp" => Some(FactorKind::Otp),
+            "totp" => Some(FactorKind::Totp),
             _ => None,
         }
     }
@@ -78,7 +82,7 @@ impl FactorKind {
     pub fn score(self) -> i64 {
         match self {
             FactorKind::Password => 2,
-            FactorKind::Otp => 3,
+            FactorKind::Otp | FactorKind::Totp => 3,
         }
     }
 }
@@ -101,6 +105,12 @@ pub struct Factor {
     pub last_used_at: Option<i64>,
     #[serde(skip)]
     pub secret_hash: Option<String>,
+    /// TOTP: the sealed shared secret (`nonce.ciphertext`, base64url).
+    #[serde(skip)]
+    pub sealed_secret: Option<String>,
+    /// TOTP: the last time step accepted.
+    #[serde(skip)]
+    pub last_step: Option<i64>,
 }
 
 impl Factor {

@@ -7,6 +7,7 @@ pub mod controls;
 mod name;
 mod settings;
 mod state;
+pub mod totp;
 
 use std::collections::BTreeMap;
 
