@@ -417,3 +417,37 @@ async fn a_totp_factor_is_pending_until_its_first_code_and_no_code_works_twice()
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 }
+
+db_test! {
+async fn people_register_themselves_only_where_the_tenant_allows_it_and_through_its_extension() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("signup").await.unwrap();
+    let register = |body: Value| server.http.post(server.url(&format!("/t/{}/register", tenant.name))).json(&body).send();
+    let password = "a long enough passphrase";
+    let closed = register(json!({"username": "finn", "password": password})).await.unwrap();
+    expect_problem(closed, StatusCode::FORBIDDEN).await.unwrap();
+
+    let opened = server.call(Method::PATCH, &tenant.admin_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"settings": {"self_registration": true}}))).await.unwrap();
+    expect_status(opened, StatusCode::OK).await.unwrap();
+    server.deploy_as(&tenant, guests::ACCOUNT_GUARD, "guard", "").await.unwrap();
+    let disposable = register(json!({"username": "finn", "email": "finn@yopmail.com", "password": password})).await.unwrap();
+    expect_problem(disposable, StatusCode::UNPROCESSABLE_ENTITY).await.unwrap();
+    let no_password = register(json!({"username": "finn"})).await.unwrap();
+    expect_problem(no_password, StatusCode::BAD_REQUEST).await.unwrap();
+    let weak = register(json!({"username": "finn", "password": "short"})).await.unwrap();
+    expect_problem(weak, StatusCode::BAD_REQUEST).await.unwrap();
+    let registered = register(json!({"username": " Finn ", "email": "FINN@example.com", "password": password})).await.unwrap();
+    let registered = expect_status(registered, StatusCode::CREATED).await.unwrap();
+    assert_eq!(registered["username"], "finn");
+    let taken = register(json!({"username": "FINN", "password": password})).await.unwrap();
+    expect_problem(taken, StatusCode::CONFLICT).await.unwrap();
+
+    // The new account logs in with its password.
+    let token = start_login(&server, &tenant, "finn").await["login_token"].as_str().unwrap().to_owned();
+    let passed = login(&server, &tenant, "login/password", &token, json!({"password": password})).await;
+    assert_eq!(expect_status(passed, StatusCode::OK).await.unwrap()["score"], 2);
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let created = events.as_array().unwrap().iter().find(|e| e["action"] == "account.created").unwrap().clone();
+    assert_eq!(created["origin"], "self-registration");
+}
+}

@@ -49,10 +49,21 @@ pub(crate) async fn event(
     account_id: &str,
     detail: Value,
 ) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
+    event_from(state, tenant, "admin-api", action, account_id, detail).await
+}
+
+async fn event_from(
+    state: &AppState,
+    tenant: &Tenant,
+    origin: &'static str,
+    action: &'static str,
+    account_id: &str,
+    detail: Value,
+) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
     let new = NewEvent {
         category: "resource-change",
         action,
-        origin: "admin-api",
+        origin,
         result: EventResult::Success,
         reason: None,
         account_id: Some(account_id.to_owned()),
@@ -128,7 +139,13 @@ pub async fn create_account(
     if factor.is_some() {
         added.insert("password".into(), json!("set"));
     }
-    let created = event(state, tenant, "account.created", &account.id, changes(&Map::new(), &added)).await?;
+    let origin = match from {
+        Source::Admin => "admin-api",
+        Source::SelfRegistration => "self-registration",
+        Source::Import => "import",
+    };
+    let created =
+        event_from(state, tenant, origin, "account.created", &account.id, changes(&Map::new(), &added)).await?;
     let created = created.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_account(&tenant.id, &account, factor.as_ref(), created).await?;
     state.extensions.spawn_after_account_creation(tenant.clone(), from, account.id.clone(), data);

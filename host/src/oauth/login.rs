@@ -20,6 +20,7 @@ use crate::AppState;
 use crate::api::{ApiError, Problem};
 use crate::clock::{random_id, sortable_id};
 use crate::events::outbox::NewEvent;
+use crate::extensions::account_creation::{AccountData, Source};
 use crate::extensions::events::EventResult;
 use crate::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
 use crate::secrets;
@@ -109,6 +110,43 @@ pub async fn start(
     };
     let started = Started { login_id: id, login_token: token, expires_at: now + LOGIN_SECONDS, factors };
     Ok((StatusCode::CREATED, Json(started)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    username: String,
+    email: Option<String>,
+    phone: Option<String>,
+    #[serde(default)]
+    attributes: serde_json::Map<String, serde_json::Value>,
+    password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    account_id: String,
+    username: String,
+}
+
+/// `POST /t/{tenant}/register`: self-registration, where the tenant allows it: the account
+/// (with its password) passes the tenant's `account-creation` extensions like any other.
+pub async fn register(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    body: Result<Json<Register>, JsonRejection>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    if !tenant.settings.self_registration {
+        return Err(ApiError::new(Problem::Forbidden, "this tenant does not allow self-registration"));
+    }
+    let Json(body) = body?;
+    let submitted =
+        AccountData { username: body.username, email: body.email, phone: body.phone, attributes: body.attributes };
+    let (account, _) =
+        crate::api::accounts::create_account(&state, &tenant, Source::SelfRegistration, submitted, Some(body.password))
+            .await?;
+    Ok((StatusCode::CREATED, Json(Registered { account_id: account.id, username: account.username })))
 }
 
 /// The login or session the request's bearer token names, if it is still usable: a login

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/t/{tenant}/jwks.json", get(discovery::jwks))
         .route("/t/{tenant}/oauth2/token", post(token::token))
+        .route("/t/{tenant}/register", post(login::register))
         .route("/t/{tenant}/login", post(login::start))
         .route("/t/{tenant}/login/password", post(login::password))
         .route("/t/{tenant}/login/otp", post(login::send_code))

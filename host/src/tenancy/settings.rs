@@ -31,6 +31,8 @@ pub struct TenantSettings {
     pub refresh_token_idle_seconds: i64,
     /// `ES256` (default), `EdDSA` or `RS256`.
     pub signing_algorithm: String,
+    /// Whether people may create their own accounts (`POST /t/{tenant}/register`).
+    pub self_registration: bool,
 }
 
 impl Default for TenantSettings {
@@ -45,6 +47,7 @@ impl Default for TenantSettings {
             id_token_seconds: HOUR,
             refresh_token_idle_seconds: 30 * DAY,
             signing_algorithm: "ES256".into(),
+            self_registration: false,
         }
     }
 }
