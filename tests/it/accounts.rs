@@ -451,3 +451,60 @@ async fn people_register_themselves_only_where_the_tenant_allows_it_and_through_
     assert_eq!(created["origin"], "self-registration");
 }
 }
+
+db_test! {
+async fn an_operator_moves_an_account_with_its_factors_and_its_sessions_end() {
+    use keyhaven::tenancy::totp;
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let (old, new) = (server.create_tenant("from").await.unwrap(), server.create_tenant("to").await.unwrap());
+    let password = "a long enough passphrase";
+    let create = |tenant: TestTenant, username: &'static str| {
+        let server = &server;
+        async move {
+            let created = admin(server, &tenant, Method::POST, "/accounts", Some(json!({"username": username, "password": password}))).await;
+            expect_status(created, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let gus = create(old.clone(), "gus").await;
+    let hal = create(old.clone(), "hal").await;
+    create(new.clone(), "hal").await;
+    let enrolled = admin(&server, &old, Method::POST, &format!("/accounts/{gus}/factors"), Some(json!({"kind": "totp"}))).await;
+    let enrolled = expect_status(enrolled, StatusCode::CREATED).await.unwrap();
+    let (factor_id, secret) = (enrolled["id"].as_str().unwrap().to_owned(), totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap());
+    let confirm = admin(&server, &old, Method::POST, &format!("/accounts/{gus}/factors/{factor_id}/confirm"), Some(json!({"code": totp::code(&secret, totp::step_of(clock.now()))}))).await;
+    expect_status(confirm, StatusCode::OK).await.unwrap();
+    let token = start_login(&server, &old, "gus").await["login_token"].as_str().unwrap().to_owned();
+    expect_status(login(&server, &old, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+
+    let move_path = |tenant: &TestTenant, id: &str| format!("/admin/v1/tenants/{}/accounts/{id}/move", tenant.name);
+    let by_admin = server.call(Method::POST, &old.admin_token, &move_path(&old, &gus), Some(json!({"to": new.name}))).await.unwrap();
+    expect_problem(by_admin, StatusCode::FORBIDDEN).await.unwrap();
+    let taken = server.call(Method::POST, &server.root_token, &move_path(&old, &hal), Some(json!({"to": new.name}))).await.unwrap();
+    expect_problem(taken, StatusCode::CONFLICT).await.unwrap();
+    assert_eq!(server.get(&old.admin_token, &format!("/admin/v1/tenants/{}/accounts/{hal}", old.name)).await.unwrap()["username"], "hal", "a refused move changes nothing");
+
+    let moved = server.call(Method::POST, &server.root_token, &move_path(&old, &gus), Some(json!({"to": new.name}))).await.unwrap();
+    assert_eq!(expect_status(moved, StatusCode::OK).await.unwrap()["id"], gus.as_str());
+    assert_eq!(session(&server, &old, &token).await.status(), StatusCode::UNAUTHORIZED, "its sessions ended");
+    let gone = admin(&server, &old, Method::GET, &format!("/accounts/{gus}"), None).await;
+    expect_problem(gone, StatusCode::NOT_FOUND).await.unwrap();
+
+    // In the new tenant it logs in with the same password and authenticator app.
+    let token = start_login(&server, &new, "gus").await["login_token"].as_str().unwrap().to_owned();
+    expect_status(login(&server, &new, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+    clock.advance(30);
+    let code = totp::code(&secret, totp::step_of(clock.now()));
+    let passed = login(&server, &new, "login/totp", &token, json!({"factor_id": factor_id, "code": code})).await;
+    assert_eq!(expect_status(passed, StatusCode::OK).await.unwrap()["score"], 5);
+
+    for (tenant, direction, other) in [(&old, "to", &new), (&new, "from", &old)] {
+        let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+        let moved = events.as_array().unwrap().iter().find(|e| e["action"] == "account.moved").unwrap().clone();
+        assert_eq!(moved["detail"][direction], other.name.as_str());
+        assert_eq!(moved["account_id"], gus.as_str());
+    }
+    let audit = server.get(&old.admin_token, &format!("/admin/v1/tenants/{}/audit", old.name)).await.unwrap();
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "POST /admin/v1/tenants/{tenant}/accounts/{id}/move" && e["role"] == "operator" && e["status"] == 200));
+}
+}

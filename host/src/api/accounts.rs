@@ -515,3 +515,58 @@ pub async fn end_session(
         false => Err(ApiError::not_found("session")),
     }
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoveAccount {
+    /// The name of the tenant the account moves to.
+    to: String,
+}
+
+/// `POST /accounts/{id}/move` (operators): moves the account and its factors to another
+/// tenant; its sessions end and its consents stay behind (they were given to the old
+/// tenant). Both tenants get an `account.moved` event; the audit log has the call.
+pub async fn move_account(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Result<Json<MoveAccount>, JsonRejection>,
+) -> Result<Json<Account>, ApiError> {
+    caller.require_operator()?;
+    let from = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let to = state
+        .db
+        .tenant_by_name(&body.to)
+        .await?
+        .ok_or_else(|| invalid(format!("there is no tenant named {:?}", body.to)))?;
+    if to.id == from.id {
+        return Err(invalid("the account is already in that tenant"));
+    }
+    let account = find(&state, &from, &id).await?;
+    // Sealed secrets are bound to their tenant: open them under the old, seal under the new.
+    let mut resealed = Vec::new();
+    for factor in state.db.factors(&from.id, &account.id).await? {
+        if factor.kind == FactorKind::Totp {
+            let secret = totp::base32(&open_totp_secret(&state, &from.id, &factor)?);
+            let context = crate::vault::totp_context(&to.id, &factor.id);
+            let sealed =
+                state.extensions.vault().seal(state.entropy.as_ref(), &secret, &context).map_err(ApiError::internal)?;
+            resealed.push((factor.id.clone(), sealed.to_text()));
+        }
+    }
+    let detail = |direction: &str, other: &Tenant| json!({direction: other.name, "username": account.username});
+    let left = event_from(&state, &from, "admin-api", "account.moved", &account.id, detail("to", &to)).await?;
+    let arrived = event_from(&state, &to, "admin-api", "account.moved", &account.id, detail("from", &from)).await?;
+    let events = [
+        left.as_ref().map(|(event, bindings)| (event, bindings.as_slice())),
+        arrived.as_ref().map(|(event, bindings)| (event, bindings.as_slice())),
+    ];
+    let now = state.clock.now();
+    if !state.db.move_account(&from.id, &to.id, &account.id, &resealed, events, now).await? {
+        return Err(ApiError::not_found("account"));
+    }
+    tracing::info!(account = %account.id, from = %from.id, to = %to.id, "account moved");
+    let moved = state.db.account(&to.id, &account.id).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    Ok(Json(moved))
+}

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}", patch(accounts::change_factor))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}/confirm", post(accounts::confirm_factor))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/sessions", get(accounts::sessions))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/move", post(accounts::move_account))
         .route("/admin/v1/tenants/{tenant}/sessions/{id}", delete(accounts::end_session))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents", get(controls::consents))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents/{consent_id}", delete(controls::revoke))

@@ -257,6 +257,74 @@ impl Db {
         Ok(true)
     }
 
+    /// Moves an account, with its factors, to another tenant, in one transaction: its
+    /// sessions, codes and consents (which were given in the old tenant) end; `resealed`
+    /// replaces the sealed secrets that are bound to the tenant. Events are written in both
+    /// tenants. Fails with a conflict when the username is taken there.
+    pub async fn move_account(
+        &self,
+        from: &str,
+        to: &str,
+        id: &str,
+        resealed: &[(String, String)],
+        events: [EventToWrite<'_>; 2],
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let copied = sqlx::query(
+            "INSERT INTO accounts (tenant_id, id, username, email, phone, attributes, state, created_at, updated_at,
+                                   last_active_at)
+             SELECT $1, id, username, email, phone, attributes, state, created_at, $2, last_active_at
+             FROM accounts WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(to)
+        .bind(now)
+        .bind(from)
+        .bind(id)
+        .execute(&mut *tx)
+        .await;
+        let copied = match copied {
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StorageError::Conflict("an account with this username (or id) in the other tenant"));
+            }
+            other => other?,
+        };
+        if copied.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for sql in [
+            "DELETE FROM otp_codes WHERE tenant_id = $1 AND factor_id IN (SELECT id FROM factors WHERE tenant_id = $1 AND account_id = $2)",
+            "DELETE FROM sessions WHERE tenant_id = $1 AND account_id = $2",
+            "DELETE FROM consents WHERE tenant_id = $1 AND account_id = $2",
+        ] {
+            sqlx::query(sql).bind(from).bind(id).execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE factors SET tenant_id = $1 WHERE tenant_id = $2 AND account_id = $3")
+            .bind(to)
+            .bind(from)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (factor_id, sealed) in resealed {
+            sqlx::query("UPDATE factors SET sealed_secret = $1 WHERE tenant_id = $2 AND id = $3")
+                .bind(sealed)
+                .bind(to)
+                .bind(factor_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM accounts WHERE tenant_id = $1 AND id = $2")
+            .bind(from)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (tenant_id, event) in [from, to].into_iter().zip(events) {
+            event_in(&mut tx, tenant_id, event, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Marks the account active (a login).
     pub async fn touch_account(&self, tenant_id: &str, id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE accounts SET last_active_at = $1 WHERE tenant_id = $2 AND id = $3")
