@@ -508,3 +508,55 @@ async fn an_operator_moves_an_account_with_its_factors_and_its_sessions_end() {
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "POST /admin/v1/tenants/{tenant}/accounts/{id}/move" && e["role"] == "operator" && e["status"] == 200));
 }
 }
+
+db_test! {
+async fn people_manage_their_own_factors_after_stepping_up() {
+    use keyhaven::tenancy::totp;
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("mine").await.unwrap();
+    let password = "a long enough passphrase";
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "ivy", "password": password}))).await;
+    expect_status(created, StatusCode::CREATED).await.unwrap();
+    let token = start_login(&server, &tenant, "ivy").await["login_token"].as_str().unwrap().to_owned();
+    let mine = |token: &str| server.http.get(server.url(&format!("/t/{}/session/factors", tenant.name))).bearer_auth(token.to_owned()).send();
+    assert_eq!(mine(&token).await.unwrap().status(), StatusCode::UNAUTHORIZED, "not before a factor passed");
+    expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+    let factors = expect_status(mine(&token).await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(factors.as_array().unwrap().len(), 1);
+    let password_id = factors[0]["id"].as_str().unwrap().to_owned();
+
+    // With only a password, the account adds an authenticator app.
+    let enrolled = login(&server, &tenant, "session/factors", &token, json!({"kind": "totp"})).await;
+    let enrolled = expect_status(enrolled, StatusCode::CREATED).await.unwrap();
+    let totp_id = enrolled["id"].as_str().unwrap().to_owned();
+    let secret = totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap();
+    let code = totp::code(&secret, totp::step_of(clock.now()));
+    let confirmed = login(&server, &tenant, &format!("session/factors/{totp_id}/confirm"), &token, json!({"code": code})).await;
+    assert_eq!(expect_status(confirmed, StatusCode::OK).await.unwrap()["state"], "ENABLED");
+
+    // Now a session with only the password may no longer change factors.
+    let refused = login(&server, &tenant, "session/factors", &token, json!({"kind": "password", "password": "another long passphrase"})).await;
+    expect_problem(refused, StatusCode::FORBIDDEN).await.unwrap();
+    let patch = |token: &str, id: &str, state: &str| {
+        server.http.patch(server.url(&format!("/t/{}/session/factors/{id}", tenant.name))).bearer_auth(token.to_owned()).json(&json!({"state": state})).send()
+    };
+    expect_problem(patch(&token, &password_id, "DISABLED").await.unwrap(), StatusCode::FORBIDDEN).await.unwrap();
+
+    // Stepped up with the app: the password can go, but not the last factor.
+    clock.advance(30);
+    let code = totp::code(&secret, totp::step_of(clock.now()));
+    expect_status(login(&server, &tenant, "login/totp", &token, json!({"factor_id": totp_id, "code": code})).await, StatusCode::OK).await.unwrap();
+    let disabled = expect_status(patch(&token, &password_id, "DISABLED").await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(disabled["state"], "DISABLED");
+    expect_problem(patch(&token, &totp_id, "DISABLED").await.unwrap(), StatusCode::CONFLICT).await.unwrap();
+    let started = start_login(&server, &tenant, "ivy").await;
+    let kinds: Vec<&str> = started["factors"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["totp"]);
+
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let enrolled = events.as_array().unwrap().iter().find(|e| e["action"] == "factor.enrolled").unwrap().clone();
+    assert_eq!(enrolled["origin"], "self-service");
+    assert!(!events.to_string().contains(password));
+}
+}

@@ -314,7 +314,7 @@ pub async fn delete(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EnrolFactor {
+pub(crate) struct EnrolFactor {
     /// `password`, `otp` or `totp`.
     kind: String,
     password: Option<String>,
@@ -333,6 +333,17 @@ pub async fn enrol_factor(
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let account = find(&state, &tenant, &id).await?;
+    Ok((StatusCode::CREATED, Json(enrol(&state, &tenant, &account, body, "admin-api").await?)))
+}
+
+/// Enrols a factor for an account (by its administrator, or by the account itself).
+pub(crate) async fn enrol(
+    state: &AppState,
+    tenant: &Tenant,
+    account: &Account,
+    body: EnrolFactor,
+    origin: &'static str,
+) -> Result<EnrolledFactor, ApiError> {
     let kind = FactorKind::parse(&body.kind).ok_or_else(|| invalid("kind must be password, otp or totp"))?;
     let now = state.clock.now();
     let mut factor = Factor {
@@ -359,7 +370,7 @@ pub async fn enrol_factor(
             if body.channel.is_some() || body.recipient.is_some() {
                 return Err(invalid("a password factor has no channel or recipient"));
             }
-            factor.secret_hash = Some(hash_password(&state, password).await?);
+            factor.secret_hash = Some(hash_password(state, password).await?);
         }
         FactorKind::Otp => {
             let channel = body.channel.ok_or_else(|| invalid("an otp factor needs a channel: sms, email or voice"))?;
@@ -396,16 +407,16 @@ pub async fn enrol_factor(
     let enrolled = NewEvent {
         category: "resource-change",
         action: "factor.enrolled",
-        origin: "admin-api",
+        origin,
         result: EventResult::Success,
         reason: None,
         account_id: Some(account.id.clone()),
         detail,
     };
-    let enrolled = state.extensions.prepare_event(&tenant, enrolled, false).await?;
+    let enrolled = state.extensions.prepare_event(tenant, enrolled, false).await?;
     let enrolled = enrolled.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_factor(&tenant.id, &factor, enrolled).await?;
-    Ok((StatusCode::CREATED, Json(EnrolledFactor { factor, totp: enrolment })))
+    Ok(EnrolledFactor { factor, totp: enrolment })
 }
 
 /// A factor just enrolled; for TOTP, with what the authenticator app needs (shown once).
@@ -427,7 +438,7 @@ pub struct TotpEnrolment {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
-    code: String,
+    pub(crate) code: String,
 }
 
 /// `POST /accounts/{id}/factors/{factor}/confirm`: the first valid code of a TOTP
@@ -440,19 +451,29 @@ pub async fn confirm_factor(
 ) -> Result<Json<Factor>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let factor = state.db.factor(&tenant.id, &factor_id).await?.filter(|f| f.account_id == id);
+    Ok(Json(confirm(&state, &tenant, &id, &factor_id, &body.code).await?))
+}
+
+/// Confirms a PENDING TOTP enrolment of the account with its first valid code.
+pub(crate) async fn confirm(
+    state: &AppState,
+    tenant: &Tenant,
+    account_id: &str,
+    factor_id: &str,
+    code: &str,
+) -> Result<Factor, ApiError> {
+    let factor = state.db.factor(&tenant.id, factor_id).await?.filter(|f| f.account_id == account_id);
     let factor = factor.ok_or_else(|| ApiError::not_found("factor"))?;
     if factor.kind != FactorKind::Totp || factor.state != ResourceState::Pending {
         return Err(ApiError::new(Problem::Conflict, "only a PENDING totp factor is confirmed"));
     }
-    let secret = open_totp_secret(&state, &tenant.id, &factor)?;
+    let secret = open_totp_secret(state, &tenant.id, &factor)?;
     let now = state.clock.now();
-    match totp::verify(&secret, &body.code, now, factor.last_step) {
+    match totp::verify(&secret, code, now, factor.last_step) {
         Some(step) if state.db.accept_totp_step(&tenant.id, &factor.id, step).await? => {}
         _ => return Err(ApiError::new(Problem::InvalidRequest, "the code is not valid now")),
     }
-    let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
-    Ok(Json(factor))
+    state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))
 }
 
 /// A TOTP factor's shared secret, opened from its seal.

@@ -561,3 +561,110 @@ pub async fn end_session(
     state.db.end_session(&tenant.id, &session.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The signed-in account's session, for managing its own factors: it must have passed a
+/// factor as strong as the strongest one the account has enabled (step-up), so that a
+/// password alone cannot add or remove a second factor.
+async fn stepped_up(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<(SessionRow, Account, Vec<Factor>), ApiError> {
+    let (session, account) = current(state, tenant, headers).await?;
+    if session.state != ResourceState::Enabled {
+        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
+    }
+    let factors = state.db.factors(&tenant.id, &account.id).await?;
+    let strongest = factors.iter().filter(|f| f.state.is_usable()).map(|f| f.kind.score()).max().unwrap_or(0);
+    let passed = session.factors.iter().map(|kind| kind.score()).max().unwrap_or(0);
+    if passed < strongest {
+        return Err(ApiError::new(
+            Problem::Forbidden,
+            format!("pass a factor of score {strongest} in this session first (step-up)"),
+        ));
+    }
+    Ok((session, account, factors))
+}
+
+/// `GET /t/{tenant}/session/factors`: the signed-in account's own factors ("your security").
+pub async fn my_factors(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Factor>>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    if session.state != ResourceState::Enabled {
+        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
+    }
+    Ok(Json(state.db.factors(&tenant.id, &account.id).await?))
+}
+
+/// `POST /t/{tenant}/session/factors`: the account enrols a factor of its own (step-up).
+pub async fn enrol_my_factor(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<crate::api::accounts::EnrolFactor>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::api::accounts::EnrolledFactor>), ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (_, account, _) = stepped_up(&state, &tenant, &headers).await?;
+    let enrolled = crate::api::accounts::enrol(&state, &tenant, &account, body, "self-service").await?;
+    Ok((StatusCode::CREATED, Json(enrolled)))
+}
+
+/// `POST /t/{tenant}/session/factors/{factor}/confirm`: the first code of the account's
+/// own TOTP enrolment.
+pub async fn confirm_my_factor(
+    State(state): State<AppState>,
+    Path((tenant, factor_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<crate::api::accounts::Confirm>, JsonRejection>,
+) -> Result<Json<Factor>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (_, account, _) = stepped_up(&state, &tenant, &headers).await?;
+    Ok(Json(crate::api::accounts::confirm(&state, &tenant, &account.id, &factor_id, &body.code).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactorState {
+    state: ResourceState,
+}
+
+/// `PATCH /t/{tenant}/session/factors/{factor}`: the account disables (or re-enables) one
+/// of its factors (step-up); its last enabled factor stays.
+pub async fn change_my_factor(
+    State(state): State<AppState>,
+    Path((tenant, factor_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Json<FactorState>, JsonRejection>,
+) -> Result<Json<Factor>, ApiError> {
+    let tenant = usable_tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let (_, account, factors) = stepped_up(&state, &tenant, &headers).await?;
+    let factor = factors.iter().find(|f| f.id == factor_id).ok_or_else(|| ApiError::not_found("factor"))?;
+    match body.state {
+        ResourceState::Disabled => {
+            let others = factors.iter().filter(|f| f.id != factor.id && f.state.is_usable()).count();
+            if others == 0 {
+                return Err(ApiError::new(Problem::Conflict, "an account keeps at least one enabled factor"));
+            }
+        }
+        ResourceState::Enabled if factor.state == ResourceState::Pending => {
+            return Err(ApiError::new(Problem::Conflict, "confirm the enrolment with its first code instead"));
+        }
+        ResourceState::Enabled => {}
+        _ => return Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED")),
+    }
+    state.db.set_factor_state(&tenant.id, &factor.id, body.state).await?;
+    let detail = json!({"factor_id": factor.id, "kind": factor.kind, "state": body.state});
+    let event = login_event("factor.changed", EventResult::Success, None, &account, detail);
+    if let Err(e) = state.extensions.emit(&tenant, event, false).await {
+        tracing::warn!(tenant = %tenant.id, "cannot record factor.changed: {e}");
+    }
+    let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
+    Ok(Json(factor))
+}

@@ -31,4 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/login/totp", post(login::totp))
         .route("/t/{tenant}/session", get(login::get_session).delete(login::end_session))
         .route("/t/{tenant}/session/legal", post(login::accept_legal))
+        .route("/t/{tenant}/session/factors", get(login::my_factors).post(login::enrol_my_factor))
+        .route("/t/{tenant}/session/factors/{factor}", axum::routing::patch(login::change_my_factor))
+        .route("/t/{tenant}/session/factors/{factor}/confirm", post(login::confirm_my_factor))
 }
