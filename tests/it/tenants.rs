@@ -235,3 +235,58 @@ async fn every_admin_call_is_audited_and_counted_in_the_tenants_usage() {
     assert_eq!(earlier, json!({"month": "2001-01", "monthly_active_accounts": 0, "monthly_api_calls": 0}));
 }
 }
+
+db_test! {
+async fn administrators_issue_viewer_and_administrator_tokens_and_viewers_only_read() {
+    let clock = std::sync::Arc::new(keyhaven::clock::ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("tokens").await.unwrap();
+    let other = server.create_tenant("elsewhere").await.unwrap();
+    let tokens = format!("/admin/v1/tenants/{}/tokens", tenant.name);
+    let create = |body: Value| server.call(Method::POST, &tenant.admin_token, &tokens, Some(body));
+    let viewer = expect_status(create(json!({"name": "dashboards", "role": "tenant-viewer"})).await.unwrap(), StatusCode::CREATED).await.unwrap();
+    let viewer_token = viewer["token"].as_str().unwrap().to_owned();
+    let second = expect_status(create(json!({"name": "ci", "role": "tenant-admin", "expires_in_days": 1})).await.unwrap(), StatusCode::CREATED).await.unwrap();
+    let second_token = second["token"].as_str().unwrap().to_owned();
+    for body in [json!({"name": "x", "role": "operator"}), json!({"name": "", "role": "tenant-admin"}), json!({"name": "x", "role": "tenant-admin", "expires_in_days": 0})] {
+        expect_problem(create(body).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
+    }
+    let listed = server.get(&tenant.admin_token, &tokens).await.unwrap();
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["first administrator", "dashboards", "ci"]);
+    assert!(!listed.to_string().contains(&viewer_token) && !listed.to_string().contains("sha256"));
+
+    // A viewer reads its own tenant, changes nothing, and sees no other tenant.
+    let clients = format!("/admin/v1/tenants/{}/clients", tenant.name);
+    expect_status(server.call(Method::GET, &viewer_token, &clients, None).await.unwrap(), StatusCode::OK).await.unwrap();
+    let write = server.call(Method::POST, &viewer_token, &clients, Some(json!({"name": "c"}))).await.unwrap();
+    expect_problem(write, StatusCode::FORBIDDEN).await.unwrap();
+    let rename = server.call(Method::PATCH, &viewer_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"label": "x"}))).await.unwrap();
+    expect_problem(rename, StatusCode::FORBIDDEN).await.unwrap();
+    let elsewhere = server.call(Method::GET, &viewer_token, &format!("/admin/v1/tenants/{}/clients", other.name), None).await.unwrap();
+    expect_problem(elsewhere, StatusCode::NOT_FOUND).await.unwrap();
+    let other_tokens = server.call(Method::PATCH, &other.admin_token, &format!("/admin/v1/tenants/{}/tokens/{}", tenant.name, viewer["id"].as_str().unwrap()), Some(json!({"state": "DISABLED"}))).await.unwrap();
+    expect_problem(other_tokens, StatusCode::NOT_FOUND).await.unwrap();
+
+    // The second administrator disables the first; no token disables itself.
+    let first_id = listed[0]["id"].as_str().unwrap().to_owned();
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let disable = |id: &str| format!("{tokens}/{id}");
+    let body = || Some(json!({"state": "DISABLED"}));
+    let own = server.call(Method::PATCH, &second_token, &disable(&second_id), body()).await.unwrap();
+    expect_problem(own, StatusCode::CONFLICT).await.unwrap();
+    let first = server.call(Method::PATCH, &second_token, &disable(&first_id), body()).await.unwrap();
+    expect_status(first, StatusCode::OK).await.unwrap();
+    let refused = server.call(Method::GET, &tenant.admin_token, &clients, None).await.unwrap();
+    expect_problem(refused, StatusCode::UNAUTHORIZED).await.unwrap();
+    // The second token expires after its day.
+    clock.advance(86_401);
+    let expired = server.call(Method::GET, &second_token, &clients, None).await.unwrap();
+    expect_problem(expired, StatusCode::UNAUTHORIZED).await.unwrap();
+    // The operator deletes the viewer's token.
+    let deleted = server.call(Method::DELETE, &server.root_token, &format!("{tokens}/{}", viewer["id"].as_str().unwrap()), None).await.unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = server.call(Method::GET, &viewer_token, &clients, None).await.unwrap();
+    expect_problem(gone, StatusCode::UNAUTHORIZED).await.unwrap();
+}
+}

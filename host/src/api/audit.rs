@@ -26,10 +26,7 @@ pub struct AuditSlot(Arc<Mutex<Option<(String, &'static str)>>>);
 
 impl AuditSlot {
     pub fn set(&self, token_id: &str, role: &Role) {
-        let role = match role {
-            Role::Operator => "operator",
-            Role::TenantAdmin { .. } => "tenant-admin",
-        };
+        let role = role.as_str();
         if let Ok(mut slot) = self.0.lock() {
             *slot = Some((token_id.to_owned(), role));
         }

@@ -3,8 +3,8 @@
 //! administrator asking about another tenant is told the tenant does not exist.
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{Method, header};
 
 use super::error::{ApiError, Problem};
 use crate::AppState;
@@ -14,6 +14,8 @@ use crate::tenancy::{Role, Tenant};
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub role: Role,
+    /// The id of the token that authenticated the call.
+    pub token_id: String,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -39,7 +41,11 @@ impl FromRequestParts<AppState> for Caller {
                 if let Some(slot) = parts.extensions.get::<super::audit::AuditSlot>() {
                     slot.set(&pat.id, &pat.role);
                 }
-                Ok(Caller { role: pat.role })
+                // A viewer reads; every other method changes something.
+                if pat.role.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
+                    return Err(ApiError::new(Problem::Forbidden, "a viewer's token is read-only"));
+                }
+                Ok(Caller { role: pat.role, token_id: pat.id })
             }
             _ => Err(unauthenticated("the token is unknown, expired or revoked")),
         }
@@ -50,7 +56,9 @@ impl Caller {
     pub fn require_operator(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Operator => Ok(()),
-            Role::TenantAdmin { .. } => Err(ApiError::new(Problem::Forbidden, "only a platform operator may do this")),
+            Role::TenantAdmin { .. } | Role::TenantViewer { .. } => {
+                Err(ApiError::new(Problem::Forbidden, "only a platform operator may do this"))
+            }
         }
     }
 

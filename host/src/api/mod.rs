@@ -15,6 +15,7 @@ mod invocations;
 mod kv;
 mod limits;
 pub(crate) mod tenants;
+mod tokens;
 
 use axum::Router;
 use axum::middleware;
@@ -30,6 +31,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/audit", get(audit::list_all))
         .route("/admin/v1/tenants/{tenant}/audit", get(audit::list))
         .route("/admin/v1/tenants/{tenant}/usage", get(audit::usage))
+        .route("/admin/v1/tenants/{tenant}/tokens", get(tokens::list).post(tokens::create))
+        .route("/admin/v1/tenants/{tenant}/tokens/{id}", patch(tokens::change).delete(tokens::delete))
         .route("/admin/v1/tenants", get(tenants::list).post(tenants::create))
         .route("/admin/v1/tenants/{tenant}", get(tenants::get).patch(tenants::change))
         .route("/admin/v1/tenants/{tenant}/accounts", get(accounts::list).post(accounts::create))

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
-use crate::clock::random_id;
+use crate::clock::{random_id, sortable_id};
 use crate::events::changes;
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
@@ -172,8 +172,9 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
     let key = keys::generate(&tenant.id, now).map_err(ApiError::internal)?;
     let admin_token = secrets::new_personal_access_token(entropy)?;
     let pat = PatRow {
-        id: random_id(entropy, "pat", 12)?,
+        id: sortable_id(entropy, "pat", now, 8)?,
         role: Role::TenantAdmin { tenant_id: tenant.id.clone() },
+        name: "first administrator".into(),
         token_sha256: secrets::digest(&admin_token),
         state: ResourceState::Enabled,
         created_at: now,

@@ -1,5 +1,6 @@
 //! Personal access tokens for the admin API, stored as SHA-256 digests.
 
+use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::{Db, Result, StorageError, state};
@@ -13,24 +14,42 @@ pub const ROOT_TOKEN_ID: &str = "pat_root";
 pub struct PatRow {
     pub id: String,
     pub role: Role,
+    pub name: String,
     pub token_sha256: String,
     pub state: ResourceState,
     pub created_at: i64,
     pub expires_at: Option<i64>,
 }
 
-pub(super) async fn insert(tx: &mut Transaction<'_, Any>, pat: &PatRow) -> Result<()> {
-    let (role, tenant_id) = match &pat.role {
-        Role::Operator => ("operator", None),
-        Role::TenantAdmin { tenant_id } => ("tenant-admin", Some(tenant_id.as_str())),
+const COLUMNS: &str = "id, tenant_id, role, name, token_sha256, state, created_at, expires_at";
+
+fn pat(row: &AnyRow) -> Result<PatRow> {
+    let role = match (row.try_get::<&str, _>("role")?, row.try_get::<Option<String>, _>("tenant_id")?) {
+        ("operator", None) => Role::Operator,
+        ("tenant-admin", Some(tenant_id)) => Role::TenantAdmin { tenant_id },
+        ("tenant-viewer", Some(tenant_id)) => Role::TenantViewer { tenant_id },
+        (role, _) => return Err(StorageError::Corrupt(format!("token role {role:?}"))),
     };
+    Ok(PatRow {
+        id: row.try_get("id")?,
+        role,
+        name: row.try_get("name")?,
+        token_sha256: row.try_get("token_sha256")?,
+        state: state(row.try_get("state")?)?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+pub(super) async fn insert(tx: &mut Transaction<'_, Any>, pat: &PatRow) -> Result<()> {
     sqlx::query(
-        "INSERT INTO personal_access_tokens (id, tenant_id, role, token_sha256, state, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO personal_access_tokens (id, tenant_id, role, name, token_sha256, state, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&pat.id)
-    .bind(tenant_id)
-    .bind(role)
+    .bind(pat.role.tenant_id())
+    .bind(pat.role.as_str())
+    .bind(&pat.name)
     .bind(&pat.token_sha256)
     .bind(pat.state.as_str())
     .bind(pat.created_at)
@@ -43,27 +62,52 @@ pub(super) async fn insert(tx: &mut Transaction<'_, Any>, pat: &PatRow) -> Resul
 impl Db {
     /// The token whose digest is `token_sha256`, if any.
     pub async fn pat_by_digest(&self, token_sha256: &str) -> Result<Option<PatRow>> {
-        let row = sqlx::query(
-            "SELECT id, tenant_id, role, token_sha256, state, created_at, expires_at
-             FROM personal_access_tokens WHERE token_sha256 = $1",
-        )
-        .bind(token_sha256)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let role = match (row.try_get::<&str, _>("role")?, row.try_get::<Option<String>, _>("tenant_id")?) {
-            ("operator", None) => Role::Operator,
-            ("tenant-admin", Some(tenant_id)) => Role::TenantAdmin { tenant_id },
-            (role, _) => return Err(StorageError::Corrupt(format!("token role {role:?}"))),
-        };
-        Ok(Some(PatRow {
-            id: row.try_get("id")?,
-            role,
-            token_sha256: row.try_get("token_sha256")?,
-            state: state(row.try_get("state")?)?,
-            created_at: row.try_get("created_at")?,
-            expires_at: row.try_get("expires_at")?,
-        }))
+        let sql = format!("SELECT {COLUMNS} FROM personal_access_tokens WHERE token_sha256 = $1");
+        let row = sqlx::query(&sql).bind(token_sha256).fetch_optional(&self.pool).await?;
+        row.as_ref().map(pat).transpose()
+    }
+
+    /// A tenant's tokens, oldest first.
+    pub async fn pats_of(&self, tenant_id: &str) -> Result<Vec<PatRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM personal_access_tokens WHERE tenant_id = $1 ORDER BY created_at, id");
+        let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(&self.pool).await?;
+        rows.iter().map(pat).collect()
+    }
+
+    pub async fn pat(&self, tenant_id: &str, id: &str) -> Result<Option<PatRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM personal_access_tokens WHERE tenant_id = $1 AND id = $2");
+        let row = sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(pat).transpose()
+    }
+
+    /// Stores a new token of a tenant, with its event.
+    pub async fn insert_pat(&self, pat: &PatRow, event: super::EventToWrite<'_>) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        insert(&mut tx, pat).await?;
+        if let (Some((event, bindings)), Some(tenant_id)) = (event, pat.role.tenant_id()) {
+            super::events::insert_event_in(&mut tx, tenant_id, event, bindings, pat.created_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_pat_state(&self, tenant_id: &str, id: &str, new_state: ResourceState) -> Result<bool> {
+        let updated = sqlx::query("UPDATE personal_access_tokens SET state = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(new_state.as_str())
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    pub async fn delete_pat(&self, tenant_id: &str, id: &str) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM personal_access_tokens WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
     }
 
     /// Whether the root operator token has been set.
@@ -78,8 +122,8 @@ impl Db {
     /// Sets (or replaces) the root operator token.
     pub async fn set_root_token(&self, token_sha256: &str, now: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO personal_access_tokens (id, tenant_id, role, token_sha256, state, created_at)
-             VALUES ($1, NULL, 'operator', $2, 'ENABLED', $3)
+            "INSERT INTO personal_access_tokens (id, tenant_id, role, name, token_sha256, state, created_at)
+             VALUES ($1, NULL, 'operator', 'root', $2, 'ENABLED', $3)
              ON CONFLICT (id) DO UPDATE SET token_sha256 = excluded.token_sha256, state = 'ENABLED'",
         )
         .bind(ROOT_TOKEN_ID)

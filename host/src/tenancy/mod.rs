@@ -64,14 +64,38 @@ pub enum Role {
     Operator,
     /// An administrator of one tenant.
     TenantAdmin { tenant_id: String },
+    /// A read-only viewer of one tenant.
+    TenantViewer { tenant_id: String },
 }
 
 impl Role {
-    /// Whether this role may act on the tenant with this id.
+    /// Whether this role may see (and, unless read-only, change) the tenant with this id.
     pub fn can_administer(&self, tenant_id: &str) -> bool {
         match self {
             Role::Operator => true,
-            Role::TenantAdmin { tenant_id: own } => own == tenant_id,
+            Role::TenantAdmin { tenant_id: own } | Role::TenantViewer { tenant_id: own } => own == tenant_id,
+        }
+    }
+
+    /// Whether the role may only read.
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, Role::TenantViewer { .. })
+    }
+
+    /// The role's name in the API and in storage.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::TenantAdmin { .. } => "tenant-admin",
+            Role::TenantViewer { .. } => "tenant-viewer",
+        }
+    }
+
+    /// The tenant a tenant role belongs to.
+    pub fn tenant_id(&self) -> Option<&str> {
+        match self {
+            Role::Operator => None,
+            Role::TenantAdmin { tenant_id } | Role::TenantViewer { tenant_id } => Some(tenant_id),
         }
     }
 }

@@ -1,0 +1,178 @@
+//! `/admin/v1/tenants/{tenant}/tokens` ("APIs"): the tenant's personal access tokens —
+//! create one for an administrator or a read-only viewer (the token is shown once, stored
+//! as SHA-256), list them, disable or re-enable one, delete one. A token cannot act on the
+//! token that authenticates the call, so nobody locks themselves out by accident.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::{ApiError, Problem};
+use crate::AppState;
+use crate::clock::sortable_id;
+use crate::events::outbox::NewEvent;
+use crate::extensions::events::EventResult;
+use crate::secrets;
+use crate::storage::PatRow;
+use crate::tenancy::{ResourceState, Role, Tenant};
+
+const MAX_DAYS: i64 = 366;
+
+/// A token as listed: never its value or digest.
+#[derive(Debug, Serialize)]
+pub struct TokenView {
+    id: String,
+    name: String,
+    role: &'static str,
+    state: ResourceState,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl From<&PatRow> for TokenView {
+    fn from(pat: &PatRow) -> Self {
+        TokenView {
+            id: pat.id.clone(),
+            name: pat.name.clone(),
+            role: pat.role.as_str(),
+            state: pat.state,
+            created_at: pat.created_at,
+            expires_at: pat.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedToken {
+    #[serde(flatten)]
+    view: TokenView,
+    /// Shown once.
+    token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    name: String,
+    /// `tenant-admin` or `tenant-viewer`.
+    role: String,
+    /// Days until it expires (at most 366); without it, it does not expire.
+    expires_in_days: Option<i64>,
+}
+
+async fn event(
+    state: &AppState,
+    tenant: &Tenant,
+    action: &'static str,
+    detail: serde_json::Value,
+) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
+    let new = NewEvent {
+        category: "resource-change",
+        action,
+        origin: "admin-api",
+        result: EventResult::Success,
+        reason: None,
+        account_id: None,
+        detail,
+    };
+    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    Ok(Json(state.db.pats_of(&tenant.id).await?.iter().map(TokenView::from).collect()))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<CreateToken>, JsonRejection>,
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    let invalid = |detail: &str| ApiError::new(Problem::InvalidRequest, detail);
+    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
+        return Err(invalid("name must be 1 to 200 characters"));
+    }
+    let role = match body.role.as_str() {
+        "tenant-admin" => Role::TenantAdmin { tenant_id: tenant.id.clone() },
+        "tenant-viewer" => Role::TenantViewer { tenant_id: tenant.id.clone() },
+        _ => return Err(invalid("role must be tenant-admin or tenant-viewer")),
+    };
+    let now = state.clock.now();
+    let expires_at = match body.expires_in_days {
+        Some(days) if (1..=MAX_DAYS).contains(&days) => Some(now + days * 86_400),
+        Some(_) => return Err(invalid("expires_in_days must be 1 to 366")),
+        None => None,
+    };
+    let token = secrets::new_personal_access_token(state.entropy.as_ref())?;
+    let pat = PatRow {
+        id: sortable_id(state.entropy.as_ref(), "pat", now, 8)?,
+        role,
+        name: body.name,
+        token_sha256: secrets::digest(&token),
+        state: ResourceState::Enabled,
+        created_at: now,
+        expires_at,
+    };
+    let detail = json!({"token_id": pat.id, "name": pat.name, "role": pat.role.as_str(), "by": caller.token_id});
+    let created = event(&state, &tenant, "token.created", detail).await?;
+    let created = created.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.insert_pat(&pat, created).await?;
+    Ok((StatusCode::CREATED, Json(CreatedToken { view: TokenView::from(&pat), token })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeToken {
+    /// `ENABLED` or `DISABLED`.
+    state: ResourceState,
+}
+
+fn not_self(caller: &Caller, id: &str) -> Result<(), ApiError> {
+    match caller.token_id == id {
+        true => Err(ApiError::new(Problem::Conflict, "a token cannot disable or delete itself; use another one")),
+        false => Ok(()),
+    }
+}
+
+pub async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+    body: Result<Json<ChangeToken>, JsonRejection>,
+) -> Result<Json<TokenView>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    not_self(&caller, &id)?;
+    if !matches!(body.state, ResourceState::Enabled | ResourceState::Disabled) {
+        return Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED"));
+    }
+    if !state.db.set_pat_state(&tenant.id, &id, body.state).await? {
+        return Err(ApiError::not_found("token"));
+    }
+    let pat = state.db.pat(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("token"))?;
+    Ok(Json(TokenView::from(&pat)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    not_self(&caller, &id)?;
+    match state.db.delete_pat(&tenant.id, &id).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("token")),
+    }
+}
