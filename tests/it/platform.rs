@@ -497,3 +497,39 @@ async fn a_dry_run_reports_output_log_and_fuel_and_changes_nothing() {
     let page = admin_ok(&server, &tenant, Method::GET, "/extensions/probe/invocations", None).await;
     assert!(page["invocations"].as_array().unwrap().iter().all(|r| r["dry_run"] == true));
 }}
+
+/// Two nodes on one PostgreSQL: what one node changes, the other stops using at once (its
+/// caches are told through LISTEN/NOTIFY), without restarting. PostgreSQL only: SQLite is
+/// one node's database.
+#[tokio::test]
+async fn a_change_on_one_node_reaches_the_caches_of_another_node_sharing_postgresql() {
+    let Some(database) = keyhaven_tests::Database::postgres() else { return };
+    database
+        .run(async {
+            let first = TestServer::start().await.unwrap();
+            let second = first.second_node().await.unwrap();
+            let tenant = first.create_tenant("nodes").await.unwrap();
+            first.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+            let client =
+                first.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
+            // The second node serves a token with the extension's claims, and caches the binding.
+            let token = claims(&second, &tenant, &client).await;
+            assert_eq!(token["org"], "acme");
+
+            // The first node removes the binding; the second follows without a restart.
+            let bindings = admin_ok(&first, &tenant, Method::GET, "/bindings", None).await;
+            let id = bindings[0]["id"].as_str().unwrap().to_owned();
+            let deleted = admin(&first, &tenant, Method::DELETE, &format!("/bindings/{id}"), None).await;
+            assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+            let mut followed = false;
+            for _ in 0..100 {
+                if claims(&second, &tenant, &client).await.get("org").is_none() {
+                    followed = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(followed, "the second node still runs the extension its cache remembered");
+        })
+        .await
+}

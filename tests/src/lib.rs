@@ -113,6 +113,14 @@ impl Drop for PostgresDatabase {
     }
 }
 
+/// What a node shares with the node it is started beside (or after): the operator token
+/// and the public URL (so both issue tokens with one issuer).
+#[derive(Default)]
+struct Shared {
+    root_token: Option<String>,
+    public_url: Option<String>,
+}
+
 /// A running service with its own database, on a free loopback port.
 pub struct TestServer {
     pub base_url: String,
@@ -195,7 +203,8 @@ impl TestServer {
                 (Some(database), url)
             }
         };
-        let mut server = Self::start_on(dir, database_url, "127.0.0.1:0", limits, node, clock).await?;
+        let mut server =
+            Self::start_on(dir, database_url, "127.0.0.1:0", limits, node, clock, Shared::default()).await?;
         server.postgres = postgres;
         Ok(server)
     }
@@ -207,6 +216,7 @@ impl TestServer {
         limits: Limits,
         node: NodeLimits,
         clock: Arc<dyn Clock>,
+        shared: Shared,
     ) -> Result<Self> {
         // The service's log, when RUST_LOG asks for it (captured per test by the harness).
         if std::env::var_os("RUST_LOG").is_some() {
@@ -217,12 +227,15 @@ impl TestServer {
         }
         let listener = tokio::net::TcpListener::bind(bind).await?;
         let address = listener.local_addr()?;
-        let root_token = format!("root-{}", keyhaven::secrets::new_client_secret(&SystemEntropy)?);
+        let root_token = match shared.root_token {
+            Some(token) => token,
+            None => format!("root-{}", keyhaven::secrets::new_client_secret(&SystemEntropy)?),
+        };
         let config = Config {
             listen: address,
             database_url: database_url.clone(),
             root_token: Some(root_token.clone()),
-            public_url: Some(format!("http://{address}")),
+            public_url: Some(shared.public_url.unwrap_or_else(|| format!("http://{address}"))),
             limits: limits.clone(),
             node_limits: node.clone(),
             secrets_key: None,
@@ -266,11 +279,29 @@ impl TestServer {
             self.limits.clone(),
             self.node.clone(),
             self.clock.clone(),
+            Shared { root_token: Some(self.root_token.clone()), public_url: None },
         )
         .await?;
-        restarted.root_token = self.root_token.clone();
         restarted.postgres = self.postgres.take();
         Ok(restarted)
+    }
+
+    /// Another node of the same service: its own runtime and caches, on this server's
+    /// database (the database stays this server's to drop).
+    pub async fn second_node(&self) -> Result<Self> {
+        // Nodes share the key that seals secrets, as they would in production.
+        let dir = tempfile::tempdir()?;
+        std::fs::copy(self._dir.path().join("secrets.key"), dir.path().join("secrets.key"))?;
+        Self::start_on(
+            dir,
+            self.database_url.clone(),
+            "127.0.0.1:0",
+            self.limits.clone(),
+            self.node.clone(),
+            self.clock.clone(),
+            Shared { root_token: Some(self.root_token.clone()), public_url: Some(self.base_url.clone()) },
+        )
+        .await
     }
 
     async fn stop(&mut self) {

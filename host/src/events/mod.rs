@@ -2,8 +2,10 @@
 //! decides which events a deployment's `events` binding receives; the [`outbox`] that
 //! stores events and delivers them, at least once, to matching bindings; and the
 //! [`scheduler`] that runs `scheduled` bindings on their cron schedules; and
-//! [`maintenance`], the periodic clean-up that one node at a time performs.
+//! [`maintenance`], the periodic clean-up that one node at a time performs; [`changes`],
+//! which keeps several nodes' caches true to each other's changes.
 
+pub mod changes;
 pub mod maintenance;
 pub mod outbox;
 pub mod scheduler;

@@ -62,6 +62,15 @@ impl Drop for ChangeGuard<'_> {
     fn drop(&mut self) {
         self.runtime.invalidate(&self.tenant_id);
         self.runtime.caches.writing.fetch_sub(1, Ordering::SeqCst);
+        // Other nodes sharing the database forget it too (PostgreSQL NOTIFY).
+        let (db, tenant_id) = (self.runtime.db.clone(), self.tenant_id.clone());
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                if let Err(e) = db.publish_change(&tenant_id).await {
+                    tracing::warn!(tenant = %tenant_id, "cannot announce a change to other nodes: {e}");
+                }
+            });
+        }
     }
 }
 
@@ -261,8 +270,23 @@ impl ExtensionRuntime {
         ChangeGuard { runtime: self, tenant_id: tenant_id.to_owned() }
     }
 
+    /// Forgets what this node cached about every tenant (another node's change to all of
+    /// them, or a lost connection to the change channel).
+    pub(crate) fn invalidate_all(&self) {
+        self.caches.generation.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut cache) = self.caches.limits.write() {
+            cache.clear();
+        }
+        if let Ok(mut cache) = self.caches.env.write() {
+            cache.clear();
+        }
+        if let Ok(mut cache) = self.caches.bindings.write() {
+            cache.clear();
+        }
+    }
+
     /// Forgets what this node cached about a tenant's extensions, limits and bindings.
-    fn invalidate(&self, tenant_id: &str) {
+    pub(crate) fn invalidate(&self, tenant_id: &str) {
         self.caches.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut cache) = self.caches.limits.write() {
             cache.remove(tenant_id);

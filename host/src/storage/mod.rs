@@ -81,6 +81,9 @@ impl From<serde_json::Error> for StorageError {
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
+/// The PostgreSQL channel on which nodes announce changes to cached tenant state.
+pub const CHANGES_CHANNEL: &str = "keyhaven_changes";
+
 /// Which database a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -111,6 +114,8 @@ const SQLITE_PRAGMAS: &str =
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The PostgreSQL URL, for the change listener's own connection.
+    postgres_url: Option<String>,
 }
 
 impl Db {
@@ -147,7 +152,23 @@ impl Db {
             }
             Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
         };
-        Ok(Db { pool, backend })
+        let postgres_url = (backend == Backend::Postgres).then(|| url.to_owned());
+        Ok(Db { pool, backend, postgres_url })
+    }
+
+    /// The PostgreSQL URL, when this is PostgreSQL.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.postgres_url.as_deref()
+    }
+
+    /// Tells every node sharing the database that a tenant's cached extension state changed
+    /// (`*`: every tenant's). PostgreSQL `NOTIFY` on [`CHANGES_CHANNEL`]; nothing on SQLite,
+    /// which one node uses.
+    pub async fn publish_change(&self, tenant_id: &str) -> Result<()> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANGES_CHANNEL).bind(tenant_id).execute(&self.pool).await?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
