@@ -48,7 +48,7 @@ pub(crate) async fn event(
     action: &'static str,
     account_id: &str,
     detail: Value,
-) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
+) -> Result<super::PreparedEvent, ApiError> {
     event_from(state, tenant, "admin-api", action, account_id, detail).await
 }
 
@@ -59,17 +59,8 @@ async fn event_from(
     action: &'static str,
     account_id: &str,
     detail: Value,
-) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
-    let new = NewEvent {
-        category: "resource-change",
-        action,
-        origin,
-        result: EventResult::Success,
-        reason: None,
-        account_id: Some(account_id.to_owned()),
-        detail,
-    };
-    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+) -> Result<super::PreparedEvent, ApiError> {
+    super::prepare_event(state, tenant, "resource-change", action, origin, Some(account_id), detail).await
 }
 
 /// Hashes a password off the async executor.

@@ -16,8 +16,6 @@ use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::changes;
-use crate::events::outbox::NewEvent;
-use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::is_scope_token;
 use crate::secrets;
 use crate::tenancy::{Client, ResourceState, Role, Tenant};
@@ -131,17 +129,8 @@ async fn client_event(
     tenant: &Tenant,
     action: &'static str,
     detail: Value,
-) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
-    let new = NewEvent {
-        category: "resource-change",
-        action,
-        origin: "admin-api",
-        result: EventResult::Success,
-        reason: None,
-        account_id: None,
-        detail,
-    };
-    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+) -> Result<super::PreparedEvent, ApiError> {
+    super::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
 }
 
 pub async fn change(

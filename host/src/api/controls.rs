@@ -15,8 +15,6 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::clock::sortable_id;
-use crate::events::outbox::NewEvent;
-use crate::extensions::events::EventResult;
 use crate::tenancy::{Consent, LegalDocument, ResourceState, Tenant};
 
 const MAX_TEXT: usize = 64 << 10;
@@ -42,17 +40,8 @@ pub(crate) async fn write_event(
     action: &'static str,
     account_id: Option<&str>,
     detail: serde_json::Value,
-) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
-    let new = NewEvent {
-        category: "authorization",
-        action,
-        origin: "admin-api",
-        result: EventResult::Success,
-        reason: None,
-        account_id: account_id.map(str::to_owned),
-        detail,
-    };
-    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+) -> Result<super::PreparedEvent, ApiError> {
+    super::prepare_event(state, tenant, "authorization", action, "admin-api", account_id, detail).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -86,3 +86,30 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 pub use error::{method_not_allowed, not_found};
+
+/// An event of the tenant about to be written with the change it reports, and the
+/// `events` bindings it goes to.
+pub(crate) type PreparedEvent = Option<(crate::extensions::events::Event, Vec<String>)>;
+
+/// Prepares an event the admin API writes with a change (`category`, `action`, the
+/// account it concerns, the detail), in the change's transaction.
+pub(crate) async fn prepare_event(
+    state: &AppState,
+    tenant: &crate::tenancy::Tenant,
+    category: &'static str,
+    action: &'static str,
+    origin: &'static str,
+    account_id: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<PreparedEvent, ApiError> {
+    let new = crate::events::outbox::NewEvent {
+        category,
+        action,
+        origin,
+        result: crate::extensions::events::EventResult::Success,
+        reason: None,
+        account_id: account_id.map(str::to_owned),
+        detail,
+    };
+    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+}

@@ -14,8 +14,6 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::clock::sortable_id;
-use crate::events::outbox::NewEvent;
-use crate::extensions::events::EventResult;
 use crate::secrets;
 use crate::storage::PatRow;
 use crate::tenancy::{ResourceState, Role, Tenant};
@@ -69,17 +67,8 @@ async fn event(
     tenant: &Tenant,
     action: &'static str,
     detail: serde_json::Value,
-) -> Result<Option<(crate::extensions::events::Event, Vec<String>)>, ApiError> {
-    let new = NewEvent {
-        category: "resource-change",
-        action,
-        origin: "admin-api",
-        result: EventResult::Success,
-        reason: None,
-        account_id: None,
-        detail,
-    };
-    Ok(state.extensions.prepare_event(tenant, new, false).await?)
+) -> Result<super::PreparedEvent, ApiError> {
+    super::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
 }
 
 pub async fn list(

@@ -177,6 +177,33 @@ async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Resu
     }
 }
 
+/// The signed-in session (a factor passed) and its account.
+async fn signed_in(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<(SessionRow, Account), ApiError> {
+    let (session, account) = current(state, tenant, headers).await?;
+    if session.state != ResourceState::Enabled {
+        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
+    }
+    Ok((session, account))
+}
+
+/// An attempt at one of the login's factors: the login, its account, the factor (usable,
+/// the account's, of `kind`, not locked) and the time.
+async fn attempt(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    factor_id: &str,
+    kind: FactorKind,
+) -> Result<(SessionRow, Account, Factor, i64), ApiError> {
+    let (session, account) = current(state, tenant, headers).await?;
+    let factor = factor_of(state, tenant, &account, factor_id, kind).await?;
+    let now = state.clock.now();
+    if factor.is_locked(now) {
+        return Err(locked(factor.locked_until.unwrap_or(now)));
+    }
+    Ok((session, account, factor, now))
+}
+
 async fn factor_of(
     state: &AppState,
     tenant: &Tenant,
@@ -347,12 +374,7 @@ pub async fn send_code(
 ) -> Result<Json<CodeSent>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
-    let factor = factor_of(&state, &tenant, &account, &body.factor_id, FactorKind::Otp).await?;
-    let now = state.clock.now();
-    if factor.is_locked(now) {
-        return Err(locked(factor.locked_until.unwrap_or(now)));
-    }
+    let (session, account, factor, now) = attempt(&state, &tenant, &headers, &body.factor_id, FactorKind::Otp).await?;
     // The sixth code asked for within a lock period is refused, and locks the factor.
     let counted = state
         .db
@@ -429,12 +451,7 @@ pub async fn verify_code(
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
-    let factor = factor_of(&state, &tenant, &account, &body.factor_id, FactorKind::Otp).await?;
-    let now = state.clock.now();
-    if factor.is_locked(now) {
-        return Err(locked(factor.locked_until.unwrap_or(now)));
-    }
+    let (session, account, factor, now) = attempt(&state, &tenant, &headers, &body.factor_id, FactorKind::Otp).await?;
     let live = state.db.live_otp_code(&tenant.id, &session.id, &factor.id, now).await?;
     let presented = secrets::digest(&account::normalise_code(&body.code));
     let matched = live.filter(|(_, stored)| secrets::constant_time_eq(presented.as_bytes(), stored.as_bytes()));
@@ -463,12 +480,7 @@ pub async fn totp(
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
-    let factor = factor_of(&state, &tenant, &account, &body.factor_id, FactorKind::Totp).await?;
-    let now = state.clock.now();
-    if factor.is_locked(now) {
-        return Err(locked(factor.locked_until.unwrap_or(now)));
-    }
+    let (session, account, factor, now) = attempt(&state, &tenant, &headers, &body.factor_id, FactorKind::Totp).await?;
     let secret = crate::api::accounts::open_totp_secret(&state, &tenant.id, &factor)?;
     match totp::verify(&secret, &body.code, now, factor.last_step) {
         Some(step) if state.db.accept_totp_step(&tenant.id, &factor.id, step).await? => {
@@ -485,10 +497,7 @@ pub async fn get_session(
     headers: HeaderMap,
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
-    if session.state != ResourceState::Enabled {
-        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
-    }
+    let (session, account) = signed_in(&state, &tenant, &headers).await?;
     state.db.touch_session(&tenant.id, &session.id, state.clock.now()).await?;
     Ok(Json(view(&state, &tenant, session, &account).await?))
 }
@@ -510,10 +519,7 @@ pub async fn accept_legal(
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
-    if session.state != ResourceState::Enabled {
-        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
-    }
+    let (session, account) = signed_in(&state, &tenant, &headers).await?;
     let document = state.db.legal_document(&tenant.id, &body.document_id).await?;
     let document = document.filter(|d| d.state.is_usable()).ok_or_else(|| ApiError::not_found("legal document"))?;
     if body.version != document.version {
@@ -570,10 +576,7 @@ async fn stepped_up(
     tenant: &Tenant,
     headers: &HeaderMap,
 ) -> Result<(SessionRow, Account, Vec<Factor>), ApiError> {
-    let (session, account) = current(state, tenant, headers).await?;
-    if session.state != ResourceState::Enabled {
-        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
-    }
+    let (session, account) = signed_in(state, tenant, headers).await?;
     let factors = state.db.factors(&tenant.id, &account.id).await?;
     let strongest = factors.iter().filter(|f| f.state.is_usable()).map(|f| f.kind.score()).max().unwrap_or(0);
     let passed = session.factors.iter().map(|kind| kind.score()).max().unwrap_or(0);
@@ -593,10 +596,7 @@ pub async fn my_factors(
     headers: HeaderMap,
 ) -> Result<Json<Vec<Factor>>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
-    if session.state != ResourceState::Enabled {
-        return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
-    }
+    let (_, account) = signed_in(&state, &tenant, &headers).await?;
     Ok(Json(state.db.factors(&tenant.id, &account.id).await?))
 }
 
