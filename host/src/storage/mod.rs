@@ -208,6 +208,7 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::tenancy::Role;
 
     /// Version 2 turns version 1's deployments and bindings into extensions, versions and
     /// bindings, keeping what served each hook.
@@ -230,6 +231,7 @@ mod tests {
                ('tn_1', 'ext_b', 'extension', x'00', 'sha-b', 1, '[\"token-issuance\"]', 'ENABLED', 20),
                ('tn_1', 'ext_c', 'other', x'00', 'sha-c', 1, '[\"token-issuance\"]', 'ENABLED', 15)",
             "INSERT INTO hook_bindings VALUES ('tn_1', 'token-issuance', 'ext_a', 30)",
+            "INSERT INTO personal_access_tokens VALUES ('pat_a', 'tn_1', 'tenant-admin', 'digest-a', 'ENABLED', 1, NULL)",
         ] {
             sqlx::query(statement).execute(&db.pool).await.unwrap();
         }
@@ -254,6 +256,12 @@ mod tests {
         assert_eq!(bound[0].binding.failure_policy, FailurePolicy::FailClosed);
         let limits = db.tenant_limits("tn_1").await.unwrap().unwrap();
         assert_eq!(limits.plan, "standard");
+        // Version 9 rebuilt the tokens table (a new role); the tokens are still there.
+        let pat = db.pat_by_digest("digest-a").await.unwrap().unwrap();
+        assert_eq!(pat.role, Role::TenantAdmin { tenant_id: "tn_1".into() });
+        assert_eq!(pat.name, "first administrator");
+        let tenant = db.tenant_by_id("tn_1").await.unwrap().unwrap();
+        assert_eq!(tenant.settings, crate::tenancy::TenantSettings::default());
         let _ = std::fs::remove_dir_all(dir);
     }
 }
