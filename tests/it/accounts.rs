@@ -560,3 +560,52 @@ async fn people_manage_their_own_factors_after_stepping_up() {
     assert!(!events.to_string().contains(password));
 }
 }
+
+db_test! {
+async fn each_scope_needs_its_score_and_a_stronger_scope_asks_for_a_step_up() {
+    use keyhaven::tenancy::totp;
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("scopes").await.unwrap();
+    let builtin = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/scopes", tenant.name)).await.unwrap();
+    let values: Vec<&str> = builtin.as_array().unwrap().iter().map(|s| s["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["openid", "account", "admin"]);
+    let create = |body: Value| admin(&server, &tenant, Method::POST, "/scopes", Some(body));
+    let payments = create(json!({"value": "payments:write", "label": "Make payments", "required_score": 5, "consent_required": true})).await;
+    assert_eq!(expect_status(payments, StatusCode::CREATED).await.unwrap()["builtin"], false);
+    for (body, status) in [
+        (json!({"value": "payments:write", "label": "again", "required_score": 1}), StatusCode::CONFLICT),
+        (json!({"value": "openid", "label": "mine", "required_score": 0}), StatusCode::CONFLICT),
+        (json!({"value": "has space", "label": "x", "required_score": 1}), StatusCode::BAD_REQUEST),
+        (json!({"value": "x", "label": "x", "required_score": 21}), StatusCode::BAD_REQUEST),
+    ] {
+        expect_problem(create(body).await, status).await.unwrap();
+    }
+
+    let password = "a long enough passphrase";
+    let created = admin(&server, &tenant, Method::POST, "/accounts", Some(json!({"username": "joy", "password": password}))).await;
+    let id = expect_status(created, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned();
+    let enrolled = admin(&server, &tenant, Method::POST, &format!("/accounts/{id}/factors"), Some(json!({"kind": "totp"}))).await;
+    let enrolled = expect_status(enrolled, StatusCode::CREATED).await.unwrap();
+    let (factor_id, secret) = (enrolled["id"].as_str().unwrap().to_owned(), totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap());
+    let code = totp::code(&secret, totp::step_of(clock.now()));
+    expect_status(admin(&server, &tenant, Method::POST, &format!("/accounts/{id}/factors/{factor_id}/confirm"), Some(json!({"code": code}))).await, StatusCode::OK).await.unwrap();
+
+    let token = start_login(&server, &tenant, "joy").await["login_token"].as_str().unwrap().to_owned();
+    let with_password = expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
+    assert_eq!(with_password["scopes"], json!(["openid", "account"]));
+    assert_eq!(with_password["step_up"], json!([{"scope": "payments:write", "required_score": 5}]));
+    assert_eq!(with_password["needs_permission"], json!(["admin"]));
+    clock.advance(30);
+    let code = totp::code(&secret, totp::step_of(clock.now()));
+    let stepped_up = expect_status(login(&server, &tenant, "login/totp", &token, json!({"factor_id": factor_id, "code": code})).await, StatusCode::OK).await.unwrap();
+    assert_eq!(stepped_up["scopes"], json!(["openid", "account", "payments:write"]));
+    assert_eq!(stepped_up["needs_permission"], json!(["admin"]), "a score does not grant a permission");
+    assert_eq!(stepped_up["step_up"], json!([]));
+
+    let deleted = admin(&server, &tenant, Method::DELETE, "/scopes/payments:write", None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    expect_problem(admin(&server, &tenant, Method::DELETE, "/scopes/admin", None).await, StatusCode::CONFLICT).await.unwrap();
+    expect_problem(admin(&server, &tenant, Method::DELETE, "/scopes/payments:write", None).await, StatusCode::NOT_FOUND).await.unwrap();
+}
+}

@@ -1,4 +1,5 @@
-//! `/admin/v1/tenants/{tenant}/legal` and consents: legal documents, each published as
+//! `/admin/v1/tenants/{tenant}/scopes`: the scope catalogue (built-ins and the tenant's
+//! own, each with the score it needs). `/admin/v1/tenants/{tenant}/legal` and consents: legal documents, each published as
 //! immutable versions (a URL or a text) — publishing a new version makes acceptance due
 //! again for every account — and an account's consents, listed and revoked
 //! (`/accounts/{id}/consents`). Accounts accept a version themselves, through their
@@ -15,7 +16,8 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::clock::sortable_id;
-use crate::tenancy::{Consent, LegalDocument, ResourceState, Tenant};
+use crate::extensions::token_issuance::is_scope_token;
+use crate::tenancy::{Consent, LegalDocument, ResourceState, Scope, Tenant};
 
 const MAX_TEXT: usize = 64 << 10;
 
@@ -139,5 +141,74 @@ pub async fn revoke(
     match state.db.revoke_consent(&tenant.id, &id, &consent_id, state.clock.now(), event).await? {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(ApiError::not_found("consent in force")),
+    }
+}
+
+pub async fn scopes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<Scope>>, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    Ok(Json(state.db.scopes(&tenant.id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateScope {
+    value: String,
+    label: String,
+    /// The session score the scope needs (0 to 20).
+    required_score: i64,
+    #[serde(default)]
+    consent_required: bool,
+    #[serde(default)]
+    permission_required: bool,
+}
+
+pub async fn create_scope(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+    body: Result<Json<CreateScope>, JsonRejection>,
+) -> Result<(StatusCode, Json<Scope>), ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    let Json(body) = body?;
+    if !is_scope_token(&body.value) || body.value.len() > 200 {
+        return Err(invalid(format!("{:?} is not a scope (RFC 6749 §3.3 scope-token, at most 200 bytes)", body.value)));
+    }
+    if body.label.trim().is_empty() || body.label.chars().count() > 200 {
+        return Err(invalid("label must be 1 to 200 characters"));
+    }
+    if !(0..=20).contains(&body.required_score) {
+        return Err(invalid("required_score must be 0 to 20"));
+    }
+    if crate::tenancy::controls::builtin_scopes().iter().any(|s| s.value == body.value) {
+        return Err(ApiError::new(Problem::Conflict, format!("{} is a built-in scope", body.value)));
+    }
+    let scope = Scope {
+        value: body.value,
+        label: body.label,
+        required_score: body.required_score,
+        consent_required: body.consent_required,
+        permission_required: body.permission_required,
+        builtin: false,
+    };
+    state.db.insert_scope(&tenant.id, &scope, state.clock.now()).await?;
+    Ok((StatusCode::CREATED, Json(scope)))
+}
+
+pub async fn delete_scope(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, value)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    if crate::tenancy::controls::builtin_scopes().iter().any(|s| s.value == value) {
+        return Err(ApiError::new(Problem::Conflict, format!("{value} is a built-in scope")));
+    }
+    match state.db.delete_scope(&tenant.id, &value).await? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(ApiError::not_found("scope")),
     }
 }

@@ -49,6 +49,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents", get(controls::consents))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents/{consent_id}", delete(controls::revoke))
         .route("/admin/v1/tenants/{tenant}/legal", get(controls::list).post(controls::create))
+        .route("/admin/v1/tenants/{tenant}/scopes", get(controls::scopes).post(controls::create_scope))
+        .route("/admin/v1/tenants/{tenant}/scopes/{value}", delete(controls::delete_scope))
         .route("/admin/v1/tenants/{tenant}/legal/{id}/versions", post(controls::publish))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get).patch(clients::change))

@@ -26,7 +26,7 @@ use crate::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
 use crate::secrets;
 use crate::storage::{FactorCounter, NewOtpCode, SessionRow};
 use crate::tenancy::account::{self, LOCK_SECONDS, LOGIN_SECONDS, MAX_ATTEMPTS, OTP_SECONDS};
-use crate::tenancy::controls::legal_due;
+use crate::tenancy::controls::{legal_due, scopes_for_score};
 use crate::tenancy::totp;
 use crate::tenancy::{Account, Consent, Factor, FactorKind, LegalDue, ResourceState, Tenant};
 
@@ -263,6 +263,18 @@ pub struct SessionView {
     /// Legal documents whose current version the account must accept before it may
     /// receive tokens (`POST session/legal`).
     legal_due: Vec<LegalDue>,
+    /// The tenant's scopes this session's score allows.
+    scopes: Vec<String>,
+    /// The scopes that need a step-up first, with the score each needs.
+    step_up: Vec<StepUp>,
+    /// The scopes that need a permission the account does not hold.
+    needs_permission: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StepUp {
+    scope: String,
+    required_score: i64,
 }
 
 /// What the account has yet to accept.
@@ -281,8 +293,13 @@ async fn view(
     session: SessionRow,
     account: &Account,
 ) -> Result<SessionView, ApiError> {
+    let catalogue = state.db.scopes(&tenant.id).await?;
+    let access = scopes_for_score(&catalogue, session.score);
     Ok(SessionView {
         legal_due: due(state, tenant, account).await?,
+        scopes: access.allowed,
+        step_up: access.step_up.into_iter().map(|(scope, required_score)| StepUp { scope, required_score }).collect(),
+        needs_permission: access.needs_permission,
         session_id: session.id,
         account_id: account.id.clone(),
         state: ResourceState::Enabled,

@@ -7,7 +7,8 @@ use sqlx::any::AnyRow;
 use super::accounts::EventToWrite;
 use super::events::insert_event_in;
 use super::{Db, Result, StorageError, state};
-use crate::tenancy::{Consent, LegalDocument};
+use crate::tenancy::controls::builtin_scopes;
+use crate::tenancy::{Consent, LegalDocument, Scope};
 
 const DOCUMENT: &str = "SELECT d.id, d.label, d.current_version, d.state, d.created_at, d.updated_at, v.url, v.text
      FROM legal_documents d
@@ -202,5 +203,57 @@ impl Db {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// The tenant's catalogue: the built-in scopes, then its own in value order.
+    pub async fn scopes(&self, tenant_id: &str) -> Result<Vec<Scope>> {
+        let rows = sqlx::query(
+            "SELECT value, label, required_score, consent_required, permission_required FROM scopes
+             WHERE tenant_id = $1 ORDER BY value",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut scopes = builtin_scopes();
+        for row in &rows {
+            scopes.push(Scope {
+                value: row.try_get("value")?,
+                label: row.try_get("label")?,
+                required_score: row.try_get("required_score")?,
+                consent_required: row.try_get::<i64, _>("consent_required")? != 0,
+                permission_required: row.try_get::<i64, _>("permission_required")? != 0,
+                builtin: false,
+            });
+        }
+        Ok(scopes)
+    }
+
+    pub async fn insert_scope(&self, tenant_id: &str, scope: &Scope, now: i64) -> Result<()> {
+        let inserted = sqlx::query(
+            "INSERT INTO scopes (tenant_id, value, label, required_score, consent_required, permission_required, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant_id)
+        .bind(&scope.value)
+        .bind(&scope.label)
+        .bind(scope.required_score)
+        .bind(i64::from(scope.consent_required))
+        .bind(i64::from(scope.permission_required))
+        .bind(now)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Err(e) if super::is_unique_violation(&e) => Err(StorageError::Conflict("a scope with this value")),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    pub async fn delete_scope(&self, tenant_id: &str, value: &str) -> Result<bool> {
+        let deleted = sqlx::query("DELETE FROM scopes WHERE tenant_id = $1 AND value = $2")
+            .bind(tenant_id)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(deleted.rows_affected() == 1)
     }
 }

@@ -1,3 +1,6 @@
+//! Scopes, legal controls and consents. Each scope needs a minimum session score (asking
+//! for a stronger scope means stepping up), and may need consent or a permission; three
+//! are built in (`openid` 2, `account` 2, `admin` 5) and every tenant adds its own.
 //! Legal controls and consents: a tenant's legal documents, each a series of immutable
 //! versions, and the consents that record an account's acceptance of one version. A human
 //! account is usable only once it has accepted the current version of every enabled
@@ -7,6 +10,60 @@
 use serde::Serialize;
 
 use super::ResourceState;
+
+/// A scope of a tenant's catalogue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Scope {
+    pub value: String,
+    pub label: String,
+    pub required_score: i64,
+    pub consent_required: bool,
+    pub permission_required: bool,
+    pub builtin: bool,
+}
+
+/// The scopes every tenant has (PRODUCT.md).
+pub fn builtin_scopes() -> Vec<Scope> {
+    let scope = |value: &str, label: &str, required_score: i64, permission_required: bool| Scope {
+        value: value.into(),
+        label: label.into(),
+        required_score,
+        consent_required: false,
+        permission_required,
+        builtin: true,
+    };
+    vec![
+        scope("openid", "OpenID Connect sign-in", 2, false),
+        scope("account", "Account access", 2, false),
+        scope("admin", "Administrator access", 5, true),
+    ]
+}
+
+/// What a session's score allows of a catalogue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScopeAccess {
+    /// Scopes the session may obtain.
+    pub allowed: Vec<String>,
+    /// Scopes that need a stronger session first, with the score each needs.
+    pub step_up: Vec<(String, i64)>,
+    /// Scopes that need a permission the account has not been granted (permissions are
+    /// granted by rules, which no account holds yet).
+    pub needs_permission: Vec<String>,
+}
+
+pub fn scopes_for_score(catalogue: &[Scope], score: i64) -> ScopeAccess {
+    let mut access = ScopeAccess::default();
+    for scope in catalogue {
+        if scope.permission_required {
+            access.needs_permission.push(scope.value.clone());
+        } else if scope.required_score <= score {
+            access.allowed.push(scope.value.clone());
+        } else {
+            access.step_up.push((scope.value.clone(), scope.required_score));
+        }
+    }
+    access
+}
 
 /// A legal document at its current version.
 #[derive(Clone, Debug, Serialize)]
@@ -93,6 +150,18 @@ mod tests {
             expires_at,
             revoked_at,
         }
+    }
+
+    #[test]
+    fn stronger_scopes_need_a_higher_score() {
+        let mut catalogue = builtin_scopes();
+        catalogue.push(Scope { value: "pay".into(), required_score: 5, builtin: false, ..catalogue[0].clone() });
+        let access = scopes_for_score(&catalogue, 2);
+        assert_eq!(access.allowed, ["openid", "account"]);
+        assert_eq!(access.step_up, [("pay".to_owned(), 5)]);
+        assert_eq!(access.needs_permission, ["admin"], "however strong the session");
+        assert_eq!(scopes_for_score(&catalogue, 5).allowed, ["openid", "account", "pay"]);
+        assert!(scopes_for_score(&catalogue, 0).allowed.is_empty());
     }
 
     #[test]
