@@ -15,7 +15,18 @@ const FLUSH_EVERY: Duration = Duration::from_secs(5);
 
 /// The month (`YYYY-MM`, UTC) of a Unix time.
 pub fn month_of(unix_time: i64) -> String {
-    chrono::DateTime::from_timestamp(unix_time, 0).map(|t| t.format("%Y-%m").to_string()).unwrap_or_default()
+    month_text(month_key(unix_time))
+}
+
+fn month_text((year, month): (i32, u32)) -> String {
+    format!("{year:04}-{month:02}")
+}
+
+/// A month as a number (year and month), cheap enough for the request path; formatted
+/// only when written.
+fn month_key(unix_time: i64) -> (i32, u32) {
+    use chrono::Datelike as _;
+    chrono::DateTime::from_timestamp(unix_time, 0).map(|t| (t.year(), t.month())).unwrap_or((1970, 1))
 }
 
 /// This node's counts not yet written.
@@ -27,23 +38,23 @@ pub struct UsageMeter {
 #[derive(Debug, Default)]
 struct Pending {
     /// API calls by (tenant id, month).
-    calls: HashMap<(String, String), i64>,
+    calls: HashMap<(String, (i32, u32)), i64>,
     /// Active accounts: (tenant id, month, account id).
-    accounts: HashSet<(String, String, String)>,
+    accounts: HashSet<(String, (i32, u32), String)>,
 }
 
 impl UsageMeter {
     /// Counts one successful API call of the tenant.
     pub fn api_call(&self, tenant_id: &str, now: i64) {
         if let Ok(mut pending) = self.pending.lock() {
-            *pending.calls.entry((tenant_id.to_owned(), month_of(now))).or_insert(0) += 1;
+            *pending.calls.entry((tenant_id.to_owned(), month_key(now))).or_insert(0) += 1;
         }
     }
 
     /// Counts the account (a human or a machine client) as active this month.
     pub fn active(&self, tenant_id: &str, account_id: &str, now: i64) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.accounts.insert((tenant_id.to_owned(), month_of(now), account_id.to_owned()));
+            pending.accounts.insert((tenant_id.to_owned(), month_key(now), account_id.to_owned()));
         }
     }
 
@@ -56,8 +67,8 @@ impl UsageMeter {
         if taken.calls.is_empty() && taken.accounts.is_empty() {
             return Ok(());
         }
-        let calls: Vec<_> = taken.calls.iter().map(|((t, m), n)| (t.clone(), m.clone(), *n)).collect();
-        let accounts: Vec<_> = taken.accounts.iter().cloned().collect();
+        let calls: Vec<_> = taken.calls.iter().map(|((t, m), n)| (t.clone(), month_text(*m), *n)).collect();
+        let accounts: Vec<_> = taken.accounts.iter().map(|(t, m, a)| (t.clone(), month_text(*m), a.clone())).collect();
         if let Err(e) = db.add_usage(&calls, &accounts).await {
             if let Ok(mut pending) = self.pending.lock() {
                 for (key, count) in taken.calls {

@@ -199,6 +199,10 @@ async fn every_admin_call_is_audited_and_counted_in_the_tenants_usage() {
         assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK);
     }
 
+    // Another tenant's administrator probing this tenant is not in this tenant's log.
+    let probe = server.call(Method::GET, &other.admin_token, &clients, None).await.unwrap();
+    assert_eq!(probe.status(), StatusCode::NOT_FOUND);
+
     let audit = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/audit", tenant.name)).await.unwrap();
     let entries = audit.as_array().unwrap();
     let line = |e: &Value| format!("{} {} {} {}", e["role"].as_str().unwrap(), e["action"].as_str().unwrap(), e["status"], e["result"].as_str().unwrap());

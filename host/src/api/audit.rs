@@ -20,20 +20,32 @@ use crate::clock::sortable_id;
 use crate::storage::AuditEntry;
 use crate::tenancy::Role;
 
-/// Where the [`Caller`] extractor leaves who the caller is, for the audit entry.
+/// What the [`Caller`] extractor learns during a call, for its audit entry: who called
+/// (token id and role) and which tenant the call was allowed to act on.
 #[derive(Clone, Debug, Default)]
-pub struct AuditSlot(Arc<Mutex<Option<(String, &'static str)>>>);
+pub struct AuditSlot(Arc<Mutex<Recorded>>);
+
+#[derive(Clone, Debug, Default)]
+struct Recorded {
+    caller: Option<(String, Role)>,
+    tenant_id: Option<String>,
+}
 
 impl AuditSlot {
-    pub fn set(&self, token_id: &str, role: &Role) {
-        let role = role.as_str();
-        if let Ok(mut slot) = self.0.lock() {
-            *slot = Some((token_id.to_owned(), role));
+    pub fn set_caller(&self, token_id: &str, role: &Role) {
+        if let Ok(mut recorded) = self.0.lock() {
+            recorded.caller = Some((token_id.to_owned(), role.clone()));
         }
     }
 
-    fn get(&self) -> Option<(String, &'static str)> {
-        self.0.lock().ok().and_then(|slot| slot.clone())
+    pub fn set_tenant(&self, tenant_id: &str) {
+        if let Ok(mut recorded) = self.0.lock() {
+            recorded.tenant_id = Some(tenant_id.to_owned());
+        }
+    }
+
+    fn get(&self) -> Recorded {
+        self.0.lock().map(|recorded| recorded.clone()).unwrap_or_default()
     }
 }
 
@@ -52,11 +64,22 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let response = next.run(request).await;
 
     let status = response.status();
-    let tenant_id = match tenant_in(&target) {
-        Some(name) => state.db.tenant_by_name(name).await.ok().flatten().map(|tenant| tenant.id),
-        None => None,
+    let recorded = slot.get();
+    // The tenant the call acted on, as the handler resolved it; else (a call refused before
+    // that) the tenant its path names — but never a tenant the caller may not see, so no
+    // tenant's log shows another tenant's tokens probing it.
+    let tenant_id = match (recorded.tenant_id, tenant_in(&target)) {
+        (Some(tenant_id), _) => Some(tenant_id),
+        (None, Some(name)) => {
+            let named = state.db.tenant_by_name(name).await.ok().flatten().map(|tenant| tenant.id);
+            named.filter(|id| recorded.caller.as_ref().is_none_or(|(_, role)| role.can_administer(id)))
+        }
+        (None, None) => None,
     };
-    let (actor, role) = slot.get().unwrap_or_else(|| ("anonymous".into(), "anonymous"));
+    let (actor, role) = match recorded.caller {
+        Some((token_id, role)) => (token_id, role.as_str()),
+        None => ("anonymous".into(), "anonymous"),
+    };
     let succeeded = status.is_success() || status.is_redirection();
     if succeeded && let Some(tenant_id) = &tenant_id {
         state.count_api_call(tenant_id);

@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 
+use super::audit::AuditSlot;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::tenancy::{Role, Tenant};
@@ -16,6 +17,8 @@ pub struct Caller {
     pub role: Role,
     /// The id of the token that authenticated the call.
     pub token_id: String,
+    /// Where the call's audit entry learns which tenant it acted on.
+    audit: Option<AuditSlot>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -38,14 +41,15 @@ impl FromRequestParts<AppState> for Caller {
         let now = state.clock.now();
         match pat {
             Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => {
-                if let Some(slot) = parts.extensions.get::<super::audit::AuditSlot>() {
-                    slot.set(&pat.id, &pat.role);
+                let audit = parts.extensions.get::<AuditSlot>().cloned();
+                if let Some(slot) = &audit {
+                    slot.set_caller(&pat.id, &pat.role);
                 }
                 // A viewer reads; every other method changes something.
                 if pat.role.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
                     return Err(ApiError::new(Problem::Forbidden, "a viewer's token is read-only"));
                 }
-                Ok(Caller { role: pat.role, token_id: pat.id })
+                Ok(Caller { role: pat.role, token_id: pat.id, audit })
             }
             _ => Err(unauthenticated("the token is unknown, expired or revoked")),
         }
@@ -69,6 +73,9 @@ impl Caller {
         match tenant {
             Some(tenant) if self.role.can_administer(&tenant.id) => {
                 // A tenant administrator's token is honoured only while its tenant is usable.
+                if let Some(slot) = &self.audit {
+                    slot.set_tenant(&tenant.id);
+                }
                 if self.role != Role::Operator && !tenant.effective_state().is_usable() {
                     return Err(ApiError::new(Problem::Forbidden, "the tenant is not enabled"));
                 }

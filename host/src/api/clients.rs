@@ -86,7 +86,6 @@ pub async fn create(
         state: ResourceState::Enabled,
         created_at: state.clock.now(),
         secret_created_at: state.clock.now(),
-        previous_secret_active: false,
         secret_sha256: secrets::digest(&client_secret),
         previous_secret_sha256: None,
     };

@@ -301,16 +301,13 @@ pub async fn change(
         account_id: None,
         detail: changes(&old, &new),
     };
-    let _change = state.extensions.change(&tenant.id);
     let event = state.extensions.prepare_event(&tenant, updated, false).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     if !state.db.update_tenant(&tenant, event).await? {
         return Err(ApiError::not_found("tenant"));
     }
-    // Sub-tenants' effective state follows; their extension caches go with the parent's.
-    for child in state.db.sub_tenants(&tenant.id).await? {
-        drop(state.extensions.change(&child.id));
-    }
+    // Nothing to invalidate: tenants (with their parent's state) are read afresh by every
+    // request, so the change and its cascade apply at once on every node.
     if state_changed {
         tracing::info!(tenant = %tenant.id, from = %before.state, to = %tenant.state, "tenant state changed");
     }

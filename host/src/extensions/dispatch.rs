@@ -64,7 +64,9 @@ impl Drop for ChangeGuard<'_> {
         self.runtime.caches.writing.fetch_sub(1, Ordering::SeqCst);
         // Other nodes sharing the database forget it too (PostgreSQL NOTIFY).
         let (db, tenant_id) = (self.runtime.db.clone(), self.tenant_id.clone());
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        if db.postgres_url().is_some()
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
             handle.spawn(async move {
                 if let Err(e) = db.publish_change(&tenant_id).await {
                     tracing::warn!(tenant = %tenant_id, "cannot announce a change to other nodes: {e}");

@@ -23,7 +23,6 @@ fn client(row: &AnyRow) -> Result<Client> {
         state: state(row.try_get("state")?)?,
         created_at: row.try_get("created_at")?,
         secret_created_at: row.try_get::<Option<i64>, _>("secret_created_at")?.unwrap_or_default(),
-        previous_secret_active: row.try_get::<Option<&str>, _>("previous_secret_sha256")?.is_some(),
         previous_secret_sha256: row.try_get("previous_secret_sha256")?,
     })
 }

@@ -146,11 +146,4 @@ impl Db {
         tx.commit().await?;
         Ok(true)
     }
-
-    /// The sub-tenants of a tenant.
-    pub async fn sub_tenants(&self, parent_id: &str) -> Result<Vec<Tenant>> {
-        let sql = format!("{SELECT} WHERE t.parent_id = $1 ORDER BY t.name");
-        let rows = sqlx::query(&sql).bind(parent_id).fetch_all(&self.pool).await?;
-        rows.iter().map(tenant).collect()
-    }
 }

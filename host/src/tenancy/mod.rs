@@ -116,12 +116,16 @@ pub struct Client {
     pub created_at: i64,
     /// When the current secret was issued.
     pub secret_created_at: i64,
-    /// Whether the previous secret still works (after a rotation, until it is retired).
-    pub previous_secret_active: bool,
     #[serde(skip)]
     pub secret_sha256: String,
-    #[serde(skip)]
+    /// After a rotation, until it is retired: the previous secret's digest. Shown only as
+    /// `previous_secret_active`, whether it still works.
+    #[serde(rename = "previous_secret_active", serialize_with = "is_some")]
     pub previous_secret_sha256: Option<String>,
+}
+
+fn is_some<S: serde::Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bool(value.is_some())
 }
 
 impl Client {
