@@ -100,9 +100,10 @@ impl ComponentHarness {
         let started = AppState::start_with(config, Arc::new(SystemClock), entropy).await.map_err(failed)?;
         let state = started.state;
         let tenant_name = TenantName::parse("harness").map_err(failed)?;
-        let (tenant, _admin_token) = create_tenant(&state, NewTenant::named(tenant_name, "Component harness".into()))
-            .await
-            .map_err(|e| failed(e.detail))?;
+        let (tenant, _admin_token, _administrator) =
+            create_tenant(&state, NewTenant::named(tenant_name, "Component harness".into()))
+                .await
+                .map_err(|e| failed(e.detail))?;
         let upload = Upload { tenant_id: &tenant.id, extension: EXTENSION, component, bind: false };
         let uploaded = state.extensions.upload(upload).await.map_err(|e| HarnessError::Refused(e.to_string()))?;
         let started_at = std::time::Instant::now();

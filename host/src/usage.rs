@@ -1,7 +1,8 @@
 //! Monthly usage per tenant — Monthly API Calls and Monthly Active Accounts — counted in
 //! memory on the request path (no write per request) and added to the database in batches
 //! every few seconds, and before usage is read. A node that stops without a last flush
-//! loses at most those few seconds of counts.
+//! loses at most those few seconds of counts. The same batches record when each tenant was
+//! last used, which the expiry of inactive tenants reads.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, Weak};
@@ -41,6 +42,19 @@ struct Pending {
     calls: HashMap<(String, (i32, u32)), i64>,
     /// Active accounts: (tenant id, month, account id).
     accounts: HashSet<(String, (i32, u32), String)>,
+    /// The latest use of each tenant.
+    last_active: HashMap<String, i64>,
+}
+
+impl Pending {
+    fn used(&mut self, tenant_id: &str, now: i64) {
+        match self.last_active.get_mut(tenant_id) {
+            Some(at) => *at = (*at).max(now),
+            None => {
+                self.last_active.insert(tenant_id.to_owned(), now);
+            }
+        }
+    }
 }
 
 impl UsageMeter {
@@ -48,6 +62,7 @@ impl UsageMeter {
     pub fn api_call(&self, tenant_id: &str, now: i64) {
         if let Ok(mut pending) = self.pending.lock() {
             *pending.calls.entry((tenant_id.to_owned(), month_key(now))).or_insert(0) += 1;
+            pending.used(tenant_id, now);
         }
     }
 
@@ -55,6 +70,7 @@ impl UsageMeter {
     pub fn active(&self, tenant_id: &str, account_id: &str, now: i64) {
         if let Ok(mut pending) = self.pending.lock() {
             pending.accounts.insert((tenant_id.to_owned(), month_key(now), account_id.to_owned()));
+            pending.used(tenant_id, now);
         }
     }
 
@@ -64,17 +80,21 @@ impl UsageMeter {
             Ok(mut pending) => std::mem::take(&mut *pending),
             Err(_) => return Ok(()),
         };
-        if taken.calls.is_empty() && taken.accounts.is_empty() {
+        if taken.calls.is_empty() && taken.accounts.is_empty() && taken.last_active.is_empty() {
             return Ok(());
         }
         let calls: Vec<_> = taken.calls.iter().map(|((t, m), n)| (t.clone(), month_text(*m), *n)).collect();
         let accounts: Vec<_> = taken.accounts.iter().map(|(t, m, a)| (t.clone(), month_text(*m), a.clone())).collect();
-        if let Err(e) = db.add_usage(&calls, &accounts).await {
+        let last_active: Vec<_> = taken.last_active.iter().map(|(t, at)| (t.clone(), *at)).collect();
+        if let Err(e) = db.add_usage(&calls, &accounts, &last_active).await {
             if let Ok(mut pending) = self.pending.lock() {
                 for (key, count) in taken.calls {
                     *pending.calls.entry(key).or_insert(0) += count;
                 }
                 pending.accounts.extend(taken.accounts);
+                for (tenant_id, at) in taken.last_active {
+                    pending.used(&tenant_id, at);
+                }
             }
             return Err(e);
         }

@@ -40,6 +40,8 @@ macro_rules! db_test {
 
 mod accounts;
 mod admin;
+mod administrators;
+mod controls;
 mod extensions;
 mod harness;
 mod hooks;

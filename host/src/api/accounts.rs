@@ -72,6 +72,31 @@ pub(crate) async fn hash_password(state: &AppState, password: String) -> Result<
         .map_err(ApiError::internal)
 }
 
+/// A new, enabled password factor of the account (the password already checked).
+pub(crate) async fn password_factor(
+    state: &AppState,
+    account_id: &str,
+    password: String,
+    now: i64,
+) -> Result<Factor, ApiError> {
+    Ok(Factor {
+        id: sortable_id(state.entropy.as_ref(), "fac", now, 8)?,
+        account_id: account_id.to_owned(),
+        kind: FactorKind::Password,
+        channel: None,
+        recipient: None,
+        secret_hash: Some(hash_password(state, password).await?),
+        state: ResourceState::Enabled,
+        failed_attempts: 0,
+        codes_requested: 0,
+        locked_until: None,
+        created_at: now,
+        last_used_at: None,
+        sealed_secret: None,
+        last_step: None,
+    })
+}
+
 /// Creates an account: checks it, runs the `before` hooks (which may change or refuse it),
 /// checks it again, stores it — with its password factor, if one is given — and its
 /// `account.created` event in one transaction, then runs the `after` hooks.
@@ -107,22 +132,7 @@ pub async fn create_account(
         last_active_at: None,
     };
     let factor = match password {
-        Some(password) => Some(Factor {
-            id: sortable_id(entropy, "fac", now, 8)?,
-            account_id: account.id.clone(),
-            kind: FactorKind::Password,
-            channel: None,
-            recipient: None,
-            secret_hash: Some(hash_password(state, password).await?),
-            state: ResourceState::Enabled,
-            failed_attempts: 0,
-            codes_requested: 0,
-            locked_until: None,
-            created_at: now,
-            last_used_at: None,
-            sealed_secret: None,
-            last_step: None,
-        }),
+        Some(password) => Some(password_factor(state, &account.id, password, now).await?),
         None => None,
     };
     let mut added = account.changeable();

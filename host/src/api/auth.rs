@@ -1,6 +1,8 @@
-//! Admin API authentication: `Authorization: Bearer <personal access token>`. The token is
-//! hashed and looked up; the caller's [`Role`] decides what it may touch. A tenant
-//! administrator asking about another tenant is told the tenant does not exist.
+//! Admin API authentication: `Authorization: Bearer <token>`, a personal access token or
+//! the session of an administrator — an account holding the `admin` permission, signed in
+//! with a score that reaches the `admin` scope's (step-up). The token is hashed and looked
+//! up; the caller's [`Role`] decides what it may touch. A tenant administrator asking about
+//! another tenant is told the tenant does not exist.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -9,14 +11,19 @@ use axum::http::{Method, header};
 use super::audit::AuditSlot;
 use super::error::{ApiError, Problem};
 use crate::AppState;
-use crate::tenancy::{Role, Tenant};
+use crate::storage::ADMIN_PERMISSION;
+use crate::tenancy::account::session_live;
+use crate::tenancy::controls::builtin_scopes;
+use crate::tenancy::{ResourceState, Role, Tenant};
 
 /// The authenticated caller of an admin API route.
 #[derive(Clone, Debug)]
 pub struct Caller {
     pub role: Role,
-    /// The id of the token that authenticated the call.
+    /// The id of the token (or session) that authenticated the call.
     pub token_id: String,
+    /// The administrator's account, when a session authenticated the call.
+    pub account_id: Option<String>,
     /// Where the call's audit entry learns which tenant it acted on.
     audit: Option<AuditSlot>,
 }
@@ -37,23 +44,71 @@ impl FromRequestParts<AppState> for Caller {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated("the Authorization header must carry a Bearer token"))?;
-        let pat = state.db.pat_by_digest(&crate::secrets::digest(token)).await?;
+        let digest = crate::secrets::digest(token);
         let now = state.clock.now();
-        match pat {
-            Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => {
-                let audit = parts.extensions.get::<AuditSlot>().cloned();
-                if let Some(slot) = &audit {
-                    slot.set_caller(&pat.id, &pat.role);
-                }
-                // A viewer reads; every other method changes something.
-                if pat.role.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
-                    return Err(ApiError::new(Problem::Forbidden, "a viewer's token is read-only"));
-                }
-                Ok(Caller { role: pat.role, token_id: pat.id, audit })
+        let (token_id, account_id, role) = match state.db.pat_by_digest(&digest).await? {
+            Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => (pat.id, None, pat.role),
+            Some(_) => return Err(unauthenticated("the token is unknown, expired or revoked")),
+            None => {
+                let (session_id, account_id, tenant_id) = administrator_session(state, &digest, now)
+                    .await?
+                    .ok_or_else(|| unauthenticated("the token is unknown, expired or revoked"))?;
+                (session_id, Some(account_id), Role::TenantAdmin { tenant_id })
             }
-            _ => Err(unauthenticated("the token is unknown, expired or revoked")),
+        };
+        let audit = parts.extensions.get::<AuditSlot>().cloned();
+        if let Some(slot) = &audit {
+            slot.set_caller(account_id.as_deref().unwrap_or(&token_id), &role);
         }
+        // A viewer reads; every other method changes something.
+        if role.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
+            return Err(ApiError::new(Problem::Forbidden, "a viewer's token is read-only"));
+        }
+        Ok(Caller { role, token_id, account_id, audit })
     }
+}
+
+/// The session whose token digest is `digest`, if it is an administrator's: live, its
+/// account usable and holding the `admin` permission, its score at least the `admin`
+/// scope's. Returns the session's id, the account's and the tenant's; `None` if no session
+/// has this token; an error if the session cannot administer (ended, not an administrator,
+/// or too weak: the answer says which score a step-up must reach).
+async fn administrator_session(
+    state: &AppState,
+    digest: &str,
+    now: i64,
+) -> Result<Option<(String, String, String)>, ApiError> {
+    let Some((tenant_id, session)) = state.db.session_by_token_digest(digest).await? else { return Ok(None) };
+    let ended = || ApiError::new(Problem::Unauthenticated, "the session has ended");
+    let tenant = state.db.tenant_by_id(&tenant_id).await?.ok_or_else(ended)?;
+    let live = session_live(
+        session.state,
+        session.stay_signed_in,
+        session.created_at,
+        session.last_seen_at,
+        &tenant.settings,
+        now,
+    );
+    if !live || session.state != ResourceState::Enabled {
+        return Err(ended());
+    }
+    let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
+    let account = account.ok_or_else(ended)?;
+    if !state.db.permissions_of(&tenant.id, &account.id).await?.iter().any(|p| p == ADMIN_PERMISSION) {
+        return Err(ApiError::new(Problem::Forbidden, "this account does not hold the admin permission"));
+    }
+    let required = builtin_scopes().into_iter().find(|s| s.value == ADMIN_PERMISSION).map_or(0, |s| s.required_score);
+    if session.score < required {
+        return Err(ApiError::new(
+            Problem::Forbidden,
+            format!(
+                "administrator access needs a session of score {required}; this one has {} (step up with a stronger factor)",
+                session.score
+            ),
+        ));
+    }
+    state.db.touch_session(&tenant.id, &session.id, now).await?;
+    Ok(Some((session.id, account.id, tenant.id)))
 }
 
 impl Caller {

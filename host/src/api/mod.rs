@@ -1,7 +1,8 @@
 //! The admin API under `/admin/v1`: JSON over HTTP, authenticated with personal access
-//! tokens ([`auth`]), errors as problem+json ([`error`]); one module per resource.
+//! tokens or administrators' sessions ([`auth`]), errors as problem+json ([`error`]); one module per resource.
 
 pub(crate) mod accounts;
+mod administrators;
 mod audit;
 mod auth;
 mod bindings;
@@ -14,6 +15,7 @@ mod extensions;
 mod invocations;
 mod kv;
 mod limits;
+mod rules;
 pub(crate) mod tenants;
 mod tokens;
 
@@ -45,6 +47,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}/confirm", post(accounts::confirm_factor))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/sessions", get(accounts::sessions))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/move", post(accounts::move_account))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/invite", post(administrators::invite))
+        .route("/admin/v1/tenants/{tenant}/accounts/{id}/permissions", get(administrators::list))
+        .route(
+            "/admin/v1/tenants/{tenant}/accounts/{id}/permissions/{permission}",
+            put(administrators::grant).delete(administrators::revoke),
+        )
         .route("/admin/v1/tenants/{tenant}/sessions/{id}", delete(accounts::end_session))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents", get(controls::consents))
         .route("/admin/v1/tenants/{tenant}/accounts/{id}/consents/{consent_id}", delete(controls::revoke))
@@ -52,6 +60,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/scopes", get(controls::scopes).post(controls::create_scope))
         .route("/admin/v1/tenants/{tenant}/scopes/{value}", delete(controls::delete_scope))
         .route("/admin/v1/tenants/{tenant}/legal/{id}/versions", post(controls::publish))
+        .route("/admin/v1/tenants/{tenant}/rules", get(rules::list).post(rules::create))
+        .route("/admin/v1/tenants/{tenant}/rules/{id}", get(rules::get).patch(rules::change).delete(rules::delete))
         .route("/admin/v1/tenants/{tenant}/clients", get(clients::list).post(clients::create))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}", get(clients::get).patch(clients::change))
         .route("/admin/v1/tenants/{tenant}/clients/{client_id}/secret", post(clients::rotate_secret))

@@ -1,7 +1,9 @@
 //! `/admin/v1/tenants`: operators create, list and change tenants (state, default); a
 //! tenant's administrator may read its own and change its label, colour, tags and settings.
-//! Creating a tenant creates its signing key, its first administrator token (shown once)
-//! and its event in one transaction; a change and its event are one transaction too.
+//! Creating a tenant creates its signing key, its first administrator — an account
+//! (`admin`, PENDING, holding the `admin` permission) with a one-time invite, and a token
+//! for automation, both shown once — and its event in one transaction; a change and its
+//! event are one transaction too.
 
 use std::collections::BTreeMap;
 
@@ -21,8 +23,9 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
 use crate::oauth::keys;
 use crate::secrets;
-use crate::storage::PatRow;
-use crate::tenancy::{ResourceState, Role, Tenant, TenantName, TenantSettings, check_colour, check_tags};
+use crate::storage::{FirstAdministrator, PatRow};
+use crate::tenancy::account::INVITE_SECONDS;
+use crate::tenancy::{Account, ResourceState, Role, Tenant, TenantName, TenantSettings, check_colour, check_tags};
 
 const MAX_LABEL: usize = 200;
 
@@ -58,9 +61,24 @@ pub struct TenantView {
 #[derive(Debug, Serialize)]
 pub struct CreatedTenant {
     tenant: TenantView,
-    /// The tenant administrator's personal access token. Shown once.
+    /// The tenant administrator's personal access token (for automation). Shown once.
     admin_token: String,
+    /// The first administrator's account and one-time invite.
+    administrator: Administrator,
 }
+
+/// A new tenant's first administrator: the account, and the invite with which its owner
+/// sets a password (`POST /t/{tenant}/invite`). Shown once.
+#[derive(Clone, Debug, Serialize)]
+pub struct Administrator {
+    pub account_id: String,
+    pub username: String,
+    pub invite_token: String,
+    pub invite_expires_at: i64,
+}
+
+/// The username of a new tenant's first administrator account.
+pub const FIRST_ADMINISTRATOR: &str = "admin";
 
 fn view(state: &AppState, tenant: Tenant) -> TenantView {
     TenantView { issuer: state.issuer(&tenant.name), effective_state: tenant.effective_state(), tenant }
@@ -116,9 +134,9 @@ pub async fn create(
         default: body.default,
     };
     check_tags(&spec.tags).map_err(invalid)?;
-    let (tenant, admin_token) = create_tenant(&state, spec).await?;
+    let (tenant, admin_token, administrator) = create_tenant(&state, spec).await?;
     tracing::info!(tenant = %tenant.id, name = %tenant.name, "tenant created");
-    Ok((StatusCode::CREATED, Json(CreatedTenant { tenant: view(&state, tenant), admin_token })))
+    Ok((StatusCode::CREATED, Json(CreatedTenant { tenant: view(&state, tenant), admin_token, administrator })))
 }
 
 /// What a new tenant is made of.
@@ -149,9 +167,9 @@ impl NewTenant {
     }
 }
 
-/// Creates a tenant, its signing key, its administrator's token (returned, to be shown
-/// once) and its `tenant.created` event, in one transaction.
-pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, String), ApiError> {
+/// Creates a tenant, its signing key, its administrator's token and account with an invite
+/// (returned, to be shown once) and its `tenant.created` event, in one transaction.
+pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, String, Administrator), ApiError> {
     let now = state.clock.now();
     let entropy = state.entropy.as_ref();
     let tenant = Tenant {
@@ -180,6 +198,28 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
         created_at: now,
         expires_at: None,
     };
+    let invite_token = secrets::new_personal_access_token(entropy)?;
+    let first_administrator = FirstAdministrator {
+        account: Account {
+            id: sortable_id(entropy, "acc", now, 8)?,
+            username: FIRST_ADMINISTRATOR.into(),
+            email: None,
+            phone: None,
+            attributes: Map::new(),
+            state: ResourceState::Pending,
+            created_at: now,
+            updated_at: now,
+            last_active_at: None,
+        },
+        invite_sha256: secrets::digest(&invite_token),
+        invite_expires_at: now + INVITE_SECONDS,
+    };
+    let administrator = Administrator {
+        account_id: first_administrator.account.id.clone(),
+        username: FIRST_ADMINISTRATOR.into(),
+        invite_token,
+        invite_expires_at: first_administrator.invite_expires_at,
+    };
     let created = NewEvent {
         category: "resource-change",
         action: "tenant.created",
@@ -187,13 +227,13 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
         result: EventResult::Success,
         reason: None,
         account_id: None,
-        detail: json!({"name": tenant.name, "parent_id": tenant.parent_id}),
+        detail: json!({"name": tenant.name, "parent_id": tenant.parent_id, "administrator": administrator.account_id}),
     };
     let event = state.extensions.prepare_event(&tenant, created, false).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    state.db.create_tenant(&tenant, &key, &pat, event).await?;
+    state.db.create_tenant(&tenant, &key, &pat, &first_administrator, event).await?;
     let tenant = state.db.tenant_by_id(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok((tenant, admin_token))
+    Ok((tenant, admin_token, administrator))
 }
 
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TenantView>>, ApiError> {

@@ -1,7 +1,10 @@
 //! Periodic maintenance, on one node at a time (a database lease): removes ended sessions
-//! and expired logins, spent one-time codes, and accounts inactive for longer than their
-//! tenant's `account_inactivity_days` (each removal an `account.deleted` event with reason
-//! `inactive`, written with it). Runs every minute on every node that runs background
+//! and expired logins, spent one-time codes, accounts inactive for longer than their
+//! tenant's `account_inactivity_days` (an `account.deleted` event with reason `inactive`),
+//! PENDING accounts whose invite lapsed (reason `pending-expired`) and factor enrolments
+//! never confirmed; and disables tenants unused for longer than their
+//! `tenant_inactivity_days` (a `tenant.state_changed` event with reason `inactive`). Each
+//! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
 use std::sync::Weak;
@@ -14,6 +17,8 @@ use crate::events::changes;
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
 use crate::storage::StorageError;
+use crate::tenancy::account::{INVITE_SECONDS, PENDING_FACTOR_SECONDS};
+use crate::tenancy::{ResourceState, Tenant};
 
 /// How often each node tries to run maintenance.
 pub const EVERY: Duration = Duration::from_secs(60);
@@ -28,6 +33,9 @@ pub struct MaintenanceReport {
     pub sessions: u64,
     pub codes: u64,
     pub accounts: u64,
+    pub pending_accounts: u64,
+    pub enrolments: u64,
+    pub tenants: u64,
 }
 
 impl AppState {
@@ -41,28 +49,68 @@ impl AppState {
         let mut report = MaintenanceReport { codes: self.db.remove_spent_codes(now).await?, ..Default::default() };
         for tenant in self.db.list_tenants().await? {
             report.sessions += self.db.remove_dead_sessions(&tenant.id, &tenant.settings, now).await?;
-            let Some(days) = tenant.settings.account_inactivity_days else { continue };
-            for account_id in self.db.inactive_accounts(&tenant.id, now - days * 86_400, BATCH).await? {
-                let Some(account) = self.db.account(&tenant.id, &account_id).await? else { continue };
-                let mut removed = account.changeable();
-                removed.insert("username".into(), json!(account.username));
-                let event = NewEvent {
-                    category: "resource-change",
-                    action: "account.deleted",
-                    origin: "maintenance",
-                    result: EventResult::Success,
-                    reason: Some("inactive".into()),
-                    account_id: Some(account.id.clone()),
-                    detail: changes(&removed, &Map::new()),
-                };
-                let event = self.extensions.prepare_event(&tenant, event, false).await?;
-                let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-                if self.db.delete_account(&tenant.id, &account.id, event, now).await? {
-                    report.accounts += 1;
+            report.enrolments +=
+                self.db.remove_lapsed_enrolments(&tenant.id, now - PENDING_FACTOR_SECONDS, now).await?;
+            let lapsed = self.db.lapsed_pending_accounts(&tenant.id, now - INVITE_SECONDS, now, BATCH).await?;
+            for account_id in lapsed {
+                report.pending_accounts +=
+                    u64::from(self.remove_account(&tenant, &account_id, "pending-expired").await?);
+            }
+            if let Some(days) = tenant.settings.account_inactivity_days {
+                for account_id in self.db.inactive_accounts(&tenant.id, now - days * 86_400, BATCH).await? {
+                    report.accounts += u64::from(self.remove_account(&tenant, &account_id, "inactive").await?);
                 }
+            }
+            if let Some(days) = tenant.settings.tenant_inactivity_days {
+                report.tenants += u64::from(self.expire_tenant(&tenant, now - days * 86_400, now).await?);
             }
         }
         Ok(Some(report))
+    }
+}
+
+impl AppState {
+    /// Removes an account (if it is still there) with an `account.deleted` event.
+    async fn remove_account(&self, tenant: &Tenant, account_id: &str, reason: &str) -> Result<bool, StorageError> {
+        let Some(account) = self.db.account(&tenant.id, account_id).await? else { return Ok(false) };
+        let mut removed = account.changeable();
+        removed.insert("username".into(), json!(account.username));
+        let event = NewEvent {
+            category: "resource-change",
+            action: "account.deleted",
+            origin: "maintenance",
+            result: EventResult::Success,
+            reason: Some(reason.into()),
+            account_id: Some(account.id.clone()),
+            detail: changes(&removed, &Map::new()),
+        };
+        let event = self.extensions.prepare_event(tenant, event, false).await?;
+        let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+        self.db.delete_account(&tenant.id, &account.id, event, self.clock.now()).await
+    }
+
+    /// Disables the tenant if it has not been used since `before` (the default tenant
+    /// never expires), with a `tenant.state_changed` event.
+    async fn expire_tenant(&self, tenant: &Tenant, before: i64, now: i64) -> Result<bool, StorageError> {
+        if tenant.default || tenant.state != ResourceState::Enabled {
+            return Ok(false);
+        }
+        let event = NewEvent {
+            category: "resource-change",
+            action: "tenant.state_changed",
+            origin: "maintenance",
+            result: EventResult::Success,
+            reason: Some("inactive".into()),
+            account_id: None,
+            detail: json!({"added": {"state": "DISABLED"}, "removed": {"state": "ENABLED"}}),
+        };
+        let event = self.extensions.prepare_event(tenant, event, false).await?;
+        let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+        let expired = self.db.expire_tenant(&tenant.id, before, now, event).await?;
+        if expired {
+            tracing::info!(tenant = %tenant.id, "tenant disabled after inactivity");
+        }
+        Ok(expired)
     }
 }
 

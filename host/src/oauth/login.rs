@@ -38,7 +38,7 @@ fn locked(until: i64) -> ApiError {
     ApiError::new(Problem::Locked, format!("too many attempts: the factor is locked until {until}"))
 }
 
-async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
+pub(crate) async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
     let tenant = state.db.tenant_by_name(name).await?;
     tenant.filter(|t| t.effective_state().is_usable()).ok_or_else(|| ApiError::not_found("tenant"))
 }
@@ -178,7 +178,11 @@ async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Resu
 }
 
 /// The signed-in session (a factor passed) and its account.
-async fn signed_in(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<(SessionRow, Account), ApiError> {
+pub(super) async fn signed_in(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<(SessionRow, Account), ApiError> {
     let (session, account) = current(state, tenant, headers).await?;
     if session.state != ResourceState::Enabled {
         return Err(ApiError::new(Problem::Unauthenticated, "no factor has been passed in this login yet"));
@@ -294,7 +298,8 @@ async fn view(
     account: &Account,
 ) -> Result<SessionView, ApiError> {
     let catalogue = state.db.scopes(&tenant.id).await?;
-    let access = scopes_for_score(&catalogue, session.score);
+    let permissions = state.db.permissions_of(&tenant.id, &account.id).await?;
+    let access = scopes_for_score(&catalogue, session.score, &permissions);
     Ok(SessionView {
         legal_due: due(state, tenant, account).await?,
         scopes: access.allowed,
@@ -552,6 +557,7 @@ pub async fn accept_legal(
         kind: "legal".into(),
         subject: document.id.clone(),
         version: Some(document.version),
+        scopes: None,
         granted_at: now,
         expires_at: None,
         revoked_at: None,

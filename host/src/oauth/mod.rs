@@ -1,10 +1,13 @@
 //! The per-tenant token service under `/t/{tenant}/`: discovery, JWKS and the token
 //! endpoint, with their keys and claim rules (errors use the RFC 6749 codes); and the
-//! identifier-first login of human accounts with its sessions ([`login`]; problem+json).
+//! identifier-first login of human accounts with its sessions ([`login`]; problem+json),
+//! an account's own consents ([`consents`]) and the acceptance of invites ([`invite`]).
 
 mod claims;
+mod consents;
 mod discovery;
 mod error;
+mod invite;
 pub mod keys;
 mod login;
 mod token;
@@ -24,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/jwks.json", get(discovery::jwks))
         .route("/t/{tenant}/oauth2/token", post(token::token))
         .route("/t/{tenant}/register", post(login::register))
+        .route("/t/{tenant}/invite", post(invite::accept))
         .route("/t/{tenant}/login", post(login::start))
         .route("/t/{tenant}/login/password", post(login::password))
         .route("/t/{tenant}/login/otp", post(login::send_code))
@@ -31,6 +35,8 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/login/totp", post(login::totp))
         .route("/t/{tenant}/session", get(login::get_session).delete(login::end_session))
         .route("/t/{tenant}/session/legal", post(login::accept_legal))
+        .route("/t/{tenant}/session/consents", get(consents::list).post(consents::grant))
+        .route("/t/{tenant}/session/consents/{id}", axum::routing::delete(consents::revoke))
         .route("/t/{tenant}/session/factors", get(login::my_factors).post(login::enrol_my_factor))
         .route("/t/{tenant}/session/factors/{factor}", axum::routing::patch(login::change_my_factor))
         .route("/t/{tenant}/session/factors/{factor}/confirm", post(login::confirm_my_factor))

@@ -22,6 +22,7 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::dispatch::{TokenClaims, TokenHookError};
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::tenancy::controls::client_grant;
 use crate::tenancy::{Client, Tenant};
 
 /// Access-token lifetime for machine clients (PRODUCT.md: 1 day).
@@ -46,7 +47,10 @@ pub async fn token(
         None => return Err(OAuthError::invalid_request("grant_type is required")),
     }
     let client = authenticate_client(&state, &tenant, &headers, &params).await?;
-    let mut scopes = granted_scopes(&client, params.get("scope")?)?;
+    // What the client may obtain: its own scopes and those the tenant's rules grant it.
+    let rules = state.db.rules_for_client(&tenant.id, &client.client_id).await.map_err(internal)?;
+    let allowed = client_grant(&client.scopes, &rules, &client.client_id);
+    let mut scopes = granted_scopes(&allowed, params.get("scope")?)?;
     let issuer = state.issuer(&tenant.name);
     let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
 
@@ -73,7 +77,7 @@ pub async fn token(
     };
     let extra = run_extensions(&state, &tenant, &client.client_id, &request).await?;
     // Scope changes stay within what the client may obtain (the tenant's controls).
-    extra.apply_scopes(&mut scopes, &client.scopes).map_err(OAuthError::server_error)?;
+    extra.apply_scopes(&mut scopes, &allowed).map_err(OAuthError::server_error)?;
     // The hook's checks already refused protected claims; merging checks again.
     merge(&mut claims, extra.access_token).map_err(|e| OAuthError::server_error(e.to_string()))?;
     claims.insert("scope".into(), json!(scopes.join(" ")));
@@ -212,11 +216,11 @@ fn form_decode(value: &str) -> Option<String> {
 
 /// The scopes to grant: the requested ones if the client may have them all, else every
 /// scope the client may have.
-fn granted_scopes(client: &Client, requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
-    let Some(requested) = requested else { return Ok(client.scopes.clone()) };
+fn granted_scopes(allowed: &[String], requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
+    let Some(requested) = requested else { return Ok(allowed.to_vec()) };
     let mut granted: Vec<String> = Vec::new();
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {
-        if !client.scopes.iter().any(|allowed| allowed == scope) {
+        if !allowed.iter().any(|allowed| allowed == scope) {
             return Err(OAuthError::invalid_scope(format!("scope {scope:?} is not allowed for this client")));
         }
         if !granted.iter().any(|s| s == scope) {

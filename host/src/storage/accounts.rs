@@ -79,15 +79,44 @@ fn session(row: &AnyRow) -> Result<SessionRow> {
     })
 }
 
-async fn event_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, event: EventToWrite<'_>, now: i64) -> Result<()> {
+pub(super) async fn event_in(
+    tx: &mut Transaction<'_, Any>,
+    tenant_id: &str,
+    event: EventToWrite<'_>,
+    now: i64,
+) -> Result<()> {
     match event {
         Some((event, bindings)) => insert_event_in(tx, tenant_id, event, bindings, now).await,
         None => Ok(()),
     }
 }
 
+/// Inserts an account inside a caller's transaction; a taken username is a conflict.
+pub(super) async fn insert_account_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, account: &Account) -> Result<()> {
+    let sql =
+        format!("INSERT INTO accounts (tenant_id, {ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+    let inserted = sqlx::query(&sql)
+        .bind(tenant_id)
+        .bind(&account.id)
+        .bind(&account.username)
+        .bind(&account.email)
+        .bind(&account.phone)
+        .bind(serde_json::Value::Object(account.attributes.clone()).to_string())
+        .bind(account.state.as_str())
+        .bind(account.created_at)
+        .bind(account.updated_at)
+        .bind(account.last_active_at)
+        .execute(&mut **tx)
+        .await;
+    match inserted {
+        Err(e) if is_unique_violation(&e) => return Err(StorageError::Conflict("an account with this username")),
+        other => other?,
+    };
+    Ok(())
+}
+
 /// Inserts a factor inside a caller's transaction.
-async fn insert_factor_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, factor: &Factor) -> Result<()> {
+pub(super) async fn insert_factor_in(tx: &mut Transaction<'_, Any>, tenant_id: &str, factor: &Factor) -> Result<()> {
     let sql = format!(
         "INSERT INTO factors (tenant_id, {FACTOR_COLUMNS})
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
@@ -147,26 +176,7 @@ impl Db {
         event: EventToWrite<'_>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "INSERT INTO accounts (tenant_id, {ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
-        let inserted = sqlx::query(&sql)
-            .bind(tenant_id)
-            .bind(&account.id)
-            .bind(&account.username)
-            .bind(&account.email)
-            .bind(&account.phone)
-            .bind(serde_json::Value::Object(account.attributes.clone()).to_string())
-            .bind(account.state.as_str())
-            .bind(account.created_at)
-            .bind(account.updated_at)
-            .bind(account.last_active_at)
-            .execute(&mut *tx)
-            .await;
-        match inserted {
-            Err(e) if is_unique_violation(&e) => return Err(StorageError::Conflict("an account with this username")),
-            other => other?,
-        };
+        insert_account_in(&mut tx, tenant_id, account).await?;
         if let Some(factor) = factor {
             insert_factor_in(&mut tx, tenant_id, factor).await?;
         }
@@ -455,6 +465,15 @@ impl Db {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE tenant_id = $1 AND id = $2");
         let row = sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(session).transpose()
+    }
+
+    /// The session whose token digest is `token_sha256`, in whichever tenant, with that
+    /// tenant's id (digests are unique): how a session authenticates an administrator's
+    /// admin API call, like a PAT. Every follow-up query is scoped by the returned tenant.
+    pub async fn session_by_token_digest(&self, token_sha256: &str) -> Result<Option<(String, SessionRow)>> {
+        let sql = format!("SELECT tenant_id, {SESSION_COLUMNS} FROM sessions WHERE token_sha256 = $1");
+        let row = sqlx::query(&sql).bind(token_sha256).fetch_optional(&self.pool).await?;
+        row.as_ref().map(|row| Ok((row.try_get("tenant_id")?, session(row)?))).transpose()
     }
 
     pub async fn session_by_token(&self, tenant_id: &str, token_sha256: &str) -> Result<Option<SessionRow>> {

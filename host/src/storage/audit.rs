@@ -84,12 +84,13 @@ impl Db {
         rows.iter().map(entry).collect()
     }
 
-    /// Adds counted API calls and active accounts of several tenants and months, in one
-    /// transaction.
+    /// Adds counted API calls and active accounts of several tenants and months, and moves
+    /// each tenant's last use forward, in one transaction.
     pub async fn add_usage(
         &self,
         calls: &[(String, String, i64)],
         accounts: &[(String, String, String)],
+        last_active: &[(String, i64)],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for (tenant_id, month, count) in calls {
@@ -111,6 +112,15 @@ impl Db {
             .bind(tenant_id)
             .bind(month)
             .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (tenant_id, at) in last_active {
+            sqlx::query(
+                "UPDATE tenants SET last_active_at = $1 WHERE id = $2 AND (last_active_at IS NULL OR last_active_at < $1)",
+            )
+            .bind(*at)
+            .bind(tenant_id)
             .execute(&mut *tx)
             .await?;
         }

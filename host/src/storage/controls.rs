@@ -13,7 +13,7 @@ use crate::tenancy::{Consent, LegalDocument, Scope};
 const DOCUMENT: &str = "SELECT d.id, d.label, d.current_version, d.state, d.created_at, d.updated_at, v.url, v.text
      FROM legal_documents d
      JOIN legal_versions v ON v.tenant_id = d.tenant_id AND v.document_id = d.id AND v.version = d.current_version";
-const CONSENT_COLUMNS: &str = "id, account_id, kind, subject, version, granted_at, expires_at, revoked_at";
+const CONSENT_COLUMNS: &str = "id, account_id, kind, subject, version, granted_at, expires_at, revoked_at, scopes";
 
 fn document(row: &AnyRow) -> Result<LegalDocument> {
     Ok(LegalDocument {
@@ -35,6 +35,7 @@ fn consent(row: &AnyRow) -> Result<Consent> {
         kind: row.try_get("kind")?,
         subject: row.try_get("subject")?,
         version: row.try_get("version")?,
+        scopes: row.try_get::<Option<&str>, _>("scopes")?.map(serde_json::from_str).transpose()?,
         granted_at: row.try_get("granted_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
@@ -146,8 +147,9 @@ impl Db {
 
     pub async fn insert_consent(&self, tenant_id: &str, consent: &Consent, event: EventToWrite<'_>) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let sql =
-            format!("INSERT INTO consents (tenant_id, {CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        let sql = format!(
+            "INSERT INTO consents (tenant_id, {CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        );
         sqlx::query(&sql)
             .bind(tenant_id)
             .bind(&consent.id)
@@ -158,6 +160,7 @@ impl Db {
             .bind(consent.granted_at)
             .bind(consent.expires_at)
             .bind(consent.revoked_at)
+            .bind(consent.scopes.as_ref().map(serde_json::to_string).transpose()?)
             .execute(&mut *tx)
             .await?;
         if let Some((event, bindings)) = event {

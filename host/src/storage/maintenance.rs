@@ -1,6 +1,7 @@
 //! What periodic maintenance reads and removes: leases (one node runs a job at a time),
-//! sessions and logins that have ended, spent one-time codes, and accounts inactive for
-//! longer than their tenant allows. Per-tenant removals are scoped by tenant id; the spent
+//! sessions and logins that have ended, spent one-time codes, accounts inactive for
+//! longer than their tenant allows, PENDING items that were never completed (accounts whose
+//! invite lapsed, unconfirmed factor enrolments), and the tenants to expire. Per-tenant removals are scoped by tenant id; the spent
 //! codes are the one cross-tenant sweep (a work queue, like pending builds).
 
 use sqlx::Row;
@@ -52,10 +53,11 @@ impl Db {
         Ok(removed.rows_affected())
     }
 
-    /// The ids of the tenant's accounts unused since `before` (never used: since created).
+    /// The ids of the tenant's accounts (PENDING ones expire by their own rule) unused since
+    /// `before` (never used: since created).
     pub async fn inactive_accounts(&self, tenant_id: &str, before: i64, limit: u32) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT id FROM accounts WHERE tenant_id = $1 AND COALESCE(last_active_at, created_at) < $2
+            "SELECT id FROM accounts WHERE tenant_id = $1 AND state <> 'PENDING' AND COALESCE(last_active_at, created_at) < $2
              ORDER BY id LIMIT $3",
         )
         .bind(tenant_id)
@@ -64,5 +66,46 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// The ids of the tenant's PENDING accounts created before `before` that hold no
+    /// unexpired invite (an administrator who never accepted it).
+    pub async fn lapsed_pending_accounts(
+        &self,
+        tenant_id: &str,
+        before: i64,
+        now: i64,
+        limit: u32,
+    ) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT a.id FROM accounts a
+             WHERE a.tenant_id = $1 AND a.state = 'PENDING' AND a.created_at < $2
+               AND NOT EXISTS (SELECT 1 FROM invites i
+                               WHERE i.tenant_id = a.tenant_id AND i.account_id = a.id AND i.expires_at > $3)
+             ORDER BY a.id LIMIT $4",
+        )
+        .bind(tenant_id)
+        .bind(before)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("id")?)).collect()
+    }
+
+    /// Removes the tenant's factor enrolments still PENDING since before `before`, and its
+    /// lapsed invites; returns how many enrolments.
+    pub async fn remove_lapsed_enrolments(&self, tenant_id: &str, before: i64, now: i64) -> Result<u64> {
+        let removed = sqlx::query("DELETE FROM factors WHERE tenant_id = $1 AND state = 'PENDING' AND created_at < $2")
+            .bind(tenant_id)
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM invites WHERE tenant_id = $1 AND expires_at <= $2")
+            .bind(tenant_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(removed.rows_affected())
     }
 }

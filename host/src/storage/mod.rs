@@ -6,6 +6,7 @@
 //! the tenant id in its SQL, so a caller cannot read across tenants by forgetting a check.
 
 mod accounts;
+mod administrators;
 mod artifacts;
 mod audit;
 mod bindings;
@@ -18,6 +19,7 @@ mod keys;
 mod kv;
 mod maintenance;
 mod plans;
+mod rules;
 mod tenants;
 mod tokens;
 
@@ -28,6 +30,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{EventToWrite, FactorCounter, NewOtpCode, SessionRow};
+pub use administrators::{ADMIN_PERMISSION, FirstAdministrator, InviteRow};
 pub use audit::{AuditEntry, MonthlyUsage};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};

@@ -1,10 +1,11 @@
-//! Tenants: created together with their first signing key and administrator token, in one
-//! transaction, so a half-made tenant never exists.
+//! Tenants: created together with their first signing key, administrator token and
+//! administrator account, in one transaction, so a half-made tenant never exists; and the
+//! last time each was used, for the expiry of inactive tenants.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, PatRow, Result, SigningKeyRow, StorageError, is_unique_violation, state};
+use super::{Db, FirstAdministrator, PatRow, Result, SigningKeyRow, StorageError, is_unique_violation, state};
 use crate::extensions::events::Event;
 use crate::tenancy::{Tenant, TenantSettings};
 
@@ -35,14 +36,16 @@ fn tenant(row: &AnyRow) -> Result<Tenant> {
 }
 
 impl Db {
-    /// Stores a new tenant with its signing key, its first administrator token and the
-    /// event that reports it. A parent must exist and be a top-level tenant; a new default
+    /// Stores a new tenant with its signing key, its first administrator token, its first
+    /// administrator account (with the `admin` permission and an invite) and the event that
+    /// reports it. A parent must exist and be a top-level tenant; a new default
     /// tenant takes the flag from the previous one.
     pub async fn create_tenant(
         &self,
         tenant: &Tenant,
         key: &SigningKeyRow,
         admin: &PatRow,
+        first_administrator: &FirstAdministrator,
         event: Option<(&Event, &[String])>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
@@ -86,6 +89,7 @@ impl Db {
         };
         super::keys::insert(&mut tx, key).await?;
         super::tokens::insert(&mut tx, admin).await?;
+        super::administrators::insert_first_administrator(&mut tx, &tenant.id, first_administrator).await?;
         if let Some((event, bindings)) = event {
             super::events::insert_event_in(&mut tx, &tenant.id, event, bindings, tenant.created_at).await?;
         }
@@ -142,6 +146,35 @@ impl Db {
         }
         if let Some((event, bindings)) = event {
             super::events::insert_event_in(&mut tx, &tenant.id, event, bindings, tenant.updated_at).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Disables an ENABLED tenant unused (never used: since its creation) before `before`,
+    /// with the event, in one transaction; false if it was used since, or is not ENABLED.
+    pub async fn expire_tenant(
+        &self,
+        id: &str,
+        before: i64,
+        now: i64,
+        event: Option<(&Event, &[String])>,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let expired = sqlx::query(
+            "UPDATE tenants SET state = 'DISABLED', updated_at = $1
+             WHERE id = $2 AND state = 'ENABLED' AND is_default = 0 AND COALESCE(last_active_at, created_at) < $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        if expired.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some((event, bindings)) = event {
+            super::events::insert_event_in(&mut tx, id, event, bindings, now).await?;
         }
         tx.commit().await?;
         Ok(true)

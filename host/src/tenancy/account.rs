@@ -19,6 +19,11 @@ pub const LOCK_SECONDS: i64 = 300;
 pub const OTP_SECONDS: i64 = 600;
 /// How long a login in progress (identified, no factor passed yet) may take.
 pub const LOGIN_SECONDS: i64 = 600;
+/// How long an invite (an administrator's one-time credential) may be used; a PENDING
+/// account with no usable invite is removed once this long has passed since its creation.
+pub const INVITE_SECONDS: i64 = 7 * 86_400;
+/// How long a factor enrolment may stay PENDING (unconfirmed) before it is removed.
+pub const PENDING_FACTOR_SECONDS: i64 = 3_600;
 pub const OTP_LENGTH: usize = 6;
 const OTP_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 

@@ -46,15 +46,17 @@ pub struct ScopeAccess {
     pub allowed: Vec<String>,
     /// Scopes that need a stronger session first, with the score each needs.
     pub step_up: Vec<(String, i64)>,
-    /// Scopes that need a permission the account has not been granted (permissions are
-    /// granted by rules, which no account holds yet).
+    /// Scopes that need a permission the account does not hold (a permission is named
+    /// after the scope it opens; administrators grant them).
     pub needs_permission: Vec<String>,
 }
 
-pub fn scopes_for_score(catalogue: &[Scope], score: i64) -> ScopeAccess {
+/// What a session of `score`, of an account holding `permissions`, may obtain of a
+/// catalogue.
+pub fn scopes_for_score(catalogue: &[Scope], score: i64, permissions: &[String]) -> ScopeAccess {
     let mut access = ScopeAccess::default();
     for scope in catalogue {
-        if scope.permission_required {
+        if scope.permission_required && !permissions.contains(&scope.value) {
             access.needs_permission.push(scope.value.clone());
         } else if scope.required_score <= score {
             access.allowed.push(scope.value.clone());
@@ -63,6 +65,39 @@ pub fn scopes_for_score(catalogue: &[Scope], score: i64) -> ScopeAccess {
         }
     }
     access
+}
+
+/// A rule granting scopes to one machine client, or (`client_id` `*`) to every client of
+/// the tenant. A client may obtain the scopes of its own `scopes` list and of every enabled
+/// rule that names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScopeRule {
+    pub id: String,
+    pub label: String,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub state: ResourceState,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The client id with which a rule names every client of its tenant.
+pub const EVERY_CLIENT: &str = "*";
+
+/// The scopes a client may obtain: its own list, then what enabled rules grant it, each
+/// once, in that order.
+pub fn client_grant(own: &[String], rules: &[ScopeRule], client_id: &str) -> Vec<String> {
+    let mut grant: Vec<String> = Vec::new();
+    let granted = rules
+        .iter()
+        .filter(|r| r.state.is_usable() && (r.client_id == client_id || r.client_id == EVERY_CLIENT))
+        .flat_map(|r| r.scopes.iter());
+    for scope in own.iter().chain(granted) {
+        if !grant.contains(scope) {
+            grant.push(scope.clone());
+        }
+    }
+    grant
 }
 
 /// A legal document at its current version.
@@ -88,6 +123,9 @@ pub struct Consent {
     /// The document's id (legal) or the client's id (scope).
     pub subject: String,
     pub version: Option<i64>,
+    /// The scopes a scope consent covers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
     pub granted_at: i64,
     pub expires_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -97,6 +135,31 @@ impl Consent {
     pub fn in_force(&self, now: i64) -> bool {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
     }
+}
+
+/// The requested scopes that need the account's consent for this client and have none
+/// in force: scopes of the catalogue that require consent, not covered by a scope consent
+/// to the client that is neither revoked nor expired.
+pub fn consent_needed(
+    catalogue: &[Scope],
+    consents: &[Consent],
+    client_id: &str,
+    requested: &[String],
+    now: i64,
+) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|value| catalogue.iter().any(|s| &&s.value == value && s.consent_required))
+        .filter(|value| {
+            !consents.iter().any(|c| {
+                c.kind == "scope"
+                    && c.subject == client_id
+                    && c.in_force(now)
+                    && c.scopes.as_ref().is_some_and(|scopes| scopes.contains(value))
+            })
+        })
+        .cloned()
+        .collect()
 }
 
 /// A document whose current version the account has yet to accept.
@@ -146,6 +209,7 @@ mod tests {
             kind: "legal".into(),
             subject: "doc_1".into(),
             version: Some(version),
+            scopes: None,
             granted_at: 0,
             expires_at,
             revoked_at,
@@ -156,12 +220,77 @@ mod tests {
     fn stronger_scopes_need_a_higher_score() {
         let mut catalogue = builtin_scopes();
         catalogue.push(Scope { value: "pay".into(), required_score: 5, builtin: false, ..catalogue[0].clone() });
-        let access = scopes_for_score(&catalogue, 2);
+        let access = scopes_for_score(&catalogue, 2, &[]);
         assert_eq!(access.allowed, ["openid", "account"]);
         assert_eq!(access.step_up, [("pay".to_owned(), 5)]);
         assert_eq!(access.needs_permission, ["admin"], "however strong the session");
-        assert_eq!(scopes_for_score(&catalogue, 5).allowed, ["openid", "account", "pay"]);
-        assert!(scopes_for_score(&catalogue, 0).allowed.is_empty());
+        assert_eq!(scopes_for_score(&catalogue, 5, &[]).allowed, ["openid", "account", "pay"]);
+        assert!(scopes_for_score(&catalogue, 0, &[]).allowed.is_empty());
+        // With the permission, the scope is a matter of score like any other.
+        let admin = ["admin".to_owned()];
+        assert_eq!(scopes_for_score(&catalogue, 2, &admin).step_up, [("admin".to_owned(), 5), ("pay".to_owned(), 5)]);
+        assert_eq!(scopes_for_score(&catalogue, 5, &admin).allowed, ["openid", "account", "admin", "pay"]);
+    }
+
+    #[test]
+    fn a_client_obtains_its_own_scopes_and_those_its_enabled_rules_grant() {
+        let rule = |client_id: &str, scopes: &[&str], state| ScopeRule {
+            id: "rule".into(),
+            label: "rule".into(),
+            client_id: client_id.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            state,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let rules = [
+            rule("billing", &["invoices:read", "reports"], ResourceState::Enabled),
+            rule("*", &["reports", "health"], ResourceState::Enabled),
+            rule("billing", &["payments:write"], ResourceState::Disabled),
+            rule("crm", &["contacts"], ResourceState::Enabled),
+        ];
+        let own = ["reports".to_owned()];
+        assert_eq!(client_grant(&own, &rules, "billing"), ["reports", "invoices:read", "health"]);
+        assert_eq!(client_grant(&[], &rules, "other"), ["reports", "health"], "only the rules for every client");
+        assert!(client_grant(&[], &[], "billing").is_empty());
+    }
+
+    #[test]
+    fn scopes_that_require_consent_need_a_consent_in_force_for_that_client() {
+        let mut catalogue = builtin_scopes();
+        catalogue.push(Scope {
+            value: "contacts".into(),
+            consent_required: true,
+            builtin: false,
+            ..catalogue[0].clone()
+        });
+        catalogue.push(Scope {
+            value: "photos".into(),
+            consent_required: true,
+            builtin: false,
+            ..catalogue[0].clone()
+        });
+        let requested = ["openid".to_owned(), "contacts".to_owned(), "photos".to_owned()];
+        let given = |client: &str, scopes: &[&str], expires_at, revoked_at| Consent {
+            id: "con".into(),
+            account_id: "acc".into(),
+            kind: "scope".into(),
+            subject: client.into(),
+            version: None,
+            scopes: Some(scopes.iter().map(|s| (*s).to_owned()).collect()),
+            granted_at: 0,
+            expires_at,
+            revoked_at,
+        };
+        assert_eq!(consent_needed(&catalogue, &[], "app", &requested, 10), ["contacts", "photos"]);
+        let contacts = given("app", &["contacts"], None, None);
+        assert_eq!(consent_needed(&catalogue, std::slice::from_ref(&contacts), "app", &requested, 10), ["photos"]);
+        assert_eq!(consent_needed(&catalogue, &[contacts], "other-app", &requested, 10).len(), 2, "per client");
+        let temporary = given("app", &["contacts", "photos"], Some(20), None);
+        assert!(consent_needed(&catalogue, std::slice::from_ref(&temporary), "app", &requested, 10).is_empty());
+        assert_eq!(consent_needed(&catalogue, &[temporary], "app", &requested, 20).len(), 2, "expired");
+        let revoked = given("app", &["contacts", "photos"], None, Some(5));
+        assert_eq!(consent_needed(&catalogue, &[revoked], "app", &requested, 10).len(), 2, "revoked");
     }
 
     #[test]

@@ -12,7 +12,7 @@ pub mod totp;
 use std::collections::BTreeMap;
 
 pub use account::{Account, Factor, FactorKind};
-pub use controls::{Consent, LegalDocument, LegalDue, Scope};
+pub use controls::{Consent, LegalDocument, LegalDue, Scope, ScopeRule};
 pub use name::{InvalidName, TenantName};
 pub use settings::{InvalidSetting, TenantSettings, check_colour, check_tags};
 pub use state::{ResourceState, UnknownState};
