@@ -53,6 +53,20 @@ pub struct Services {
     public_url: String,
 }
 
+impl Services {
+    /// Forgets what this node cached about a tenant (another node changed it).
+    pub fn forget(&self, tenant_id: &str) {
+        self.extensions.invalidate(tenant_id);
+        self.keys.invalidate(tenant_id);
+    }
+
+    /// Forgets everything this node cached about any tenant.
+    pub fn forget_all(&self) {
+        self.extensions.invalidate_all();
+        self.keys.invalidate_all();
+    }
+}
+
 impl From<Arc<Services>> for AppState {
     fn from(services: Arc<Services>) -> Self {
         AppState(services)
@@ -129,6 +143,9 @@ impl AppState {
         let keys = KeyCache::default();
         let services = Services { config, db, clock, entropy, extensions, keys, usage, node_id, public_url };
         let services = Arc::new(services);
+        if let Some(url) = services.db.postgres_url() {
+            events::changes::spawn_listener(Arc::downgrade(&services), url.to_owned());
+        }
         usage::spawn_flusher(Arc::downgrade(&services));
         if background_jobs {
             events::maintenance::spawn(Arc::downgrade(&services));

@@ -530,6 +530,27 @@ async fn a_change_on_one_node_reaches_the_caches_of_another_node_sharing_postgre
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             assert!(followed, "the second node still runs the extension its cache remembered");
+
+            // The first node rotates the tenant's signing key; the second signs with the new one.
+            async fn kid(server: &TestServer, tenant: &TestTenant, client: &TestClient) -> String {
+                let body = expect_status(server.token(tenant, client).await.unwrap(), StatusCode::OK).await.unwrap();
+                jsonwebtoken::decode_header(body["access_token"].as_str().unwrap()).unwrap().kid.unwrap()
+            }
+            let before = kid(&second, &tenant, &client).await;
+            let rotate = format!("/admin/v1/tenants/{}/keys/rotate", tenant.name);
+            let rotated = first.call(Method::POST, &tenant.admin_token, &rotate, None).await.unwrap();
+            let rotated =
+                expect_status(rotated, StatusCode::CREATED).await.unwrap()["kid"].as_str().unwrap().to_owned();
+            assert_ne!(before, rotated);
+            let mut followed = false;
+            for _ in 0..100 {
+                if kid(&second, &tenant, &client).await == rotated {
+                    followed = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(followed, "the second node still signs with the key its cache remembered");
         })
         .await
 }

@@ -276,3 +276,71 @@ async fn client_secrets_rotate_without_downtime_and_client_states_follow_the_rul
     assert_eq!(disabled["detail"]["removed"], json!({"state": "ENABLED"}));
 }
 }
+
+db_test! {
+async fn signing_keys_rotate_on_demand_and_on_schedule_and_a_retired_key_stays_published_until_its_tokens_expire() {
+    use std::sync::Arc;
+
+    use keyhaven::clock::ManualClock;
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("rotation").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    let access_token = || async {
+        let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    };
+    let kid_of = |token: &str| jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+    let published = || async {
+        let jwks = server.http.get(server.url(&format!("/t/{}/jwks.json", tenant.name))).send().await.unwrap();
+        let jwks: Value = jwks.json().await.unwrap();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+    };
+    let keys_path = format!("/admin/v1/tenants/{}/keys", tenant.name);
+    let first = access_token().await;
+    let keys = server.get(&tenant.admin_token, &keys_path).await.unwrap();
+    assert_eq!(keys, json!([{"kid": kid_of(&first), "algorithm": "ES256", "state": "ENABLED", "created_at": 1_800_000_000, "published_until": null}]));
+    assert!(!keys.to_string().contains("private"), "no private material");
+
+    // On demand: a new key signs at once; the old one stays published for the longest
+    // token lifetime (a client's access token: one day), so its tokens still verify.
+    let rotated = server.call(Method::POST, &tenant.admin_token, &format!("{keys_path}/rotate"), None).await.unwrap();
+    let rotated = expect_status(rotated, StatusCode::CREATED).await.unwrap();
+    let new_kid = rotated["kid"].as_str().unwrap().to_owned();
+    assert_ne!(new_kid, kid_of(&first));
+    let second = access_token().await;
+    assert_eq!(kid_of(&second), new_kid, "this node forgot its cached key");
+    assert_eq!(published().await, [new_kid.clone(), kid_of(&first)]);
+    server.verify(&tenant, &first, &tenant.issuer).await.unwrap();
+    server.verify(&tenant, &second, &tenant.issuer).await.unwrap();
+    let keys = server.get(&tenant.admin_token, &keys_path).await.unwrap();
+    assert_eq!(keys[1]["state"], "DISABLED");
+    assert_eq!(keys[1]["published_until"], 1_800_000_000 + 86_400);
+
+    // A day later the old key's tokens have expired: maintenance removes it.
+    clock.advance(86_400);
+    let report = server.state.run_maintenance().await.unwrap().unwrap();
+    assert_eq!((report.keys_rotated, report.keys_removed), (0, 1), "{report:?}");
+    assert_eq!(published().await, std::slice::from_ref(&new_kid));
+
+    // On schedule: after the tenant's rotation period.
+    let patched = server.call(Method::PATCH, &tenant.admin_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"settings": {"signing_key_rotation_days": 1}}))).await.unwrap();
+    expect_status(patched, StatusCode::OK).await.unwrap();
+    clock.advance(1);
+    let report = server.state.run_maintenance().await.unwrap().unwrap();
+    assert_eq!(report.keys_rotated, 1, "{report:?}");
+    let third = access_token().await;
+    assert!(kid_of(&third) != new_kid && kid_of(&third) != kid_of(&first));
+    assert_eq!(published().await, [kid_of(&third), new_kid]);
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let reasons: Vec<&str> = events.as_array().unwrap().iter().filter(|e| e["action"] == "key.rotated").map(|e| e["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["scheduled", "on-demand"]);
+
+    // Another tenant's administrator can neither see nor rotate these keys.
+    let other = server.create_tenant("rotation-other").await.unwrap();
+    let foreign = server.call(Method::POST, &other.admin_token, &format!("{keys_path}/rotate"), None).await.unwrap();
+    expect_problem(foreign, StatusCode::NOT_FOUND).await.unwrap();
+    let bad = server.call(Method::PATCH, &tenant.admin_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"settings": {"signing_key_rotation_days": 0}}))).await.unwrap();
+    expect_problem(bad, StatusCode::BAD_REQUEST).await.unwrap();
+}
+}

@@ -13,6 +13,7 @@ mod error;
 mod events;
 mod extensions;
 mod invocations;
+mod keys;
 mod kv;
 mod limits;
 mod rules;
@@ -69,6 +70,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/v1/tenants/{tenant}/clients/{client_id}/secret/previous",
             delete(clients::retire_previous_secret),
         )
+        .route("/admin/v1/tenants/{tenant}/keys", get(keys::list))
+        .route("/admin/v1/tenants/{tenant}/keys/rotate", post(keys::rotate))
         .route("/admin/v1/tenants/{tenant}/limits", get(limits::get).put(limits::set))
         .route("/admin/v1/plans", get(limits::list_plans))
         .route("/admin/v1/plans/{plan}", put(limits::put_plan))

@@ -1,7 +1,7 @@
 //! Cross-node cache invalidation: on PostgreSQL every node listens on
-//! [`CHANGES_CHANNEL`](crate::storage::CHANGES_CHANNEL), where each change to a tenant's
-//! cached extension state (limits, plans, settings, extensions, bindings) is announced when
-//! it is committed, and forgets what it cached about that tenant. While the listener is
+//! [`CHANGES_CHANNEL`](crate::storage::CHANGES_CHANNEL), where each change to what a node
+//! caches of a tenant (extension limits, plans, settings, extensions, bindings; its signing
+//! key) is announced when it is committed, and forgets what it cached about that tenant. While the listener is
 //! disconnected a node cannot know what changed, so on every (re)connection it forgets
 //! everything it cached.
 
@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use sqlx::postgres::PgListener;
 
-use crate::extensions::ExtensionRuntime;
+use crate::Services;
 use crate::storage::CHANGES_CHANNEL;
 
-/// Listens for other nodes' changes while the runtime lives (PostgreSQL only).
-pub fn spawn_listener(runtime: Weak<ExtensionRuntime>, url: String) {
+/// Listens for other nodes' changes while the service lives (PostgreSQL only).
+pub fn spawn_listener(runtime: Weak<Services>, url: String) {
     tokio::spawn(async move {
         loop {
             match PgListener::connect(&url).await {
@@ -23,17 +23,17 @@ pub fn spawn_listener(runtime: Weak<ExtensionRuntime>, url: String) {
                         tracing::warn!("cannot listen for changes from other nodes: {e}");
                     } else {
                         let Some(node) = runtime.upgrade() else { return };
-                        node.invalidate_all();
+                        node.forget_all();
                         drop(node);
                         loop {
                             let notification = listener.recv().await;
                             let Some(node) = runtime.upgrade() else { return };
                             match notification {
-                                Ok(notification) if notification.payload() == "*" => node.invalidate_all(),
-                                Ok(notification) => node.invalidate(notification.payload()),
+                                Ok(notification) if notification.payload() == "*" => node.forget_all(),
+                                Ok(notification) => node.forget(notification.payload()),
                                 Err(e) => {
                                     tracing::warn!("lost the change channel; reconnecting: {e}");
-                                    node.invalidate_all();
+                                    node.forget_all();
                                     break;
                                 }
                             }

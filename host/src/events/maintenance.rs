@@ -3,7 +3,9 @@
 //! tenant's `account_inactivity_days` (an `account.deleted` event with reason `inactive`),
 //! PENDING accounts whose invite lapsed (reason `pending-expired`) and factor enrolments
 //! never confirmed; and disables tenants unused for longer than their
-//! `tenant_inactivity_days` (a `tenant.state_changed` event with reason `inactive`). Each
+//! `tenant_inactivity_days` (a `tenant.state_changed` event with reason `inactive`);
+//! rotates signing keys older than the tenant's `signing_key_rotation_days` and removes
+//! retired keys whose tokens have all expired. Each
 //! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
@@ -36,6 +38,9 @@ pub struct MaintenanceReport {
     pub pending_accounts: u64,
     pub enrolments: u64,
     pub tenants: u64,
+    /// Signing keys rotated on schedule, and retired keys removed from the JWKS.
+    pub keys_rotated: u64,
+    pub keys_removed: u64,
 }
 
 impl AppState {
@@ -60,6 +65,14 @@ impl AppState {
                 for account_id in self.db.inactive_accounts(&tenant.id, now - days * 86_400, BATCH).await? {
                     report.accounts += u64::from(self.remove_account(&tenant, &account_id, "inactive").await?);
                 }
+            }
+            match self.rotate_signing_key_if_due(&tenant, now).await {
+                Ok((rotated, removed)) => {
+                    report.keys_rotated += u64::from(rotated);
+                    report.keys_removed += removed;
+                }
+                Err(crate::oauth::RotationError::Storage(e)) => return Err(e),
+                Err(e) => tracing::warn!(tenant = %tenant.id, "cannot rotate the signing key: {e}"),
             }
             if let Some(days) = tenant.settings.tenant_inactivity_days {
                 report.tenants += u64::from(self.expire_tenant(&tenant, now - days * 86_400, now).await?);

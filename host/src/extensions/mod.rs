@@ -199,9 +199,6 @@ impl ExtensionRuntime {
         });
         deployments::spawn_build_worker(Arc::downgrade(&runtime), build_jobs);
         records::spawn_flusher(Arc::downgrade(&runtime));
-        if let Some(url) = runtime.db.postgres_url() {
-            crate::events::changes::spawn_listener(Arc::downgrade(&runtime), url.to_owned());
-        }
         if runtime.node.background_jobs {
             crate::events::scheduler::spawn(Arc::downgrade(&runtime));
             crate::events::outbox::spawn_dispatcher(Arc::downgrade(&runtime));

@@ -44,7 +44,7 @@ pub async fn openid_configuration(
 
 pub async fn jwks(State(state): State<AppState>, Path(tenant_name): Path<String>) -> Result<Response, OAuthError> {
     let tenant = usable_tenant(&state, &tenant_name).await?;
-    let stored = state.db.published_keys(&tenant.id).await.map_err(|e| {
+    let stored = state.db.published_keys(&tenant.id, state.clock.now()).await.map_err(|e| {
         tracing::error!("jwks: {e}");
         OAuthError::server_error("internal error")
     })?;

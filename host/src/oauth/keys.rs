@@ -118,6 +118,19 @@ impl KeyCache {
             keys.insert(tenant_id.to_owned(), key);
         }
     }
+
+    /// Forgets the tenant's key (it rotated); the next token loads the current one.
+    pub fn invalidate(&self, tenant_id: &str) {
+        if let Ok(mut keys) = self.by_tenant.write() {
+            keys.remove(tenant_id);
+        }
+    }
+
+    pub fn invalidate_all(&self) {
+        if let Ok(mut keys) = self.by_tenant.write() {
+            keys.clear();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ mod error;
 mod invite;
 pub mod keys;
 mod login;
+mod rotation;
 mod token;
 
 use axum::Router;
@@ -18,6 +19,7 @@ use axum::routing::{get, post};
 pub use claims::{PROTECTED_CLAIMS, ProtectedClaim, is_protected, sanitise_reason};
 pub use error::OAuthError;
 pub use keys::{KeyCache, SigningKey};
+pub use rotation::RotationError;
 
 use crate::AppState;
 

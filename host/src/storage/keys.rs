@@ -1,4 +1,7 @@
-//! Signing keys, one or more per tenant. Private keys are stored as PKCS#8 DER.
+//! Signing keys, one or more per tenant: the current (ENABLED) key signs; retired keys
+//! (DISABLED) stay published until the tokens they signed have expired. A rotation — the
+//! current key retired, a new one current, the event — is one transaction. Private keys
+//! are stored as PKCS#8 DER.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -17,6 +20,17 @@ pub struct SigningKeyRow {
     pub public_jwk: String,
     pub state: ResourceState,
     pub created_at: i64,
+}
+
+/// A key as the admin API shows it: no private material.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub algorithm: String,
+    /// ENABLED: the key that signs; DISABLED: retired, published until `published_until`.
+    pub state: ResourceState,
+    pub created_at: i64,
+    pub published_until: Option<i64>,
 }
 
 fn key(row: &AnyRow) -> Result<SigningKeyRow> {
@@ -62,15 +76,76 @@ impl Db {
         row.as_ref().map(key).transpose()
     }
 
-    /// The public JWKs the tenant publishes (every ENABLED key).
-    pub async fn published_keys(&self, tenant_id: &str) -> Result<Vec<String>> {
+    /// The public JWKs the tenant publishes: the current key, then the retired keys whose
+    /// tokens may still be valid, newest first.
+    pub async fn published_keys(&self, tenant_id: &str, now: i64) -> Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT public_jwk FROM signing_keys WHERE tenant_id = $1 AND state = 'ENABLED'
-             ORDER BY created_at DESC, kid",
+            "SELECT public_jwk FROM signing_keys
+             WHERE tenant_id = $1 AND (state = 'ENABLED' OR (state = 'DISABLED' AND published_until > $2))
+             ORDER BY CASE WHEN state = 'ENABLED' THEN 0 ELSE 1 END, created_at DESC, kid",
+        )
+        .bind(tenant_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(row.try_get("public_jwk")?)).collect()
+    }
+
+    /// The tenant's keys: the current one, then the retired ones, newest first.
+    pub async fn signing_keys(&self, tenant_id: &str) -> Result<Vec<KeyInfo>> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, state, created_at, published_until FROM signing_keys WHERE tenant_id = $1
+             ORDER BY CASE WHEN state = 'ENABLED' THEN 0 ELSE 1 END, created_at DESC, kid",
         )
         .bind(tenant_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|row| Ok(row.try_get("public_jwk")?)).collect()
+        rows.iter()
+            .map(|row| {
+                Ok(KeyInfo {
+                    kid: row.try_get("kid")?,
+                    algorithm: row.try_get("algorithm")?,
+                    state: state(row.try_get("state")?)?,
+                    created_at: row.try_get("created_at")?,
+                    published_until: row.try_get("published_until")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Retires the tenant's current key (published until `published_until`) and makes
+    /// `new` current, with the event, in one transaction.
+    pub async fn rotate_signing_key(
+        &self,
+        new: &SigningKeyRow,
+        published_until: i64,
+        event: super::EventToWrite<'_>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE signing_keys SET state = 'DISABLED', published_until = $1 WHERE tenant_id = $2 AND state = 'ENABLED'",
+        )
+        .bind(published_until)
+        .bind(&new.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        insert(&mut tx, new).await?;
+        if let Some((event, bindings)) = event {
+            super::events::insert_event_in(&mut tx, &new.tenant_id, event, bindings, new.created_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Removes the tenant's retired keys no longer published; returns how many.
+    pub async fn remove_unpublished_keys(&self, tenant_id: &str, now: i64) -> Result<u64> {
+        let removed = sqlx::query(
+            "DELETE FROM signing_keys WHERE tenant_id = $1 AND state = 'DISABLED' AND published_until <= $2",
+        )
+        .bind(tenant_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(removed.rows_affected())
     }
 }

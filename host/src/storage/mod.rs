@@ -36,7 +36,7 @@ pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
 pub use invocations::{InvocationRow, InvocationStats, NewInvocation};
-pub use keys::SigningKeyRow;
+pub use keys::{KeyInfo, SigningKeyRow};
 pub use kv::{KvEntry, KvWrite};
 pub use plans::{PlanRow, TenantLimitsRow};
 pub use tokens::{PatRow, ROOT_TOKEN_ID};

@@ -33,6 +33,9 @@ pub struct TenantSettings {
     pub signing_algorithm: String,
     /// Whether people may create their own accounts (`POST /t/{tenant}/register`).
     pub self_registration: bool,
+    /// The signing key is replaced after this many days (1 to 365); the previous one stays
+    /// published until the tokens it signed have expired.
+    pub signing_key_rotation_days: i64,
 }
 
 impl Default for TenantSettings {
@@ -48,6 +51,7 @@ impl Default for TenantSettings {
             refresh_token_idle_seconds: 30 * DAY,
             signing_algorithm: "ES256".into(),
             self_registration: false,
+            signing_key_rotation_days: 90,
         }
     }
 }
@@ -65,6 +69,12 @@ fn within(name: &str, value: i64, min: i64, max: i64) -> Result<(), InvalidSetti
 }
 
 impl TenantSettings {
+    /// The longest any token this tenant signs may live: how long a retired signing key
+    /// stays published.
+    pub fn longest_token_seconds(&self) -> i64 {
+        self.human_access_token_seconds.max(self.client_access_token_seconds).max(self.id_token_seconds)
+    }
+
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         within("session_idle_seconds", self.session_idle_seconds, MINUTE, 30 * DAY)?;
         within("stay_signed_in_seconds", self.stay_signed_in_seconds, self.session_idle_seconds, 400 * DAY)?;
@@ -78,6 +88,7 @@ impl TenantSettings {
         within("client_access_token_seconds", self.client_access_token_seconds, MINUTE, 30 * DAY)?;
         within("id_token_seconds", self.id_token_seconds, MINUTE, DAY)?;
         within("refresh_token_idle_seconds", self.refresh_token_idle_seconds, HOUR, 365 * DAY)?;
+        within("signing_key_rotation_days", self.signing_key_rotation_days, 1, 365)?;
         if !matches!(self.signing_algorithm.as_str(), "ES256" | "EdDSA" | "RS256") {
             return Err(InvalidSetting(format!(
                 "signing_algorithm must be ES256, EdDSA or RS256, not {:?}",
