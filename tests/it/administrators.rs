@@ -163,8 +163,15 @@ async fn invites_are_single_use_expire_and_pending_items_never_completed_are_rem
     let use_invite = |token: String| post(&server, &name, "invite", None, json!({"invite_token": token, "password": PASSWORD}));
     expect_problem(use_invite(replaced).await, StatusCode::UNAUTHORIZED).await.unwrap();
     expect_status(use_invite(current).await, StatusCode::OK).await.unwrap();
-    let (_, view) = sign_in(&server, &name, "bob").await;
+    let (session, view) = sign_in(&server, &name, "bob").await;
     assert_eq!(view["needs_permission"], json!(["admin"]), "an invite is not a permission");
+    // A later invite resets the password: the sessions opened with the old one end.
+    expect_status(use_invite(invite(bob.clone()).await).await, StatusCode::OK).await.unwrap();
+    let ended = server.http.get(server.url(&format!("/t/{name}/session"))).bearer_auth(&session).send().await.unwrap();
+    expect_problem(ended, StatusCode::UNAUTHORIZED).await.unwrap();
+    let factors = server.get(&admin_token, &format!("{base}/accounts/{bob}")).await.unwrap()["factors"].clone();
+    let states: Vec<&str> = factors.as_array().unwrap().iter().map(|f| f["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["DISABLED", "ENABLED"], "the old password is disabled, the new one enabled");
 
     // A TOTP enrolment left unconfirmed, and the first administrator's invite never used.
     let enrolled = server.call(Method::POST, &admin_token, &format!("{base}/accounts/{bob}/factors"), Some(json!({"kind": "totp"}))).await.unwrap();
@@ -173,7 +180,8 @@ async fn invites_are_single_use_expire_and_pending_items_never_completed_are_rem
     let report = server.state.run_maintenance().await.unwrap().unwrap();
     assert_eq!((report.enrolments, report.pending_accounts), (1, 0), "{report:?}");
     let factors = server.get(&admin_token, &format!("{base}/accounts/{bob}")).await.unwrap()["factors"].clone();
-    assert_eq!(factors.as_array().unwrap().len(), 1, "the password stays: {factors}");
+    let kinds: Vec<&str> = factors.as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["password", "password"], "the passwords stay: {factors}");
 
     clock.advance(7 * 86_400);
     expect_problem(use_invite(first_invite).await, StatusCode::UNAUTHORIZED).await.unwrap();

@@ -21,7 +21,7 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::account_creation::{AccountData, Source};
 use crate::extensions::events::EventResult;
 use crate::storage::SessionRow;
-use crate::tenancy::account::{self, check_attributes, check_email, check_password, check_phone, normalise_username};
+use crate::tenancy::account::{check_attributes, check_email, check_password, check_phone, normalise_username};
 use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Role, Tenant, totp};
 
 fn invalid(e: impl std::fmt::Display) -> ApiError {
@@ -79,22 +79,10 @@ pub(crate) async fn password_factor(
     password: String,
     now: i64,
 ) -> Result<Factor, ApiError> {
-    Ok(Factor {
-        id: sortable_id(state.entropy.as_ref(), "fac", now, 8)?,
-        account_id: account_id.to_owned(),
-        kind: FactorKind::Password,
-        channel: None,
-        recipient: None,
-        secret_hash: Some(hash_password(state, password).await?),
-        state: ResourceState::Enabled,
-        failed_attempts: 0,
-        codes_requested: 0,
-        locked_until: None,
-        created_at: now,
-        last_used_at: None,
-        sealed_secret: None,
-        last_step: None,
-    })
+    let id = sortable_id(state.entropy.as_ref(), "fac", now, 8)?;
+    let mut factor = Factor::new(id, account_id, FactorKind::Password, now);
+    factor.secret_hash = Some(hash_password(state, password).await?);
+    Ok(factor)
 }
 
 /// Creates an account: checks it, runs the `before` hooks (which may change or refuse it),
@@ -347,22 +335,7 @@ pub(crate) async fn enrol(
 ) -> Result<EnrolledFactor, ApiError> {
     let kind = FactorKind::parse(&body.kind).ok_or_else(|| invalid("kind must be password, otp or totp"))?;
     let now = state.clock.now();
-    let mut factor = Factor {
-        id: sortable_id(state.entropy.as_ref(), "fac", now, 8)?,
-        account_id: account.id.clone(),
-        kind,
-        channel: None,
-        recipient: None,
-        secret_hash: None,
-        state: ResourceState::Enabled,
-        failed_attempts: 0,
-        codes_requested: 0,
-        locked_until: None,
-        created_at: now,
-        last_used_at: None,
-        sealed_secret: None,
-        last_step: None,
-    };
+    let mut factor = Factor::new(sortable_id(state.entropy.as_ref(), "fac", now, 8)?, &account.id, kind, now);
     let mut enrolment = None;
     match kind {
         FactorKind::Password => {
@@ -520,10 +493,7 @@ pub async fn sessions(
     let account = find(&state, &tenant, &id).await?;
     let now = state.clock.now();
     let sessions = state.db.sessions_of(&tenant.id, &account.id).await?;
-    let live = |s: &SessionRow| {
-        account::session_live(s.state, s.stay_signed_in, s.created_at, s.last_seen_at, &tenant.settings, now)
-    };
-    Ok(Json(sessions.into_iter().filter(live).collect()))
+    Ok(Json(sessions.into_iter().filter(|s| s.is_live(&tenant.settings, now)).collect()))
 }
 
 pub async fn end_session(

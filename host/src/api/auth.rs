@@ -12,7 +12,6 @@ use super::audit::AuditSlot;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::storage::ADMIN_PERMISSION;
-use crate::tenancy::account::session_live;
 use crate::tenancy::controls::builtin_scopes;
 use crate::tenancy::{ResourceState, Role, Tenant};
 
@@ -81,15 +80,7 @@ async fn administrator_session(
     let Some((tenant_id, session)) = state.db.session_by_token_digest(digest).await? else { return Ok(None) };
     let ended = || ApiError::new(Problem::Unauthenticated, "the session has ended");
     let tenant = state.db.tenant_by_id(&tenant_id).await?.ok_or_else(ended)?;
-    let live = session_live(
-        session.state,
-        session.stay_signed_in,
-        session.created_at,
-        session.last_seen_at,
-        &tenant.settings,
-        now,
-    );
-    if !live || session.state != ResourceState::Enabled {
+    if !session.is_live(&tenant.settings, now) || session.state != ResourceState::Enabled {
         return Err(ended());
     }
     let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());

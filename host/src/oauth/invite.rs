@@ -1,8 +1,9 @@
 //! `POST /t/{tenant}/invite`: the owner of an invited account (a new tenant's first
 //! administrator, or anyone an administrator invited) sets its password with the one-time
-//! invite token. The invite is used up, earlier passwords are disabled, and a PENDING
-//! account becomes ENABLED, with an `account.invite_accepted` event, in one transaction;
-//! the account then signs in like any other.
+//! invite token. The invite is used up, earlier passwords are disabled (and the sessions
+//! opened with them end), and a PENDING account becomes ENABLED, with an
+//! `account.invite_accepted` event, in one transaction; the account then signs in like any
+//! other.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;

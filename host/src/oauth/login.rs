@@ -162,14 +162,7 @@ async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Resu
         })?;
     let session = state.db.session_by_token(&tenant.id, &secrets::digest(token.trim())).await?.ok_or_else(failed)?;
     let now = state.clock.now();
-    let live = account::session_live(
-        session.state,
-        session.stay_signed_in,
-        session.created_at,
-        session.last_seen_at,
-        &tenant.settings,
-        now,
-    );
+    let live = session.is_live(&tenant.settings, now);
     let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
     match (live, account) {
         (true, Some(account)) => Ok((session, account)),

@@ -66,6 +66,20 @@ pub struct SessionRow {
     pub last_seen_at: i64,
 }
 
+impl SessionRow {
+    /// Whether the login or session is still usable under the tenant's settings.
+    pub fn is_live(&self, settings: &crate::tenancy::TenantSettings, now: i64) -> bool {
+        crate::tenancy::account::session_live(
+            self.state,
+            self.stay_signed_in,
+            self.created_at,
+            self.last_seen_at,
+            settings,
+            now,
+        )
+    }
+}
+
 fn session(row: &AnyRow) -> Result<SessionRow> {
     Ok(SessionRow {
         id: row.try_get("id")?,

@@ -165,8 +165,8 @@ impl Db {
     }
 
     /// Uses an invite: removes it (if it is still there and unexpired), disables the
-    /// account's earlier passwords, stores the new password factor and enables a PENDING
-    /// account, with the event, in one transaction. False (and nothing changed) if the
+    /// account's earlier passwords, ends its sessions, stores the new password factor and
+    /// enables a PENDING account, with the event, in one transaction. False (and nothing changed) if the
     /// invite was used or expired meanwhile.
     pub async fn accept_invite(
         &self,
@@ -197,6 +197,12 @@ impl Db {
         .bind(&password.account_id)
         .execute(&mut *tx)
         .await?;
+        // A new password ends every session opened with an old one.
+        sqlx::query("UPDATE sessions SET state = 'DISABLED' WHERE tenant_id = $1 AND account_id = $2")
+            .bind(tenant_id)
+            .bind(&password.account_id)
+            .execute(&mut *tx)
+            .await?;
         insert_factor_in(&mut tx, tenant_id, password).await?;
         sqlx::query("UPDATE accounts SET state = 'ENABLED', updated_at = $1 WHERE tenant_id = $2 AND id = $3 AND state = 'PENDING'")
             .bind(now)

@@ -119,6 +119,26 @@ pub struct Factor {
 }
 
 impl Factor {
+    /// A new, enabled factor of the account with no secret yet and clean counters.
+    pub fn new(id: String, account_id: &str, kind: FactorKind, now: i64) -> Factor {
+        Factor {
+            id,
+            account_id: account_id.to_owned(),
+            kind,
+            channel: None,
+            recipient: None,
+            state: ResourceState::Enabled,
+            failed_attempts: 0,
+            codes_requested: 0,
+            locked_until: None,
+            created_at: now,
+            last_used_at: None,
+            secret_hash: None,
+            sealed_secret: None,
+            last_step: None,
+        }
+    }
+
     pub fn is_locked(&self, now: i64) -> bool {
         self.locked_until.is_some_and(|until| until > now)
     }
