@@ -23,7 +23,7 @@ use crate::extensions::dispatch::{TokenClaims, TokenHookError};
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
 use crate::tenancy::controls::client_grant;
-use crate::tenancy::{Client, Tenant};
+use crate::tenancy::{Client, ScopeRule, Tenant};
 
 /// Access-token lifetime for machine clients (PRODUCT.md: 1 day).
 pub const CLIENT_ACCESS_TOKEN_SECONDS: i64 = 24 * 60 * 60;
@@ -46,9 +46,8 @@ pub async fn token(
         }
         None => return Err(OAuthError::invalid_request("grant_type is required")),
     }
-    let client = authenticate_client(&state, &tenant, &headers, &params).await?;
+    let (client, rules) = authenticate_client(&state, &tenant, &headers, &params).await?;
     // What the client may obtain: its own scopes and those the tenant's rules grant it.
-    let rules = state.db.rules_for_client(&tenant.id, &client.client_id).await.map_err(internal)?;
     let allowed = client_grant(&client.scopes, &rules, &client.client_id);
     let mut scopes = granted_scopes(&allowed, params.get("scope")?)?;
     let issuer = state.issuer(&tenant.name);
@@ -154,13 +153,14 @@ async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey
 }
 
 /// Authenticates the client with exactly one of `client_secret_basic` and
-/// `client_secret_post`. Every failure looks the same to the caller.
+/// `client_secret_post`; the client comes with the rules that grant it scopes. Every
+/// failure looks the same to the caller.
 async fn authenticate_client(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<Client, OAuthError> {
+) -> Result<(Client, Vec<ScopeRule>), OAuthError> {
     let basic = basic_credentials(headers)?;
     let posted = match (params.get("client_id")?, params.get("client_secret")?) {
         (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
@@ -175,8 +175,8 @@ async fn authenticate_client(
         (None, None) => return Err(OAuthError::invalid_client("client authentication is required")),
     };
     let rejected = || OAuthError::invalid_client("client authentication failed");
-    let client = state.db.client(&tenant.id, &client_id).await.map_err(internal)?;
-    let Some(client) = client else {
+    let client = state.db.client_with_rules(&tenant.id, &client_id).await.map_err(internal)?;
+    let Some((client, rules)) = client else {
         // Same work as a real check, so timing does not tell which client ids exist.
         let _ = crate::secrets::verify(&secret, &"0".repeat(64));
         return Err(rejected());
@@ -190,7 +190,7 @@ async fn authenticate_client(
     if !client.state.under(tenant.effective_state()).is_usable() {
         return Err(rejected());
     }
-    Ok(client)
+    Ok((client, rules))
 }
 
 /// `Authorization: Basic` credentials, form-url-decoded as RFC 6749 §2.3.1 requires.

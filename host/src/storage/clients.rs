@@ -1,4 +1,5 @@
-//! Machine clients of a tenant. Secrets are stored as SHA-256 digests only.
+//! Machine clients of a tenant. Secrets are stored as SHA-256 digests only. The token
+//! endpoint reads a client together with the rules that grant it scopes, in one query.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -6,10 +7,17 @@ use sqlx::any::AnyRow;
 use super::accounts::EventToWrite;
 use super::events::insert_event_in;
 use super::{Db, Result, StorageError, is_unique_violation, state};
-use crate::tenancy::Client;
+use crate::tenancy::controls::EVERY_CLIENT;
+use crate::tenancy::{Client, ResourceState, ScopeRule};
 
 const COLUMNS: &str = "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at,
      previous_secret_sha256, secret_created_at";
+
+/// [`COLUMNS`] of the client aliased `c`, and the columns of a scope rule aliased `r`.
+const CLIENT_WITH_RULE: &str = "c.tenant_id, c.client_id, c.name, c.secret_sha256, c.attributes, c.scopes, c.audience,
+     c.state, c.created_at, c.previous_secret_sha256, c.secret_created_at, r.id AS rule_id, r.label AS rule_label,
+     r.client_id AS rule_client_id, r.scopes AS rule_scopes, r.created_at AS rule_created_at,
+     r.updated_at AS rule_updated_at";
 
 fn client(row: &AnyRow) -> Result<Client> {
     Ok(Client {
@@ -54,6 +62,39 @@ impl Db {
         let sql = format!("SELECT {COLUMNS} FROM clients WHERE tenant_id = $1 AND client_id = $2");
         let row = sqlx::query(&sql).bind(tenant_id).bind(client_id).fetch_optional(&self.pool).await?;
         row.as_ref().map(client).transpose()
+    }
+
+    /// The client with the enabled rules that grant it scopes (naming it or every client),
+    /// in one query: the token endpoint's read of a client.
+    pub async fn client_with_rules(
+        &self,
+        tenant_id: &str,
+        client_id: &str,
+    ) -> Result<Option<(Client, Vec<ScopeRule>)>> {
+        let sql = format!(
+            "SELECT {CLIENT_WITH_RULE} FROM clients c
+             LEFT JOIN scope_rules r ON r.tenant_id = c.tenant_id AND r.client_id IN (c.client_id, $3)
+                                    AND r.state = 'ENABLED'
+             WHERE c.tenant_id = $1 AND c.client_id = $2"
+        );
+        let rows = sqlx::query(&sql).bind(tenant_id).bind(client_id).bind(EVERY_CLIENT).fetch_all(&self.pool).await?;
+        let Some(first) = rows.first() else { return Ok(None) };
+        let mut rules = Vec::new();
+        for row in &rows {
+            let Some(id) = row.try_get::<Option<String>, _>("rule_id")? else { continue };
+            rules.push(ScopeRule {
+                id,
+                label: row.try_get("rule_label")?,
+                client_id: row.try_get("rule_client_id")?,
+                scopes: serde_json::from_str(row.try_get("rule_scopes")?)?,
+                state: ResourceState::Enabled,
+                created_at: row.try_get("rule_created_at")?,
+                updated_at: row.try_get("rule_updated_at")?,
+            });
+        }
+        // Oldest rule first, so a token's scopes come in a stable order.
+        rules.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(Some((client(first)?, rules)))
     }
 
     pub async fn list_clients(&self, tenant_id: &str) -> Result<Vec<Client>> {

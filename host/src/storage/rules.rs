@@ -1,6 +1,6 @@
 //! Rules granting scopes to machine clients (see [`crate::tenancy::ScopeRule`]). A change
-//! and its event are one transaction; the token endpoint reads the enabled rules that name
-//! a client (or every client) with one indexed query.
+//! and its event are one transaction; the token endpoint reads a client's enabled rules
+//! with the client itself ([`Db::client_with_rules`]).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -8,7 +8,6 @@ use sqlx::any::AnyRow;
 use super::accounts::{EventToWrite, event_in};
 use super::{Db, Result, state};
 use crate::tenancy::ScopeRule;
-use crate::tenancy::controls::EVERY_CLIENT;
 
 const COLUMNS: &str = "id, label, client_id, scopes, state, created_at, updated_at";
 
@@ -55,16 +54,6 @@ impl Db {
         let sql = format!("SELECT {COLUMNS} FROM scope_rules WHERE tenant_id = $1 AND id = $2");
         let row = sqlx::query(&sql).bind(tenant_id).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(rule).transpose()
-    }
-
-    /// The enabled rules that name the client or every client.
-    pub async fn rules_for_client(&self, tenant_id: &str, client_id: &str) -> Result<Vec<ScopeRule>> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM scope_rules
-             WHERE tenant_id = $1 AND client_id IN ($2, $3) AND state = 'ENABLED' ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql).bind(tenant_id).bind(client_id).bind(EVERY_CLIENT).fetch_all(&self.pool).await?;
-        rows.iter().map(rule).collect()
     }
 
     /// Writes a rule's label, scopes and state, with the event; false if it is gone.
