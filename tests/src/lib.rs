@@ -16,6 +16,8 @@ use keyhaven::extensions::{Hook, Limits, NodeLimits, Target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+pub mod python;
+
 /// Paths of the guest components built for wasm32-wasip2 by `tests/build.rs`.
 pub mod guests {
     include!(concat!(env!("OUT_DIR"), "/guests.rs"));

@@ -37,6 +37,11 @@ impl OAuthError {
         Self::new(StatusCode::BAD_REQUEST, "invalid_scope", description)
     }
 
+    /// RFC 7009 §2.2.1: the server does not revoke tokens of this type.
+    pub fn unsupported_token_type(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unsupported_token_type", description)
+    }
+
     pub fn access_denied(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "access_denied", description)
     }

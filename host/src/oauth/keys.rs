@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
@@ -102,6 +104,34 @@ impl SigningKey {
     }
 }
 
+/// A compact JWS verified against one of a tenant's published keys: its protected header
+/// and its claims. `None` when it is malformed, names no key of `published` (JWKs as
+/// stored), is not ES256, or its signature does not verify. Claims are not checked here.
+pub fn verify_jwt(token: &str, published: &[String]) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    let mut parts = token.split('.');
+    let (header_b64, claims_b64, signature_b64) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let header: Map<String, Value> = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
+    if header.get("alg")?.as_str()? != ES256 {
+        return None;
+    }
+    let kid = header.get("kid")?.as_str()?;
+    let jwk: Value = published
+        .iter()
+        .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+        .find(|jwk| jwk["kid"].as_str() == Some(kid))?;
+    let mut point = vec![0x04];
+    point.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str()?).ok()?);
+    point.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str()?).ok()?);
+    let signature = URL_SAFE_NO_PAD.decode(signature_b64).ok()?;
+    let signed = &token[..header_b64.len() + 1 + claims_b64.len()];
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(signed.as_bytes(), &signature).ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims_b64).ok()?).ok()?;
+    Some((header, claims))
+}
+
 /// Parsed active signing keys by tenant id.
 #[derive(Debug, Default)]
 pub struct KeyCache {
@@ -149,6 +179,24 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 64);
+    }
+
+    #[test]
+    fn a_token_verifies_only_against_the_key_that_signed_it_and_only_unaltered() {
+        let row = generate("tn_1", 0).unwrap();
+        let other = generate("tn_2", 0).unwrap();
+        let mut claims = Map::new();
+        claims.insert("sub".into(), json!("cl_1"));
+        let token = SigningKey::from_row(&row).unwrap().sign_jwt("at+jwt", &claims).unwrap();
+        let (header, verified) = verify_jwt(&token, std::slice::from_ref(&row.public_jwk)).unwrap();
+        assert_eq!((header["kid"].as_str().unwrap(), &verified["sub"]), (row.kid.as_str(), &json!("cl_1")));
+        assert!(verify_jwt(&token, std::slice::from_ref(&other.public_jwk)).is_none(), "another tenant's key");
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"cl_2"}"#);
+        assert!(
+            verify_jwt(&format!("{}.{forged}.{}", parts[0], parts[2]), std::slice::from_ref(&row.public_jwk)).is_none()
+        );
+        assert!(verify_jwt("not.a.token", &[row.public_jwk]).is_none());
     }
 
     #[test]

@@ -1,12 +1,14 @@
-//! The per-tenant token service under `/t/{tenant}/`: discovery, JWKS and the token
-//! endpoint, with their keys and claim rules (errors use the RFC 6749 codes); and the
-//! identifier-first login of human accounts with its sessions ([`login`]; problem+json),
-//! an account's own consents ([`consents`]) and the acceptance of invites ([`invite`]).
+//! The per-tenant token service under `/t/{tenant}/`: discovery, JWKS, the token
+//! endpoint, introspection and revocation ([`introspection`]), with their keys and claim
+//! rules (errors use the RFC 6749 codes); and the identifier-first login of human accounts
+//! with its sessions ([`login`]; problem+json), an account's own consents ([`consents`])
+//! and the acceptance of invites ([`invite`]).
 
 mod claims;
 mod consents;
 mod discovery;
 mod error;
+mod introspection;
 mod invite;
 pub mod keys;
 mod login;
@@ -28,6 +30,8 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/t/{tenant}/jwks.json", get(discovery::jwks))
         .route("/t/{tenant}/oauth2/token", post(token::token))
+        .route("/t/{tenant}/oauth2/introspect", post(introspection::introspect))
+        .route("/t/{tenant}/oauth2/revoke", post(introspection::revoke))
         .route("/t/{tenant}/register", post(login::register))
         .route("/t/{tenant}/invite", post(invite::accept))
         .route("/t/{tenant}/login", post(login::start))

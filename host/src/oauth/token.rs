@@ -155,7 +155,7 @@ async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey
 /// Authenticates the client with exactly one of `client_secret_basic` and
 /// `client_secret_post`; the client comes with the rules that grant it scopes. Every
 /// failure looks the same to the caller.
-async fn authenticate_client(
+pub(super) async fn authenticate_client(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
@@ -231,10 +231,10 @@ fn granted_scopes(allowed: &[String], requested: Option<&str>) -> Result<Vec<Str
 }
 
 /// Form parameters of a token request; each may appear at most once (RFC 6749 §3.2).
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
+    pub(super) fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, OAuthError> {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let essence = content_type.split(';').next().unwrap_or("").trim();
         if !essence.eq_ignore_ascii_case(FORM) {
@@ -245,7 +245,7 @@ impl Params {
         Ok(Params(pairs))
     }
 
-    fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+    pub(super) fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
         let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
         let first = values.next();
         if values.next().is_some() {
@@ -255,7 +255,7 @@ impl Params {
     }
 }
 
-fn internal(error: impl std::fmt::Display) -> OAuthError {
+pub(super) fn internal(error: impl std::fmt::Display) -> OAuthError {
     tracing::error!("token endpoint: {error}");
     OAuthError::server_error("internal error")
 }

@@ -19,6 +19,7 @@ mod keys;
 mod kv;
 mod maintenance;
 mod plans;
+mod revocations;
 mod rules;
 mod tenants;
 mod tokens;
