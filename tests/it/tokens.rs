@@ -213,6 +213,14 @@ async fn token_times_come_from_the_service_clock() {
     let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
     assert_eq!(claims["iat"], now);
     assert_eq!(claims["exp"], now + 86_400);
+
+    // The lifetime is the tenant's setting.
+    let short = server.create_tenant_with(json!({"name": keyhaven_tests::unique_name("short"), "settings": {"client_access_token_seconds": 600}})).await.unwrap();
+    let client = server.create_client(&short, json!({"name": "c"})).await.unwrap();
+    let body = expect_status(server.token(&short, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(body["expires_in"], 600);
+    let claims = server.verify(&short, body["access_token"].as_str().unwrap(), &short.issuer).await.unwrap();
+    assert_eq!(claims["exp"], now + 600);
 }}
 
 db_test! {

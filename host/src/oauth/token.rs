@@ -25,9 +25,6 @@ use crate::extensions::token_issuance::{Subject, TokenRequest};
 use crate::tenancy::controls::client_grant;
 use crate::tenancy::{Client, ScopeRule, Tenant};
 
-/// Access-token lifetime for machine clients (PRODUCT.md: 1 day).
-pub const CLIENT_ACCESS_TOKEN_SECONDS: i64 = 24 * 60 * 60;
-
 const FORM: &str = "application/x-www-form-urlencoded";
 
 pub async fn token(
@@ -58,7 +55,8 @@ pub async fn token(
     claims.insert("iss".into(), json!(issuer));
     claims.insert("sub".into(), json!(client.client_id));
     claims.insert("aud".into(), if audience.len() == 1 { json!(audience[0]) } else { json!(audience) });
-    claims.insert("exp".into(), json!(now + CLIENT_ACCESS_TOKEN_SECONDS));
+    let lifetime = tenant.settings.client_access_token_seconds;
+    claims.insert("exp".into(), json!(now + lifetime));
     claims.insert("iat".into(), json!(now));
     claims.insert("jti".into(), json!(random_id(state.entropy.as_ref(), "at", 16).map_err(internal)?));
     claims.insert("client_id".into(), json!(client.client_id));
@@ -88,7 +86,7 @@ pub async fn token(
     let body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
-        "expires_in": CLIENT_ACCESS_TOKEN_SECONDS,
+        "expires_in": lifetime,
         "scope": scopes.join(" "),
     });
     let mut response = Json(body).into_response();
