@@ -1,6 +1,7 @@
 //! Introspection (RFC 7662) and revocation (RFC 7009): a live access token is active for
 //! the tenant's authenticated clients; revoked, expired, tampered, foreign tokens and the
-//! tokens of a disabled client or tenant are inactive, with nothing said about why.
+//! tokens of a disabled client or tenant are inactive, with nothing said about why. Clients
+//! authenticate with secrets or with `private_key_jwt` assertions, each accepted once.
 
 use std::sync::Arc;
 
@@ -128,5 +129,85 @@ async fn discovery_names_the_introspection_and_revocation_endpoints() {
     let metadata = expect_status(metadata, StatusCode::OK).await.unwrap();
     assert_eq!(metadata["introspection_endpoint"], format!("{}/oauth2/introspect", tenant.issuer));
     assert_eq!(metadata["revocation_endpoint"], format!("{}/oauth2/revoke", tenant.issuer));
+}
+}
+
+/// A `private_key_jwt` assertion signed with `key` (PKCS#8 DER, P-256).
+fn assertion(key: &[u8], kid: &str, claims: Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(key)).unwrap()
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+db_test! {
+async fn private_key_jwt_assertions_authenticate_a_client_each_once() {
+    let now = 1_800_000_000;
+    let server = TestServer::start_with_clock(Arc::new(ManualClock::new(now))).await.unwrap();
+    let tenant = server.create_tenant("pkjwt").await.unwrap();
+    let key = keyhaven::oauth::keys::generate("test", now).unwrap();
+    let stranger = keyhaven::oauth::keys::generate("test", now).unwrap();
+    let public: Value = serde_json::from_str(&key.public_jwk).unwrap();
+    let clients = format!("/admin/v1/tenants/{}/clients", tenant.name);
+
+    // Keys are checked when registered: public P-256 or RSA ≥ 2048 bits only.
+    let mut private = public.clone();
+    private["d"] = json!("AAAA");
+    for jwks in [json!({"keys": [private]}), json!({"keys": []}), json!({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]}), json!([public])] {
+        let refused = server.call(Method::POST, &tenant.admin_token, &clients, Some(json!({"name": "x", "jwks": jwks}))).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{jwks}");
+    }
+    let created = server.call(Method::POST, &tenant.admin_token, &clients, Some(json!({"name": "signer", "scopes": ["reports"], "jwks": {"keys": [public]}}))).await.unwrap();
+    let created = expect_status(created, StatusCode::CREATED).await.unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    assert_eq!(created["jwks"]["keys"][0]["kid"], key.kid.as_str());
+
+    let token_endpoint = format!("{}/oauth2/token", tenant.issuer);
+    let claims = |aud: &str, exp: i64, jti: &str| json!({"iss": client_id, "sub": client_id, "aud": aud, "exp": exp, "iat": now, "jti": jti});
+    let request = |assertion: String| {
+        let url = server.url(&format!("/t/{}/oauth2/token", tenant.name));
+        let form = vec![("grant_type", "client_credentials".to_owned()), ("client_assertion_type", JWT_BEARER.to_owned()), ("client_assertion", assertion)];
+        server.http.post(url).form(&form).send()
+    };
+    let good = assertion(&key.private_der, &key.kid, claims(&token_endpoint, now + 300, "one"));
+    let issued = expect_status(request(good.clone()).await.unwrap(), StatusCode::OK).await.unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(server.verify(&tenant, &token, &tenant.issuer).await.unwrap()["client_id"], client_id.as_str());
+
+    // Replayed, for someone else, expired, too long-lived, or signed by another key: refused alike.
+    let refused = [
+        good,
+        assertion(&key.private_der, &key.kid, claims("https://elsewhere.example/token", now + 300, "two")),
+        assertion(&key.private_der, &key.kid, claims(&token_endpoint, now - 1, "three")),
+        assertion(&key.private_der, &key.kid, claims(&token_endpoint, now + 7_200, "four")),
+        assertion(&stranger.private_der, &key.kid, claims(&token_endpoint, now + 300, "five")),
+        assertion(&key.private_der, &key.kid, json!({"iss": client_id, "sub": "someone-else", "aud": token_endpoint, "exp": now + 300, "jti": "six"})),
+        "not-a-jwt".to_owned(),
+    ];
+    for (i, assertion) in refused.into_iter().enumerate() {
+        let response = request(assertion).await.unwrap();
+        assert_eq!(expect_problem_oauth(response, StatusCode::UNAUTHORIZED).await, "invalid_client", "case {i}");
+    }
+    // One method at a time; a client without keys cannot use assertions.
+    let both = server.http.post(server.url(&format!("/t/{}/oauth2/token", tenant.name)))
+        .basic_auth(&client_id, Some("secret"))
+        .form(&[("grant_type", "client_credentials"), ("client_assertion_type", JWT_BEARER), ("client_assertion", "x")])
+        .send().await.unwrap();
+    assert_eq!(expect_problem_oauth(both, StatusCode::BAD_REQUEST).await, "invalid_request");
+    let plain = server.create_client(&tenant, json!({"name": "plain"})).await.unwrap();
+    let unregistered = assertion(&key.private_der, &key.kid, json!({"iss": plain.client_id, "sub": plain.client_id, "aud": token_endpoint, "exp": now + 300, "jti": "seven"}));
+    assert_eq!(expect_problem_oauth(request(unregistered).await.unwrap(), StatusCode::UNAUTHORIZED).await, "invalid_client");
+
+    // The same client introspects with an assertion for the introspection endpoint; keys removed, no more.
+    let introspection = format!("{}/oauth2/introspect", tenant.issuer);
+    let signed = assertion(&key.private_der, &key.kid, claims(&introspection, now + 300, "eight"));
+    let form = [("token", token.as_str()), ("client_assertion_type", JWT_BEARER), ("client_assertion", signed.as_str())];
+    let active = server.http.post(server.url(&format!("/t/{}/oauth2/introspect", tenant.name))).form(&form).send().await.unwrap();
+    assert_eq!(expect_status(active, StatusCode::OK).await.unwrap()["active"], true);
+    let removed = server.call(Method::PATCH, &tenant.admin_token, &format!("{clients}/{client_id}"), Some(json!({"jwks": null}))).await.unwrap();
+    assert!(expect_status(removed, StatusCode::OK).await.unwrap().get("jwks").is_none());
+    let later = assertion(&key.private_der, &key.kid, claims(&token_endpoint, now + 300, "nine"));
+    assert_eq!(expect_problem_oauth(request(later).await.unwrap(), StatusCode::UNAUTHORIZED).await, "invalid_client");
 }
 }

@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::clock::random_id;
 use crate::events::changes;
 use crate::extensions::token_issuance::is_scope_token;
+use crate::oauth::keys::check_client_jwks;
 use crate::secrets;
 use crate::tenancy::{Client, ResourceState, Role, Tenant};
 
@@ -34,6 +35,8 @@ pub struct CreateClient {
     scopes: Vec<String>,
     #[serde(default)]
     audience: Vec<String>,
+    /// Public keys for `private_key_jwt` (a JWK set).
+    jwks: Option<Value>,
 }
 
 #[derive(Debug, Serialize)]
@@ -54,6 +57,9 @@ fn validate(body: &CreateClient) -> Result<(), ApiError> {
     }
     if body.scopes.len() > MAX_LIST || body.audience.len() > MAX_LIST {
         return invalid(format!("at most {MAX_LIST} scopes and {MAX_LIST} audiences"));
+    }
+    if let Some(jwks) = &body.jwks {
+        check_client_jwks(jwks).map_err(|e| ApiError::new(Problem::InvalidRequest, format!("jwks: {e}")))?;
     }
     if body.audience.iter().any(|a| a.trim().is_empty()) {
         return invalid("audience entries must not be empty".into());
@@ -88,6 +94,7 @@ pub async fn create(
         secret_created_at: state.clock.now(),
         secret_sha256: secrets::digest(&client_secret),
         previous_secret_sha256: None,
+        jwks: body.jwks,
     };
     state.db.insert_client(&client).await?;
     Ok((StatusCode::CREATED, Json(CreatedClient { client, client_secret })))
@@ -119,6 +126,9 @@ pub struct ChangeClient {
     attributes: Option<Map<String, Value>>,
     scopes: Option<Vec<String>>,
     audience: Option<Vec<String>>,
+    /// A new JWK set for `private_key_jwt`; `null` removes it.
+    #[serde(default, deserialize_with = "super::accounts::present")]
+    jwks: Option<Option<Value>>,
     /// `ENABLED` or `DISABLED`; `LOCKED` (or lifting it) is the operator's.
     state: Option<ResourceState>,
 }
@@ -147,10 +157,11 @@ pub async fn change(
         attributes: body.attributes.clone().unwrap_or_else(|| client.attributes.clone()),
         scopes: body.scopes.clone().unwrap_or_else(|| client.scopes.clone()),
         audience: body.audience.clone().unwrap_or_else(|| client.audience.clone()),
+        jwks: body.jwks.clone().unwrap_or_else(|| client.jwks.clone()),
     };
     validate(&check)?;
-    (client.name, client.attributes, client.scopes, client.audience) =
-        (check.name, check.attributes, check.scopes, check.audience);
+    (client.name, client.attributes, client.scopes, client.audience, client.jwks) =
+        (check.name, check.attributes, check.scopes, check.audience, check.jwks);
     if let Some(new_state) = body.state {
         let operator = caller.role == Role::Operator;
         match new_state {

@@ -5,7 +5,8 @@
 //! never confirmed; and disables tenants unused for longer than their
 //! `tenant_inactivity_days` (a `tenant.state_changed` event with reason `inactive`);
 //! rotates signing keys older than the tenant's `signing_key_rotation_days` and removes
-//! retired keys whose tokens have all expired. Each
+//! retired keys whose tokens have all expired; forgets revocations and client-assertion
+//! ids of tokens and assertions that have expired. Each
 //! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
@@ -66,6 +67,8 @@ impl AppState {
                     report.accounts += u64::from(self.remove_account(&tenant, &account_id, "inactive").await?);
                 }
             }
+            self.db.remove_expired_revocations(&tenant.id, now).await?;
+            self.db.remove_expired_assertions(&tenant.id, now).await?;
             match self.rotate_signing_key_if_due(&tenant, now).await {
                 Ok((rotated, removed)) => {
                     report.keys_rotated += u64::from(rotated);

@@ -14,8 +14,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::OAuthError;
+use super::client_auth::authenticate_client;
 use super::keys::verify_jwt;
-use super::token::{Params, authenticate_client, internal};
+use super::token::{Params, internal};
 use crate::AppState;
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;

@@ -7,7 +7,8 @@ use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_2048_8192_SHA256,
+    RsaPublicKeyComponents, UnparsedPublicKey,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -108,28 +109,108 @@ impl SigningKey {
 /// and its claims. `None` when it is malformed, names no key of `published` (JWKs as
 /// stored), is not ES256, or its signature does not verify. Claims are not checked here.
 pub fn verify_jwt(token: &str, published: &[String]) -> Option<(Map<String, Value>, Map<String, Value>)> {
-    let mut parts = token.split('.');
-    let (header_b64, claims_b64, signature_b64) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
+    let keys: Vec<Value> = published.iter().filter_map(|text| serde_json::from_str(text).ok()).collect();
+    let parsed = ParsedJwt::parse(token)?;
+    if parsed.header.get("alg")?.as_str()? != ES256 {
         return None;
     }
-    let header: Map<String, Value> = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?;
-    if header.get("alg")?.as_str()? != ES256 {
-        return None;
+    let kid = parsed.header.get("kid")?.as_str()?;
+    let jwk = keys.iter().find(|jwk| jwk["kid"].as_str() == Some(kid))?;
+    parsed.verify_with(jwk)
+}
+
+/// A compact JWS verified against a client's registered JWK set (ES256 or RS256): the key
+/// its `kid` names, or, without a `kid`, any key of the set that verifies it.
+pub fn verify_with_jwks(token: &str, jwks: &Value) -> Option<(Map<String, Value>, Map<String, Value>)> {
+    let parsed = ParsedJwt::parse(token)?;
+    let keys = jwks.get("keys")?.as_array()?;
+    match parsed.header.get("kid").and_then(Value::as_str) {
+        Some(kid) => parsed.verify_with(keys.iter().find(|jwk| jwk["kid"].as_str() == Some(kid))?),
+        None => keys.iter().find_map(|jwk| parsed.verify_with(jwk)),
     }
-    let kid = header.get("kid")?.as_str()?;
-    let jwk: Value = published
-        .iter()
-        .filter_map(|text| serde_json::from_str::<Value>(text).ok())
-        .find(|jwk| jwk["kid"].as_str() == Some(kid))?;
-    let mut point = vec![0x04];
-    point.extend(URL_SAFE_NO_PAD.decode(jwk["x"].as_str()?).ok()?);
-    point.extend(URL_SAFE_NO_PAD.decode(jwk["y"].as_str()?).ok()?);
-    let signature = URL_SAFE_NO_PAD.decode(signature_b64).ok()?;
-    let signed = &token[..header_b64.len() + 1 + claims_b64.len()];
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(signed.as_bytes(), &signature).ok()?;
-    let claims: Map<String, Value> = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims_b64).ok()?).ok()?;
-    Some((header, claims))
+}
+
+/// The claims of a compact JWS, unverified: only to learn whose keys verify it.
+pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
+    ParsedJwt::parse(token).map(|parsed| parsed.claims)
+}
+
+/// A compact JWS split and decoded, not yet verified.
+struct ParsedJwt<'a> {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signed: &'a str,
+    signature: Vec<u8>,
+}
+
+impl<'a> ParsedJwt<'a> {
+    fn parse(token: &'a str) -> Option<Self> {
+        let mut parts = token.split('.');
+        let (header_b64, claims_b64, signature_b64) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(ParsedJwt {
+            header: serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?,
+            claims: serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims_b64).ok()?).ok()?,
+            signed: &token[..header_b64.len() + 1 + claims_b64.len()],
+            signature: URL_SAFE_NO_PAD.decode(signature_b64).ok()?,
+        })
+    }
+
+    /// Header and claims if `jwk` verifies the signature with the header's algorithm
+    /// (ES256 with a P-256 key, RS256 with an RSA key of at least 2048 bits).
+    fn verify_with(&self, jwk: &Value) -> Option<(Map<String, Value>, Map<String, Value>)> {
+        let b64 = |name: &str| URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok();
+        let message = self.signed.as_bytes();
+        match (self.header.get("alg")?.as_str()?, jwk.get("kty")?.as_str()?) {
+            ("ES256", "EC") if jwk["crv"] == "P-256" => {
+                let mut point = vec![0x04];
+                point.extend(b64("x")?);
+                point.extend(b64("y")?);
+                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(message, &self.signature).ok()?;
+            }
+            ("RS256", "RSA") => {
+                let (n, e) = (b64("n")?, b64("e")?);
+                RsaPublicKeyComponents { n: &n, e: &e }
+                    .verify(&RSA_PKCS1_2048_8192_SHA256, message, &self.signature)
+                    .ok()?;
+            }
+            _ => return None,
+        }
+        Some((self.header.clone(), self.claims.clone()))
+    }
+}
+
+/// Checks a JWK set a client registers for `private_key_jwt`: 1 to 10 public keys, each
+/// P-256 (`EC`) or RSA of at least 2048 bits, none carrying private material.
+pub fn check_client_jwks(jwks: &Value) -> Result<(), String> {
+    let keys = jwks.get("keys").and_then(Value::as_array).ok_or("jwks must be an object with a \"keys\" array")?;
+    if keys.is_empty() || keys.len() > 10 {
+        return Err("jwks holds 1 to 10 keys".into());
+    }
+    for key in keys {
+        let key = key.as_object().ok_or("each key is a JSON object")?;
+        if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|private| key.contains_key(*private)) {
+            return Err("a key carries private material; register only public keys".into());
+        }
+        let decoded = |name: &str| key.get(name).and_then(Value::as_str).and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
+        match key.get("kty").and_then(Value::as_str) {
+            Some("EC") if key.get("crv").and_then(Value::as_str) == Some("P-256") => {
+                if decoded("x").map(|x| x.len()) != Some(32) || decoded("y").map(|y| y.len()) != Some(32) {
+                    return Err("a P-256 key needs base64url x and y of 32 bytes".into());
+                }
+            }
+            Some("RSA") => {
+                let bits = decoded("n").map_or(0, |n| n.iter().skip_while(|b| **b == 0).count() * 8);
+                if bits < 2048 || decoded("e").is_none_or(|e| e.is_empty()) {
+                    return Err("an RSA key needs base64url n of at least 2048 bits and e".into());
+                }
+            }
+            _ => return Err("keys are EC (crv P-256, for ES256) or RSA (for RS256)".into()),
+        }
+    }
+    Ok(())
 }
 
 /// Parsed active signing keys by tenant id.

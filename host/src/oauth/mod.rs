@@ -5,6 +5,7 @@
 //! and the acceptance of invites ([`invite`]).
 
 mod claims;
+mod client_auth;
 mod consents;
 mod discovery;
 mod error;

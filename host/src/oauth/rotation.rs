@@ -64,7 +64,6 @@ impl AppState {
     /// removes retired keys no longer published. Returns (rotated, removed).
     pub async fn rotate_signing_key_if_due(&self, tenant: &Tenant, now: i64) -> Result<(bool, u64), RotationError> {
         let removed = self.db.remove_unpublished_keys(&tenant.id, now).await?;
-        self.db.remove_expired_revocations(&tenant.id, now).await?;
         let due = match self.db.active_signing_key(&tenant.id).await? {
             Some(key) => key.created_at <= now - tenant.settings.signing_key_rotation_days * 86_400,
             None => true,

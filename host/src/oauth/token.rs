@@ -9,12 +9,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
 
 use super::OAuthError;
 use super::claims::{merge, sanitise_reason};
+use super::client_auth::authenticate_client;
 use super::keys::SigningKey;
 use crate::AppState;
 use crate::clock::random_id;
@@ -22,8 +21,8 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::dispatch::{TokenClaims, TokenHookError};
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::tenancy::Tenant;
 use crate::tenancy::controls::client_grant;
-use crate::tenancy::{Client, ScopeRule, Tenant};
 
 const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -148,68 +147,6 @@ async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey
     let key = Arc::new(SigningKey::from_row(&row).map_err(internal)?);
     state.keys.insert(tenant_id, key.clone());
     Ok(key)
-}
-
-/// Authenticates the client with exactly one of `client_secret_basic` and
-/// `client_secret_post`; the client comes with the rules that grant it scopes. Every
-/// failure looks the same to the caller.
-pub(super) async fn authenticate_client(
-    state: &AppState,
-    tenant: &Tenant,
-    headers: &HeaderMap,
-    params: &Params,
-) -> Result<(Client, Vec<ScopeRule>), OAuthError> {
-    let basic = basic_credentials(headers)?;
-    let posted = match (params.get("client_id")?, params.get("client_secret")?) {
-        (Some(id), Some(secret)) => Some((id.to_owned(), secret.to_owned())),
-        (_, None) => None,
-        (None, Some(_)) => return Err(OAuthError::invalid_request("client_secret without client_id")),
-    };
-    let (client_id, secret) = match (basic, posted) {
-        (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("use exactly one client authentication method"));
-        }
-        (Some(credentials), None) | (None, Some(credentials)) => credentials,
-        (None, None) => return Err(OAuthError::invalid_client("client authentication is required")),
-    };
-    let rejected = || OAuthError::invalid_client("client authentication failed");
-    let client = state.db.client_with_rules(&tenant.id, &client_id).await.map_err(internal)?;
-    let Some((client, rules)) = client else {
-        // Same work as a real check, so timing does not tell which client ids exist.
-        let _ = crate::secrets::verify(&secret, &"0".repeat(64));
-        return Err(rejected());
-    };
-    // Both secrets are checked, so the work does not tell which one matched.
-    let current = crate::secrets::verify(&secret, &client.secret_sha256);
-    let previous = crate::secrets::verify(&secret, client.previous_secret_sha256.as_deref().unwrap_or(""));
-    if !(current || (previous && client.previous_secret_sha256.is_some())) {
-        return Err(rejected());
-    }
-    if !client.state.under(tenant.effective_state()).is_usable() {
-        return Err(rejected());
-    }
-    Ok((client, rules))
-}
-
-/// `Authorization: Basic` credentials, form-url-decoded as RFC 6749 §2.3.1 requires.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OAuthError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let malformed = || OAuthError::invalid_client("malformed Basic credentials");
-    let value = value.to_str().map_err(|_| malformed())?;
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
-        return Err(OAuthError::invalid_client("only Basic client authentication is accepted here"));
-    };
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
-    let id = form_decode(id).ok_or_else(malformed)?;
-    let secret = form_decode(secret).ok_or_else(malformed)?;
-    Ok(Some((id, secret)))
-}
-
-fn form_decode(value: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={value}")).ok()?;
-    pairs.into_iter().next().map(|(_, v)| v)
 }
 
 /// The scopes to grant: the requested ones if the client may have them all, else every

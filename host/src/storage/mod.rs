@@ -8,6 +8,7 @@
 mod accounts;
 mod administrators;
 mod artifacts;
+mod assertions;
 mod audit;
 mod bindings;
 mod clients;

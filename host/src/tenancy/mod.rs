@@ -122,6 +122,9 @@ pub struct Client {
     /// `previous_secret_active`, whether it still works.
     #[serde(rename = "previous_secret_active", serialize_with = "is_some")]
     pub previous_secret_sha256: Option<String>,
+    /// Public keys for `private_key_jwt` client authentication (a JWK set), if registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
 }
 
 fn is_some<S: serde::Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +139,7 @@ impl Client {
         fields.insert("attributes".into(), serde_json::Value::Object(self.attributes.clone()));
         fields.insert("scopes".into(), self.scopes.clone().into());
         fields.insert("audience".into(), self.audience.clone().into());
+        fields.insert("jwks".into(), self.jwks.clone().unwrap_or(serde_json::Value::Null));
         fields.insert("state".into(), self.state.as_str().into());
         fields
     }
