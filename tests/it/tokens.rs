@@ -352,3 +352,45 @@ async fn signing_keys_rotate_on_demand_and_on_schedule_and_a_retired_key_stays_p
     expect_problem(bad, StatusCode::BAD_REQUEST).await.unwrap();
 }
 }
+
+db_test! {
+async fn each_tenant_signs_with_its_algorithm_and_a_new_algorithm_rotates_the_key() {
+    let server = TestServer::start().await.unwrap();
+    for algorithm in ["EdDSA", "RS256", "ES256"] {
+        let name = keyhaven_tests::unique_name(&algorithm.to_lowercase());
+        let tenant = server.create_tenant_with(json!({"name": name, "settings": {"signing_algorithm": algorithm}})).await.unwrap();
+        let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+        let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(format!("{:?}", jsonwebtoken::decode_header(token).unwrap().alg), algorithm);
+        // jsonwebtoken verifies it against the published key, of the matching type.
+        let claims = server.verify(&tenant, token, &tenant.issuer).await.unwrap();
+        assert_eq!(claims["sub"], client.client_id.as_str());
+        let metadata = server.get(&tenant.admin_token, &format!("/t/{}/.well-known/openid-configuration", tenant.name)).await.unwrap();
+        assert_eq!(metadata["id_token_signing_alg_values_supported"], json!([algorithm]));
+    }
+
+    // Changing the algorithm rotates at once; the old key's tokens still verify.
+    let tenant = server.create_tenant("switch").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    let before = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let before = before["access_token"].as_str().unwrap().to_owned();
+    let changed = server.call(Method::PATCH, &tenant.admin_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"settings": {"signing_algorithm": "EdDSA"}}))).await.unwrap();
+    expect_status(changed, StatusCode::OK).await.unwrap();
+    let after = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let after = after["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(jsonwebtoken::decode_header(&after).unwrap().alg, jsonwebtoken::Algorithm::EdDSA);
+    server.verify(&tenant, &before, &tenant.issuer).await.unwrap();
+    server.verify(&tenant, &after, &tenant.issuer).await.unwrap();
+    let keys = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/keys", tenant.name)).await.unwrap();
+    let algorithms: Vec<&str> = keys.as_array().unwrap().iter().map(|k| k["algorithm"].as_str().unwrap()).collect();
+    assert_eq!(algorithms, ["EdDSA", "ES256"]);
+    // A resource server of the tenant introspects both kinds.
+    let api = server.create_client(&tenant, json!({"name": "api"})).await.unwrap();
+    for token in [&before, &after] {
+        let response = server.http.post(server.url(&format!("/t/{}/oauth2/introspect", tenant.name)))
+            .basic_auth(&api.client_id, Some(&api.client_secret)).form(&[("token", token.as_str())]).send().await.unwrap();
+        assert_eq!(expect_status(response, StatusCode::OK).await.unwrap()["active"], true);
+    }
+}
+}

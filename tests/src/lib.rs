@@ -477,7 +477,14 @@ impl TestServer {
         let kid = header.kid.context("token has no kid")?;
         let jwk = jwks.find(&kid).with_context(|| format!("kid {kid} is not in the tenant's JWKS"))?;
         let key = jsonwebtoken::DecodingKey::from_jwk(jwk)?;
-        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        // The algorithm the tenant's key is published for, not the one the token claims.
+        let algorithm = match jwk.common.key_algorithm {
+            Some(jsonwebtoken::jwk::KeyAlgorithm::EdDSA) => jsonwebtoken::Algorithm::EdDSA,
+            Some(jsonwebtoken::jwk::KeyAlgorithm::RS256) => jsonwebtoken::Algorithm::RS256,
+            Some(jsonwebtoken::jwk::KeyAlgorithm::ES256) => jsonwebtoken::Algorithm::ES256,
+            other => bail!("unexpected key algorithm {other:?}"),
+        };
+        let mut validation = jsonwebtoken::Validation::new(algorithm);
         validation.set_issuer(&[&tenant.issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);

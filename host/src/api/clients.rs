@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::clock::random_id;
 use crate::events::changes;
 use crate::extensions::token_issuance::is_scope_token;
-use crate::oauth::keys::check_client_jwks;
+use crate::oauth::jws::check_client_jwks;
 use crate::secrets;
 use crate::tenancy::{Client, ResourceState, Role, Tenant};
 

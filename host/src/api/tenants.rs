@@ -187,7 +187,9 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
         updated_at: now,
         parent_state: None,
     };
-    let key = keys::generate(&tenant.id, now).map_err(ApiError::internal)?;
+    let key = keys::generate_off_executor(&tenant.id, &tenant.settings.signing_algorithm, now)
+        .await
+        .map_err(ApiError::internal)?;
     let admin_token = secrets::new_personal_access_token(entropy)?;
     let pat = PatRow {
         id: sortable_id(entropy, "pat", now, 8)?,
@@ -352,5 +354,14 @@ pub async fn change(
         tracing::info!(tenant = %tenant.id, from = %before.state, to = %tenant.state, "tenant state changed");
     }
     let tenant = state.db.tenant_by_id(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    // A new signing algorithm takes effect at once: the key rotates to one of that kind
+    // (the previous key stays published until its tokens expire).
+    if tenant.settings.signing_algorithm != before.settings.signing_algorithm {
+        match state.rotate_signing_key(&tenant, "admin-api", "algorithm-changed").await {
+            Ok(_) => {}
+            Err(crate::oauth::RotationError::Storage(e)) => return Err(e.into()),
+            Err(crate::oauth::RotationError::Key(e)) => return Err(ApiError::internal(e)),
+        }
+    }
     Ok(Json(view(&state, tenant)))
 }

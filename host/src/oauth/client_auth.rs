@@ -1,8 +1,9 @@
 //! Client authentication at the token, introspection and revocation endpoints: exactly one
 //! of `client_secret_basic`, `client_secret_post` (the secret's SHA-256 compared in constant
 //! time, current and previous secret alike) and `private_key_jwt` (RFC 7523: an assertion
-//! signed with a key the client registered, ES256 or RS256, whose `jti` is accepted once —
-//! the replay cache is in the database, so on every node). Every failure reads the same.
+//! signed with a key the client registered — ES256, EdDSA or RS256 — whose `jti` is
+//! accepted once; the replay cache is in the database, so on every node). Every failure
+//! reads the same.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine as _;
@@ -10,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::OAuthError;
-use super::keys::{unverified_claims, verify_with_jwks};
+use super::jws::{unverified_claims, verify_with_jwks};
 use super::token::{Params, internal};
 use crate::AppState;
 use crate::tenancy::{Client, ScopeRule, Tenant};

@@ -14,7 +14,7 @@ use crate::tenancy::Tenant;
 /// How clients authenticate at the token, introspection and revocation endpoints.
 const CLIENT_AUTH_METHODS: [&str; 3] = ["client_secret_basic", "client_secret_post", "private_key_jwt"];
 /// The algorithms of `private_key_jwt` assertions.
-const ASSERTION_ALGORITHMS: [&str; 2] = ["ES256", "RS256"];
+const ASSERTION_ALGORITHMS: [&str; 3] = ["ES256", "EdDSA", "RS256"];
 
 async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, OAuthError> {
     state
@@ -48,7 +48,7 @@ pub async fn openid_configuration(
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
-        "id_token_signing_alg_values_supported": [super::keys::ES256],
+        "id_token_signing_alg_values_supported": [tenant.settings.signing_algorithm],
         "subject_types_supported": ["public"],
     });
     Ok(cacheable(Json(body)))

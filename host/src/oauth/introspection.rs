@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::OAuthError;
 use super::client_auth::authenticate_client;
-use super::keys::verify_jwt;
+use super::jws::verify_jwt;
 use super::token::{Params, internal};
 use crate::AppState;
 use crate::events::outbox::NewEvent;

@@ -1,15 +1,15 @@
-//! Per-tenant signing keys: ES256 key generation, the public JWK and its RFC 7638
-//! thumbprint (used as `kid`, so a kid names exactly one key of one tenant), JWS compact
-//! signing, and a cache of parsed keys so no request parses a key to sign.
+//! Per-tenant signing keys: generation for ES256 (P-256, the default), EdDSA (Ed25519) and
+//! RS256 (RSA 2048), the public JWK and its RFC 7638 thumbprint (used as `kid`, so a kid
+//! names exactly one key of one tenant), JWS compact signing, and a cache of parsed keys so
+//! no request parses a key to sign. Verification is in [`super::jws`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair, RSA_PKCS1_2048_8192_SHA256,
-    RsaPublicKeyComponents, UnparsedPublicKey,
-};
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
@@ -18,6 +18,8 @@ use crate::storage::SigningKeyRow;
 use crate::tenancy::ResourceState;
 
 pub const ES256: &str = "ES256";
+pub const EDDSA: &str = "EdDSA";
+pub const RS256: &str = "RS256";
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -25,7 +27,7 @@ pub enum KeyError {
     Generate,
     #[error("stored signing key {kid} cannot be parsed")]
     Parse { kid: String },
-    #[error("stored signing key {kid} uses unsupported algorithm {algorithm}")]
+    #[error("signing key {kid} uses unsupported algorithm {algorithm}")]
     Algorithm { kid: String, algorithm: String },
     #[error("signing failed")]
     Sign,
@@ -36,29 +38,71 @@ pub enum KeyError {
 /// A parsed private key, ready to sign.
 pub struct SigningKey {
     pub kid: String,
-    key_pair: EcdsaKeyPair,
+    pub algorithm: &'static str,
+    pair: Pair,
+}
+
+enum Pair {
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+    Rsa(aws_lc_rs::rsa::KeyPair),
 }
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("SigningKey").field("kid", &self.kid).field("algorithm", &self.algorithm).finish_non_exhaustive()
     }
 }
 
-/// Generates a new ES256 key for a tenant, as it is stored.
-pub fn generate(tenant_id: &str, now: i64) -> Result<SigningKeyRow, KeyError> {
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(|_| KeyError::Generate)?;
-    let key_pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).map_err(|_| KeyError::Generate)?;
-    let (x, y) = coordinates(&key_pair).ok_or(KeyError::Generate)?;
-    let kid = thumbprint(&x, &y);
-    let jwk = json!({"kty": "EC", "crv": "P-256", "x": x, "y": y, "kid": kid, "use": "sig", "alg": ES256});
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// [`generate`] on a blocking thread: RSA generation takes tens of milliseconds, which the
+/// async executor must not wait through.
+pub async fn generate_off_executor(tenant_id: &str, algorithm: &str, now: i64) -> Result<SigningKeyRow, KeyError> {
+    let (tenant_id, algorithm) = (tenant_id.to_owned(), algorithm.to_owned());
+    tokio::task::spawn_blocking(move || generate(&tenant_id, &algorithm, now)).await.map_err(|_| KeyError::Generate)?
+}
+
+/// Generates a new key for a tenant with `algorithm` (`ES256`, `EdDSA` or `RS256`), as it
+/// is stored.
+pub fn generate(tenant_id: &str, algorithm: &str, now: i64) -> Result<SigningKeyRow, KeyError> {
+    let (algorithm, private_der, public) = match algorithm {
+        ES256 => {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .map_err(|_| KeyError::Generate)?;
+            let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+                .map_err(|_| KeyError::Generate)?;
+            let (x, y) = coordinates(&pair).ok_or(KeyError::Generate)?;
+            (ES256, pkcs8.as_ref().to_vec(), json!({"kty": "EC", "crv": "P-256", "x": x, "y": y}))
+        }
+        EDDSA => {
+            let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| KeyError::Generate)?;
+            let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| KeyError::Generate)?;
+            let x = b64(pair.public_key().as_ref());
+            (EDDSA, pkcs8.as_ref().to_vec(), json!({"kty": "OKP", "crv": "Ed25519", "x": x}))
+        }
+        RS256 => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Generate)?;
+            let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).map_err(|_| KeyError::Generate)?;
+            let public = pair.public_key();
+            let n = b64(public.modulus().big_endian_without_leading_zero());
+            let e = b64(public.exponent().big_endian_without_leading_zero());
+            (RS256, der.as_ref().to_vec(), json!({"kty": "RSA", "n": n, "e": e}))
+        }
+        other => return Err(KeyError::Algorithm { kid: String::new(), algorithm: other.to_owned() }),
+    };
+    let kid = jwk_thumbprint(&public);
+    let mut jwk = public;
+    jwk["kid"] = json!(kid);
+    jwk["use"] = json!("sig");
+    jwk["alg"] = json!(algorithm);
     Ok(SigningKeyRow {
         kid,
         tenant_id: tenant_id.to_owned(),
-        algorithm: ES256.to_owned(),
-        private_der: pkcs8.as_ref().to_vec(),
+        algorithm: algorithm.to_owned(),
+        private_der,
         public_jwk: jwk.to_string(),
         state: ResourceState::Enabled,
         created_at: now,
@@ -75,142 +119,57 @@ fn coordinates(key_pair: &EcdsaKeyPair) -> Option<(String, String)> {
     Some((URL_SAFE_NO_PAD.encode(&point[1..33]), URL_SAFE_NO_PAD.encode(&point[33..65])))
 }
 
-/// RFC 7638 JWK thumbprint of a P-256 public key.
-fn thumbprint(x: &str, y: &str) -> String {
-    let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.as_ref())
+/// RFC 7638 JWK thumbprint: SHA-256 of the required members of the public key, in
+/// lexicographic order, without white space (EC: crv kty x y; OKP: crv kty x; RSA: e kty n).
+fn jwk_thumbprint(public: &Value) -> String {
+    let member = |name: &str| public.get(name).and_then(Value::as_str).unwrap_or_default();
+    let canonical = match member("kty") {
+        "EC" => format!(r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#, member("crv"), member("x"), member("y")),
+        "OKP" => format!(r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#, member("crv"), member("x")),
+        _ => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, member("e"), member("n")),
+    };
+    b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
 }
 
 impl SigningKey {
     pub fn from_row(row: &SigningKeyRow) -> Result<Self, KeyError> {
-        if row.algorithm != ES256 {
-            return Err(KeyError::Algorithm { kid: row.kid.clone(), algorithm: row.algorithm.clone() });
-        }
-        let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &row.private_der)
-            .map_err(|_| KeyError::Parse { kid: row.kid.clone() })?;
-        Ok(SigningKey { kid: row.kid.clone(), key_pair })
+        let parse = || KeyError::Parse { kid: row.kid.clone() };
+        let (algorithm, pair) = match row.algorithm.as_str() {
+            ES256 => (
+                ES256,
+                Pair::Ec(
+                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &row.private_der)
+                        .map_err(|_| parse())?,
+                ),
+            ),
+            EDDSA => (EDDSA, Pair::Ed(Ed25519KeyPair::from_pkcs8(&row.private_der).map_err(|_| parse())?)),
+            RS256 => (RS256, Pair::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(&row.private_der).map_err(|_| parse())?)),
+            other => return Err(KeyError::Algorithm { kid: row.kid.clone(), algorithm: other.to_owned() }),
+        };
+        Ok(SigningKey { kid: row.kid.clone(), algorithm, pair })
     }
 
     /// Signs `claims` as a compact JWS with `typ` in the protected header.
     pub fn sign_jwt(&self, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
-        let header = json!({"alg": ES256, "typ": typ, "kid": self.kid});
-        let mut token = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?);
+        let header = json!({"alg": self.algorithm, "typ": typ, "kid": self.kid});
+        let mut token = b64(&serde_json::to_vec(&header)?);
         token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?));
-        let signature = self.key_pair.sign(&SystemRandom::new(), token.as_bytes()).map_err(|_| KeyError::Sign)?;
+        token.push_str(&b64(&serde_json::to_vec(claims)?));
+        let message = token.as_bytes();
+        let signature = match &self.pair {
+            Pair::Ec(pair) => pair.sign(&SystemRandom::new(), message).map_err(|_| KeyError::Sign)?.as_ref().to_vec(),
+            Pair::Ed(pair) => pair.sign(message).as_ref().to_vec(),
+            Pair::Rsa(pair) => {
+                let mut signature = vec![0; pair.public_modulus_len()];
+                pair.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut signature)
+                    .map_err(|_| KeyError::Sign)?;
+                signature
+            }
+        };
         token.push('.');
-        token.push_str(&URL_SAFE_NO_PAD.encode(signature.as_ref()));
+        token.push_str(&b64(&signature));
         Ok(token)
     }
-}
-
-/// A compact JWS verified against one of a tenant's published keys: its protected header
-/// and its claims. `None` when it is malformed, names no key of `published` (JWKs as
-/// stored), is not ES256, or its signature does not verify. Claims are not checked here.
-pub fn verify_jwt(token: &str, published: &[String]) -> Option<(Map<String, Value>, Map<String, Value>)> {
-    let keys: Vec<Value> = published.iter().filter_map(|text| serde_json::from_str(text).ok()).collect();
-    let parsed = ParsedJwt::parse(token)?;
-    if parsed.header.get("alg")?.as_str()? != ES256 {
-        return None;
-    }
-    let kid = parsed.header.get("kid")?.as_str()?;
-    let jwk = keys.iter().find(|jwk| jwk["kid"].as_str() == Some(kid))?;
-    parsed.verify_with(jwk)
-}
-
-/// A compact JWS verified against a client's registered JWK set (ES256 or RS256): the key
-/// its `kid` names, or, without a `kid`, any key of the set that verifies it.
-pub fn verify_with_jwks(token: &str, jwks: &Value) -> Option<(Map<String, Value>, Map<String, Value>)> {
-    let parsed = ParsedJwt::parse(token)?;
-    let keys = jwks.get("keys")?.as_array()?;
-    match parsed.header.get("kid").and_then(Value::as_str) {
-        Some(kid) => parsed.verify_with(keys.iter().find(|jwk| jwk["kid"].as_str() == Some(kid))?),
-        None => keys.iter().find_map(|jwk| parsed.verify_with(jwk)),
-    }
-}
-
-/// The claims of a compact JWS, unverified: only to learn whose keys verify it.
-pub fn unverified_claims(token: &str) -> Option<Map<String, Value>> {
-    ParsedJwt::parse(token).map(|parsed| parsed.claims)
-}
-
-/// A compact JWS split and decoded, not yet verified.
-struct ParsedJwt<'a> {
-    header: Map<String, Value>,
-    claims: Map<String, Value>,
-    signed: &'a str,
-    signature: Vec<u8>,
-}
-
-impl<'a> ParsedJwt<'a> {
-    fn parse(token: &'a str) -> Option<Self> {
-        let mut parts = token.split('.');
-        let (header_b64, claims_b64, signature_b64) = (parts.next()?, parts.next()?, parts.next()?);
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(ParsedJwt {
-            header: serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header_b64).ok()?).ok()?,
-            claims: serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims_b64).ok()?).ok()?,
-            signed: &token[..header_b64.len() + 1 + claims_b64.len()],
-            signature: URL_SAFE_NO_PAD.decode(signature_b64).ok()?,
-        })
-    }
-
-    /// Header and claims if `jwk` verifies the signature with the header's algorithm
-    /// (ES256 with a P-256 key, RS256 with an RSA key of at least 2048 bits).
-    fn verify_with(&self, jwk: &Value) -> Option<(Map<String, Value>, Map<String, Value>)> {
-        let b64 = |name: &str| URL_SAFE_NO_PAD.decode(jwk.get(name)?.as_str()?).ok();
-        let message = self.signed.as_bytes();
-        match (self.header.get("alg")?.as_str()?, jwk.get("kty")?.as_str()?) {
-            ("ES256", "EC") if jwk["crv"] == "P-256" => {
-                let mut point = vec![0x04];
-                point.extend(b64("x")?);
-                point.extend(b64("y")?);
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).verify(message, &self.signature).ok()?;
-            }
-            ("RS256", "RSA") => {
-                let (n, e) = (b64("n")?, b64("e")?);
-                RsaPublicKeyComponents { n: &n, e: &e }
-                    .verify(&RSA_PKCS1_2048_8192_SHA256, message, &self.signature)
-                    .ok()?;
-            }
-            _ => return None,
-        }
-        Some((self.header.clone(), self.claims.clone()))
-    }
-}
-
-/// Checks a JWK set a client registers for `private_key_jwt`: 1 to 10 public keys, each
-/// P-256 (`EC`) or RSA of at least 2048 bits, none carrying private material.
-pub fn check_client_jwks(jwks: &Value) -> Result<(), String> {
-    let keys = jwks.get("keys").and_then(Value::as_array).ok_or("jwks must be an object with a \"keys\" array")?;
-    if keys.is_empty() || keys.len() > 10 {
-        return Err("jwks holds 1 to 10 keys".into());
-    }
-    for key in keys {
-        let key = key.as_object().ok_or("each key is a JSON object")?;
-        if ["d", "p", "q", "dp", "dq", "qi", "k"].iter().any(|private| key.contains_key(*private)) {
-            return Err("a key carries private material; register only public keys".into());
-        }
-        let decoded = |name: &str| key.get(name).and_then(Value::as_str).and_then(|v| URL_SAFE_NO_PAD.decode(v).ok());
-        match key.get("kty").and_then(Value::as_str) {
-            Some("EC") if key.get("crv").and_then(Value::as_str) == Some("P-256") => {
-                if decoded("x").map(|x| x.len()) != Some(32) || decoded("y").map(|y| y.len()) != Some(32) {
-                    return Err("a P-256 key needs base64url x and y of 32 bytes".into());
-                }
-            }
-            Some("RSA") => {
-                let bits = decoded("n").map_or(0, |n| n.iter().skip_while(|b| **b == 0).count() * 8);
-                if bits < 2048 || decoded("e").is_none_or(|e| e.is_empty()) {
-                    return Err("an RSA key needs base64url n of at least 2048 bits and e".into());
-                }
-            }
-            _ => return Err("keys are EC (crv P-256, for ES256) or RSA (for RS256)".into()),
-        }
-    }
-    Ok(())
 }
 
 /// Parsed active signing keys by tenant id.
@@ -251,38 +210,25 @@ mod tests {
 
     #[test]
     fn generated_keys_have_a_thumbprint_kid_and_sign_three_part_tokens() {
-        let row = generate("tn_1", 0).unwrap();
-        let jwk: Value = serde_json::from_str(&row.public_jwk).unwrap();
-        assert_eq!(jwk["kid"], row.kid.as_str());
-        assert_eq!(row.kid, thumbprint(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap()));
-        let key = SigningKey::from_row(&row).unwrap();
-        let token = key.sign_jwt("at+jwt", &Map::new()).unwrap();
-        let parts: Vec<&str> = token.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 64);
-    }
-
-    #[test]
-    fn a_token_verifies_only_against_the_key_that_signed_it_and_only_unaltered() {
-        let row = generate("tn_1", 0).unwrap();
-        let other = generate("tn_2", 0).unwrap();
-        let mut claims = Map::new();
-        claims.insert("sub".into(), json!("cl_1"));
-        let token = SigningKey::from_row(&row).unwrap().sign_jwt("at+jwt", &claims).unwrap();
-        let (header, verified) = verify_jwt(&token, std::slice::from_ref(&row.public_jwk)).unwrap();
-        assert_eq!((header["kid"].as_str().unwrap(), &verified["sub"]), (row.kid.as_str(), &json!("cl_1")));
-        assert!(verify_jwt(&token, std::slice::from_ref(&other.public_jwk)).is_none(), "another tenant's key");
-        let parts: Vec<&str> = token.split('.').collect();
-        let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"cl_2"}"#);
-        assert!(
-            verify_jwt(&format!("{}.{forged}.{}", parts[0], parts[2]), std::slice::from_ref(&row.public_jwk)).is_none()
-        );
-        assert!(verify_jwt("not.a.token", &[row.public_jwk]).is_none());
+        for (algorithm, kty, signature_len) in [(ES256, "EC", 64), (EDDSA, "OKP", 64), (RS256, "RSA", 256)] {
+            let row = generate("tn_1", algorithm, 0).unwrap();
+            let jwk: Value = serde_json::from_str(&row.public_jwk).unwrap();
+            assert_eq!((jwk["kid"].as_str().unwrap(), jwk["kty"].as_str().unwrap()), (row.kid.as_str(), kty));
+            assert_eq!(jwk["alg"], algorithm);
+            assert_eq!(row.kid, jwk_thumbprint(&jwk), "{algorithm}");
+            assert!(jwk.get("d").is_none() && jwk.get("p").is_none(), "no private member is published");
+            let key = SigningKey::from_row(&row).unwrap();
+            let token = key.sign_jwt("at+jwt", &Map::new()).unwrap();
+            let parts: Vec<&str> = token.split('.').collect();
+            assert_eq!(parts.len(), 3);
+            assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), signature_len, "{algorithm}");
+        }
+        assert!(generate("tn_1", "HS256", 0).is_err());
     }
 
     #[test]
     fn two_keys_never_share_a_kid() {
-        assert_ne!(generate("tn_1", 0).unwrap().kid, generate("tn_1", 0).unwrap().kid);
+        assert_ne!(generate("tn_1", ES256, 0).unwrap().kid, generate("tn_1", ES256, 0).unwrap().kid);
     }
 
     #[test]
@@ -291,6 +237,15 @@ mod tests {
         // computed independently (python: base64url(sha256(canonical json))).
         let x = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
         let y = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
-        assert_eq!(thumbprint(x, y), "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U");
+        assert_eq!(
+            jwk_thumbprint(&json!({"kty": "EC", "crv": "P-256", "x": x, "y": y})),
+            "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U"
+        );
+        // RFC 7638 §3.1's own example, an RSA key.
+        let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
+        assert_eq!(
+            jwk_thumbprint(&json!({"kty": "RSA", "n": n, "e": "AQAB"})),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 }

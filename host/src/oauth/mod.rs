@@ -11,6 +11,7 @@ mod discovery;
 mod error;
 mod introspection;
 mod invite;
+pub mod jws;
 pub mod keys;
 mod login;
 mod rotation;

@@ -34,7 +34,7 @@ impl AppState {
     ) -> Result<KeyInfo, RotationError> {
         let now = self.clock.now();
         let previous = self.db.active_signing_key(&tenant.id).await?.map(|key| key.kid);
-        let new = super::keys::generate(&tenant.id, now)?;
+        let new = super::keys::generate_off_executor(&tenant.id, &tenant.settings.signing_algorithm, now).await?;
         let published_until = now + tenant.settings.longest_token_seconds();
         let rotated = NewEvent {
             category: "resource-change",
