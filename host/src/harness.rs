@@ -165,7 +165,7 @@ impl ComponentHarness {
         let limits = self.state.extensions.tenant_limits(&self.tenant.id).await.map_err(invalid)?;
         let value = value.to_string();
         let write = KvWrite { key, value: &value, max_keys: limits.kv_keys, now: self.state.clock.now() };
-        match self.state.db.kv_set(&self.tenant.id, write).await.map_err(invalid)? {
+        match self.state.extensions.kv.set(&self.tenant.id, write).await.map_err(invalid)? {
             true => Ok(()),
             false => Err(invalid(format!("the store already holds {} keys", limits.kv_keys))),
         }

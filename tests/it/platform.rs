@@ -551,6 +551,63 @@ async fn a_change_on_one_node_reaches_the_caches_of_another_node_sharing_postgre
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
             assert!(followed, "the second node still signs with the key its cache remembered");
+
+            // Key-value entries an extension reads are cached per node; a write on the first
+            // node reaches the second node's next token. (The binding was removed above.)
+            let path = format!("/admin/v1/tenants/{}/bindings", tenant.name);
+            let ext = admin_ok(&first, &tenant, Method::GET, "/extensions", None).await;
+            let name = ext[0]["name"].as_str().unwrap().to_owned();
+            let bound = first
+                .call(
+                    Method::POST,
+                    &tenant.admin_token,
+                    &path,
+                    Some(json!({"extension": name, "hook": "token-issuance"})),
+                )
+                .await
+                .unwrap();
+            expect_status(bound, StatusCode::CREATED).await.unwrap();
+            for plan in ["gold", "platinum"] {
+                let kv = format!("/admin/v1/tenants/{}/kv/org:acme", tenant.name);
+                let put = first.call(Method::PUT, &tenant.admin_token, &kv, Some(json!({"plan": plan}))).await.unwrap();
+                assert_eq!(put.status(), StatusCode::NO_CONTENT);
+                let mut seen = Value::Null;
+                for _ in 0..100 {
+                    seen = claims(&second, &tenant, &client).await["plan"].clone();
+                    if seen == plan {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                assert_eq!(seen, plan, "the second node's cached key-value entry followed the write");
+            }
         })
         .await
+}
+
+db_test! {
+async fn an_extensions_cached_key_value_reads_follow_every_write_at_once() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("kvcache").await.unwrap();
+    server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
+    let kv = "/kv/org:acme";
+    assert!(claims(&server, &tenant, &client).await.get("plan").is_none(), "no entry yet (and that is cached)");
+    for plan in ["gold", "platinum"] {
+        let put = admin(&server, &tenant, Method::PUT, kv, Some(json!({"plan": plan}))).await;
+        assert_eq!(put.status(), StatusCode::NO_CONTENT);
+        // Read twice: the second read comes from the cache, and is just as current.
+        assert_eq!(claims(&server, &tenant, &client).await["plan"], plan);
+        assert_eq!(claims(&server, &tenant, &client).await["plan"], plan);
+    }
+    assert_eq!(admin(&server, &tenant, Method::DELETE, kv, None).await.status(), StatusCode::NO_CONTENT);
+    assert!(claims(&server, &tenant, &client).await.get("plan").is_none());
+
+    // Every one of those calls left a record, however many are written in one batch.
+    for _ in 0..150 {
+        expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    }
+    let metrics = admin_ok(&server, &tenant, Method::GET, "/extensions/extension/metrics", None).await;
+    assert_eq!(metrics["count"], 156, "{metrics}");
+}
 }

@@ -51,7 +51,7 @@ pub async fn put(
         ));
     }
     let write = KvWrite { key: &key, value: &value, max_keys: limits.kv_keys, now: state.clock.now() };
-    if !state.db.kv_set(&tenant.id, write).await? {
+    if !state.extensions.kv.set(&tenant.id, write).await? {
         return Err(ApiError::new(Problem::Conflict, format!("the store already holds {} keys", limits.kv_keys)));
     }
     Ok(StatusCode::NO_CONTENT)
@@ -63,7 +63,7 @@ pub async fn delete(
     Path((tenant, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    match state.db.kv_delete(&tenant.id, &key).await? {
+    match state.extensions.kv.delete(&tenant.id, &key).await? {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(ApiError::not_found("key")),
     }

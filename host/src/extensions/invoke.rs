@@ -264,7 +264,7 @@ impl ExtensionRuntime {
         let deadline = limits.deadline(C::HOOK);
         let context = Arc::new(target.context.clone());
         let kv =
-            KvSession::new(self.db.clone(), context.tenant_id.clone(), limits, self.clock.clone(), context.dry_run);
+            KvSession::new(self.kv.clone(), context.tenant_id.clone(), limits, self.clock.clone(), context.dry_run);
         let parts = HostStateParts {
             context,
             limits: limits.clone(),

@@ -7,16 +7,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::bindings::kv::{Host, KvError};
+use super::kv_store::KvStore;
 use super::state::HostState;
 use crate::clock::Clock;
-use crate::storage::{Db, KvWrite};
+use crate::storage::KvWrite;
 
 /// Longest key, in bytes.
 pub const MAX_KEY_BYTES: usize = 256;
 
 /// One invocation's access to its tenant's store.
 pub struct KvSession {
-    db: Db,
+    store: Arc<KvStore>,
     tenant_id: String,
     max_keys: u32,
     max_value_bytes: usize,
@@ -26,9 +27,15 @@ pub struct KvSession {
 }
 
 impl KvSession {
-    pub fn new(db: Db, tenant_id: String, limits: &super::Limits, clock: Arc<dyn Clock>, dry_run: bool) -> Self {
+    pub fn new(
+        store: Arc<KvStore>,
+        tenant_id: String,
+        limits: &super::Limits,
+        clock: Arc<dyn Clock>,
+        dry_run: bool,
+    ) -> Self {
         KvSession {
-            db,
+            store,
             tenant_id,
             max_keys: limits.kv_keys,
             max_value_bytes: limits.kv_value_bytes,
@@ -69,7 +76,7 @@ impl Host for HostState {
         if let Some(written) = kv.overlay.as_ref().and_then(|overlay| overlay.get(&key)) {
             return Ok(written.clone());
         }
-        kv.db.kv_get(&kv.tenant_id, &key).await.map_err(unavailable)
+        kv.store.get(&kv.tenant_id, &key).await.map_err(unavailable)
     }
 
     async fn set(&mut self, key: String, value: String) -> Result<(), KvError> {
@@ -81,7 +88,7 @@ impl Host for HostState {
             return Ok(());
         }
         let write = KvWrite { key: &key, value: &value, max_keys: kv.max_keys, now: kv.clock.now() };
-        match kv.db.kv_set(&kv.tenant_id, write).await {
+        match kv.store.set(&kv.tenant_id, write).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(KvError::QuotaExceeded(format!("the store already holds {} keys", kv.max_keys))),
             Err(e) => Err(unavailable(e)),
@@ -94,11 +101,11 @@ impl Host for HostState {
         if let Some(overlay) = kv.overlay.as_mut() {
             let existed = match overlay.get(&key) {
                 Some(written) => written.is_some(),
-                None => kv.db.kv_get(&kv.tenant_id, &key).await.map_err(unavailable)?.is_some(),
+                None => kv.store.get(&kv.tenant_id, &key).await.map_err(unavailable)?.is_some(),
             };
             overlay.insert(key, None);
             return Ok(existed);
         }
-        kv.db.kv_delete(&kv.tenant_id, &key).await.map_err(unavailable)
+        kv.store.delete(&kv.tenant_id, &key).await.map_err(unavailable)
     }
 }

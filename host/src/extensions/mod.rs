@@ -28,6 +28,7 @@ pub mod hook_run;
 mod http;
 pub mod invoke;
 pub mod kv;
+pub mod kv_store;
 mod limits;
 mod log;
 pub mod otp_delivery;
@@ -133,6 +134,8 @@ pub struct ExtensionRuntime {
     /// Each tenant's fuel budget.
     fuel_buckets: Mutex<HashMap<String, invoke::FuelBucket>>,
     pub records: records::Recorder,
+    /// The tenants' key-value stores, with this node's read cache.
+    pub kv: Arc<kv_store::KvStore>,
     /// Components this node compiled (not loaded from the artifact cache).
     compilations: std::sync::atomic::AtomicU64,
 }
@@ -176,6 +179,7 @@ impl ExtensionRuntime {
         engine::spawn_epoch_ticker(&engine)?;
         let id_prefix = crate::clock::random_id(entropy.as_ref(), "", 4)?.trim_start_matches('_').to_owned();
         let (builds, build_jobs) = BuildQueue::new();
+        let kv_db = db.clone();
         let runtime = Arc::new(ExtensionRuntime {
             engine_fingerprint: engine::fingerprint(&engine),
             slots: Semaphore::new(node.concurrent_invocations.max(1) as usize),
@@ -190,6 +194,7 @@ impl ExtensionRuntime {
             vault,
             default_limits,
             caches: dispatch::Caches::default(),
+            kv: Arc::new(kv_store::KvStore::new(kv_db)),
             builds,
             tenant_slots: Mutex::default(),
             minute_counts: Mutex::default(),

@@ -125,7 +125,9 @@ pub fn check_client_jwks(jwks: &Value) -> Result<(), String> {
                 }
             }
             _ => {
-                return Err("keys are EC (crv P-256, for ES256), OKP (crv Ed25519, for EdDSA) or RSA (for RS256)".into());
+                return Err(
+                    "keys are EC (crv P-256, for ES256), OKP (crv Ed25519, for EdDSA) or RSA (for RS256)".into()
+                );
             }
         }
     }

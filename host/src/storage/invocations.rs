@@ -78,28 +78,39 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 
 impl Db {
     pub async fn insert_invocations(&self, batch: &[NewInvocation]) -> Result<()> {
+        /// Rows per statement: one statement per chunk, not per record (13 parameters a
+        /// row, well inside SQLite's and PostgreSQL's limits).
+        const ROWS: usize = 64;
+        const PARAMETERS: usize = 13;
         let mut tx = self.begin_write().await?;
-        let sql = format!(
-            "INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        );
-        for new in batch {
-            let r = &new.row;
-            sqlx::query(&sql)
-                .bind(&new.tenant_id)
-                .bind(&r.id)
-                .bind(&r.extension)
-                .bind(&r.deployment_id)
-                .bind(r.version)
-                .bind(&r.hook)
-                .bind(r.started_at)
-                .bind(r.duration_us)
-                .bind(r.fuel_used)
-                .bind(&r.outcome)
-                .bind(&r.detail)
-                .bind(&r.output)
-                .bind(i64::from(r.dry_run))
-                .execute(&mut *tx)
-                .await?;
+        for chunk in batch.chunks(ROWS) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let first = row * PARAMETERS + 1;
+                    let parameters: Vec<String> = (first..first + PARAMETERS).map(|n| format!("${n}")).collect();
+                    format!("({})", parameters.join(", "))
+                })
+                .collect();
+            let sql = format!("INSERT INTO extension_invocations (tenant_id, {COLUMNS}) VALUES {}", rows.join(", "));
+            let mut query = sqlx::query(&sql);
+            for new in chunk {
+                let r = &new.row;
+                query = query
+                    .bind(&new.tenant_id)
+                    .bind(&r.id)
+                    .bind(&r.extension)
+                    .bind(&r.deployment_id)
+                    .bind(r.version)
+                    .bind(&r.hook)
+                    .bind(r.started_at)
+                    .bind(r.duration_us)
+                    .bind(r.fuel_used)
+                    .bind(&r.outcome)
+                    .bind(&r.detail)
+                    .bind(&r.output)
+                    .bind(i64::from(r.dry_run));
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
