@@ -12,8 +12,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::storage::{Db, KvWrite, Result};
 
-/// Most keys cached per node; when full, the cache starts again empty.
+/// Most keys, and most bytes of keys and values, cached per node; when either is reached,
+/// the cache starts again empty (so no tenant can make a node hold its whole store).
 const MAX_CACHED: usize = 100_000;
+const MAX_CACHED_BYTES: usize = 64 << 20;
 
 /// The prefix of change notifications that concern only a tenant's key-value store.
 pub const KV_CHANGE_PREFIX: &str = "kv:";
@@ -22,11 +24,46 @@ pub const KV_CHANGE_PREFIX: &str = "kv:";
 #[derive(Debug)]
 pub struct KvStore {
     db: Db,
-    cached: RwLock<HashMap<(String, String), Option<String>>>,
+    cached: RwLock<Cached>,
     /// Writes in progress on this node.
     writing: AtomicUsize,
     /// Bumped by every write and forgetting.
     generation: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    entries: HashMap<(String, String), Option<String>>,
+    bytes: usize,
+}
+
+impl Cached {
+    fn size(key: &(String, String), value: &Option<String>) -> usize {
+        key.0.len() + key.1.len() + value.as_ref().map_or(0, String::len)
+    }
+
+    fn insert(&mut self, key: (String, String), value: Option<String>) {
+        let size = Self::size(&key, &value);
+        if self.entries.len() >= MAX_CACHED || self.bytes + size > MAX_CACHED_BYTES {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += size;
+        if let Some(old) = self.entries.insert(key.clone(), value) {
+            self.bytes -= Self::size(&key, &old);
+        }
+    }
+
+    fn remove(&mut self, key: &(String, String)) {
+        if let Some(old) = self.entries.remove(key) {
+            self.bytes -= Self::size(key, &old);
+        }
+    }
+
+    fn retain(&mut self, keep: impl Fn(&(String, String)) -> bool) {
+        self.entries.retain(|key, _| keep(key));
+        self.bytes = self.entries.iter().map(|(key, value)| Self::size(key, value)).sum();
+    }
 }
 
 /// A write in progress: the cache is not read, and on drop the key is forgotten and the
@@ -69,7 +106,7 @@ impl KvStore {
         let generation = self.readable();
         if generation.is_some()
             && let Ok(cached) = self.cached.read()
-            && let Some(value) = cached.get(&(tenant_id.to_owned(), key.to_owned()))
+            && let Some(value) = cached.entries.get(&(tenant_id.to_owned(), key.to_owned()))
         {
             return Ok(value.clone());
         }
@@ -78,9 +115,6 @@ impl KvStore {
             && self.readable() == generation
             && let Ok(mut cached) = self.cached.write()
         {
-            if cached.len() >= MAX_CACHED {
-                cached.clear();
-            }
             cached.insert((tenant_id.to_owned(), key.to_owned()), value.clone());
         }
         Ok(value)
@@ -115,14 +149,43 @@ impl KvStore {
     pub fn forget_tenant(&self, tenant_id: &str) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut cached) = self.cached.write() {
-            cached.retain(|(tenant, _), _| tenant != tenant_id);
+            cached.retain(|(tenant, _)| tenant != tenant_id);
         }
     }
 
     pub fn forget_all(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         if let Ok(mut cached) = self.cached.write() {
-            cached.clear();
+            *cached = Cached::default();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tenant: &str, name: &str) -> (String, String) {
+        (tenant.to_owned(), name.to_owned())
+    }
+
+    #[test]
+    fn the_cache_counts_its_bytes_and_starts_again_when_full() {
+        let mut cached = Cached::default();
+        cached.insert(key("t1", "a"), Some("12345".into()));
+        cached.insert(key("t1", "b"), None);
+        cached.insert(key("t2", "a"), Some("1".into()));
+        assert_eq!(cached.bytes, (2 + 1 + 5) + (2 + 1) + (2 + 1 + 1));
+        cached.insert(key("t1", "a"), Some("1".into()));
+        assert_eq!(cached.bytes, (2 + 1 + 1) + (2 + 1) + (2 + 1 + 1), "a replaced value is counted once");
+        cached.remove(&key("t1", "b"));
+        cached.retain(|(tenant, _)| tenant != "t2");
+        assert_eq!((cached.entries.len(), cached.bytes), (1, 4));
+        // A value that would pass the byte bound empties the cache first.
+        let half = "x".repeat(MAX_CACHED_BYTES / 2);
+        cached.insert(key("t3", "big"), Some(half.clone()));
+        cached.insert(key("t3", "bigger"), Some(half));
+        assert_eq!(cached.entries.len(), 1);
+        assert!(cached.bytes <= MAX_CACHED_BYTES);
     }
 }
