@@ -9,6 +9,12 @@ pub type UnixTime = i64;
 /// The wall clock the service reads.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> UnixTime;
+
+    /// Milliseconds since the Unix epoch, for what needs finer steps (rate limits); test
+    /// clocks move in whole seconds.
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1000)
+    }
 }
 
 /// The operating system's clock.
@@ -20,6 +26,12 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
         let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    #[allow(clippy::disallowed_methods)]
+    fn now_millis(&self) -> i64 {
+        let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
     }
 }
 

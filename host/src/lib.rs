@@ -14,6 +14,7 @@ pub mod events;
 pub mod extensions;
 pub mod harness;
 pub mod oauth;
+pub mod ratelimit;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;
@@ -46,6 +47,8 @@ pub struct Services {
     pub entropy: Arc<dyn Entropy>,
     pub extensions: Arc<ExtensionRuntime>,
     pub keys: KeyCache,
+    /// This node's per-tenant request rate limits.
+    pub limiter: ratelimit::RateLimiter,
     /// This node's usage counts not yet written.
     pub usage: usage::UsageMeter,
     /// This node's name in database leases.
@@ -148,7 +151,8 @@ impl AppState {
         let node_id = clock::random_id(entropy.as_ref(), "node", 8)?;
         let background_jobs = config.node_limits.background_jobs;
         let keys = KeyCache::default();
-        let services = Services { config, db, clock, entropy, extensions, keys, usage, node_id, public_url };
+        let limiter = ratelimit::RateLimiter::default();
+        let services = Services { config, db, clock, entropy, extensions, keys, limiter, usage, node_id, public_url };
         let services = Arc::new(services);
         if let Some(url) = services.db.postgres_url() {
             events::changes::spawn_listener(Arc::downgrade(&services), url.to_owned());

@@ -69,9 +69,12 @@ async fn main() {
     println!("keyhaven extension benchmark: {iterations} iterations per series\n");
 
     // 1. The hook alone, metered and unmetered, alternating.
-    let metered = TestServer::start().await.unwrap();
+    // The tenants' request rate limits (1,000 token requests a second by default) would
+    // shape these series; what they measure is latency, so the rates are raised.
+    let unthrottled = Limits { token_requests_per_second: 1_000_000, token_burst: 1_000_000, ..Limits::default() };
+    let metered = TestServer::start_with(unthrottled.clone()).await.unwrap();
     let unmetered = TestServer::start_with_node(
-        Limits::default(),
+        unthrottled,
         NodeLimits { fuel_metering: false, concurrent_invocations: 16, ..NodeLimits::default() },
     )
     .await

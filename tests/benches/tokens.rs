@@ -116,6 +116,8 @@ async fn main() {
         concurrent_invocations: 256,
         invocations_per_minute: u32::MAX,
         fuel_per_second: u64::MAX / 4,
+        token_requests_per_second: 1_000_000,
+        token_burst: 1_000_000,
         ..Limits::default()
     };
     let node = NodeLimits { concurrent_invocations: 256, ..NodeLimits::default() };

@@ -394,3 +394,47 @@ async fn each_tenant_signs_with_its_algorithm_and_a_new_algorithm_rotates_the_ke
     }
 }
 }
+
+db_test! {
+async fn each_tenant_has_its_own_request_rate_for_tokens_and_logins() {
+    use std::sync::Arc;
+
+    use keyhaven::clock::ManualClock;
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("rate").await.unwrap();
+    let other = server.create_tenant("rate-other").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
+    let other_client = server.create_client(&other, json!({"name": "c"})).await.unwrap();
+    let limits = format!("/admin/v1/tenants/{}/limits", tenant.name);
+    let bad = server.call(Method::PUT, &server.root_token, &limits, Some(json!({"overrides": {"token_burst": 0}}))).await.unwrap();
+    expect_problem(bad, StatusCode::BAD_REQUEST).await.unwrap();
+    let overrides = json!({"overrides": {"token_requests_per_second": 2, "token_burst": 3, "login_requests_per_second": 1, "login_burst": 2}});
+    let set = server.call(Method::PUT, &server.root_token, &limits, Some(overrides)).await.unwrap();
+    assert!(set.status().is_success(), "{}", set.status());
+
+    // The burst, then 429 with Retry-After; another tenant is not affected; time refills.
+    for _ in 0..3 {
+        assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK);
+    }
+    let refused = server.token(&tenant, &client).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_eq!(refused.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
+    assert_eq!(server.token(&other, &other_client).await.unwrap().status(), StatusCode::OK);
+    clock.advance(1);
+    for expected in [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS] {
+        assert_eq!(server.token(&tenant, &client).await.unwrap().status(), expected, "two a second");
+    }
+
+    // The login endpoints have their own bucket.
+    let login = || server.http.post(server.url(&format!("/t/{}/login", tenant.name))).json(&json!({"username": "nobody"})).send();
+    for _ in 0..2 {
+        assert_eq!(login().await.unwrap().status(), StatusCode::CREATED);
+    }
+    let refused = login().await.unwrap();
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS).await.unwrap();
+    assert_eq!(problem["type"], "urn:keyhaven:problem:rate-limited");
+}
+}

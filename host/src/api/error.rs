@@ -36,6 +36,8 @@ pub enum Problem {
     ExtensionFailed,
     /// Too many attempts: the factor is locked for a while.
     Locked,
+    /// Too many requests for the tenant; try again after the seconds the detail names.
+    RateLimited(u64),
     Internal,
 }
 
@@ -54,6 +56,7 @@ impl Problem {
             Problem::Denied => "denied",
             Problem::ExtensionFailed => "extension-failed",
             Problem::Locked => "locked",
+            Problem::RateLimited(_) => "rate-limited",
             Problem::Internal => "internal",
         }
     }
@@ -71,7 +74,7 @@ impl Problem {
             Problem::InvalidComponent => StatusCode::UNPROCESSABLE_ENTITY,
             Problem::Denied => StatusCode::UNPROCESSABLE_ENTITY,
             Problem::ExtensionFailed => StatusCode::BAD_GATEWAY,
-            Problem::Locked => StatusCode::TOO_MANY_REQUESTS,
+            Problem::Locked | Problem::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,8 +107,14 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if self.kind == Problem::Unauthenticated {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        match self.kind {
+            Problem::Unauthenticated => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Problem::RateLimited(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            _ => {}
         }
         response
     }

@@ -55,6 +55,13 @@ pub struct Limits {
     pub kv_keys: u32,
     /// Largest key-value entry (value JSON), in bytes.
     pub kv_value_bytes: usize,
+    /// Requests a second to the token, introspection and revocation endpoints, and the
+    /// burst above that rate.
+    pub token_requests_per_second: u32,
+    pub token_burst: u32,
+    /// Requests a second to the login endpoints, and the burst above that rate.
+    pub login_requests_per_second: u32,
+    pub login_burst: u32,
 }
 
 impl Default for Limits {
@@ -78,6 +85,10 @@ impl Default for Limits {
             enabled_extensions: 20,
             kv_keys: 1_000,
             kv_value_bytes: 16 << 10,
+            token_requests_per_second: 1_000,
+            token_burst: 100,
+            login_requests_per_second: 1_000,
+            login_burst: 100,
         }
     }
 }
@@ -112,7 +123,11 @@ impl Limits {
             http_response_bytes,
             enabled_extensions,
             kv_keys,
-            kv_value_bytes
+            kv_value_bytes,
+            token_requests_per_second,
+            token_burst,
+            login_requests_per_second,
+            login_burst
         );
         if let Some(ms) = o.token_deadline_ms {
             self.token_deadline = Duration::from_millis(ms);
@@ -169,6 +184,14 @@ pub struct LimitOverrides {
     pub kv_keys: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kv_value_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_requests_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_burst: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_requests_per_second: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_burst: Option<u32>,
 }
 
 /// Bounds that keep one override from being absurd; checked when a plan or override is set.
@@ -207,6 +230,10 @@ impl LimitOverrides {
         check("enabled_extensions", m(self.enabled_extensions), 0, 1_000)?;
         check("kv_keys", m(self.kv_keys), 0, 1_000_000)?;
         check("kv_value_bytes", n(self.kv_value_bytes), 1, 1 << 20)?;
+        check("token_requests_per_second", m(self.token_requests_per_second), 1, 1_000_000)?;
+        check("token_burst", m(self.token_burst), 1, 1_000_000)?;
+        check("login_requests_per_second", m(self.login_requests_per_second), 1, 1_000_000)?;
+        check("login_burst", m(self.login_burst), 1, 1_000_000)?;
         Ok(())
     }
 }

@@ -14,11 +14,13 @@ pub struct OAuthError {
     pub status: StatusCode,
     pub code: &'static str,
     pub description: String,
+    /// Seconds to wait before trying again (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError { status, code, description: description.into() }
+        OAuthError { status, code, description: description.into(), retry_after: None }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -55,6 +57,16 @@ impl OAuthError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", description)
     }
 
+    /// Too many requests for the tenant (HTTP 429; RFC 6749 has no code of its own for
+    /// it, so `temporarily_unavailable` with `Retry-After`).
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let description = format!("too many requests for this tenant; retry after {retry_after} s");
+        OAuthError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description)
+        }
+    }
+
     pub fn server_error(description: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
     }
@@ -67,8 +79,14 @@ impl IntoResponse for OAuthError {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        match self.retry_after {
+            Some(seconds) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            None if self.status == StatusCode::SERVICE_UNAVAILABLE => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            None => {}
         }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"keyhaven\""));

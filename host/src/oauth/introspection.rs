@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::OAuthError;
 use super::client_auth::authenticate_client;
 use super::jws::verify_jwt;
-use super::token::{Params, internal};
+use super::token::{Params, admit, internal};
 use crate::AppState;
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
@@ -62,6 +62,7 @@ pub async fn introspect(
 ) -> Result<Response, OAuthError> {
     let tenant =
         state.db.tenant_by_name(&tenant_name).await.map_err(internal)?.ok_or_else(OAuthError::unknown_tenant)?;
+    admit(&state, &tenant).await?;
     let params = Params::parse(&headers, &body)?;
     let token = params.get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     // A tenant that is not usable has no active token (and no client that can authenticate).
@@ -102,6 +103,7 @@ pub async fn revoke(
         .map_err(internal)?
         .filter(|t| t.effective_state().is_usable())
         .ok_or_else(OAuthError::unknown_tenant)?;
+    admit(&state, &tenant).await?;
     let params = Params::parse(&headers, &body)?;
     let token = params.get("token")?.ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     match params.get("token_type_hint")? {

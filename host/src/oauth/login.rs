@@ -38,9 +38,20 @@ fn locked(until: i64) -> ApiError {
     ApiError::new(Problem::Locked, format!("too many attempts: the factor is locked until {until}"))
 }
 
+/// The tenant named, if usable, once the request is counted against its login rate limit.
 pub(crate) async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
     let tenant = state.db.tenant_by_name(name).await?;
-    tenant.filter(|t| t.effective_state().is_usable()).ok_or_else(|| ApiError::not_found("tenant"))
+    let tenant = tenant.filter(|t| t.effective_state().is_usable()).ok_or_else(|| ApiError::not_found("tenant"))?;
+    let limits = state.extensions.tenant_limits(&tenant.id).await?;
+    let (rate, burst) = (limits.login_requests_per_second, limits.login_burst);
+    let now = state.clock.now_millis();
+    if let Err(seconds) = state.limiter.admit(&tenant.id, crate::ratelimit::Endpoint::Login, rate, burst, now) {
+        return Err(ApiError::new(
+            Problem::RateLimited(seconds),
+            format!("too many login requests for this tenant; retry after {seconds} s"),
+        ));
+    }
+    Ok(tenant)
 }
 
 #[derive(Debug, Deserialize)]

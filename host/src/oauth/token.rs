@@ -21,6 +21,7 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::dispatch::{TokenClaims, TokenHookError};
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::ratelimit::Endpoint;
 use crate::tenancy::Tenant;
 use crate::tenancy::controls::client_grant;
 
@@ -34,6 +35,7 @@ pub async fn token(
 ) -> Result<Response, OAuthError> {
     let tenant =
         state.db.tenant_by_name(&tenant_name).await.map_err(internal)?.ok_or_else(OAuthError::unknown_tenant)?;
+    admit(&state, &tenant).await?;
     let params = Params::parse(&headers, &body)?;
     match params.get("grant_type")? {
         Some("client_credentials") => {}
@@ -188,6 +190,16 @@ impl Params {
         }
         Ok(first.filter(|value| !value.is_empty()))
     }
+}
+
+/// Counts a request to the tenant's token endpoints against its rate limit.
+pub(super) async fn admit(state: &AppState, tenant: &Tenant) -> Result<(), OAuthError> {
+    let limits = state.extensions.tenant_limits(&tenant.id).await.map_err(internal)?;
+    let (rate, burst) = (limits.token_requests_per_second, limits.token_burst);
+    state
+        .limiter
+        .admit(&tenant.id, Endpoint::Token, rate, burst, state.clock.now_millis())
+        .map_err(OAuthError::rate_limited)
 }
 
 pub(super) fn internal(error: impl std::fmt::Display) -> OAuthError {
