@@ -26,7 +26,8 @@ struct Bucket {
 /// This node's buckets.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
-    buckets: Mutex<HashMap<(String, Endpoint), Bucket>>,
+    /// By tenant id: the token endpoints' bucket and the login endpoints'.
+    buckets: Mutex<HashMap<String, [Bucket; 2]>>,
 }
 
 impl RateLimiter {
@@ -42,8 +43,14 @@ impl RateLimiter {
     ) -> Result<(), u64> {
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         let (rate, burst) = (f64::from(per_second.max(1)), f64::from(burst.max(1)));
-        let bucket =
-            buckets.entry((tenant_id.to_owned(), endpoint)).or_insert(Bucket { tokens: burst, updated_ms: now_ms });
+        // Looked up by `&str` first, so the hot path allocates nothing; a new bucket starts
+        // full (the refill below caps it at the burst).
+        if !buckets.contains_key(tenant_id) {
+            let full = || Bucket { tokens: f64::INFINITY, updated_ms: now_ms };
+            buckets.insert(tenant_id.to_owned(), [full(), full()]);
+        }
+        let Some(pair) = buckets.get_mut(tenant_id) else { return Ok(()) };
+        let bucket = &mut pair[endpoint as usize];
         let elapsed = (now_ms - bucket.updated_ms).max(0) as f64 / 1000.0;
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.updated_ms = bucket.updated_ms.max(now_ms);
