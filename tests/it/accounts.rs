@@ -388,6 +388,10 @@ async fn a_totp_factor_is_pending_until_its_first_code_and_no_code_works_twice()
     let kinds = |started: &Value| -> Vec<String> { started["factors"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap().to_owned()).collect() };
     assert_eq!(kinds(&start_login(&server, &tenant, "tia").await), ["password"]);
     let confirm = format!("/accounts/{id}/factors/{factor_id}/confirm");
+    // Not even an administrator skips the first code: PENDING cannot be set to ENABLED.
+    let skipped = admin(&server, &tenant, Method::PATCH, &format!("/accounts/{id}/factors/{factor_id}"), Some(json!({"state": "ENABLED"}))).await;
+    expect_problem(skipped, StatusCode::CONFLICT).await.unwrap();
+    assert_eq!(kinds(&start_login(&server, &tenant, "tia").await), ["password"]);
     let wrong = admin(&server, &tenant, Method::POST, &confirm, Some(json!({"code": "000000"}))).await;
     expect_problem(wrong, StatusCode::BAD_REQUEST).await.unwrap();
     let now_code = totp::code(&secret, totp::step_of(clock.now()));

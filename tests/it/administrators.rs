@@ -112,8 +112,9 @@ async fn the_first_administrator_accepts_an_invite_and_administers_with_a_steppe
     expect_problem(own, StatusCode::CONFLICT).await.unwrap();
     // The audit log names the account that acted.
     let audit = server.get(&admin_token, &format!("{base}/audit")).await.unwrap();
-    let entries = audit.as_array().unwrap_or_else(|| audit["entries"].as_array().unwrap());
-    assert!(entries.iter().any(|e| e.to_string().contains(&account_id) && e["action"].as_str().unwrap_or_default().contains("/clients")), "{audit}");
+    let entry = audit.as_array().unwrap().iter().find(|e| e["action"] == "POST /admin/v1/tenants/{tenant}/clients").unwrap();
+    assert_eq!(entry["actor"], account_id.as_str(), "{entry}");
+    assert_eq!(entry["role"], "tenant-admin");
 
     // Without the permission (revoked by another administrator), the session administers nothing.
     let revoked = server.call(Method::DELETE, &admin_token, &format!("{base}/accounts/{account_id}/permissions/admin"), None).await.unwrap();

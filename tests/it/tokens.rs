@@ -344,6 +344,18 @@ async fn signing_keys_rotate_on_demand_and_on_schedule_and_a_retired_key_stays_p
     let reasons: Vec<&str> = events.as_array().unwrap().iter().filter(|e| e["action"] == "key.rotated").map(|e| e["reason"].as_str().unwrap()).collect();
     assert_eq!(reasons, ["scheduled", "on-demand"]);
 
+    // A change of algorithm whose rotation did not happen (written here behind the API's
+    // back) is finished by the next maintenance pass.
+    let mut stored = server.state.db.tenant_by_name(&tenant.name).await.unwrap().unwrap();
+    stored.settings.signing_algorithm = "EdDSA".into();
+    stored.settings_changed.insert("signing_algorithm".into(), json!("EdDSA"));
+    assert!(server.state.db.update_tenant(&stored, None).await.unwrap());
+    let report = server.state.run_maintenance().await.unwrap().unwrap();
+    assert_eq!(report.keys_rotated, 1, "{report:?}");
+    assert_eq!(jsonwebtoken::decode_header(&access_token().await).unwrap().alg, jsonwebtoken::Algorithm::EdDSA);
+    let report = server.state.run_maintenance().await.unwrap().unwrap();
+    assert_eq!(report.keys_rotated, 0, "once the key is of the tenant's algorithm, nothing more is due");
+
     // Another tenant's administrator can neither see nor rotate these keys.
     let other = server.create_tenant("rotation-other").await.unwrap();
     let foreign = server.call(Method::POST, &other.admin_token, &format!("{keys_path}/rotate"), None).await.unwrap();
@@ -427,7 +439,15 @@ async fn each_tenant_has_its_own_request_rate_for_tokens_and_logins() {
         assert_eq!(server.token(&tenant, &client).await.unwrap().status(), expected, "two a second");
     }
 
-    // The login endpoints have their own bucket.
+    // Introspection and revocation draw on the same bucket as the token endpoint.
+    for endpoint in ["introspect", "revoke"] {
+        let refused = server.http.post(server.url(&format!("/t/{}/oauth2/{endpoint}", tenant.name)))
+            .basic_auth(&client.client_id, Some(&client.client_secret)).form(&[("token", "x")]).send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "{endpoint}");
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"], "temporarily_unavailable");
+    }
+
+    // The login endpoints have their own bucket, shared by every human endpoint.
     let login = || server.http.post(server.url(&format!("/t/{}/login", tenant.name))).json(&json!({"username": "nobody"})).send();
     for _ in 0..2 {
         assert_eq!(login().await.unwrap().status(), StatusCode::CREATED);
@@ -436,5 +456,10 @@ async fn each_tenant_has_its_own_request_rate_for_tokens_and_logins() {
     assert_eq!(refused.headers()["retry-after"], "1");
     let problem = expect_problem(refused, StatusCode::TOO_MANY_REQUESTS).await.unwrap();
     assert_eq!(problem["type"], "urn:keyhaven:problem:rate-limited");
+    let register = server.http.post(server.url(&format!("/t/{}/register", tenant.name)))
+        .json(&json!({"username": "new", "password": "a long enough passphrase"})).send().await.unwrap();
+    expect_problem(register, StatusCode::TOO_MANY_REQUESTS).await.unwrap();
+    clock.advance(1);
+    assert_eq!(login().await.unwrap().status(), StatusCode::CREATED, "a second later, one more");
 }
 }

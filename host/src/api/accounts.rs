@@ -484,6 +484,9 @@ pub async fn change_factor(
     if !matches!(body.state, ResourceState::Enabled | ResourceState::Disabled) {
         return Err(invalid("state must be ENABLED or DISABLED"));
     }
+    if body.state == ResourceState::Enabled && factor.state == ResourceState::Pending {
+        return Err(ApiError::new(Problem::Conflict, "confirm the enrolment with its first code instead"));
+    }
     state.db.set_factor_state(&tenant.id, &factor.id, body.state).await?;
     let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
     Ok(Json(factor))

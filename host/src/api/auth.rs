@@ -12,7 +12,7 @@ use super::audit::AuditSlot;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::storage::ADMIN_PERMISSION;
-use crate::tenancy::controls::builtin_scopes;
+use crate::tenancy::controls::ADMIN_REQUIRED_SCORE;
 use crate::tenancy::{ResourceState, Role, Tenant};
 
 /// The authenticated caller of an admin API route.
@@ -88,7 +88,7 @@ async fn administrator_session(
     if !state.db.permissions_of(&tenant.id, &account.id).await?.iter().any(|p| p == ADMIN_PERMISSION) {
         return Err(ApiError::new(Problem::Forbidden, "this account does not hold the admin permission"));
     }
-    let required = builtin_scopes().into_iter().find(|s| s.value == ADMIN_PERMISSION).map_or(0, |s| s.required_score);
+    let required = ADMIN_REQUIRED_SCORE;
     if session.score < required {
         return Err(ApiError::new(
             Problem::Forbidden,

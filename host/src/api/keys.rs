@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use super::auth::Caller;
 use super::error::ApiError;
 use crate::AppState;
-use crate::oauth::RotationError;
 use crate::storage::KeyInfo;
 
 pub async fn list(
@@ -27,9 +26,6 @@ pub async fn rotate(
     Path(tenant): Path<String>,
 ) -> Result<(StatusCode, Json<KeyInfo>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    match state.rotate_signing_key(&tenant, "admin-api", "on-demand").await {
-        Ok(key) => Ok((StatusCode::CREATED, Json(key))),
-        Err(RotationError::Storage(e)) => Err(e.into()),
-        Err(RotationError::Key(e)) => Err(ApiError::internal(e)),
-    }
+    let key = state.rotate_signing_key(&tenant, "admin-api", "on-demand").await?;
+    Ok((StatusCode::CREATED, Json(key)))
 }

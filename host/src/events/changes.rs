@@ -26,11 +26,18 @@ pub fn spawn_listener(runtime: Weak<Services>, url: String) {
                         node.forget_all();
                         drop(node);
                         loop {
-                            let notification = listener.recv().await;
+                            // `try_recv` says when the connection was lost (`Ok(None)`; it
+                            // reconnects on the next call): what was announced meanwhile is
+                            // unknown, so everything cached is forgotten.
+                            let notification = listener.try_recv().await;
                             let Some(node) = runtime.upgrade() else { return };
                             match notification {
-                                Ok(notification) if notification.payload() == "*" => node.forget_all(),
-                                Ok(notification) => node.forget(notification.payload()),
+                                Ok(Some(notification)) if notification.payload() == "*" => node.forget_all(),
+                                Ok(Some(notification)) => node.forget(notification.payload()),
+                                Ok(None) => {
+                                    tracing::warn!("the change channel was interrupted; forgetting all caches");
+                                    node.forget_all();
+                                }
                                 Err(e) => {
                                     tracing::warn!("lost the change channel; reconnecting: {e}");
                                     node.forget_all();

@@ -53,32 +53,11 @@ impl AppState {
             return Ok(None);
         }
         let mut report = MaintenanceReport { codes: self.db.remove_spent_codes(now).await?, ..Default::default() };
+        // One tenant's failure (a storage error, a key that cannot be made) is logged and
+        // the pass goes on, so no tenant keeps the tenants after it from their maintenance.
         for tenant in self.db.list_tenants().await? {
-            report.sessions += self.db.remove_dead_sessions(&tenant.id, &tenant.settings, now).await?;
-            report.enrolments +=
-                self.db.remove_lapsed_enrolments(&tenant.id, now - PENDING_FACTOR_SECONDS, now).await?;
-            let lapsed = self.db.lapsed_pending_accounts(&tenant.id, now - INVITE_SECONDS, now, BATCH).await?;
-            for account_id in lapsed {
-                report.pending_accounts +=
-                    u64::from(self.remove_account(&tenant, &account_id, "pending-expired").await?);
-            }
-            if let Some(days) = tenant.settings.account_inactivity_days {
-                for account_id in self.db.inactive_accounts(&tenant.id, now - days * 86_400, BATCH).await? {
-                    report.accounts += u64::from(self.remove_account(&tenant, &account_id, "inactive").await?);
-                }
-            }
-            self.db.remove_expired_revocations(&tenant.id, now).await?;
-            self.db.remove_expired_assertions(&tenant.id, now).await?;
-            match self.rotate_signing_key_if_due(&tenant, now).await {
-                Ok((rotated, removed)) => {
-                    report.keys_rotated += u64::from(rotated);
-                    report.keys_removed += removed;
-                }
-                Err(crate::oauth::RotationError::Storage(e)) => return Err(e),
-                Err(e) => tracing::warn!(tenant = %tenant.id, "cannot rotate the signing key: {e}"),
-            }
-            if let Some(days) = tenant.settings.tenant_inactivity_days {
-                report.tenants += u64::from(self.expire_tenant(&tenant, now - days * 86_400, now).await?);
+            if let Err(e) = self.maintain_tenant(&tenant, now, &mut report).await {
+                tracing::warn!(tenant = %tenant.id, "maintenance of the tenant failed: {e}");
             }
         }
         Ok(Some(report))
@@ -86,6 +65,35 @@ impl AppState {
 }
 
 impl AppState {
+    /// One tenant's share of a pass, counted into `report`.
+    async fn maintain_tenant(
+        &self,
+        tenant: &Tenant,
+        now: i64,
+        report: &mut MaintenanceReport,
+    ) -> Result<(), crate::oauth::RotationError> {
+        report.sessions += self.db.remove_dead_sessions(&tenant.id, &tenant.settings, now).await?;
+        report.enrolments += self.db.remove_lapsed_enrolments(&tenant.id, now - PENDING_FACTOR_SECONDS, now).await?;
+        let lapsed = self.db.lapsed_pending_accounts(&tenant.id, now - INVITE_SECONDS, now, BATCH).await?;
+        for account_id in lapsed {
+            report.pending_accounts += u64::from(self.remove_account(tenant, &account_id, "pending-expired").await?);
+        }
+        if let Some(days) = tenant.settings.account_inactivity_days {
+            for account_id in self.db.inactive_accounts(&tenant.id, now - days * 86_400, BATCH).await? {
+                report.accounts += u64::from(self.remove_account(tenant, &account_id, "inactive").await?);
+            }
+        }
+        self.db.remove_expired_revocations(&tenant.id, now).await?;
+        self.db.remove_expired_assertions(&tenant.id, now).await?;
+        let (rotated, removed) = self.rotate_signing_key_if_due(tenant, now).await?;
+        report.keys_rotated += u64::from(rotated);
+        report.keys_removed += removed;
+        if let Some(days) = tenant.settings.tenant_inactivity_days {
+            report.tenants += u64::from(self.expire_tenant(tenant, now - days * 86_400, now).await?);
+        }
+        Ok(())
+    }
+
     /// Removes an account (if it is still there) with an `account.deleted` event.
     async fn remove_account(&self, tenant: &Tenant, account_id: &str, reason: &str) -> Result<bool, StorageError> {
         let Some(account) = self.db.account(&tenant.id, account_id).await? else { return Ok(false) };

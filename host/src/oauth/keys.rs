@@ -172,10 +172,14 @@ impl SigningKey {
     }
 }
 
-/// Parsed active signing keys by tenant id.
+/// Parsed active signing keys by tenant id. A key read from the database is kept only if
+/// no rotation was announced while it was read, so a reader that raced a rotation never
+/// puts the retired key back.
 #[derive(Debug, Default)]
 pub struct KeyCache {
     by_tenant: RwLock<HashMap<String, Arc<SigningKey>>>,
+    /// Bumped by every invalidation.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl KeyCache {
@@ -183,8 +187,16 @@ impl KeyCache {
         self.by_tenant.read().ok()?.get(tenant_id).cloned()
     }
 
-    pub fn insert(&self, tenant_id: &str, key: Arc<SigningKey>) {
-        if let Ok(mut keys) = self.by_tenant.write() {
+    /// The generation to pass to [`Self::insert`]: read it before reading the key.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Keeps `key` unless an invalidation happened since `generation` was read.
+    pub fn insert(&self, tenant_id: &str, key: Arc<SigningKey>, generation: u64) {
+        if let Ok(mut keys) = self.by_tenant.write()
+            && self.generation() == generation
+        {
             keys.insert(tenant_id.to_owned(), key);
         }
     }
@@ -192,12 +204,14 @@ impl KeyCache {
     /// Forgets the tenant's key (it rotated); the next token loads the current one.
     pub fn invalidate(&self, tenant_id: &str) {
         if let Ok(mut keys) = self.by_tenant.write() {
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             keys.remove(tenant_id);
         }
     }
 
     pub fn invalidate_all(&self) {
         if let Ok(mut keys) = self.by_tenant.write() {
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             keys.clear();
         }
     }
@@ -224,6 +238,18 @@ mod tests {
             assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), signature_len, "{algorithm}");
         }
         assert!(generate("tn_1", "HS256", 0).is_err());
+    }
+
+    #[test]
+    fn a_key_read_while_the_tenant_rotated_is_not_kept() {
+        let cache = KeyCache::default();
+        let key = || Arc::new(SigningKey::from_row(&generate("tn_1", ES256, 0).unwrap()).unwrap());
+        let before = cache.generation();
+        cache.invalidate("tn_1"); // a rotation announced while the old key was being read
+        cache.insert("tn_1", key(), before);
+        assert!(cache.get("tn_1").is_none(), "the stale key is dropped");
+        cache.insert("tn_1", key(), cache.generation());
+        assert!(cache.get("tn_1").is_some());
     }
 
     #[test]

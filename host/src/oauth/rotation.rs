@@ -23,6 +23,15 @@ pub enum RotationError {
     Key(#[from] super::keys::KeyError),
 }
 
+impl From<RotationError> for crate::api::ApiError {
+    fn from(error: RotationError) -> Self {
+        match error {
+            RotationError::Storage(e) => e.into(),
+            RotationError::Key(e) => crate::api::ApiError::internal(e),
+        }
+    }
+}
+
 impl AppState {
     /// Rotates the tenant's signing key now; `origin` (`admin-api`, `maintenance`) and
     /// `reason` (`on-demand`, `scheduled`) go into the event. Returns the new key.
@@ -60,17 +69,24 @@ impl AppState {
         })
     }
 
-    /// Rotates the tenant's key if it is older than the tenant's rotation period, and
-    /// removes retired keys no longer published. Returns (rotated, removed).
+    /// Rotates the tenant's key if it is older than the tenant's rotation period or not of
+    /// its signing algorithm, and removes retired keys no longer published. Returns
+    /// (rotated, removed).
     pub async fn rotate_signing_key_if_due(&self, tenant: &Tenant, now: i64) -> Result<(bool, u64), RotationError> {
         let removed = self.db.remove_unpublished_keys(&tenant.id, now).await?;
+        // Due when old, or not of the tenant's algorithm (a change of setting whose rotation
+        // did not complete is finished here).
         let due = match self.db.active_signing_key(&tenant.id).await? {
-            Some(key) => key.created_at <= now - tenant.settings.signing_key_rotation_days * 86_400,
+            Some(key) => {
+                key.created_at <= now - tenant.settings.signing_key_rotation_days * 86_400
+                    || key.algorithm != tenant.settings.signing_algorithm
+            }
             None => true,
         };
-        if due && tenant.effective_state().is_usable() {
+        let rotate = due && tenant.effective_state().is_usable();
+        if rotate {
             self.rotate_signing_key(tenant, "maintenance", "scheduled").await?;
         }
-        Ok((due && tenant.effective_state().is_usable(), removed))
+        Ok((rotate, removed))
     }
 }

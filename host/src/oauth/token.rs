@@ -140,6 +140,7 @@ async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey
     if let Some(key) = state.keys.get(tenant_id) {
         return Ok(key);
     }
+    let generation = state.keys.generation();
     let row = state
         .db
         .active_signing_key(tenant_id)
@@ -147,7 +148,7 @@ async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey
         .map_err(internal)?
         .ok_or_else(|| OAuthError::server_error("the tenant has no active signing key"))?;
     let key = Arc::new(SigningKey::from_row(&row).map_err(internal)?);
-    state.keys.insert(tenant_id, key.clone());
+    state.keys.insert(tenant_id, key.clone(), generation);
     Ok(key)
 }
 

@@ -122,6 +122,14 @@ impl Db {
         event: super::EventToWrite<'_>,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        // Two rotations at once (maintenance and an administrator) take turns, so the
+        // tenant never has two current keys (SQLite's write transactions already do).
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT id FROM tenants WHERE id = $1 FOR UPDATE")
+                .bind(&new.tenant_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "UPDATE signing_keys SET state = 'DISABLED', published_until = $1 WHERE tenant_id = $2 AND state = 'ENABLED'",
         )

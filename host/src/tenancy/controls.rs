@@ -22,6 +22,10 @@ pub struct Scope {
     pub builtin: bool,
 }
 
+/// The session score the built-in `admin` scope needs: what an administrator's session
+/// must reach to use the admin API.
+pub const ADMIN_REQUIRED_SCORE: i64 = 5;
+
 /// The scopes every tenant has (PRODUCT.md).
 pub fn builtin_scopes() -> Vec<Scope> {
     let scope = |value: &str, label: &str, required_score: i64, permission_required: bool| Scope {
@@ -35,7 +39,7 @@ pub fn builtin_scopes() -> Vec<Scope> {
     vec![
         scope("openid", "OpenID Connect sign-in", 2, false),
         scope("account", "Account access", 2, false),
-        scope("admin", "Administrator access", 5, true),
+        scope("admin", "Administrator access", ADMIN_REQUIRED_SCORE, true),
     ]
 }
 
