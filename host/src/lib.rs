@@ -57,23 +57,21 @@ pub struct Services {
 }
 
 impl Services {
-    /// Forgets what this node cached about a tenant (another node changed it).
-    /// A notification `kv:<tenant>` concerns only the tenant's key-value store.
-    pub fn forget(&self, tenant_id: &str) {
-        if let Some(tenant_id) = tenant_id.strip_prefix(extensions::kv_store::KV_CHANGE_PREFIX) {
-            self.extensions.kv.forget_tenant(tenant_id);
-            return;
+    /// Forgets what another node's change made stale here.
+    pub fn forget(&self, change: &storage::Change) {
+        match change {
+            storage::Change::Tenant(tenant_id) => {
+                self.extensions.invalidate(tenant_id);
+                self.extensions.kv.forget_tenant(tenant_id);
+                self.keys.invalidate(tenant_id);
+            }
+            storage::Change::KeyValues(tenant_id) => self.extensions.kv.forget_tenant(tenant_id),
+            storage::Change::Everything => {
+                self.extensions.invalidate_all();
+                self.extensions.kv.forget_all();
+                self.keys.invalidate_all();
+            }
         }
-        self.extensions.invalidate(tenant_id);
-        self.extensions.kv.forget_tenant(tenant_id);
-        self.keys.invalidate(tenant_id);
-    }
-
-    /// Forgets everything this node cached about any tenant.
-    pub fn forget_all(&self) {
-        self.extensions.invalidate_all();
-        self.extensions.kv.forget_all();
-        self.keys.invalidate_all();
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use crate::Services;
-use crate::storage::CHANGES_CHANNEL;
+use crate::storage::{CHANGES_CHANNEL, Change};
 
 /// Listens for other nodes' changes while the service lives (PostgreSQL only).
 pub fn spawn_listener(runtime: Weak<Services>, url: String) {
@@ -23,7 +23,7 @@ pub fn spawn_listener(runtime: Weak<Services>, url: String) {
                         tracing::warn!("cannot listen for changes from other nodes: {e}");
                     } else {
                         let Some(node) = runtime.upgrade() else { return };
-                        node.forget_all();
+                        node.forget(&Change::Everything);
                         drop(node);
                         loop {
                             // `try_recv` says when the connection was lost (`Ok(None)`; it
@@ -32,15 +32,14 @@ pub fn spawn_listener(runtime: Weak<Services>, url: String) {
                             let notification = listener.try_recv().await;
                             let Some(node) = runtime.upgrade() else { return };
                             match notification {
-                                Ok(Some(notification)) if notification.payload() == "*" => node.forget_all(),
-                                Ok(Some(notification)) => node.forget(notification.payload()),
+                                Ok(Some(notification)) => node.forget(&Change::parse(notification.payload())),
                                 Ok(None) => {
                                     tracing::warn!("the change channel was interrupted; forgetting all caches");
-                                    node.forget_all();
+                                    node.forget(&Change::Everything);
                                 }
                                 Err(e) => {
                                     tracing::warn!("lost the change channel; reconnecting: {e}");
-                                    node.forget_all();
+                                    node.forget(&Change::Everything);
                                     break;
                                 }
                             }

@@ -68,7 +68,7 @@ impl Drop for ChangeGuard<'_> {
             && let Ok(handle) = tokio::runtime::Handle::try_current()
         {
             handle.spawn(async move {
-                if let Err(e) = db.publish_change(&tenant_id).await {
+                if let Err(e) = db.publish_change(&crate::storage::Change::Tenant(tenant_id.clone())).await {
                     tracing::warn!(tenant = %tenant_id, "cannot announce a change to other nodes: {e}");
                 }
             });

@@ -58,7 +58,7 @@ impl AppState {
         let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
         self.db.rotate_signing_key(&new, published_until, event).await?;
         self.keys.invalidate(&tenant.id);
-        self.db.publish_change(&tenant.id).await?;
+        self.db.publish_change(&crate::storage::Change::Tenant(tenant.id.clone())).await?;
         tracing::info!(tenant = %tenant.id, kid = %new.kid, reason, "signing key rotated");
         Ok(KeyInfo {
             kid: new.kid,

@@ -89,6 +89,39 @@ pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 /// The PostgreSQL channel on which nodes announce changes to cached tenant state.
 pub const CHANGES_CHANNEL: &str = "keyhaven_changes";
 
+/// What a change on one node makes the other nodes forget, as announced on
+/// [`CHANGES_CHANNEL`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Everything cached about the tenant (extension state, signing key, key-value entries).
+    Tenant(String),
+    /// Only the tenant's cached key-value entries.
+    KeyValues(String),
+    /// Everything about every tenant.
+    Everything,
+}
+
+impl Change {
+    fn payload(&self) -> String {
+        match self {
+            Change::Tenant(tenant_id) => tenant_id.clone(),
+            Change::KeyValues(tenant_id) => format!("kv:{tenant_id}"),
+            Change::Everything => "*".into(),
+        }
+    }
+
+    /// The change a notification's payload announces.
+    pub fn parse(payload: &str) -> Change {
+        match payload {
+            "*" => Change::Everything,
+            _ => match payload.strip_prefix("kv:") {
+                Some(tenant_id) => Change::KeyValues(tenant_id.to_owned()),
+                None => Change::Tenant(payload.to_owned()),
+            },
+        }
+    }
+}
+
 /// Which database a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -166,12 +199,15 @@ impl Db {
         self.postgres_url.as_deref()
     }
 
-    /// Tells every node sharing the database that a tenant's cached extension state changed
-    /// (`*`: every tenant's). PostgreSQL `NOTIFY` on [`CHANGES_CHANNEL`]; nothing on SQLite,
-    /// which one node uses.
-    pub async fn publish_change(&self, tenant_id: &str) -> Result<()> {
+    /// Tells every node sharing the database what to forget ([`Change`]). PostgreSQL
+    /// `NOTIFY` on [`CHANGES_CHANNEL`]; nothing on SQLite, which one node uses.
+    pub async fn publish_change(&self, change: &Change) -> Result<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)").bind(CHANGES_CHANNEL).bind(tenant_id).execute(&self.pool).await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANGES_CHANNEL)
+                .bind(change.payload())
+                .execute(&self.pool)
+                .await?;
         }
         Ok(())
     }
