@@ -116,9 +116,17 @@ async fn the_first_administrator_accepts_an_invite_and_administers_with_a_steppe
     assert_eq!(entry["actor"], account_id.as_str(), "{entry}");
     assert_eq!(entry["role"], "tenant-admin");
 
-    // Without the permission (revoked by another administrator), the session administers nothing.
+    // The stepped-up session makes a personal access token for its scripts.
+    let made = server.call(Method::POST, &strong, &format!("{base}/tokens"), Some(json!({"name": "ci", "role": "tenant-admin"}))).await.unwrap();
+    let scripted = expect_status(made, StatusCode::CREATED).await.unwrap()["token"].as_str().unwrap().to_owned();
+    server.get(&scripted, &format!("{base}/accounts")).await.unwrap();
+
+    // Without the permission (revoked by another administrator), the session administers
+    // nothing, and neither does the token it made.
     let revoked = server.call(Method::DELETE, &admin_token, &format!("{base}/accounts/{account_id}/permissions/admin"), None).await.unwrap();
     assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let problem = expect_problem(server.call(Method::GET, &scripted, &format!("{base}/accounts"), None).await.unwrap(), StatusCode::UNAUTHORIZED).await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("no longer"), "{problem}");
     let problem = expect_problem(server.call(Method::GET, &strong, &format!("{base}/accounts"), None).await.unwrap(), StatusCode::FORBIDDEN).await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("admin permission"), "{problem}");
     let view = server.http.get(server.url(&format!("/t/{name}/session"))).bearer_auth(&strong).send().await.unwrap();
@@ -129,6 +137,7 @@ async fn the_first_administrator_accepts_an_invite_and_administers_with_a_steppe
     assert_eq!(server.call(Method::PUT, &admin_token, &format!("{path}/admin"), None).await.unwrap().status(), StatusCode::CREATED);
     assert_eq!(server.call(Method::PUT, &admin_token, &format!("{path}/admin"), None).await.unwrap().status(), StatusCode::NO_CONTENT);
     server.get(&strong, &format!("{base}/accounts")).await.unwrap();
+    server.get(&scripted, &format!("{base}/accounts")).await.unwrap();
 
     // Every step is an event; the invite token and the password appear in none.
     let events = server.get(&admin_token, &format!("{base}/events")).await.unwrap();

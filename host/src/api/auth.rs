@@ -46,7 +46,16 @@ impl FromRequestParts<AppState> for Caller {
         let digest = crate::secrets::digest(token);
         let now = state.clock.now();
         let (token_id, account_id, role) = match state.db.pat_by_digest(&digest).await? {
-            Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => (pat.id, None, pat.role),
+            Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => {
+                // A token an administrator made with a session lasts only as long as they
+                // are one: a revoked permission or a disabled account ends it too.
+                if let (Some(account_id), Some(tenant_id)) = (&pat.created_by_account, pat.role.tenant_id())
+                    && !is_administrator(state, tenant_id, account_id).await?
+                {
+                    return Err(unauthenticated("the administrator who made this token no longer is one"));
+                }
+                (pat.id, None, pat.role)
+            }
             Some(_) => return Err(unauthenticated("the token is unknown, expired or revoked")),
             None => {
                 let (session_id, account_id, tenant_id) = administrator_session(state, &digest, now)
@@ -65,6 +74,12 @@ impl FromRequestParts<AppState> for Caller {
         }
         Ok(Caller { role, token_id, account_id, audit })
     }
+}
+
+/// Whether the tenant's account is usable and holds the `admin` permission.
+async fn is_administrator(state: &AppState, tenant_id: &str, account_id: &str) -> Result<bool, ApiError> {
+    let usable = state.db.account(tenant_id, account_id).await?.is_some_and(|a| a.state.is_usable());
+    Ok(usable && state.db.permissions_of(tenant_id, account_id).await?.iter().any(|p| p == ADMIN_PERMISSION))
 }
 
 /// The session whose token digest is `digest`, if it is an administrator's: live, its

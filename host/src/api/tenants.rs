@@ -199,6 +199,7 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
         state: ResourceState::Enabled,
         created_at: now,
         expires_at: None,
+        created_by_account: None,
     };
     let invite_token = secrets::new_personal_access_token(entropy)?;
     let first_administrator = FirstAdministrator {

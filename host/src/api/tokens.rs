@@ -112,6 +112,7 @@ pub async fn create(
         state: ResourceState::Enabled,
         created_at: now,
         expires_at,
+        created_by_account: caller.account_id.clone(),
     };
     let detail = json!({"token_id": pat.id, "name": pat.name, "role": pat.role.as_str(), "by": caller.token_id});
     let created = event(&state, &tenant, "token.created", detail).await?;

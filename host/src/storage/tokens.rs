@@ -19,9 +19,12 @@ pub struct PatRow {
     pub state: ResourceState,
     pub created_at: i64,
     pub expires_at: Option<i64>,
+    /// The administrator account whose session made the token, if one did: the token
+    /// works only while that account is an administrator.
+    pub created_by_account: Option<String>,
 }
 
-const COLUMNS: &str = "id, tenant_id, role, name, token_sha256, state, created_at, expires_at";
+const COLUMNS: &str = "id, tenant_id, role, name, token_sha256, state, created_at, expires_at, created_by_account";
 
 fn pat(row: &AnyRow) -> Result<PatRow> {
     let role = match (row.try_get::<&str, _>("role")?, row.try_get::<Option<String>, _>("tenant_id")?) {
@@ -38,13 +41,15 @@ fn pat(row: &AnyRow) -> Result<PatRow> {
         state: state(row.try_get("state")?)?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
+        created_by_account: row.try_get("created_by_account")?,
     })
 }
 
 pub(super) async fn insert(tx: &mut Transaction<'_, Any>, pat: &PatRow) -> Result<()> {
     sqlx::query(
-        "INSERT INTO personal_access_tokens (id, tenant_id, role, name, token_sha256, state, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO personal_access_tokens (id, tenant_id, role, name, token_sha256, state, created_at, expires_at,
+                                             created_by_account)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&pat.id)
     .bind(pat.role.tenant_id())
@@ -54,6 +59,7 @@ pub(super) async fn insert(tx: &mut Transaction<'_, Any>, pat: &PatRow) -> Resul
     .bind(pat.state.as_str())
     .bind(pat.created_at)
     .bind(pat.expires_at)
+    .bind(&pat.created_by_account)
     .execute(&mut **tx)
     .await?;
     Ok(())
