@@ -27,10 +27,10 @@ def main() -> None:
         token_endpoint_auth_method="client_secret_basic",
         scope="invoices:read",
     )
-    token = client.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+    token = client.fetch_token(metadata["token_endpoint"], grant_type="client_credentials", timeout=10)
     access_token = token["access_token"]
 
-    jwks = jwt.PyJWKClient(metadata["jwks_uri"])
+    jwks = jwt.PyJWKClient(metadata["jwks_uri"], timeout=10)
     key = jwks.get_signing_key_from_jwt(access_token)
     claims = jwt.decode(
         access_token,
@@ -45,12 +45,12 @@ def main() -> None:
     assert claims["scope"] == "invoices:read", claims
 
     resource = OAuth2Session(os.environ["RESOURCE_ID"], os.environ["RESOURCE_SECRET"])
-    active = resource.introspect_token(metadata["introspection_endpoint"], token=access_token).json()
+    active = resource.introspect_token(metadata["introspection_endpoint"], token=access_token, timeout=10).json()
     assert active["active"] is True and active["client_id"] == claims["client_id"], active
 
-    revoked = client.revoke_token(metadata["revocation_endpoint"], token=access_token)
+    revoked = client.revoke_token(metadata["revocation_endpoint"], token=access_token, timeout=10)
     assert revoked.status_code == 200, revoked.text
-    after = resource.introspect_token(metadata["introspection_endpoint"], token=access_token).json()
+    after = resource.introspect_token(metadata["introspection_endpoint"], token=access_token, timeout=10).json()
     assert after == {"active": False}, after
 
     print(json.dumps({"token_type": token["token_type"], "claims": claims, "introspected": active, "after_revocation": after}))

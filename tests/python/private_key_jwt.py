@@ -46,9 +46,9 @@ def main() -> None:
     )
     session = OAuth2Session(client_id, pem, token_endpoint_auth_method="private_key_jwt")
     session.register_client_auth_method(PrivateKeyJWT(metadata["token_endpoint"]))
-    token = session.fetch_token(metadata["token_endpoint"], grant_type="client_credentials")
+    token = session.fetch_token(metadata["token_endpoint"], grant_type="client_credentials", timeout=10)
 
-    key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key_from_jwt(token["access_token"])
+    key = jwt.PyJWKClient(metadata["jwks_uri"], timeout=10).get_signing_key_from_jwt(token["access_token"])
     claims = jwt.decode(token["access_token"], key.key, algorithms=["ES256"], audience=issuer, issuer=issuer)
     assert claims["client_id"] == client_id and claims["scope"] == "reports", claims
     print(json.dumps({"client_id": client_id, "claims": claims}))
