@@ -41,6 +41,7 @@ macro_rules! db_test {
 mod accounts;
 mod admin;
 mod administrators;
+mod authorize;
 mod controls;
 mod extensions;
 mod external;

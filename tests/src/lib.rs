@@ -16,6 +16,7 @@ use keyhaven::extensions::{Hook, Limits, NodeLimits, Target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+pub mod browser;
 pub mod python;
 
 /// Paths of the guest components built for wasm32-wasip2 by `tests/build.rs`.
@@ -466,13 +467,20 @@ impl TestServer {
             .await?)
     }
 
-    /// Verifies `token` against `tenant`'s published JWKS and returns its claims.
+    /// Verifies the access token `token` against `tenant`'s published JWKS and returns its
+    /// claims.
     pub async fn verify(&self, tenant: &TestTenant, token: &str, audience: &str) -> Result<Value> {
+        self.verify_typed(tenant, token, audience, "at+jwt").await
+    }
+
+    /// Verifies a JWT of type `typ` (`at+jwt`, or `JWT` for an ID token) against `tenant`'s
+    /// published JWKS and returns its claims.
+    pub async fn verify_typed(&self, tenant: &TestTenant, token: &str, audience: &str, typ: &str) -> Result<Value> {
         let jwks: jsonwebtoken::jwk::JwkSet =
             self.http.get(self.url(&format!("/t/{}/jwks.json", tenant.name))).send().await?.json().await?;
         let header = jsonwebtoken::decode_header(token)?;
-        if header.typ.as_deref() != Some("at+jwt") {
-            bail!("token typ is {:?}, expected at+jwt", header.typ);
+        if header.typ.as_deref() != Some(typ) {
+            bail!("token typ is {:?}, expected {typ}", header.typ);
         }
         let kid = header.kid.context("token has no kid")?;
         let jwk = jwks.find(&kid).with_context(|| format!("kid {kid} is not in the tenant's JWKS"))?;

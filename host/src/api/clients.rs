@@ -37,14 +37,46 @@ pub struct CreateClient {
     audience: Vec<String>,
     /// Public keys for `private_key_jwt` (a JWK set).
     jwks: Option<Value>,
+    /// Where the authorization endpoint may send people back (exact matches).
+    #[serde(default)]
+    redirect_uris: Vec<String>,
+    /// A public client has no secret (and must use PKCE).
+    #[serde(default)]
+    public: bool,
 }
 
 #[derive(Debug, Serialize)]
 pub struct CreatedClient {
     #[serde(flatten)]
     client: Client,
-    /// Shown once; only its digest is stored.
-    client_secret: String,
+    /// Shown once; only its digest is stored. A public client has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+/// The most redirect URIs a client may register, and the longest one.
+const MAX_REDIRECT_URIS: usize = 20;
+const MAX_REDIRECT_URI: usize = 2_000;
+
+/// A redirect URI a client may register: absolute, without a fragment, and either `https`,
+/// `http` on a loopback host (RFC 8252 §7.3), or an app's private-use scheme named after a
+/// domain it owns (`com.example.app:/callback`, RFC 8252 §7.1).
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    if uri.len() > MAX_REDIRECT_URI {
+        return Err(format!("a redirect URI is at most {MAX_REDIRECT_URI} characters"));
+    }
+    let parsed = url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    if parsed.fragment().is_some() {
+        return Err(format!("{uri:?} must not have a fragment"));
+    }
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match parsed.scheme() {
+        "https" if parsed.host_str().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!("{uri:?}: plain http is allowed only on a loopback host")),
+        scheme if scheme.contains('.') => Ok(()),
+        _ => Err(format!("{uri:?}: use https, http on a loopback host, or a private-use scheme like com.example.app")),
+    }
 }
 
 fn validate(body: &CreateClient) -> Result<(), ApiError> {
@@ -57,6 +89,15 @@ fn validate(body: &CreateClient) -> Result<(), ApiError> {
     }
     if body.scopes.len() > MAX_LIST || body.audience.len() > MAX_LIST {
         return invalid(format!("at most {MAX_LIST} scopes and {MAX_LIST} audiences"));
+    }
+    if body.redirect_uris.len() > MAX_REDIRECT_URIS {
+        return invalid(format!("at most {MAX_REDIRECT_URIS} redirect URIs"));
+    }
+    for uri in &body.redirect_uris {
+        check_redirect_uri(uri).map_err(|e| ApiError::new(Problem::InvalidRequest, e))?;
+    }
+    if body.public && body.jwks.is_some() {
+        return invalid("a public client has no credentials: it registers no jwks".into());
     }
     if let Some(jwks) = &body.jwks {
         check_client_jwks(jwks).map_err(|e| ApiError::new(Problem::InvalidRequest, format!("jwks: {e}")))?;
@@ -95,8 +136,13 @@ pub async fn create(
         secret_sha256: secrets::digest(&client_secret),
         previous_secret_sha256: None,
         jwks: body.jwks,
+        redirect_uris: body.redirect_uris,
+        public: body.public,
     };
     state.db.insert_client(&client).await?;
+    // A public client's random secret is stored (the column is never empty) but never shown,
+    // and no authentication method accepts it.
+    let client_secret = (!client.public).then_some(client_secret);
     Ok((StatusCode::CREATED, Json(CreatedClient { client, client_secret })))
 }
 
@@ -129,6 +175,7 @@ pub struct ChangeClient {
     /// A new JWK set for `private_key_jwt`; `null` removes it.
     #[serde(default, deserialize_with = "super::accounts::present")]
     jwks: Option<Option<Value>>,
+    redirect_uris: Option<Vec<String>>,
     /// `ENABLED` or `DISABLED`; `LOCKED` (or lifting it) is the operator's.
     state: Option<ResourceState>,
 }
@@ -158,10 +205,12 @@ pub async fn change(
         scopes: body.scopes.clone().unwrap_or_else(|| client.scopes.clone()),
         audience: body.audience.clone().unwrap_or_else(|| client.audience.clone()),
         jwks: body.jwks.clone().unwrap_or_else(|| client.jwks.clone()),
+        redirect_uris: body.redirect_uris.clone().unwrap_or_else(|| client.redirect_uris.clone()),
+        public: client.public,
     };
     validate(&check)?;
-    (client.name, client.attributes, client.scopes, client.audience, client.jwks) =
-        (check.name, check.attributes, check.scopes, check.audience, check.jwks);
+    (client.name, client.attributes, client.scopes, client.audience, client.jwks, client.redirect_uris) =
+        (check.name, check.attributes, check.scopes, check.audience, check.jwks, check.redirect_uris);
     if let Some(new_state) = body.state {
         let operator = caller.role == Role::Operator;
         match new_state {
@@ -209,6 +258,10 @@ pub async fn rotate_secret(
     Path((tenant, client_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<RotatedSecret>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let client = state.db.client(&tenant.id, &client_id).await?.ok_or_else(|| ApiError::not_found("client"))?;
+    if client.public {
+        return Err(ApiError::new(Problem::Conflict, "a public client has no secret"));
+    }
     let client_secret = secrets::new_client_secret(state.entropy.as_ref())?;
     let event = client_event(&state, &tenant, "client.secret_rotated", json!({"client_id": client_id})).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));

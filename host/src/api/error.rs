@@ -61,7 +61,7 @@ impl Problem {
         }
     }
 
-    fn status(self) -> StatusCode {
+    pub fn status(self) -> StatusCode {
         match self {
             Problem::Unauthenticated => StatusCode::UNAUTHORIZED,
             Problem::Forbidden => StatusCode::FORBIDDEN,

@@ -6,7 +6,8 @@
 //! `tenant_inactivity_days` (a `tenant.state_changed` event with reason `inactive`);
 //! rotates signing keys older than the tenant's `signing_key_rotation_days` and removes
 //! retired keys whose tokens have all expired; forgets revocations and client-assertion
-//! ids of tokens and assertions that have expired. Each
+//! ids of tokens and assertions that have expired, and authorization codes and refresh
+//! tokens expired for longer than a refresh token's idle lifetime. Each
 //! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
@@ -85,6 +86,9 @@ impl AppState {
         }
         self.db.remove_expired_revocations(&tenant.id, now).await?;
         self.db.remove_expired_assertions(&tenant.id, now).await?;
+        // Spent refresh tokens are kept one more idle lifetime, so a late replay still
+        // revokes the family it belongs to.
+        self.db.remove_expired_grants(&tenant.id, now, tenant.settings.refresh_token_idle_seconds).await?;
         let (rotated, removed) = self.rotate_signing_key_if_due(tenant, now).await?;
         report.keys_rotated += u64::from(rotated);
         report.keys_removed += removed;

@@ -21,14 +21,24 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// The furthest ahead an assertion may expire.
 const MAX_ASSERTION_SECONDS: i64 = 3_660;
 
+/// Whether an endpoint serves public clients, which present only their `client_id`
+/// (`token_endpoint_auth_method` `none`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PublicClients {
+    Allowed,
+    Refused,
+}
+
 /// Authenticates the client with exactly one of `client_secret_basic`,
-/// `client_secret_post` and `private_key_jwt`; the client comes with the rules that grant
-/// it scopes. Every failure looks the same to the caller.
+/// `client_secret_post` and `private_key_jwt` — or, where `public` allows it, a public
+/// client by its `client_id` alone; the client comes with the rules that grant it scopes.
+/// Every failure looks the same to the caller.
 pub(super) async fn authenticate_client(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,
     params: &Params,
+    public: PublicClients,
 ) -> Result<(Client, Vec<ScopeRule>), OAuthError> {
     let basic = basic_credentials(headers)?;
     if let Some(assertion_type) = params.get("client_assertion_type")? {
@@ -53,7 +63,7 @@ pub(super) async fn authenticate_client(
             return Err(OAuthError::invalid_request("use exactly one client authentication method"));
         }
         (Some(credentials), None) | (None, Some(credentials)) => credentials,
-        (None, None) => return Err(OAuthError::invalid_client("client authentication is required")),
+        (None, None) => return authenticate_public(state, tenant, params, public).await,
     };
     let rejected = || OAuthError::invalid_client("client authentication failed");
     let client = state.db.client_with_rules(&tenant.id, &client_id).await.map_err(internal)?;
@@ -65,13 +75,33 @@ pub(super) async fn authenticate_client(
     // Both secrets are checked, so the work does not tell which one matched.
     let current = crate::secrets::verify(&secret, &client.secret_sha256);
     let previous = crate::secrets::verify(&secret, client.previous_secret_sha256.as_deref().unwrap_or(""));
-    if !(current || (previous && client.previous_secret_sha256.is_some())) {
+    if !(current || (previous && client.previous_secret_sha256.is_some())) || client.public {
         return Err(rejected());
     }
     if !client.state.under(tenant.effective_state()).is_usable() {
         return Err(rejected());
     }
     Ok((client, rules))
+}
+
+/// A public client: its `client_id` and nothing else, where the endpoint allows it.
+async fn authenticate_public(
+    state: &AppState,
+    tenant: &Tenant,
+    params: &Params,
+    public: PublicClients,
+) -> Result<(Client, Vec<ScopeRule>), OAuthError> {
+    let required = || OAuthError::invalid_client("client authentication is required");
+    let Some(client_id) = params.get("client_id")?.filter(|_| public == PublicClients::Allowed) else {
+        return Err(required());
+    };
+    let client = state.db.client_with_rules(&tenant.id, client_id).await.map_err(internal)?;
+    match client {
+        Some((client, rules)) if client.public && client.state.under(tenant.effective_state()).is_usable() => {
+            Ok((client, rules))
+        }
+        _ => Err(required()),
+    }
 }
 
 /// `private_key_jwt` (RFC 7523 §2.2): a JWT signed with one of the client's registered

@@ -14,8 +14,9 @@ use serde_json::json;
 use crate::AppState;
 use crate::api::{ApiError, Problem};
 use crate::clock::sortable_id;
+use crate::storage::SessionRow;
 use crate::tenancy::controls::consent_needed;
-use crate::tenancy::{Consent, Tenant};
+use crate::tenancy::{Account, Consent, Tenant};
 
 /// The longest a temporary consent may last: 400 days.
 const MAX_EXPIRES_IN: i64 = 400 * 86_400;
@@ -92,16 +93,30 @@ pub async fn grant(
     let tenant = super::login::usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let (session, account) = super::login::signed_in(&state, &tenant, &headers).await?;
-    if let Some(seconds) = body.expires_in.filter(|s| !(60..=MAX_EXPIRES_IN).contains(s)) {
+    let consent =
+        record_consent(&state, &tenant, &session, &account, &body.client_id, body.scopes, body.expires_in).await?;
+    Ok((StatusCode::CREATED, Json(consent)))
+}
+
+/// Records the account's consent to `requested` scopes for a client (until revoked, or
+/// for `expires_in` seconds), with its event.
+pub(super) async fn record_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    session: &SessionRow,
+    account: &Account,
+    client_id: &str,
+    requested: Vec<String>,
+    expires_in: Option<i64>,
+) -> Result<Consent, ApiError> {
+    if let Some(seconds) = expires_in.filter(|s| !(60..=MAX_EXPIRES_IN).contains(s)) {
         return Err(invalid(format!("expires_in must be 60 to {MAX_EXPIRES_IN} seconds, not {seconds}")));
     }
-    let client = state.db.client(&tenant.id, &body.client_id).await?;
-    client
-        .filter(|c| c.state.is_usable())
-        .ok_or_else(|| invalid(format!("there is no client {:?}", body.client_id)))?;
+    let client = state.db.client(&tenant.id, client_id).await?;
+    client.filter(|c| c.state.is_usable()).ok_or_else(|| invalid(format!("there is no client {client_id:?}")))?;
     let catalogue = state.db.scopes(&tenant.id).await?;
     let mut scopes: Vec<String> = Vec::new();
-    for scope in body.scopes {
+    for scope in requested {
         if !catalogue.iter().any(|s| s.value == scope) {
             return Err(invalid(format!("{scope:?} is not a scope of this tenant")));
         }
@@ -117,22 +132,22 @@ pub async fn grant(
         id: sortable_id(state.entropy.as_ref(), "con", now, 8)?,
         account_id: account.id.clone(),
         kind: "scope".into(),
-        subject: body.client_id,
+        subject: client_id.to_owned(),
         version: None,
         scopes: Some(scopes),
         granted_at: now,
-        expires_at: body.expires_in.map(|seconds| now + seconds),
+        expires_at: expires_in.map(|seconds| now + seconds),
         revoked_at: None,
     };
     let detail = json!({
         "consent_id": consent.id, "client_id": consent.subject, "scopes": consent.scopes, "expires_at": consent.expires_at,
     });
-    let event = event(&state, &tenant, "consent.granted", &account.id, detail).await?;
+    let event = event(state, tenant, "consent.granted", &account.id, detail).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_consent(&tenant.id, &consent, event).await?;
     state.db.touch_session(&tenant.id, &session.id, now).await?;
     state.usage.active(&tenant.id, &account.id, now);
-    Ok((StatusCode::CREATED, Json(consent)))
+    Ok(consent)
 }
 
 pub async fn revoke(

@@ -31,6 +31,16 @@ impl OAuthError {
         Self::new(StatusCode::UNAUTHORIZED, "invalid_client", description)
     }
 
+    /// The code, refresh token or PKCE verifier is invalid, expired, spent or not the
+    /// client's (RFC 6749 §5.2).
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
+    }
+
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "unauthorized_client", description)
+    }
+
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
     }

@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::OAuthError;
-use super::client_auth::authenticate_client;
+use super::client_auth::{PublicClients, authenticate_client};
+use super::grants::REFRESH_PREFIX;
 use super::jws::verify_jwt;
 use super::token::{Params, admit, internal};
 use crate::AppState;
@@ -50,6 +51,65 @@ async fn verified_claims(
     Ok((ours && unexpired).then_some(claims))
 }
 
+/// The claims of `token` if it is active: one of this tenant's access tokens, unexpired,
+/// unrevoked, whose client — and, for a person's token, whose account — is still usable
+/// in a usable tenant.
+pub(super) async fn active_claims(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<Option<Map<String, Value>>, OAuthError> {
+    if !tenant.effective_state().is_usable() {
+        return Ok(None);
+    }
+    let now = state.clock.now();
+    let Some(claims) = verified_claims(state, tenant, token, now).await? else { return Ok(None) };
+    if state.db.is_revoked(&tenant.id, claim(&claims, "jti")).await.map_err(internal)? {
+        return Ok(None);
+    }
+    let client = state.db.client(&tenant.id, claim(&claims, "client_id")).await.map_err(internal)?;
+    if !client.is_some_and(|c| c.state.under(tenant.effective_state()).is_usable()) {
+        return Ok(None);
+    }
+    let subject = claim(&claims, "sub");
+    if subject != claim(&claims, "client_id") {
+        let account = state.db.account(&tenant.id, subject).await.map_err(internal)?;
+        if !account.is_some_and(|a| a.state.is_usable()) {
+            return Ok(None);
+        }
+    }
+    Ok(Some(claims))
+}
+
+/// A refresh token is active while it is unspent, unrevoked and unexpired, and its client
+/// and account are usable.
+async fn introspect_refresh_token(state: &AppState, tenant: &Tenant, token: &str) -> Result<Response, OAuthError> {
+    let now = state.clock.now();
+    let stored = state.db.refresh_token(&tenant.id, &crate::secrets::digest(token)).await.map_err(internal)?;
+    let Some(stored) = stored.filter(|r| r.used_at.is_none() && r.revoked_at.is_none() && r.expires_at > now) else {
+        return Ok(inactive());
+    };
+    let client = state.db.client(&tenant.id, &stored.grant.client_id).await.map_err(internal)?;
+    let account = state.db.account(&tenant.id, &stored.grant.account_id).await.map_err(internal)?;
+    let usable = client.is_some_and(|c| c.state.under(tenant.effective_state()).is_usable())
+        && account.is_some_and(|a| a.state.is_usable());
+    if !usable {
+        return Ok(inactive());
+    }
+    let body = json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": stored.grant.scopes.join(" "),
+        "client_id": stored.grant.client_id,
+        "sub": stored.grant.account_id,
+        "iss": state.issuer(&tenant.name),
+        "exp": stored.expires_at,
+        "iat": stored.created_at,
+        "tenant": tenant.id,
+    });
+    Ok(no_store(Json(body).into_response()))
+}
+
 fn claim<'a>(claims: &'a Map<String, Value>, name: &str) -> &'a str {
     claims.get(name).and_then(Value::as_str).unwrap_or_default()
 }
@@ -69,20 +129,15 @@ pub async fn introspect(
     if !tenant.effective_state().is_usable() {
         return Ok(inactive());
     }
-    authenticate_client(&state, &tenant, &headers, &params).await?;
-    let now = state.clock.now();
-    let Some(claims) = verified_claims(&state, &tenant, token, now).await? else { return Ok(inactive()) };
-    if state.db.is_revoked(&tenant.id, claim(&claims, "jti")).await.map_err(internal)? {
-        return Ok(inactive());
+    authenticate_client(&state, &tenant, &headers, &params, PublicClients::Refused).await?;
+    if token.starts_with(REFRESH_PREFIX) {
+        return introspect_refresh_token(&state, &tenant, token).await;
     }
-    let client = state.db.client(&tenant.id, claim(&claims, "client_id")).await.map_err(internal)?;
-    if !client.is_some_and(|c| c.state.under(tenant.effective_state()).is_usable()) {
-        return Ok(inactive());
-    }
+    let Some(claims) = active_claims(&state, &tenant, token).await? else { return Ok(inactive()) };
     let mut body = Map::new();
     body.insert("active".into(), json!(true));
     body.insert("token_type".into(), json!("Bearer"));
-    for name in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "tenant"] {
+    for name in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "tenant", "auth_time", "acr"] {
         if let Some(value) = claims.get(name) {
             body.insert(name.into(), value.clone());
         }
@@ -112,8 +167,16 @@ pub async fn revoke(
             return Err(OAuthError::unsupported_token_type(format!("token type {other:?} is not supported")));
         }
     }
-    let (client, _) = authenticate_client(&state, &tenant, &headers, &params).await?;
+    let (client, _) = authenticate_client(&state, &tenant, &headers, &params, PublicClients::Allowed).await?;
     let now = state.clock.now();
+    if token.starts_with(REFRESH_PREFIX) {
+        // The whole family goes: the token and every later one of the same grant.
+        let stored = state.db.refresh_token(&tenant.id, &crate::secrets::digest(token)).await.map_err(internal)?;
+        if let Some(stored) = stored.filter(|r| r.grant.client_id == client.client_id) {
+            state.db.revoke_refresh_family(&tenant.id, &stored.grant.family_id, now).await.map_err(internal)?;
+        }
+        return Ok(no_store(StatusCode::OK.into_response()));
+    }
     let claims = verified_claims(&state, &tenant, token, now).await?;
     let Some(claims) = claims.filter(|c| claim(c, "client_id") == client.client_id) else {
         return Ok(no_store(StatusCode::OK.into_response()));

@@ -149,6 +149,19 @@ impl SigningKey {
         Ok(SigningKey { kid: row.kid.clone(), algorithm, pair })
     }
 
+    /// OpenID Connect's `at_hash` of an access token signed alongside: the left half of the
+    /// token's hash under the algorithm's hash function (SHA-256 for ES256 and RS256,
+    /// SHA-512 for Ed25519), base64url.
+    pub fn token_hash(&self, token: &str) -> String {
+        let algorithm = match self.pair {
+            Pair::Ed(_) => &aws_lc_rs::digest::SHA512,
+            Pair::Ec(_) | Pair::Rsa(_) => &aws_lc_rs::digest::SHA256,
+        };
+        let digest = aws_lc_rs::digest::digest(algorithm, token.as_bytes());
+        let bytes = digest.as_ref();
+        b64(&bytes[..bytes.len() / 2])
+    }
+
     /// Signs `claims` as a compact JWS with `typ` in the protected header.
     pub fn sign_jwt(&self, typ: &str, claims: &Map<String, Value>) -> Result<String, KeyError> {
         let header = json!({"alg": self.algorithm, "typ": typ, "kid": self.kid});

@@ -64,18 +64,18 @@ pub struct Start {
 
 #[derive(Debug, Serialize)]
 pub struct FactorChoice {
-    id: String,
-    kind: FactorKind,
-    channel: Option<String>,
+    pub(super) id: String,
+    pub(super) kind: FactorKind,
+    pub(super) channel: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Started {
     login_id: String,
     /// The session's bearer token; shown once.
-    login_token: String,
+    pub(super) login_token: String,
     expires_at: i64,
-    factors: Vec<FactorChoice>,
+    pub(super) factors: Vec<FactorChoice>,
 }
 
 /// `POST /t/{tenant}/login`: opens a login for the account named. An unknown or unusable
@@ -87,9 +87,21 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
+    let started = open_login(&state, &tenant, &body.username, body.stay_signed_in).await?;
+    Ok((StatusCode::CREATED, Json(started)))
+}
+
+/// Opens a login for the account named: a PENDING session and the factors it may pass.
+/// An unknown or unusable account gets an answer of the same shape, whose token never
+/// authenticates.
+pub(super) async fn open_login(
+    state: &AppState,
+    tenant: &Tenant,
+    username: &str,
+    stay_signed_in: bool,
+) -> Result<Started, ApiError> {
     let now = state.clock.now();
-    let username =
-        account::normalise_username(&body.username).map_err(|e| ApiError::new(Problem::InvalidRequest, e.0))?;
+    let username = account::normalise_username(username).map_err(|e| ApiError::new(Problem::InvalidRequest, e.0))?;
     let token = secrets::new_client_secret(state.entropy.as_ref())?;
     let id = sortable_id(state.entropy.as_ref(), "ses", now, 8)?;
     let account = state.db.account_by_username(&tenant.id, &username).await?.filter(|a| a.state.is_usable());
@@ -101,9 +113,10 @@ pub async fn start(
                 state: ResourceState::Pending,
                 score: 0,
                 factors: Vec::new(),
-                stay_signed_in: body.stay_signed_in,
+                stay_signed_in,
                 created_at: now,
                 last_seen_at: now,
+                authenticated_at: None,
             };
             state.db.insert_session(&tenant.id, &session, &secrets::digest(&token)).await?;
             let factors = state.db.factors(&tenant.id, &account.id).await?;
@@ -120,8 +133,7 @@ pub async fn start(
             channel: None,
         }],
     };
-    let started = Started { login_id: id, login_token: token, expires_at: now + LOGIN_SECONDS, factors };
-    Ok((StatusCode::CREATED, Json(started)))
+    Ok(Started { login_id: id, login_token: token, expires_at: now + LOGIN_SECONDS, factors })
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,7 +184,16 @@ async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Resu
         .ok_or_else(|| {
             ApiError::new(Problem::Unauthenticated, "an Authorization: Bearer <login token> header is required")
         })?;
-    let session = state.db.session_by_token(&tenant.id, &secrets::digest(token.trim())).await?.ok_or_else(failed)?;
+    current_by_token(state, tenant, token.trim()).await
+}
+
+/// The login or session `token` names, if it is still usable, with its usable account.
+pub(super) async fn current_by_token(
+    state: &AppState,
+    tenant: &Tenant,
+    token: &str,
+) -> Result<(SessionRow, Account), ApiError> {
+    let session = state.db.session_by_token(&tenant.id, &secrets::digest(token)).await?.ok_or_else(failed)?;
     let now = state.clock.now();
     let live = session.is_live(&tenant.settings, now);
     let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
@@ -200,17 +221,16 @@ pub(super) async fn signed_in(
 async fn attempt(
     state: &AppState,
     tenant: &Tenant,
-    headers: &HeaderMap,
+    account: &Account,
     factor_id: &str,
     kind: FactorKind,
-) -> Result<(SessionRow, Account, Factor, i64), ApiError> {
-    let (session, account) = current(state, tenant, headers).await?;
-    let factor = factor_of(state, tenant, &account, factor_id, kind).await?;
+) -> Result<(Factor, i64), ApiError> {
+    let factor = factor_of(state, tenant, account, factor_id, kind).await?;
     let now = state.clock.now();
     if factor.is_locked(now) {
         return Err(locked(factor.locked_until.unwrap_or(now)));
     }
-    Ok((session, account, factor, now))
+    Ok((factor, now))
 }
 
 async fn factor_of(
@@ -287,7 +307,7 @@ pub struct StepUp {
 }
 
 /// What the account has yet to accept.
-async fn due(state: &AppState, tenant: &Tenant, account: &Account) -> Result<Vec<LegalDue>, ApiError> {
+pub(super) async fn due(state: &AppState, tenant: &Tenant, account: &Account) -> Result<Vec<LegalDue>, ApiError> {
     let documents = state.db.legal_documents(&tenant.id).await?;
     if documents.is_empty() {
         return Ok(Vec::new());
@@ -296,7 +316,7 @@ async fn due(state: &AppState, tenant: &Tenant, account: &Account) -> Result<Vec
     Ok(legal_due(&documents, &consents, state.clock.now()))
 }
 
-async fn view(
+pub(super) async fn view(
     state: &AppState,
     tenant: &Tenant,
     session: SessionRow,
@@ -325,12 +345,14 @@ async fn passed(
     mut session: SessionRow,
     account: &Account,
     factor: &Factor,
-) -> Result<Json<SessionView>, ApiError> {
+) -> Result<SessionRow, ApiError> {
     let now = state.clock.now();
     state.db.factor_passed(&tenant.id, &factor.id, now).await?;
     session.factors.push(factor.kind);
     session.score = account::score(&session.factors);
     session.last_seen_at = now;
+    session.authenticated_at = Some(now);
+    session.state = ResourceState::Enabled;
     if !state.db.session_passed(&tenant.id, &session).await? {
         return Err(ApiError::new(Problem::Unauthenticated, "the login or session has ended"));
     }
@@ -341,7 +363,7 @@ async fn passed(
     if let Err(e) = state.extensions.emit(tenant, event, false).await {
         tracing::warn!(tenant = %tenant.id, "cannot record login.succeeded: {e}");
     }
-    Ok(Json(view(state, tenant, session, account).await?))
+    Ok(session)
 }
 
 #[derive(Debug, Deserialize)]
@@ -360,6 +382,18 @@ pub async fn password(
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let (session, account) = current(&state, &tenant, &headers).await?;
+    let session = check_password(&state, &tenant, session, &account, body.password).await?;
+    Ok(Json(view(&state, &tenant, session, &account).await?))
+}
+
+/// The login's password: verified (argon2id, off the executor), counted when wrong.
+pub(super) async fn check_password(
+    state: &AppState,
+    tenant: &Tenant,
+    session: SessionRow,
+    account: &Account,
+    password: String,
+) -> Result<SessionRow, ApiError> {
     let factors = state.db.factors(&tenant.id, &account.id).await?;
     let factor =
         factors.into_iter().find(|f| f.kind == FactorKind::Password && f.state.is_usable()).ok_or_else(failed)?;
@@ -368,13 +402,13 @@ pub async fn password(
         return Err(locked(factor.locked_until.unwrap_or(now)));
     }
     let stored = factor.secret_hash.clone().unwrap_or_default();
-    let verified = tokio::task::spawn_blocking(move || secrets::verify_password(&body.password, &stored))
+    let verified = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &stored))
         .await
         .map_err(ApiError::internal)?;
     if !verified {
-        return Err(failure(&state, &tenant, &account, &factor, "bad-password").await);
+        return Err(failure(state, tenant, account, &factor, "bad-password").await);
     }
-    passed(&state, &tenant, session, &account, &factor).await
+    passed(state, tenant, session, account, &factor).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -401,7 +435,21 @@ pub async fn send_code(
 ) -> Result<Json<CodeSent>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account, factor, now) = attempt(&state, &tenant, &headers, &body.factor_id, FactorKind::Otp).await?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    Ok(Json(send_otp(&state, &tenant, &session, &account, &body.factor_id, body.locale).await?))
+}
+
+/// A new code for the login's OTP factor, handed to the tenant's `otp-delivery` extension
+/// once; withdrawn if it could not be delivered.
+pub(super) async fn send_otp(
+    state: &AppState,
+    tenant: &Tenant,
+    session: &SessionRow,
+    account: &Account,
+    factor_id: &str,
+    locale: Option<String>,
+) -> Result<CodeSent, ApiError> {
+    let (factor, now) = attempt(state, tenant, account, factor_id, FactorKind::Otp).await?;
     // The sixth code asked for within a lock period is refused, and locks the factor.
     let counted = state
         .db
@@ -438,11 +486,11 @@ pub async fn send_code(
         code,
         purpose: "login".into(),
         expires_at: u64::try_from(expires_at).unwrap_or(0),
-        locale: body.locale,
+        locale,
     };
-    let delivered = state.extensions.run_otp_delivery(&tenant, &message).await;
+    let delivered = state.extensions.run_otp_delivery(tenant, &message).await;
     let refusal = match delivered {
-        Ok(Some(Delivery::Delivered(message_id))) => return Ok(Json(CodeSent { expires_at, message_id })),
+        Ok(Some(Delivery::Delivered(message_id))) => return Ok(CodeSent { expires_at, message_id }),
         Ok(Some(Delivery::Rejected(reason))) => ApiError::new(
             Problem::Denied,
             format!("the code cannot be delivered to this recipient: {}", crate::oauth::sanitise_reason(&reason)),
@@ -478,15 +526,29 @@ pub async fn verify_code(
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account, factor, now) = attempt(&state, &tenant, &headers, &body.factor_id, FactorKind::Otp).await?;
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    let session = check_otp(&state, &tenant, session, &account, &body.factor_id, &body.code).await?;
+    Ok(Json(view(&state, &tenant, session, &account).await?))
+}
+
+/// The latest code sent for the factor in this login, once, before it expires.
+pub(super) async fn check_otp(
+    state: &AppState,
+    tenant: &Tenant,
+    session: SessionRow,
+    account: &Account,
+    factor_id: &str,
+    code: &str,
+) -> Result<SessionRow, ApiError> {
+    let (factor, now) = attempt(state, tenant, account, factor_id, FactorKind::Otp).await?;
     let live = state.db.live_otp_code(&tenant.id, &session.id, &factor.id, now).await?;
-    let presented = secrets::digest(&account::normalise_code(&body.code));
+    let presented = secrets::digest(&account::normalise_code(code));
     let matched = live.filter(|(_, stored)| secrets::constant_time_eq(presented.as_bytes(), stored.as_bytes()));
     match matched {
         Some((code_id, _)) if state.db.use_otp_code(&tenant.id, &code_id).await? => {
-            passed(&state, &tenant, session, &account, &factor).await
+            passed(state, tenant, session, account, &factor).await
         }
-        _ => Err(failure(&state, &tenant, &account, &factor, "bad-code").await),
+        _ => Err(failure(state, tenant, account, &factor, "bad-code").await),
     }
 }
 
@@ -507,13 +569,28 @@ pub async fn totp(
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account, factor, now) = attempt(&state, &tenant, &headers, &body.factor_id, FactorKind::Totp).await?;
-    let secret = crate::api::accounts::open_totp_secret(&state, &tenant.id, &factor)?;
-    match totp::verify(&secret, &body.code, now, factor.last_step) {
+    let (session, account) = current(&state, &tenant, &headers).await?;
+    let session = check_totp(&state, &tenant, session, &account, &body.factor_id, &body.code).await?;
+    Ok(Json(view(&state, &tenant, session, &account).await?))
+}
+
+/// A code from the account's authenticator app, for the current step or one either side,
+/// never twice.
+pub(super) async fn check_totp(
+    state: &AppState,
+    tenant: &Tenant,
+    session: SessionRow,
+    account: &Account,
+    factor_id: &str,
+    code: &str,
+) -> Result<SessionRow, ApiError> {
+    let (factor, now) = attempt(state, tenant, account, factor_id, FactorKind::Totp).await?;
+    let secret = crate::api::accounts::open_totp_secret(state, &tenant.id, &factor)?;
+    match totp::verify(&secret, code, now, factor.last_step) {
         Some(step) if state.db.accept_totp_step(&tenant.id, &factor.id, step).await? => {
-            passed(&state, &tenant, session, &account, &factor).await
+            passed(state, tenant, session, account, &factor).await
         }
-        _ => Err(failure(&state, &tenant, &account, &factor, "bad-code").await),
+        _ => Err(failure(state, tenant, account, &factor, "bad-code").await),
     }
 }
 
@@ -547,12 +624,26 @@ pub async fn accept_legal(
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let (session, account) = signed_in(&state, &tenant, &headers).await?;
-    let document = state.db.legal_document(&tenant.id, &body.document_id).await?;
+    accept_document(&state, &tenant, &session, &account, &body.document_id, body.version).await?;
+    Ok(Json(view(&state, &tenant, session, &account).await?))
+}
+
+/// The account accepts a legal document's current version (`version` must be it),
+/// recorded as a consent with its event.
+pub(super) async fn accept_document(
+    state: &AppState,
+    tenant: &Tenant,
+    session: &SessionRow,
+    account: &Account,
+    document_id: &str,
+    version: i64,
+) -> Result<(), ApiError> {
+    let document = state.db.legal_document(&tenant.id, document_id).await?;
     let document = document.filter(|d| d.state.is_usable()).ok_or_else(|| ApiError::not_found("legal document"))?;
-    if body.version != document.version {
+    if version != document.version {
         return Err(ApiError::new(
             Problem::Conflict,
-            format!("version {} is not the current version of this document ({})", body.version, document.version),
+            format!("version {version} is not the current version of this document ({})", document.version),
         ));
     }
     let now = state.clock.now();
@@ -577,11 +668,11 @@ pub async fn accept_legal(
         account_id: Some(account.id.clone()),
         detail,
     };
-    let granted = state.extensions.prepare_event(&tenant, granted, false).await?;
+    let granted = state.extensions.prepare_event(tenant, granted, false).await?;
     let granted = granted.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_consent(&tenant.id, &consent, granted).await?;
     state.db.touch_session(&tenant.id, &session.id, now).await?;
-    Ok(Json(view(&state, &tenant, session, &account).await?))
+    Ok(())
 }
 
 /// `DELETE /t/{tenant}/session`: logs out.

@@ -4,18 +4,23 @@
 //! with its sessions ([`login`]; problem+json), an account's own consents ([`consents`])
 //! and the acceptance of invites ([`invite`]).
 
+mod authorize;
 mod claims;
 mod client_auth;
 mod consents;
 mod discovery;
 mod error;
+mod grants;
+mod hosted;
 mod introspection;
 mod invite;
 pub mod jws;
 pub mod keys;
 mod login;
+mod pages;
 mod rotation;
 mod token;
+mod userinfo;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -31,7 +36,17 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/t/{tenant}/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/t/{tenant}/jwks.json", get(discovery::jwks))
+        .route("/t/{tenant}/oauth2/authorize", get(authorize::authorize))
+        .route("/t/{tenant}/authorize/identify", post(hosted::identify))
+        .route("/t/{tenant}/authorize/password", post(hosted::password))
+        .route("/t/{tenant}/authorize/otp/send", post(hosted::send_code))
+        .route("/t/{tenant}/authorize/otp/verify", post(hosted::verify_code))
+        .route("/t/{tenant}/authorize/totp", post(hosted::totp))
+        .route("/t/{tenant}/authorize/legal", post(hosted::legal))
+        .route("/t/{tenant}/authorize/consent", post(hosted::consent))
+        .route("/t/{tenant}/authorize/switch", post(hosted::switch))
         .route("/t/{tenant}/oauth2/token", post(token::token))
+        .route("/t/{tenant}/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/t/{tenant}/oauth2/introspect", post(introspection::introspect))
         .route("/t/{tenant}/oauth2/revoke", post(introspection::revoke))
         .route("/t/{tenant}/register", post(login::register))

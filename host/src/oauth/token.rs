@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::OAuthError;
 use super::claims::{merge, sanitise_reason};
-use super::client_auth::authenticate_client;
+use super::client_auth::{PublicClients, authenticate_client};
 use super::keys::SigningKey;
 use crate::AppState;
 use crate::clock::random_id;
@@ -38,13 +38,22 @@ pub async fn token(
     admit(&state, &tenant).await?;
     let params = Params::parse(&headers, &body)?;
     match params.get("grant_type")? {
-        Some("client_credentials") => {}
-        Some(other) => {
-            return Err(OAuthError::unsupported_grant_type(format!("grant type {other:?} is not supported")));
-        }
-        None => return Err(OAuthError::invalid_request("grant_type is required")),
+        Some("client_credentials") => client_credentials(&state, tenant, &headers, &params).await,
+        Some("authorization_code") => super::grants::authorization_code(&state, &tenant, &headers, &params).await,
+        Some("refresh_token") => super::grants::refresh(&state, &tenant, &headers, &params).await,
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!("grant type {other:?} is not supported"))),
+        None => Err(OAuthError::invalid_request("grant_type is required")),
     }
-    let (client, rules) = authenticate_client(&state, &tenant, &headers, &params).await?;
+}
+
+/// The `client_credentials` grant: a confidential client's token for itself.
+async fn client_credentials(
+    state: &AppState,
+    tenant: Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    let (client, rules) = authenticate_client(state, &tenant, headers, params, PublicClients::Refused).await?;
     // What the client may obtain: its own scopes and those the tenant's rules grant it.
     let allowed = client_grant(&client.scopes, &rules, &client.client_id);
     let mut scopes = granted_scopes(&allowed, params.get("scope")?)?;
@@ -73,34 +82,39 @@ pub async fn token(
         scopes: scopes.clone(),
         audience,
     };
-    let extra = run_extensions(&state, &tenant, &client.client_id, &request).await?;
+    let extra = run_extensions(state, &tenant, &client.client_id, &request).await?;
     // Scope changes stay within what the client may obtain (the tenant's controls).
     extra.apply_scopes(&mut scopes, &allowed).map_err(OAuthError::server_error)?;
     // The hook's checks already refused protected claims; merging checks again.
     merge(&mut claims, extra.access_token).map_err(|e| OAuthError::server_error(e.to_string()))?;
     claims.insert("scope".into(), json!(scopes.join(" ")));
 
-    let key = signing_key(&state, &tenant.id).await?;
+    let key = signing_key(state, &tenant.id).await?;
     let access_token = key.sign_jwt("at+jwt", &claims).map_err(internal)?;
     state.usage.active(&tenant.id, &client.client_id, now);
-    emit_token_issued(&state, tenant, &client.client_id, &scopes);
+    emit_token_issued(state, tenant, &client.client_id, None, "client_credentials", &scopes);
     let body = json!({
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": lifetime,
         "scope": scopes.join(" "),
     });
+    Ok(token_response(body))
+}
+
+/// A successful token response: JSON, never cached (RFC 6749 §5.1).
+pub(super) fn token_response(body: Value) -> Response {
     let mut response = Json(body).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(response)
+    response
 }
 
 /// Runs the token-issuance extensions bound for this client (or tenant-wide). A denial is
 /// `access_denied` with the sanitised reason; a failure of a fail-closed binding issues no
 /// token (`server_error` naming the cause; `temporarily_unavailable` when the tenant is over
 /// its invocation limits).
-async fn run_extensions(
+pub(super) async fn run_extensions(
     state: &AppState,
     tenant: &Tenant,
     client_id: &str,
@@ -118,15 +132,22 @@ async fn run_extensions(
 
 /// Tells `events` bindings that want it (only then is anything written) that a token was
 /// issued; off the request's path.
-fn emit_token_issued(state: &AppState, tenant: Tenant, client_id: &str, scopes: &[String]) {
+pub(super) fn emit_token_issued(
+    state: &AppState,
+    tenant: Tenant,
+    client_id: &str,
+    account_id: Option<&str>,
+    grant_type: &str,
+    scopes: &[String],
+) {
     let event = NewEvent {
         category: "authorization",
         action: "token.issued",
         origin: "token-endpoint",
         result: EventResult::Success,
         reason: None,
-        account_id: None,
-        detail: json!({"client_id": client_id, "grant_type": "client_credentials", "scopes": scopes}),
+        account_id: account_id.map(str::to_owned),
+        detail: json!({"client_id": client_id, "grant_type": grant_type, "scopes": scopes}),
     };
     let runtime = state.extensions.clone();
     tokio::spawn(async move {
@@ -136,7 +157,7 @@ fn emit_token_issued(state: &AppState, tenant: Tenant, client_id: &str, scopes: 
     });
 }
 
-async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey>, OAuthError> {
+pub(super) async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey>, OAuthError> {
     if let Some(key) = state.keys.get(tenant_id) {
         return Ok(key);
     }
@@ -154,7 +175,7 @@ async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc<SigningKey
 
 /// The scopes to grant: the requested ones if the client may have them all, else every
 /// scope the client may have.
-fn granted_scopes(allowed: &[String], requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
+pub(super) fn granted_scopes(allowed: &[String], requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
     let Some(requested) = requested else { return Ok(allowed.to_vec()) };
     let mut granted: Vec<String> = Vec::new();
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {

@@ -16,7 +16,8 @@ pub type EventToWrite<'a> = Option<(&'a Event, &'a [String])>;
 const ACCOUNT_COLUMNS: &str = "id, username, email, phone, attributes, state, created_at, updated_at, last_active_at";
 const FACTOR_COLUMNS: &str = "id, account_id, kind, channel, recipient, secret_hash, state, failed_attempts,
      codes_requested, locked_until, created_at, last_used_at, sealed_secret, last_step";
-const SESSION_COLUMNS: &str = "id, account_id, state, score, factors, stay_signed_in, created_at, last_seen_at";
+const SESSION_COLUMNS: &str =
+    "id, account_id, state, score, factors, stay_signed_in, created_at, last_seen_at, authenticated_at";
 
 fn account(row: &AnyRow) -> Result<Account> {
     Ok(Account {
@@ -64,6 +65,8 @@ pub struct SessionRow {
     pub stay_signed_in: bool,
     pub created_at: i64,
     pub last_seen_at: i64,
+    /// When a factor was last passed in it (`None` while the login is in progress).
+    pub authenticated_at: Option<i64>,
 }
 
 impl SessionRow {
@@ -90,6 +93,7 @@ fn session(row: &AnyRow) -> Result<SessionRow> {
         stay_signed_in: row.try_get::<i64, _>("stay_signed_in")? != 0,
         created_at: row.try_get("created_at")?,
         last_seen_at: row.try_get("last_seen_at")?,
+        authenticated_at: row.try_get("authenticated_at")?,
     })
 }
 
@@ -457,7 +461,8 @@ impl Db {
 
     pub async fn insert_session(&self, tenant_id: &str, row: &SessionRow, token_sha256: &str) -> Result<()> {
         let sql = format!(
-            "INSERT INTO sessions (tenant_id, token_sha256, {SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+            "INSERT INTO sessions (tenant_id, token_sha256, {SESSION_COLUMNS})
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         );
         sqlx::query(&sql)
             .bind(tenant_id)
@@ -470,6 +475,7 @@ impl Db {
             .bind(i64::from(row.stay_signed_in))
             .bind(row.created_at)
             .bind(row.last_seen_at)
+            .bind(row.authenticated_at)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -509,7 +515,7 @@ impl Db {
     /// no longer usable; false then.
     pub async fn session_passed(&self, tenant_id: &str, row: &SessionRow) -> Result<bool> {
         let updated = sqlx::query(
-            "UPDATE sessions SET state = 'ENABLED', score = $1, factors = $2, last_seen_at = $3
+            "UPDATE sessions SET state = 'ENABLED', score = $1, factors = $2, last_seen_at = $3, authenticated_at = $3
              WHERE tenant_id = $4 AND id = $5 AND state IN ('PENDING', 'ENABLED')",
         )
         .bind(row.score)

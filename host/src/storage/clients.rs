@@ -11,11 +11,11 @@ use crate::tenancy::controls::EVERY_CLIENT;
 use crate::tenancy::{Client, ResourceState, ScopeRule};
 
 const COLUMNS: &str = "tenant_id, client_id, name, secret_sha256, attributes, scopes, audience, state, created_at,
-     previous_secret_sha256, secret_created_at, jwks";
+     previous_secret_sha256, secret_created_at, jwks, redirect_uris, public";
 
 /// [`COLUMNS`] of the client aliased `c`, and the columns of a scope rule aliased `r`.
 const CLIENT_WITH_RULE: &str = "c.tenant_id, c.client_id, c.name, c.secret_sha256, c.attributes, c.scopes, c.audience,
-     c.state, c.created_at, c.previous_secret_sha256, c.secret_created_at, c.jwks, r.id AS rule_id, r.label AS rule_label,
+     c.state, c.created_at, c.previous_secret_sha256, c.secret_created_at, c.jwks, c.redirect_uris, c.public, r.id AS rule_id, r.label AS rule_label,
      r.client_id AS rule_client_id, r.scopes AS rule_scopes, r.created_at AS rule_created_at,
      r.updated_at AS rule_updated_at";
 
@@ -33,12 +33,16 @@ fn client(row: &AnyRow) -> Result<Client> {
         secret_created_at: row.try_get::<Option<i64>, _>("secret_created_at")?.unwrap_or_default(),
         previous_secret_sha256: row.try_get("previous_secret_sha256")?,
         jwks: row.try_get::<Option<&str>, _>("jwks")?.map(serde_json::from_str).transpose()?,
+        redirect_uris: serde_json::from_str(row.try_get("redirect_uris")?)?,
+        public: row.try_get::<i64, _>("public")? != 0,
     })
 }
 
 impl Db {
     pub async fn insert_client(&self, client: &Client) -> Result<()> {
-        let sql = format!("INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)");
+        let sql = format!(
+            "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        );
         let inserted = sqlx::query(&sql)
             .bind(&client.tenant_id)
             .bind(&client.client_id)
@@ -52,6 +56,8 @@ impl Db {
             .bind(&client.previous_secret_sha256)
             .bind(client.secret_created_at)
             .bind(client.jwks.as_ref().map(serde_json::Value::to_string))
+            .bind(serde_json::to_string(&client.redirect_uris)?)
+            .bind(i64::from(client.public))
             .execute(&self.pool)
             .await;
         match inserted {
@@ -109,8 +115,9 @@ impl Db {
     pub async fn update_client(&self, client: &Client, event: EventToWrite<'_>, now: i64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
-            "UPDATE clients SET name = $1, attributes = $2, scopes = $3, audience = $4, state = $5, jwks = $6
-             WHERE tenant_id = $7 AND client_id = $8",
+            "UPDATE clients SET name = $1, attributes = $2, scopes = $3, audience = $4, state = $5, jwks = $6,
+                 redirect_uris = $7
+             WHERE tenant_id = $8 AND client_id = $9",
         )
         .bind(&client.name)
         .bind(serde_json::to_string(&client.attributes)?)
@@ -118,6 +125,7 @@ impl Db {
         .bind(serde_json::to_string(&client.audience)?)
         .bind(client.state.as_str())
         .bind(client.jwks.as_ref().map(serde_json::Value::to_string))
+        .bind(serde_json::to_string(&client.redirect_uris)?)
         .bind(&client.tenant_id)
         .bind(&client.client_id)
         .execute(&mut *tx)

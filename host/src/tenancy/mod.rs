@@ -125,6 +125,12 @@ pub struct Client {
     /// Public keys for `private_key_jwt` client authentication (a JWK set), if registered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks: Option<serde_json::Value>,
+    /// Where the authorization endpoint may send people back with a code (exact matches).
+    pub redirect_uris: Vec<String>,
+    /// A public client (a browser or native app) has no secret: it authenticates with its
+    /// `client_id` alone, may use only the authorization-code and refresh grants, and must
+    /// use PKCE. Set at creation.
+    pub public: bool,
 }
 
 fn is_some<S: serde::Serializer>(value: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -140,6 +146,7 @@ impl Client {
         fields.insert("scopes".into(), self.scopes.clone().into());
         fields.insert("audience".into(), self.audience.clone().into());
         fields.insert("jwks".into(), self.jwks.clone().unwrap_or(serde_json::Value::Null));
+        fields.insert("redirect_uris".into(), self.redirect_uris.clone().into());
         fields.insert("state".into(), self.state.as_str().into());
         fields
     }

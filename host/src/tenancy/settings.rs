@@ -33,6 +33,9 @@ pub struct TenantSettings {
     pub signing_algorithm: String,
     /// Whether people may create their own accounts (`POST /t/{tenant}/register`).
     pub self_registration: bool,
+    /// Whether every sign-in through the authorization endpoint needs a second factor (a
+    /// one-time or authenticator code after the password), whatever the scopes asked for.
+    pub second_factor_required: bool,
     /// The signing key is replaced after this many days (1 to 365); the previous one stays
     /// published until the tokens it signed have expired.
     pub signing_key_rotation_days: i64,
@@ -51,6 +54,7 @@ impl Default for TenantSettings {
             refresh_token_idle_seconds: 30 * DAY,
             signing_algorithm: "ES256".into(),
             self_registration: false,
+            second_factor_required: false,
             signing_key_rotation_days: 90,
         }
     }

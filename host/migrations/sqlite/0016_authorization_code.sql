@@ -1,0 +1,48 @@
+-- Keyhaven schema, version 16: the authorization-code flow for people. A client may be
+-- public (no secret; PKCE required) and registers the redirect URIs codes go back to. A
+-- session remembers when a factor was last passed (the ID token's auth_time). Codes and
+-- refresh tokens are stored as SHA-256 digests only; a code is used once, a refresh token
+-- once (each use issues the next of its family, and presenting a spent one revokes the
+-- whole family).
+
+ALTER TABLE clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE clients ADD COLUMN public INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN authenticated_at INTEGER;
+
+CREATE TABLE authorization_codes (
+    tenant_id       TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    code_sha256     TEXT NOT NULL,
+    client_id       TEXT NOT NULL,
+    account_id      TEXT NOT NULL,
+    session_id      TEXT NOT NULL,
+    redirect_uri    TEXT NOT NULL,
+    redirect_given  INTEGER NOT NULL,
+    scopes          TEXT NOT NULL,
+    nonce           TEXT,
+    code_challenge  TEXT,
+    auth_time       INTEGER NOT NULL,
+    factors         TEXT NOT NULL,
+    family_id       TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    used_at         INTEGER,
+    PRIMARY KEY (tenant_id, code_sha256)
+);
+
+CREATE TABLE refresh_tokens (
+    tenant_id       TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    token_sha256    TEXT NOT NULL,
+    family_id       TEXT NOT NULL,
+    client_id       TEXT NOT NULL,
+    account_id      TEXT NOT NULL,
+    session_id      TEXT NOT NULL,
+    scopes          TEXT NOT NULL,
+    auth_time       INTEGER NOT NULL,
+    factors         TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    used_at         INTEGER,
+    revoked_at      INTEGER,
+    PRIMARY KEY (tenant_id, token_sha256)
+);
+CREATE INDEX refresh_tokens_family ON refresh_tokens (tenant_id, family_id);

@@ -1,0 +1,281 @@
+//! The token endpoint's grants for people: `authorization_code` (the code of
+//! [`super::authorize`], once, within a minute, by the client it was issued to, with the
+//! same redirect URI and the PKCE verifier of its challenge) and `refresh_token` (single
+//! use: each use returns the next token of the same family; a spent token presented again
+//! revokes the whole family — RFC 9700 §4.14.2). Both issue an RFC 9068 access token, an
+//! OpenID Connect ID token when `openid` was granted (`nonce`, `auth_time`, `amr`, `acr`,
+//! `at_hash`, `sid`, `azp`) and the next refresh token, after the tenant's token-issuance
+//! extensions, exactly as machine tokens are. The account, the client and the tenant must
+//! all still be usable, and the account must have accepted the current legal documents.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::OAuthError;
+use super::authorize::{OFFLINE_ACCESS, pkce_matches};
+use super::claims::merge;
+use super::client_auth::{PublicClients, authenticate_client};
+use super::token::{Params, emit_token_issued, internal, run_extensions, signing_key, token_response};
+use crate::AppState;
+use crate::clock::random_id;
+use crate::events::outbox::NewEvent;
+use crate::extensions::events::EventResult;
+use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::secrets;
+use crate::storage::{Grant, Spent};
+use crate::tenancy::{Client, FactorKind, Tenant};
+
+/// Refresh tokens start with this, so a leaked one is recognisable.
+pub const REFRESH_PREFIX: &str = "khr_";
+
+/// RFC 8176 method references of the factors passed, with `mfa` when there were several
+/// kinds.
+pub fn amr(factors: &[FactorKind]) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = Vec::new();
+    for kind in factors {
+        let method = match kind {
+            FactorKind::Password => "pwd",
+            FactorKind::Otp | FactorKind::Totp => "otp",
+        };
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    if methods.len() > 1 {
+        methods.push("mfa");
+    }
+    methods
+}
+
+/// The authentication context class: `urn:keyhaven:aal2` after factors of two kinds of
+/// method (a password and a code), `urn:keyhaven:aal1` otherwise.
+pub fn acr(factors: &[FactorKind]) -> &'static str {
+    if amr(factors).contains(&"mfa") { "urn:keyhaven:aal2" } else { "urn:keyhaven:aal1" }
+}
+
+/// `grant_type=authorization_code`.
+pub async fn authorization_code(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    let (client, _) = authenticate_client(state, tenant, headers, params, PublicClients::Allowed).await?;
+    let code = params.get("code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let now = state.clock.now();
+    let code = match state.db.spend_code(&tenant.id, &secrets::digest(code), now).await.map_err(internal)? {
+        Spent::Now(code) => code,
+        Spent::Replayed(code) => {
+            // RFC 6749 §4.1.2: the tokens its first exchange issued are revoked.
+            emit(state, tenant, "token.replayed", &code.grant, "authorization code presented twice");
+            return Err(OAuthError::invalid_grant("the code has been used already"));
+        }
+        Spent::Unknown => return Err(OAuthError::invalid_grant("the code is invalid")),
+    };
+    if code.grant.client_id != client.client_id {
+        return Err(OAuthError::invalid_grant("the code is invalid"));
+    }
+    if code.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    match params.get("redirect_uri")? {
+        Some(uri) if uri == code.redirect_uri => {}
+        None if !code.redirect_given => {}
+        _ => return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request's")),
+    }
+    match (&code.code_challenge, params.get("code_verifier")?) {
+        (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
+        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("the code_verifier does not match the challenge")),
+        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant("the authorization request had no code_challenge"));
+        }
+        (None, None) => {}
+    }
+    let scopes = code.grant.scopes.clone();
+    issue(state, tenant, &client, code.grant, scopes, code.nonce, "authorization_code").await
+}
+
+/// `grant_type=refresh_token`.
+pub async fn refresh(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Response, OAuthError> {
+    let (client, _) = authenticate_client(state, tenant, headers, params, PublicClients::Allowed).await?;
+    let token = params.get("refresh_token")?.ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let digest = secrets::digest(token);
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid");
+    // Another client's token is refused before it is spent, so it stays its owner's.
+    let stored = state.db.refresh_token(&tenant.id, &digest).await.map_err(internal)?.ok_or_else(invalid)?;
+    if stored.grant.client_id != client.client_id {
+        return Err(invalid());
+    }
+    let now = state.clock.now();
+    let stored = match state.db.spend_refresh_token(&tenant.id, &digest, now).await.map_err(internal)? {
+        Spent::Now(stored) => stored,
+        Spent::Replayed(stored) if stored.used_at.is_some() => {
+            emit(state, tenant, "token.reuse_detected", &stored.grant, "a spent refresh token was presented again");
+            return Err(OAuthError::invalid_grant(
+                "the refresh token has been used already; every token of its family is revoked",
+            ));
+        }
+        Spent::Replayed(_) => return Err(OAuthError::invalid_grant("the refresh token has been revoked")),
+        Spent::Unknown => return Err(invalid()),
+    };
+    if stored.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the refresh token has expired"));
+    }
+    // A refresh may narrow the scopes, never widen them (RFC 6749 §6).
+    let scopes = match params.get("scope")? {
+        Some(requested) => {
+            let mut narrowed: Vec<String> = Vec::new();
+            for scope in requested.split(' ').filter(|s| !s.is_empty()) {
+                if !stored.grant.scopes.iter().any(|s| s == scope) {
+                    return Err(OAuthError::invalid_scope(format!("scope {scope:?} was not granted")));
+                }
+                if !narrowed.iter().any(|s| s == scope) {
+                    narrowed.push(scope.to_owned());
+                }
+            }
+            narrowed
+        }
+        None => stored.grant.scopes.clone(),
+    };
+    issue(state, tenant, &client, stored.grant, scopes, None, "refresh_token").await
+}
+
+/// Tells the tenant's `events` bindings about a replay (off the request's path).
+fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &Grant, reason: &str) {
+    let event = NewEvent {
+        category: "authorization",
+        action,
+        origin: "token-endpoint",
+        result: EventResult::Failed,
+        reason: Some(reason.to_owned()),
+        account_id: Some(grant.account_id.clone()),
+        detail: json!({"client_id": grant.client_id, "family_id": grant.family_id}),
+    };
+    let (runtime, tenant) = (state.extensions.clone(), tenant.clone());
+    tokio::spawn(async move {
+        if let Err(e) = runtime.emit(&tenant, event, false).await {
+            tracing::warn!(tenant = %tenant.id, "cannot record a token replay: {e}");
+        }
+    });
+}
+
+/// Issues the access token, the ID token (with `openid`) and the next refresh token of
+/// the grant's family, for `scopes` (the grant's, or fewer).
+async fn issue(
+    state: &AppState,
+    tenant: &Tenant,
+    client: &Client,
+    mut grant: Grant,
+    mut scopes: Vec<String>,
+    nonce: Option<String>,
+    grant_type: &str,
+) -> Result<Response, OAuthError> {
+    let account = state.db.account(&tenant.id, &grant.account_id).await.map_err(internal)?;
+    let account = account
+        .filter(|a| a.state.under(tenant.effective_state()).is_usable())
+        .ok_or_else(|| OAuthError::invalid_grant("the account can no longer sign in"))?;
+    let documents = state.db.legal_documents(&tenant.id).await.map_err(internal)?;
+    if !documents.is_empty() {
+        let consents = state.db.consents_of(&tenant.id, &account.id).await.map_err(internal)?;
+        let now = state.clock.now();
+        if !crate::tenancy::controls::legal_due(&documents, &consents, now).is_empty() {
+            return Err(OAuthError::invalid_grant("the account must accept the current terms: sign in again"));
+        }
+    }
+    let now = state.clock.now();
+    let issuer = state.issuer(&tenant.name);
+    let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
+    let settings = &tenant.settings;
+    let entropy = state.entropy.as_ref();
+
+    let request = TokenRequest {
+        subject: Subject::Account {
+            account_id: account.id.clone(),
+            username: account.username.clone(),
+            attributes: Value::Object(account.attributes.clone()),
+        },
+        grant_type: grant_type.into(),
+        scopes: scopes.clone(),
+        audience: audience.clone(),
+    };
+    let extra = run_extensions(state, tenant, &client.client_id, &request).await?;
+    // An extension may suppress scopes, or add back only scopes of the person's grant.
+    extra.apply_scopes(&mut scopes, &grant.scopes).map_err(OAuthError::server_error)?;
+
+    let mut access = Map::new();
+    access.insert("iss".into(), json!(issuer));
+    access.insert("sub".into(), json!(account.id));
+    access.insert("aud".into(), if audience.len() == 1 { json!(audience[0]) } else { json!(audience) });
+    access.insert("exp".into(), json!(now + settings.human_access_token_seconds));
+    access.insert("iat".into(), json!(now));
+    access.insert("jti".into(), json!(random_id(entropy, "at", 16).map_err(internal)?));
+    access.insert("client_id".into(), json!(client.client_id));
+    access.insert("tenant".into(), json!(tenant.id));
+    access.insert("auth_time".into(), json!(grant.auth_time));
+    access.insert("acr".into(), json!(acr(&grant.factors)));
+    merge(&mut access, extra.access_token).map_err(|e| OAuthError::server_error(e.to_string()))?;
+    access.insert("scope".into(), json!(scopes.join(" ")));
+    let key = signing_key(state, &tenant.id).await?;
+    let access_token = key.sign_jwt("at+jwt", &access).map_err(internal)?;
+
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": settings.human_access_token_seconds,
+        "scope": scopes.join(" "),
+    });
+    if scopes.iter().any(|s| s == "openid") {
+        let mut id = Map::new();
+        id.insert("iss".into(), json!(issuer));
+        id.insert("sub".into(), json!(account.id));
+        id.insert("aud".into(), json!(client.client_id));
+        id.insert("exp".into(), json!(now + settings.id_token_seconds));
+        id.insert("iat".into(), json!(now));
+        id.insert("auth_time".into(), json!(grant.auth_time));
+        if let Some(nonce) = nonce {
+            id.insert("nonce".into(), json!(nonce));
+        }
+        id.insert("amr".into(), json!(amr(&grant.factors)));
+        id.insert("acr".into(), json!(acr(&grant.factors)));
+        id.insert("azp".into(), json!(client.client_id));
+        id.insert("sid".into(), json!(grant.session_id));
+        id.insert("at_hash".into(), json!(key.token_hash(&access_token)));
+        merge(&mut id, extra.id_token).map_err(|e| OAuthError::server_error(e.to_string()))?;
+        body["id_token"] = json!(key.sign_jwt("JWT", &id).map_err(internal)?);
+    }
+    let refresh_token = format!("{REFRESH_PREFIX}{}", secrets::new_client_secret(entropy).map_err(internal)?);
+    grant.client_id.clone_from(&client.client_id);
+    let expires_at = now + settings.refresh_token_idle_seconds;
+    state
+        .db
+        .insert_refresh_token(&tenant.id, &secrets::digest(&refresh_token), &grant, now, expires_at)
+        .await
+        .map_err(internal)?;
+    body["refresh_token"] = json!(refresh_token);
+    state.usage.active(&tenant.id, &account.id, now);
+    let issued: Vec<String> = scopes.into_iter().filter(|s| s != OFFLINE_ACCESS).collect();
+    emit_token_issued(state, tenant.clone(), &client.client_id, Some(&account.id), grant_type, &issued);
+    Ok(token_response(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_and_assurance_follow_the_factors_passed() {
+        assert_eq!(amr(&[FactorKind::Password]), ["pwd"]);
+        assert_eq!(acr(&[FactorKind::Password]), "urn:keyhaven:aal1");
+        assert_eq!(amr(&[FactorKind::Password, FactorKind::Totp]), ["pwd", "otp", "mfa"]);
+        assert_eq!(acr(&[FactorKind::Password, FactorKind::Totp]), "urn:keyhaven:aal2");
+        assert_eq!(amr(&[FactorKind::Otp, FactorKind::Totp]), ["otp"]);
+        assert_eq!(acr(&[FactorKind::Otp]), "urn:keyhaven:aal1");
+    }
+}
