@@ -27,6 +27,10 @@ pub struct Config {
     pub root_token: Option<String>,
     /// Base URL clients reach the service at; issuers are `<public_url>/t/<tenant>`.
     pub public_url: Option<String>,
+    /// With a domain such as `id.example.com`, every tenant's token service is also served
+    /// on its subdomain (`https://acme.id.example.com/oauth2/token`), whose issuer is that
+    /// origin (the scheme and port of `public_url`).
+    pub tenant_domain: Option<String>,
     /// The extension limits of a tenant whose plan and overrides say nothing else.
     pub limits: Limits,
     /// What this node provides to every tenant's extensions.
@@ -45,6 +49,8 @@ pub enum ConfigError {
     WeakRootToken,
     #[error("KEYHAVEN_PUBLIC_URL={0:?} must start with http:// or https://")]
     PublicUrl(String),
+    #[error("KEYHAVEN_TENANT_DOMAIN={0:?} is not a domain name such as id.example.com")]
+    TenantDomain(String),
 }
 
 impl Default for Config {
@@ -54,6 +60,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.into(),
             root_token: None,
             public_url: None,
+            tenant_domain: None,
             limits: Limits::default(),
             node_limits: NodeLimits::default(),
             secrets_key: None,
@@ -74,6 +81,7 @@ impl Config {
         }
         config.root_token = lookup("KEYHAVEN_ROOT_TOKEN");
         config.public_url = lookup("KEYHAVEN_PUBLIC_URL");
+        config.tenant_domain = lookup("KEYHAVEN_TENANT_DOMAIN").map(|d| d.trim_matches('.').to_ascii_lowercase());
         config.secrets_key = lookup("KEYHAVEN_SECRETS_KEY");
         if let Some(path) = lookup("KEYHAVEN_SECRETS_KEY_FILE") {
             config.secrets_key_file = PathBuf::from(path);
@@ -90,6 +98,16 @@ impl Config {
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
             return Err(ConfigError::PublicUrl(url.clone()));
+        }
+        if let Some(domain) = &self.tenant_domain {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            };
+            if domain.len() > 200 || !domain.split('.').all(label_ok) {
+                return Err(ConfigError::TenantDomain(domain.clone()));
+            }
         }
         Ok(())
     }

@@ -189,12 +189,16 @@ async fn ensure_root_token(
 
 /// The HTTP application: admin API and per-tenant token service.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(api::router(state.clone()))
         .merge(oauth::router())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
-        .with_state(state)
+        .with_state(state.clone());
+    // Tenants' subdomains are rewritten onto their routes before routing.
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::map_request_with_state(state, oauth::route_subdomains))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes.

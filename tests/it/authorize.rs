@@ -431,3 +431,64 @@ async fn tenant_a_codes_tokens_and_clients_are_refused_at_tenant_b_without_a_wor
     }
 }
 }
+
+/// The claims of a JWT, unverified (the test has the service vouch for it separately).
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+db_test! {
+async fn a_tenant_answers_on_its_subdomain_with_that_origin_as_its_issuer() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("subdomain").await.unwrap();
+    let other = server.create_tenant("subdomain-other").await.unwrap();
+    account(&server, &tenant, "eli").await;
+    let client_id = public_client(&server, &tenant).await;
+    let port = server.base_url.rsplit(':').next().unwrap();
+    let host = format!("{}.localhost:{port}", tenant.name);
+    let issuer = format!("http://{host}");
+    let on_subdomain = |path: &str| server.http.get(server.url(path)).header("host", &host);
+
+    // Discovery on the subdomain: its origin is the issuer, and every endpoint is under it.
+    let metadata = expect_status(on_subdomain("/.well-known/openid-configuration").send().await.unwrap(), StatusCode::OK).await.unwrap();
+    assert_eq!(metadata["issuer"], issuer.as_str());
+    assert_eq!(metadata["token_endpoint"], format!("{issuer}/oauth2/token"));
+    let jwks = expect_status(on_subdomain("/jwks.json").send().await.unwrap(), StatusCode::OK).await.unwrap();
+    assert!(!jwks["keys"].as_array().unwrap().is_empty());
+    // The admin API is not served on a tenant's subdomain; an unknown label is no tenant.
+    let admin = on_subdomain("/admin/v1/tenants").bearer_auth(&tenant.admin_token).send().await.unwrap();
+    assert_eq!(admin.status(), StatusCode::OK, "the admin API is the main host's, unchanged");
+    let unknown = server.http.get(server.url("/.well-known/openid-configuration")).header("host", format!("nobody.localhost:{port}")).send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // The whole code flow on the subdomain.
+    let mut browser = Browser::with_host(&server.base_url, &host);
+    let start = authorize_url(&tenant, &client_id, "openid", "").replacen(&format!("/t/{}", tenant.name), "", 1);
+    let done = sign_in(&mut browser, &start, "eli").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let params = done.redirect_params().unwrap();
+    assert_eq!(params["iss"], issuer);
+    let exchange = server.http.post(server.url("/oauth2/token")).header("host", &host).form(&[
+        ("grant_type", "authorization_code"), ("code", params["code"].as_str()), ("redirect_uri", REDIRECT),
+        ("client_id", client_id.as_str()), ("code_verifier", VERIFIER),
+    ]).send().await.unwrap();
+    let tokens = expect_status(exchange, StatusCode::OK).await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims_of(access)["iss"], issuer.as_str());
+    assert_eq!(claims_of(access)["aud"], issuer.as_str());
+    assert_eq!(claims_of(tokens["id_token"].as_str().unwrap())["iss"], issuer.as_str());
+
+    // The tenant accepts its subdomain's tokens on its path too; another tenant does not.
+    let resource = server.create_client(&tenant, json!({"name": "api"})).await.unwrap();
+    let stranger = server.create_client(&other, json!({"name": "api"})).await.unwrap();
+    for (at, client, active) in [(&tenant, &resource, true), (&other, &stranger, false)] {
+        let url = server.url(&format!("/t/{}/oauth2/introspect", at.name));
+        let response = server.http.post(url).basic_auth(&client.client_id, Some(&client.client_secret)).form(&[("token", access)]).send().await.unwrap();
+        assert_eq!(expect_status(response, StatusCode::OK).await.unwrap()["active"], active, "{}", at.name);
+    }
+    let other_host = format!("{}.localhost:{port}", other.name);
+    let userinfo = server.http.get(server.url("/userinfo")).header("host", &other_host).bearer_auth(access).send().await.unwrap();
+    assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
+}
+}

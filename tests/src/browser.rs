@@ -57,6 +57,8 @@ pub struct Browser {
     base_url: String,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
+    /// A Host header to send (a tenant's subdomain), if not the base URL's.
+    host: Option<String>,
 }
 
 impl Browser {
@@ -65,7 +67,25 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Browser { base_url: base_url.trim_end_matches('/').to_owned(), http, cookies: HashMap::new() }
+        Browser { base_url: base_url.trim_end_matches('/').to_owned(), http, cookies: HashMap::new(), host: None }
+    }
+
+    /// A browser that reaches the service at `base_url` but names `host` (a tenant's
+    /// subdomain) in every request, and treats `http://{host}` as the service too.
+    pub fn with_host(base_url: &str, host: &str) -> Self {
+        Browser { host: Some(host.to_owned()), ..Self::new(base_url) }
+    }
+
+    fn request(&self, method: reqwest::Method, path_or_url: &str) -> reqwest::RequestBuilder {
+        let mut url = self.url(path_or_url);
+        if let Some(host) = &self.host {
+            url = url.replacen(&format!("http://{host}"), &self.base_url, 1);
+        }
+        let request = self.http.request(method, url).header(COOKIE, self.cookie_header());
+        match &self.host {
+            Some(host) => request.header(reqwest::header::HOST, host),
+            None => request,
+        }
     }
 
     /// The value of a cookie the service set, if any.
@@ -104,7 +124,7 @@ impl Browser {
     }
 
     pub async fn get(&mut self, path_or_url: &str) -> Result<Page> {
-        let response = self.http.get(self.url(path_or_url)).header(COOKIE, self.cookie_header()).send().await?;
+        let response = self.request(reqwest::Method::GET, path_or_url).send().await?;
         self.read(response).await
     }
 
@@ -113,7 +133,8 @@ impl Browser {
     pub async fn follow(&mut self, mut page: Page) -> Result<Page> {
         for _ in 0..10 {
             let Some(location) = page.location.clone() else { return Ok(page) };
-            let on_service = location.starts_with('/') || location.starts_with(&self.base_url);
+            let on_host = self.host.as_ref().is_some_and(|host| location.starts_with(&format!("http://{host}/")));
+            let on_service = location.starts_with('/') || location.starts_with(&self.base_url) || on_host;
             if !(page.status.is_redirection() && on_service) {
                 return Ok(page);
             }
@@ -152,13 +173,7 @@ impl Browser {
     pub async fn submit(&mut self, page: &Page, id: &str, typed: &[(&str, &str)]) -> Result<Page> {
         let (action, mut fields) = Self::form(page, id)?;
         fields.extend(typed.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let response = self
-            .http
-            .post(self.url(&action))
-            .header(COOKIE, self.cookie_header())
-            .form(&fields)
-            .send()
-            .await?;
+        let response = self.request(reqwest::Method::POST, &action).form(&fields).send().await?;
         let page = self.read(response).await?;
         self.follow(page).await
     }

@@ -239,6 +239,8 @@ impl TestServer {
             database_url: database_url.clone(),
             root_token: Some(root_token.clone()),
             public_url: Some(shared.public_url.unwrap_or_else(|| format!("http://{address}"))),
+            // Tenants answer on `{tenant}.localhost` too (tests name it in the Host header).
+            tenant_domain: Some("localhost".into()),
             limits: limits.clone(),
             node_limits: node.clone(),
             secrets_key: None,

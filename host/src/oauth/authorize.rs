@@ -352,10 +352,11 @@ pub async fn issue_code(
 pub async fn authorize(
     State(state): State<AppState>,
     Path(tenant_name): Path<String>,
+    origin: super::origin::RequestOrigin,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let browser = match Browser::open(&state, &tenant_name, &headers).await {
+    let browser = match Browser::open(&state, &tenant_name, origin, &headers).await {
         Ok(browser) => browser,
         Err(response) => return response,
     };

@@ -125,13 +125,15 @@ async fn authenticate_assertion(
     let jwks = client.jwks.as_ref().ok_or_else(rejected)?;
     let (_, claims) = verify_with_jwks(assertion, jwks).ok_or_else(rejected)?;
     let now = state.clock.now();
-    let issuer = state.issuer(&tenant.name);
-    let audiences = [
-        issuer.clone(),
-        format!("{issuer}/oauth2/token"),
-        format!("{issuer}/oauth2/introspect"),
-        format!("{issuer}/oauth2/revoke"),
-    ];
+    // The tenant's issuer and its endpoints, on the service's URL or the tenant's subdomain.
+    let issuers = [Some(state.issuer(&tenant.name)), state.subdomain_issuer(&tenant.name)];
+    let audiences: Vec<String> = issuers
+        .into_iter()
+        .flatten()
+        .flat_map(|issuer| {
+            ["", "/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"].map(|path| format!("{issuer}{path}"))
+        })
+        .collect();
     let for_us = match claims.get("aud") {
         Some(Value::String(aud)) => audiences.contains(aud),
         Some(Value::Array(auds)) => {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::OAuthError;
 use super::authorize::OFFLINE_ACCESS;
+use super::origin::RequestOrigin;
 use crate::AppState;
 use crate::tenancy::Tenant;
 
@@ -36,9 +37,10 @@ async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, OAuthErro
 pub async fn openid_configuration(
     State(state): State<AppState>,
     Path(tenant_name): Path<String>,
+    origin: RequestOrigin,
 ) -> Result<Response, OAuthError> {
     let tenant = usable_tenant(&state, &tenant_name).await?;
-    let issuer = state.issuer(&tenant.name);
+    let issuer = origin.issuer;
     let catalogue = state.db.scopes(&tenant.id).await.map_err(|e| {
         tracing::error!("discovery: {e}");
         OAuthError::server_error("internal error")

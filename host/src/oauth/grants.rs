@@ -58,6 +58,7 @@ pub fn acr(factors: &[FactorKind]) -> &'static str {
 pub async fn authorization_code(
     state: &AppState,
     tenant: &Tenant,
+    issuer: &str,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, OAuthError> {
@@ -94,13 +95,14 @@ pub async fn authorization_code(
         (None, None) => {}
     }
     let scopes = code.grant.scopes.clone();
-    issue(state, tenant, &client, code.grant, scopes, code.nonce, "authorization_code").await
+    issue(state, tenant, issuer, &client, code.grant, scopes, code.nonce, "authorization_code").await
 }
 
 /// `grant_type=refresh_token`.
 pub async fn refresh(
     state: &AppState,
     tenant: &Tenant,
+    issuer: &str,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, OAuthError> {
@@ -144,7 +146,7 @@ pub async fn refresh(
         }
         None => stored.grant.scopes.clone(),
     };
-    issue(state, tenant, &client, stored.grant, scopes, None, "refresh_token").await
+    issue(state, tenant, issuer, &client, stored.grant, scopes, None, "refresh_token").await
 }
 
 /// Tells the tenant's `events` bindings about a replay (off the request's path).
@@ -168,9 +170,11 @@ fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &Grant, 
 
 /// Issues the access token, the ID token (with `openid`) and the next refresh token of
 /// the grant's family, for `scopes` (the grant's, or fewer).
+#[allow(clippy::too_many_arguments)]
 async fn issue(
     state: &AppState,
     tenant: &Tenant,
+    issuer: &str,
     client: &Client,
     mut grant: Grant,
     mut scopes: Vec<String>,
@@ -190,8 +194,7 @@ async fn issue(
         }
     }
     let now = state.clock.now();
-    let issuer = state.issuer(&tenant.name);
-    let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
+    let audience = if client.audience.is_empty() { vec![issuer.to_owned()] } else { client.audience.clone() };
     let settings = &tenant.settings;
     let entropy = state.entropy.as_ref();
 

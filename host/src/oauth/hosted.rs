@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::authorize::{AuthorizationRequest, Redirect, Refusal, proceed};
 use super::login::{self, FactorChoice};
+use super::origin::RequestOrigin;
 use super::pages::{self, Choice, Context};
 use crate::AppState;
 use crate::api::ApiError;
@@ -52,7 +53,12 @@ pub struct Browser {
 
 impl Browser {
     /// The tenant (usable, and within its login rate limit) and the browser's cookies.
-    pub async fn open(state: &AppState, tenant_name: &str, headers: &HeaderMap) -> Result<Self, Response> {
+    pub async fn open(
+        state: &AppState,
+        tenant_name: &str,
+        origin: RequestOrigin,
+        headers: &HeaderMap,
+    ) -> Result<Self, Response> {
         let tenant = login::usable_tenant(state, tenant_name).await.map_err(|e| {
             let status = e.kind.status();
             let message = match status {
@@ -71,9 +77,9 @@ impl Browser {
             }
         };
         Ok(Browser {
-            prefix: format!("/t/{}", tenant.name),
-            issuer: state.issuer(&tenant.name),
-            secure: state.issuer(&tenant.name).starts_with("https://"),
+            secure: origin.issuer.starts_with("https://"),
+            prefix: origin.prefix,
+            issuer: origin.issuer,
             session_token: cookie(headers, SESSION_COOKIE).map(str::to_owned),
             tenant,
             csrf,
@@ -101,7 +107,8 @@ impl Browser {
     fn cookie_header(&self, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
         let max_age = max_age.map(|seconds| format!("; Max-Age={seconds}")).unwrap_or_default();
         let secure = if self.secure { "; Secure" } else { "" };
-        let cookie = format!("{name}={value}; Path={}; HttpOnly; SameSite=Lax{max_age}{secure}", self.prefix);
+        let path = if self.prefix.is_empty() { "/" } else { &self.prefix };
+        let cookie = format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax{max_age}{secure}");
         HeaderValue::from_str(&cookie).ok()
     }
 
@@ -201,8 +208,14 @@ struct Posted {
 }
 
 impl Posted {
-    async fn read(state: &AppState, tenant_name: &str, headers: &HeaderMap, body: &[u8]) -> Result<Self, Response> {
-        let browser = Browser::open(state, tenant_name, headers).await?;
+    async fn read(
+        state: &AppState,
+        tenant_name: &str,
+        origin: RequestOrigin,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self, Response> {
+        let browser = Browser::open(state, tenant_name, origin, headers).await?;
         let forbidden =
             |message: &str| browser.finish(html(StatusCode::FORBIDDEN, pages::error(&browser.tenant.label, message)));
         let Ok(fields) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
@@ -234,8 +247,8 @@ impl Posted {
 }
 
 macro_rules! posted {
-    ($state:expr, $tenant:expr, $headers:expr, $body:expr) => {
-        match Posted::read(&$state, &$tenant, &$headers, &$body).await {
+    ($state:expr, $tenant:expr, $origin:expr, $headers:expr, $body:expr) => {
+        match Posted::read(&$state, &$tenant, $origin, &$headers, &$body).await {
             Ok(posted) => posted,
             Err(response) => return response,
         }
@@ -293,10 +306,11 @@ async fn factor_failed(state: &AppState, posted: &Posted, message: &str) -> Resp
 pub async fn identify(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut posted = posted!(state, tenant, headers, body);
+    let mut posted = posted!(state, tenant, origin, headers, body);
     let stay_signed_in = posted.field("stay_signed_in") == "on";
     let started =
         match login::open_login(&state, &posted.browser.tenant, posted.field("username"), stay_signed_in).await {
@@ -312,10 +326,11 @@ pub async fn identify(
 pub async fn password(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, headers, body);
+    let posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "authentication failed").await;
     };
@@ -330,10 +345,11 @@ pub async fn password(
 pub async fn send_code(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, headers, body);
+    let posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
@@ -348,10 +364,11 @@ pub async fn send_code(
 pub async fn verify_code(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, headers, body);
+    let posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
@@ -366,10 +383,11 @@ pub async fn verify_code(
 pub async fn totp(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, headers, body);
+    let posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
@@ -393,10 +411,11 @@ async fn signed_in(state: &AppState, posted: &Posted) -> Result<(SessionRow, Acc
 pub async fn legal(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, headers, body);
+    let posted = posted!(state, tenant, origin, headers, body);
     let (session, account) = match signed_in(&state, &posted).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -417,10 +436,11 @@ pub async fn legal(
 pub async fn consent(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, headers, body);
+    let posted = posted!(state, tenant, origin, headers, body);
     let (session, account) = match signed_in(&state, &posted).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -444,10 +464,11 @@ pub async fn consent(
 pub async fn switch(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut posted = posted!(state, tenant, headers, body);
+    let mut posted = posted!(state, tenant, origin, headers, body);
     if let Some((session, _)) = posted.browser.session(&state).await
         && let Err(e) = state.db.end_session(&posted.browser.tenant.id, &session.id).await
     {

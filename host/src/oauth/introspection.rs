@@ -43,7 +43,7 @@ async fn verified_claims(
     let published = state.db.published_keys(&tenant.id, now).await.map_err(internal)?;
     let Some((header, claims)) = verify_jwt(token, &published) else { return Ok(None) };
     let ours = header.get("typ").and_then(Value::as_str) == Some("at+jwt")
-        && claims.get("iss").and_then(Value::as_str) == Some(state.issuer(&tenant.name).as_str())
+        && claims.get("iss").and_then(Value::as_str).is_some_and(|iss| state.is_issuer_of(&tenant.name, iss))
         && claims.get("tenant").and_then(Value::as_str) == Some(tenant.id.as_str())
         && claims.get("jti").and_then(Value::as_str).is_some()
         && claims.get("client_id").and_then(Value::as_str).is_some();

@@ -17,6 +17,7 @@ mod invite;
 pub mod jws;
 pub mod keys;
 mod login;
+mod origin;
 mod pages;
 mod rotation;
 mod token;
@@ -28,6 +29,7 @@ use axum::routing::{get, post};
 pub use claims::{PROTECTED_CLAIMS, ProtectedClaim, is_protected, sanitise_reason};
 pub use error::OAuthError;
 pub use keys::{KeyCache, SigningKey};
+pub use origin::{RequestOrigin, route_subdomains};
 pub use rotation::RotationError;
 
 use crate::AppState;

@@ -15,6 +15,7 @@ use super::OAuthError;
 use super::claims::{merge, sanitise_reason};
 use super::client_auth::{PublicClients, authenticate_client};
 use super::keys::SigningKey;
+use super::origin::RequestOrigin;
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::outbox::NewEvent;
@@ -30,6 +31,7 @@ const FORM: &str = "application/x-www-form-urlencoded";
 pub async fn token(
     State(state): State<AppState>,
     Path(tenant_name): Path<String>,
+    origin: RequestOrigin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthError> {
@@ -38,9 +40,11 @@ pub async fn token(
     admit(&state, &tenant).await?;
     let params = Params::parse(&headers, &body)?;
     match params.get("grant_type")? {
-        Some("client_credentials") => client_credentials(&state, tenant, &headers, &params).await,
-        Some("authorization_code") => super::grants::authorization_code(&state, &tenant, &headers, &params).await,
-        Some("refresh_token") => super::grants::refresh(&state, &tenant, &headers, &params).await,
+        Some("client_credentials") => client_credentials(&state, tenant, &origin.issuer, &headers, &params).await,
+        Some("authorization_code") => {
+            super::grants::authorization_code(&state, &tenant, &origin.issuer, &headers, &params).await
+        }
+        Some("refresh_token") => super::grants::refresh(&state, &tenant, &origin.issuer, &headers, &params).await,
         Some(other) => Err(OAuthError::unsupported_grant_type(format!("grant type {other:?} is not supported"))),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     }
@@ -50,6 +54,7 @@ pub async fn token(
 async fn client_credentials(
     state: &AppState,
     tenant: Tenant,
+    issuer: &str,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, OAuthError> {
@@ -57,8 +62,7 @@ async fn client_credentials(
     // What the client may obtain: its own scopes and those the tenant's rules grant it.
     let allowed = client_grant(&client.scopes, &rules, &client.client_id);
     let mut scopes = granted_scopes(&allowed, params.get("scope")?)?;
-    let issuer = state.issuer(&tenant.name);
-    let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
+    let audience = if client.audience.is_empty() { vec![issuer.to_owned()] } else { client.audience.clone() };
 
     let now = state.clock.now();
     let mut claims = Map::new();
