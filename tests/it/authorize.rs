@@ -492,3 +492,27 @@ async fn a_tenant_answers_on_its_subdomain_with_that_origin_as_its_issuer() {
     assert_eq!(userinfo.status(), StatusCode::UNAUTHORIZED);
 }
 }
+
+db_test! {
+async fn the_token_issuance_extension_runs_for_people_on_every_grant_refresh_included() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("code-claims").await.unwrap();
+    server.deploy(&tenant, keyhaven_tests::guests::CUSTOM_CLAIMS).await.unwrap();
+    let body = json!({"username": "flo", "password": PASSWORD, "attributes": {"org": "acme", "roles": ["editor"]}});
+    let account_id = admin(&server, &tenant, Method::POST, "/accounts", Some(body)).await["id"].as_str().unwrap().to_owned();
+    let client_id = public_client(&server, &tenant).await;
+    let mut browser = Browser::new(&server.base_url);
+    let code = code_of(&sign_in(&mut browser, &authorize_url(&tenant, &client_id, "openid", ""), "flo").await, &tenant);
+    let tokens = expect_status(exchange(&server, &tenant, &client_id, &code).await, StatusCode::OK).await.unwrap();
+    let access = server.verify(&tenant, tokens["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!((access["org"].clone(), access["roles"].clone()), (json!("acme"), json!(["editor"])));
+    let id = server.verify_typed(&tenant, tokens["id_token"].as_str().unwrap(), &client_id, "JWT").await.unwrap();
+    assert_eq!(id["org"], "acme", "the extension's ID-token claim");
+    assert!(id.get("roles").is_none(), "access-token claims stay in the access token");
+
+    // On refresh too: a subject the extension refuses gets access_denied with its reason.
+    admin(&server, &tenant, Method::PATCH, &format!("/accounts/{account_id}"), Some(json!({"attributes": {"org": "acme", "suspended": true}}))).await;
+    let denied = oauth_error(refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await, StatusCode::BAD_REQUEST).await;
+    assert_eq!((denied["error"].as_str(), denied["error_description"].as_str()), (Some("access_denied"), Some("this client is suspended")));
+}
+}

@@ -1,5 +1,6 @@
 //! Example Keyhaven extension: adds claims derived from the subject's attributes, plus a
-//! fixed one, to every access token; looks the subject's organisation up in the tenant's
+//! fixed one, to every access token (and the organisation to a person's ID token too);
+//! looks the subject's organisation up in the tenant's
 //! key-value store (`org:<org>`, e.g. `{"plan": "gold"}`) and adds its plan; refuses tokens
 //! to subjects marked `"suspended": true`.
 
@@ -17,7 +18,7 @@ impl TokenIssuance for CustomClaims {
 
         let mut claims = Claims::new().access_token("issued_by_extension", "custom-claims");
         if let Some(org) = subject.attribute("org") {
-            claims = claims.access_token("org", org.clone());
+            claims = claims.access_token("org", org.clone()).id_token("org", org.clone());
             if let Some(name) = org.as_str() {
                 match kv::get(&format!("org:{name}")) {
                     Ok(Some(record)) => {
