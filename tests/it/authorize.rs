@@ -296,7 +296,7 @@ async fn requests_that_cannot_be_trusted_never_redirect_and_bad_ones_go_back_to_
         ("&response_type=token", "unsupported_response_type"),
         ("&response_type=code&scope=openid", "invalid_request"), // a public client without PKCE
         ("&response_type=code&scope=openid&code_challenge=abc&code_challenge_method=plain", "invalid_request"),
-        ("&response_type=code&scope=nonsense&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWW2WKpM6GdSo&code_challenge_method=S256", "invalid_scope"),
+        ("&response_type=code&scope=nonsense&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256", "invalid_scope"),
     ] {
         let page = browser.get(&format!("{base}?client_id={client_id}&redirect_uri={}&state=s{extra}", urlencode(REDIRECT))).await.unwrap();
         assert_eq!(page.status, StatusCode::SEE_OTHER, "{extra}: {}", page.html);

@@ -163,7 +163,14 @@ async fn discovery_names_the_tenant_issuer_and_its_endpoints() {
     assert_eq!(metadata["issuer"], tenant.issuer.as_str());
     assert_eq!(metadata["token_endpoint"], format!("{}/oauth2/token", tenant.issuer));
     assert_eq!(metadata["jwks_uri"], format!("{}/jwks.json", tenant.issuer));
-    assert_eq!(metadata["grant_types_supported"], json!(["client_credentials"]));
+    assert_eq!(metadata["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
+    assert_eq!(metadata["authorization_endpoint"], format!("{}/oauth2/authorize", tenant.issuer));
+    assert_eq!(metadata["userinfo_endpoint"], format!("{}/userinfo", tenant.issuer));
+    assert_eq!(metadata["response_types_supported"], json!(["code"]));
+    assert_eq!(metadata["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(metadata["authorization_response_iss_parameter_supported"], true);
+    assert!(metadata["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("none")));
+    assert!(!metadata["introspection_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("none")));
 
     let jwks =
         expect_status(server.http.get(metadata["jwks_uri"].as_str().unwrap()).send().await.unwrap(), StatusCode::OK)
