@@ -1,10 +1,71 @@
 //! Real external clients against a running tenant: a Python machine client written with
 //! Authlib obtains a token (client_secret_basic), verifies it with PyJWT against the JWKS
 //! it discovered, has a resource server introspect it, revokes it, and sees it inactive; and
-//! one that authenticates with an RS256 `private_key_jwt` assertion Authlib signs.
+//! one that authenticates with an RS256 `private_key_jwt` assertion Authlib signs. Then
+//! relying parties that sign a person in through the hosted pages with the
+//! authorization-code flow and PKCE — a confidential Authlib web app (PyJWT verifies the ID
+//! token) and a public client built on the strict oauth4webapi (npm) — each checking
+//! `state` and `iss`, the ID token's signature, nonce and `at_hash`, userinfo, one refresh
+//! that rotates the refresh token, and the spent one refused.
 
-use keyhaven_tests::{TestServer, python};
-use serde_json::json;
+use keyhaven_tests::{TestServer, TestTenant, node, python};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "a long enough passphrase";
+/// Where the relying parties are sent back: nothing listens there, they read the redirect.
+const REDIRECT_URI: &str = "http://127.0.0.1:8123/cb";
+
+/// `method /admin/v1/tenants/{tenant}{path}` as the tenant's administrator, expecting success.
+async fn admin(server: &TestServer, tenant: &TestTenant, method: Method, path: &str, body: Value) -> Value {
+    let path = format!("/admin/v1/tenants/{}{path}", tenant.name);
+    let response = server.call(method, &tenant.admin_token, &path, Some(body)).await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A tenant with a person `ann` who has a password, and a `profile` scope; ann's account id.
+async fn tenant_with_a_person(server: &TestServer, tenant: &TestTenant) -> String {
+    let profile = json!({"value": "profile", "label": "Profile", "required_score": 0});
+    admin(server, tenant, Method::POST, "/scopes", profile).await;
+    let account =
+        admin(server, tenant, Method::POST, "/accounts", json!({"username": "ann", "password": PASSWORD})).await;
+    account["id"].as_str().unwrap().to_owned()
+}
+
+/// What every relying party must have seen after signing ann in and refreshing once.
+fn assert_code_flow(seen: &Value, tenant: &TestTenant, client_id: &str, account_id: &str) {
+    assert_eq!(seen["submitted"], json!(["identify", "password-form"]), "{seen}");
+    assert_eq!(seen["callback"]["iss"], tenant.issuer.as_str(), "RFC 9207: the issuer comes with the code");
+    assert_eq!(seen["state_matched"], true);
+    assert_eq!(seen["scope"], "openid profile");
+    assert_eq!(seen["id_token_alg"], "ES256", "the tenant's default algorithm");
+    let claims = &seen["claims"];
+    assert_eq!(claims["iss"], tenant.issuer.as_str());
+    assert_eq!(claims["sub"], account_id);
+    assert_eq!(claims["aud"], client_id);
+    assert_eq!(claims["azp"], client_id);
+    assert!(claims["amr"].as_array().unwrap().contains(&json!("pwd")), "{claims}");
+    assert!(claims["sid"].is_string() && claims["auth_time"].is_i64(), "{claims}");
+    assert_eq!(seen["nonce_matched"], true);
+    assert_eq!(seen["at_hash_matched"], true);
+    assert_eq!(seen["userinfo"], json!({"sub": account_id, "preferred_username": "ann"}));
+    assert_eq!(seen["refresh_rotated"], true);
+    if !seen["refreshed_claims"].is_null() {
+        assert_eq!(seen["refreshed_claims"]["sub"], account_id);
+        assert_eq!(seen["refreshed_claims"]["auth_time"], claims["auth_time"], "a refresh is no new sign-in");
+    }
+    assert_eq!(seen["reuse_error"], "invalid_grant");
+}
+
+/// The tenant's log recorded the reuse of a spent refresh token, as ann's.
+async fn assert_reuse_recorded(server: &TestServer, tenant: &TestTenant, account_id: &str) {
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let reuse = events.as_array().unwrap().iter().find(|e| e["action"] == "token.reuse_detected");
+    assert_eq!(reuse.unwrap_or_else(|| panic!("no reuse event: {events}"))["account_id"], account_id);
+}
 
 db_test! {
 async fn an_authlib_client_obtains_verifies_introspects_and_revokes_a_token() {
@@ -46,5 +107,59 @@ async fn an_authlib_client_authenticates_with_an_rs256_private_key_jwt() {
     // The server saw the assertion: the client registered keys and no secret was used.
     let client = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/clients/{client_id}", tenant.name)).await.unwrap();
     assert_eq!(client["jwks"]["keys"][0]["kty"], "RSA");
+}
+}
+
+db_test! {
+async fn an_authlib_web_app_signs_a_person_in_with_pkce_and_refreshes_once() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("authlib-code").await.unwrap();
+    let account_id = tenant_with_a_person(&server, &tenant).await;
+    let client = server
+        .create_client(&tenant, json!({"name": "python web app", "redirect_uris": [REDIRECT_URI]}))
+        .await
+        .unwrap();
+    let seen = python::run_script("authorization_code.py", &[
+        ("KEYHAVEN_ISSUER", &tenant.issuer),
+        ("CLIENT_ID", &client.client_id),
+        ("CLIENT_SECRET", &client.client_secret),
+        ("REDIRECT_URI", REDIRECT_URI),
+        ("SCOPE", "openid profile"),
+        ("USERNAME", "ann"),
+        ("PASSWORD", PASSWORD),
+    ])
+    .await
+    .unwrap();
+    assert_code_flow(&seen, &tenant, &client.client_id, &account_id);
+    assert_eq!(seen["token_type"], "Bearer");
+    assert_eq!(seen["access_claims"]["sub"], account_id.as_str());
+    assert_eq!(seen["access_claims"]["client_id"], client.client_id.as_str());
+    assert_eq!(seen["access_claims"]["aud"], tenant.issuer.as_str(), "a client without an audience: the issuer");
+    assert_reuse_recorded(&server, &tenant, &account_id).await;
+}
+}
+
+db_test! {
+async fn an_oauth4webapi_public_client_signs_a_person_in_with_pkce_and_refreshes_once() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("oauth4webapi").await.unwrap();
+    let account_id = tenant_with_a_person(&server, &tenant).await;
+    let created = admin(&server, &tenant, Method::POST, "/clients", json!({"name": "single-page app", "public": true, "redirect_uris": [REDIRECT_URI]})).await;
+    assert!(created.get("client_secret").is_none(), "a public client has no secret: {created}");
+    let client_id = created["client_id"].as_str().unwrap();
+    let seen = node::run_script("relying_party.mjs", &[
+        ("KEYHAVEN_ISSUER", &tenant.issuer),
+        ("CLIENT_ID", client_id),
+        ("REDIRECT_URI", REDIRECT_URI),
+        ("SCOPE", "openid profile"),
+        ("USERNAME", "ann"),
+        ("PASSWORD", PASSWORD),
+    ])
+    .await
+    .unwrap();
+    assert_code_flow(&seen, &tenant, client_id, &account_id);
+    assert_eq!(seen["token_type"], "bearer", "as oauth4webapi normalises it");
+    assert_eq!(seen["signature_verified"], true);
+    assert_reuse_recorded(&server, &tenant, &account_id).await;
 }
 }

@@ -17,6 +17,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod node;
 pub mod python;
 
 /// Paths of the guest components built for wasm32-wasip2 by `tests/build.rs`.

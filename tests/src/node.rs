@@ -1,0 +1,139 @@
+//! Real JavaScript OAuth clients (`tests/node/*.mjs`: oauth4webapi), run with `node` against
+//! a test server. On first use this module copies `tests/node`'s `package.json` and
+//! `package-lock.json` into a directory of the build and installs exactly what the lockfile
+//! names with `npm ci`; a changed lockfile makes a new installation. Needs `node` (20 or
+//! later) and `npm` on the PATH, and access to the npm registry the first time.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use tokio::sync::OnceCell;
+
+const PACKAGE: &str = include_str!("../node/package.json");
+const LOCKFILE: &str = include_str!("../node/package-lock.json");
+const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node");
+/// How long one script may run before it is killed.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long `npm ci` may take.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+
+static MODULES: OnceCell<PathBuf> = OnceCell::const_new();
+
+/// The standard output and error of a finished command, or an error if it failed or ran
+/// out of time (it is killed then).
+fn run(command: &mut Command, timeout: Duration) -> Result<std::process::Output> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    // Read both pipes on threads of their own, so a chatty child never blocks on a full pipe.
+    let mut stdout = child.stdout.take().context("no stdout pipe")?;
+    let mut stderr = child.stderr.take().context("no stderr pipe")?;
+    let out = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut buffer).map(|_| buffer)
+    });
+    let err = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        std::io::Read::read_to_end(&mut stderr, &mut buffer).map(|_| buffer)
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break Some(status);
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stdout = out.join().map_err(|_| anyhow::anyhow!("stdout reader panicked"))??;
+    let stderr = err.join().map_err(|_| anyhow::anyhow!("stderr reader panicked"))??;
+    let Some(status) = status else {
+        bail!(
+            "{command:?} ran longer than {timeout:?} and was killed:\n{}{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    };
+    if !status.success() {
+        bail!(
+            "{command:?} failed ({status}):\n{}{}",
+            String::from_utf8_lossy(&stdout),
+            String::from_utf8_lossy(&stderr)
+        );
+    }
+    Ok(std::process::Output { status, stdout, stderr })
+}
+
+/// Installs the lockfile's packages in a fresh directory and moves it into place, so a
+/// half-made installation is never used; an installation of the same lockfile is kept.
+fn install(dir: &Path) -> Result<PathBuf> {
+    let modules = dir.join("node_modules");
+    let marker = dir.join("keyhaven-package-lock.json");
+    if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == LOCKFILE) && modules.is_dir() {
+        return Ok(modules);
+    }
+    let staging = dir.with_extension(format!("staging-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    std::fs::create_dir_all(&staging)?;
+    std::fs::write(staging.join("package.json"), PACKAGE)?;
+    std::fs::write(staging.join("package-lock.json"), LOCKFILE)?;
+    run(
+        Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&staging),
+        INSTALL_TIMEOUT,
+    )?;
+    std::fs::write(staging.join("keyhaven-package-lock.json"), LOCKFILE)?;
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::rename(&staging, dir).with_context(|| format!("cannot move the packages to {}", dir.display()))?;
+    Ok(modules)
+}
+
+/// The installed `node_modules` directory, made on first use.
+pub async fn modules() -> Result<PathBuf> {
+    MODULES
+        .get_or_try_init(|| async {
+            let dir = PathBuf::from(env!("OUT_DIR")).join("node-env");
+            tokio::task::spawn_blocking(move || install(&dir)).await?
+        })
+        .await
+        .cloned()
+}
+
+/// Runs `tests/node/<script>` with `env`, killed after two minutes; the last line of its
+/// standard output, as JSON.
+pub async fn run_script(script: &str, env: &[(&str, &str)]) -> Result<serde_json::Value> {
+    let modules = modules().await?;
+    // An ES module resolves bare imports from its own directory upwards (NODE_PATH does
+    // not apply): run a copy of the script beside the installed packages, one per run, so
+    // tests running at once never see each other's half-written copy.
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let source = Path::new(SCRIPTS).join(script);
+    let copy = modules.parent().context("node_modules has no parent")?.join(format!(
+        "run-{}-{}-{script}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::copy(&source, &copy).with_context(|| format!("cannot copy {}", source.display()))?;
+    let mut command = Command::new("node");
+    command.arg(&copy);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::task::spawn_blocking(move || run(&mut command, SCRIPT_TIMEOUT)).await?;
+    let _ = std::fs::remove_file(&copy);
+    let output = output.with_context(|| format!("{script} failed"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or_default();
+    serde_json::from_str(last)
+        .with_context(|| format!("{script} printed no JSON line:\n{stdout}{}", String::from_utf8_lossy(&output.stderr)))
+}
