@@ -129,14 +129,18 @@ async fn a_person_signs_in_on_the_hosted_pages_and_the_client_gets_tokens_it_can
     let mut forged = Browser::new(&server.base_url);
     let refused = forged.submit(&page, "password-form", &[("password", PASSWORD)]).await.unwrap();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let login_token = browser.cookie("keyhaven_session").unwrap().to_owned();
     let done = browser.submit(&wrong, "password-form", &[("password", PASSWORD)]).await.unwrap();
     let code = code_of(&done, &tenant);
+    // Signing in gave the session a new token: one planted before it is worth nothing.
+    assert_ne!(browser.cookie("keyhaven_session").unwrap(), login_token);
+    let planted = server.http.get(server.url(&format!("/t/{}/session", tenant.name))).bearer_auth(&login_token).send().await.unwrap();
+    assert_eq!(planted.status(), StatusCode::UNAUTHORIZED);
 
     // PKCE: the verifier must be the challenge's.
     let bad = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("client_id", client_id.as_str()), ("code_verifier", &"x".repeat(43))];
     assert_eq!(oauth_error(token_request(&server, &tenant, &bad).await, StatusCode::BAD_REQUEST).await["error"], "invalid_grant");
-    // The browser is signed in now: the next authorization needs no page at all.
-    let code = code_of(&browser.open(&start).await.unwrap(), &tenant);
+    // ... and a wrong one does not use the code up (an interceptor cannot burn it).
     let tokens = expect_status(exchange(&server, &tenant, &client_id, &code).await, StatusCode::OK).await.unwrap();
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["scope"], "openid profile");
@@ -206,6 +210,19 @@ async fn a_person_signs_in_on_the_hosted_pages_and_the_client_gets_tokens_it_can
     assert_eq!(revoke.status(), StatusCode::OK);
     assert_eq!(introspect(live.to_owned()).await, json!({"active": false}));
     assert_eq!(oauth_error(refresh(&server, &tenant, &client_id, live).await, StatusCode::BAD_REQUEST).await["error"], "invalid_grant");
+
+    // Two refreshes with one token at once: one wins, the other is a reuse, and the
+    // winner's new token goes with the family.
+    let code = code_of(&browser.open(&start).await.unwrap(), &tenant);
+    let tokens = expect_status(exchange(&server, &tenant, &client_id, &code).await, StatusCode::OK).await.unwrap();
+    let contested = tokens["refresh_token"].as_str().unwrap();
+    let (first, second) = tokio::join!(refresh(&server, &tenant, &client_id, contested), refresh(&server, &tenant, &client_id, contested));
+    let mut statuses = [first.status(), second.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::BAD_REQUEST]);
+    let winner = if first.status() == StatusCode::OK { first } else { second };
+    let next = expect_status(winner, StatusCode::OK).await.unwrap()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(oauth_error(refresh(&server, &tenant, &client_id, &next).await, StatusCode::BAD_REQUEST).await["error"], "invalid_grant");
 }
 }
 
@@ -259,13 +276,32 @@ async fn a_second_factor_the_terms_and_consent_come_before_the_code() {
     // Consent given once holds; prompt=none now gets a code.
     let silent = browser.open(&format!("{start}&prompt=none")).await.unwrap();
     code_of(&silent, &tenant);
-    // prompt=consent asks again even so.
+    // prompt=consent asks again even so; max_age=0 asks to sign in again, once.
     let asked = browser.open(&format!("{start}&prompt=consent")).await.unwrap();
     assert!(asked.has_form("consent"), "{}", asked.html);
+    let fresh = browser.open(&format!("{start}&max_age=0")).await.unwrap();
+    assert!(fresh.has_form("identify"), "{}", fresh.html);
+    let fresh = browser.submit(&fresh, "identify", &[("username", "bo")]).await.unwrap();
+    let fresh = browser.submit(&fresh, "password-form", &[("password", PASSWORD)]).await.unwrap();
+    clock.advance(30);
+    let totp_form = fresh.form_starting("totp-").unwrap_or_else(|| panic!("{}", fresh.html));
+    let fresh = browser.submit(&fresh, &totp_form, &[("code", &totp::code(&secret, totp::step_of(clock.now())))]).await.unwrap();
+    code_of(&fresh, &tenant);
+
+    // Withdrawing the consent ends the client's refresh tokens for those scopes.
+    let session_token = browser.cookie("keyhaven_session").unwrap().to_owned();
+    let consents_url = server.url(&format!("/t/{}/session/consents", tenant.name));
+    let mine = expect_status(server.http.get(&consents_url).bearer_auth(&session_token).send().await.unwrap(), StatusCode::OK).await.unwrap();
+    let photos = mine["consents"].as_array().unwrap().iter().find(|c| c["kind"] == "scope").unwrap()["id"].as_str().unwrap().to_owned();
+    let spare = expect_status(refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await, StatusCode::OK).await.unwrap();
+    let tokens = json!({"refresh_token": spare["refresh_token"].clone()});
+    let withdrawn = server.http.delete(format!("{consents_url}/{photos}")).bearer_auth(&session_token).send().await.unwrap();
+    assert_eq!(withdrawn.status(), StatusCode::NO_CONTENT);
+    let refused = oauth_error(refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await, StatusCode::BAD_REQUEST).await;
+    assert!(refused["error_description"].as_str().unwrap().contains("consent"), "{refused}");
 
     // A new version of the terms: refresh is refused until they are accepted.
-    let refreshed = refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
-    let tokens = expect_status(refreshed, StatusCode::OK).await.unwrap();
+    let tokens = expect_status(exchange(&server, &tenant, &client_id, &code_of(&browser.open(&authorize_url(&tenant, &client_id, "openid", "")).await.unwrap(), &tenant)).await, StatusCode::OK).await.unwrap();
     let document_id = document["id"].as_str().unwrap();
     admin(&server, &tenant, Method::POST, &format!("/legal/{document_id}/versions"), Some(json!({"url": "https://example.com/terms-2"}))).await;
     let refused = oauth_error(refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await, StatusCode::BAD_REQUEST).await;
@@ -307,8 +343,21 @@ async fn requests_that_cannot_be_trusted_never_redirect_and_bad_ones_go_back_to_
     let page = browser.open(&authorize_url(&tenant, &client_id, "openid", "")).await.unwrap();
     let decoy = browser.submit(&page, "identify", &[("username", "nobody-here")]).await.unwrap();
     assert_eq!(decoy.forms(), ["password-form", "switch"]);
+    // Reloading shows the same: the flow does not tell an unknown name from a login in progress.
+    let reloaded = browser.open(&authorize_url(&tenant, &client_id, "openid", "")).await.unwrap();
+    assert_eq!(reloaded.forms(), ["password-form", "switch"], "{}", reloaded.html);
     let failed = browser.submit(&decoy, "password-form", &[("password", PASSWORD)]).await.unwrap();
     assert!(failed.html.contains("authentication failed"));
+    // Nothing about a real account is told before a factor is passed: not even whether it
+    // holds the permission a scope needs.
+    account(&server, &tenant, "pat").await;
+    let mut browser = Browser::new(&server.base_url);
+    let page = browser.open(&authorize_url(&tenant, &client_id, "openid", "")).await.unwrap();
+    browser.submit(&page, "identify", &[("username", "pat")]).await.unwrap();
+    let probe = browser.open(&authorize_url(&tenant, &client_id, "openid admin", "")).await.unwrap();
+    assert_eq!((probe.status, probe.forms()), (StatusCode::OK, vec!["password-form".to_owned(), "switch".to_owned()]));
+    let denied = browser.submit(&probe, "password-form", &[("password", PASSWORD)]).await.unwrap();
+    assert_eq!(denied.redirect_params().unwrap()["error"], "access_denied", "once signed in, the missing permission is told");
     // Redirect URIs a client may register.
     for uri in ["http://example.com/cb", "https://example.com/cb#frag", "not a uri", "javascript:alert(1)"] {
         let response = server.call(Method::POST, &tenant.admin_token, &format!("/admin/v1/tenants/{}/clients", tenant.name), Some(json!({"name": "x", "redirect_uris": [uri]}))).await.unwrap();

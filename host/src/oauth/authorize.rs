@@ -92,6 +92,22 @@ fn single<'a>(pairs: &'a [(String, String)], name: &str) -> Result<Option<&'a st
     Ok(first.filter(|v| !v.is_empty()))
 }
 
+/// Whether `uri` is the registered redirect URI: exactly, except that on a loopback host
+/// any port is accepted (RFC 8252 §7.3: a native app listens on a port it gets at run time).
+pub fn redirect_matches(registered: &str, uri: &str) -> bool {
+    if registered == uri {
+        return true;
+    }
+    let (Ok(registered), Ok(mut presented)) = (url::Url::parse(registered), url::Url::parse(uri)) else {
+        return false;
+    };
+    let loopback = |u: &url::Url| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "[::1]"));
+    if !(loopback(&registered) && loopback(&presented)) {
+        return false;
+    }
+    presented.set_port(registered.port()).is_ok() && presented == registered
+}
+
 /// PKCE's code challenge and verifier: 43 to 128 unreserved characters (RFC 7636 §4.1).
 pub fn is_pkce_value(value: &str) -> bool {
     (43..=128).contains(&value.len())
@@ -115,7 +131,9 @@ impl AuthorizationRequest {
             .filter(|c| c.state.under(tenant.effective_state()).is_usable())
             .ok_or_else(|| Refusal::Page("the application that sent you here is unknown or disabled".into()))?;
         let (redirect_uri, redirect_given) = match get("redirect_uri")? {
-            Some(uri) if client.redirect_uris.iter().any(|registered| registered == uri) => (uri.to_owned(), true),
+            Some(uri) if client.redirect_uris.iter().any(|registered| redirect_matches(registered, uri)) => {
+                (uri.to_owned(), true)
+            }
             Some(_) => {
                 return Err(Refusal::Page("the redirect_uri is not one the application registered".into()));
             }
@@ -198,6 +216,10 @@ impl AuthorizationRequest {
             ),
             None => None,
         };
+        // OpenID Connect Core §3.1.2.1: max_age=0 is prompt=login.
+        if max_age == Some(0) {
+            prompt.login = true;
+        }
         let catalogue = state.db.scopes(&tenant.id).await.map_err(|e| refuse("server_error", internal(e)))?;
         let mut scopes: Vec<String> = Vec::new();
         for scope in get("scope")?.unwrap_or("openid").split(' ').filter(|s| !s.is_empty()) {
@@ -208,7 +230,9 @@ impl AuthorizationRequest {
                 scopes.push(scope.to_owned());
             }
         }
-        let forwarded: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "prompt").collect();
+        // The pages carry the request back without `prompt` and `max_age`: once the person
+        // has signed in (or consented) on them, asking again would never end.
+        let forwarded: Vec<&(String, String)> = pairs.iter().filter(|(k, _)| k != "prompt" && k != "max_age").collect();
         let forwarded = serde_urlencoded::to_string(forwarded).map_err(|e| refuse("server_error", internal(e)))?;
         Ok(AuthorizationRequest {
             forwarded,
@@ -274,13 +298,6 @@ pub async fn next_step(
     }
     let failed = |e: crate::storage::StorageError| Refusal::Redirect(request.refuse("server_error", internal(e)));
     let catalogue = state.db.scopes(&tenant.id).await.map_err(failed)?;
-    let permissions = state.db.permissions_of(&tenant.id, &account.id).await.map_err(failed)?;
-    let access = scopes_for_score(&catalogue, i64::MAX, &permissions);
-    if let Some(scope) = request.scopes.iter().find(|s| access.needs_permission.contains(s)) {
-        return Err(Refusal::Redirect(
-            request.refuse("access_denied", format!("the account does not hold the permission scope {scope:?} needs")),
-        ));
-    }
     let mut required_score = catalogue
         .iter()
         .filter(|s| request.scopes.contains(&s.value))
@@ -291,7 +308,18 @@ pub async fn next_step(
     if tenant.settings.second_factor_required {
         required_score = required_score.max(SECOND_FACTOR_SCORE);
     }
-    if score(&session.factors) < required_score || session.authenticated_at.is_none() {
+    // Nothing about the account is told before a factor has been passed.
+    if session.authenticated_at.is_none() {
+        return Ok(Next::Factors { session, account, required_score });
+    }
+    let permissions = state.db.permissions_of(&tenant.id, &account.id).await.map_err(failed)?;
+    let access = scopes_for_score(&catalogue, i64::MAX, &permissions);
+    if let Some(scope) = request.scopes.iter().find(|s| access.needs_permission.contains(s)) {
+        return Err(Refusal::Redirect(
+            request.refuse("access_denied", format!("the account does not hold the permission scope {scope:?} needs")),
+        ));
+    }
+    if score(&session.factors) < required_score {
         return Ok(Next::Factors { session, account, required_score });
     }
     let due = super::login::due(state, tenant, &account).await.map_err(api_failed(request))?;
@@ -393,6 +421,10 @@ pub async fn proceed(
             Next::Consent { .. } => interaction("consent_required", "the person has not consented to these scopes"),
             _ => interaction("interaction_required", "the person must sign in again or accept documents"),
         },
+        Next::Identify if !request.prompt.login && browser.holds_decoy(state).await => {
+            let decoy = [pages::Choice { id: "", kind: "password", channel: None }];
+            browser.page(pages::factors(&browser.context(request, message), &decoy, false))
+        }
         Next::Identify => browser.page(pages::identify(&browser.context(request, message))),
         Next::Factors { session, account, required_score } => {
             hosted::factors_page(state, browser, request, &session, &account, required_score, message).await
@@ -417,6 +449,16 @@ mod tests {
         assert!(pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
         assert!(!pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
         assert!(!pkce_matches("short", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
+    }
+
+    #[test]
+    fn loopback_redirects_match_on_any_port_and_nothing_else_does() {
+        assert!(redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"));
+        assert!(redirect_matches("http://127.0.0.1:9/cb", "http://127.0.0.1:8080/cb"));
+        assert!(!redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/other"));
+        assert!(!redirect_matches("https://app.example/cb", "https://app.example:444/cb"));
+        assert!(!redirect_matches("http://localhost/cb", "http://localhost:8080/cb"));
+        assert!(redirect_matches("https://app.example/cb", "https://app.example/cb"));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
 use crate::secrets;
-use crate::storage::{Grant, Spent};
+use crate::storage::{Grant, Redeemed, Spent};
 use crate::tenancy::{Client, FactorKind, Tenant};
 
 /// Refresh tokens start with this, so a leaked one is recognisable.
@@ -65,17 +65,16 @@ pub async fn authorization_code(
     let (client, _) = authenticate_client(state, tenant, headers, params, PublicClients::Allowed).await?;
     let code = params.get("code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let now = state.clock.now();
-    let code = match state.db.spend_code(&tenant.id, &secrets::digest(code), now).await.map_err(internal)? {
-        Spent::Now(code) => code,
-        Spent::Replayed(code) => {
-            // RFC 6749 §4.1.2: the tokens its first exchange issued are revoked.
-            emit(state, tenant, "token.replayed", &code.grant, "authorization code presented twice");
-            return Err(OAuthError::invalid_grant("the code has been used already"));
-        }
-        Spent::Unknown => return Err(OAuthError::invalid_grant("the code is invalid")),
-    };
-    if code.grant.client_id != client.client_id {
+    let digest = secrets::digest(code);
+    // Everything is checked before the code is spent, so a wrong verifier (or another
+    // client) cannot use up someone else's code.
+    let stored = state.db.code(&tenant.id, &digest).await.map_err(internal)?;
+    let Some((code, used_at)) = stored.filter(|(code, _)| code.grant.client_id == client.client_id) else {
         return Err(OAuthError::invalid_grant("the code is invalid"));
+    };
+    if used_at.is_some() {
+        replayed(state, tenant, &code.grant, "token.replayed", "an authorization code was presented twice").await?;
+        return Err(OAuthError::invalid_grant("the code has been used already"));
     }
     if code.expires_at <= now {
         return Err(OAuthError::invalid_grant("the code has expired"));
@@ -95,7 +94,8 @@ pub async fn authorization_code(
         (None, None) => {}
     }
     let scopes = code.grant.scopes.clone();
-    issue(state, tenant, issuer, &client, code.grant, scopes, code.nonce, "authorization_code").await
+    let spent = Redeemed::Code(&digest);
+    issue(state, tenant, issuer, &client, code.grant, scopes, code.nonce, spent).await
 }
 
 /// `grant_type=refresh_token`.
@@ -116,17 +116,13 @@ pub async fn refresh(
         return Err(invalid());
     }
     let now = state.clock.now();
-    let stored = match state.db.spend_refresh_token(&tenant.id, &digest, now).await.map_err(internal)? {
-        Spent::Now(stored) => stored,
-        Spent::Replayed(stored) if stored.used_at.is_some() => {
-            emit(state, tenant, "token.reuse_detected", &stored.grant, "a spent refresh token was presented again");
-            return Err(OAuthError::invalid_grant(
-                "the refresh token has been used already; every token of its family is revoked",
-            ));
-        }
-        Spent::Replayed(_) => return Err(OAuthError::invalid_grant("the refresh token has been revoked")),
-        Spent::Unknown => return Err(invalid()),
-    };
+    if stored.used_at.is_some() {
+        replayed(state, tenant, &stored.grant, REUSE, "a spent refresh token was presented again").await?;
+        return Err(reuse());
+    }
+    if stored.revoked_at.is_some() {
+        return Err(OAuthError::invalid_grant("the refresh token has been revoked"));
+    }
     if stored.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
@@ -146,7 +142,27 @@ pub async fn refresh(
         }
         None => stored.grant.scopes.clone(),
     };
-    issue(state, tenant, issuer, &client, stored.grant, scopes, None, "refresh_token").await
+    issue(state, tenant, issuer, &client, stored.grant, scopes, None, Redeemed::RefreshToken(&digest)).await
+}
+
+const REUSE: &str = "token.reuse_detected";
+
+fn reuse() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token has been used already; every token of its family is revoked")
+}
+
+/// A spent code or refresh token came back: its family is revoked, and the tenant's
+/// `events` bindings are told (off the request's path).
+async fn replayed(
+    state: &AppState,
+    tenant: &Tenant,
+    grant: &Grant,
+    action: &'static str,
+    reason: &str,
+) -> Result<(), OAuthError> {
+    state.db.revoke_refresh_family(&tenant.id, &grant.family_id, state.clock.now()).await.map_err(internal)?;
+    emit(state, tenant, action, grant, reason);
+    Ok(())
 }
 
 /// Tells the tenant's `events` bindings about a replay (off the request's path).
@@ -179,8 +195,12 @@ async fn issue(
     mut grant: Grant,
     mut scopes: Vec<String>,
     nonce: Option<String>,
-    grant_type: &str,
+    spent: Redeemed<'_>,
 ) -> Result<Response, OAuthError> {
+    let grant_type = match spent {
+        Redeemed::Code(_) => "authorization_code",
+        Redeemed::RefreshToken(_) => "refresh_token",
+    };
     let account = state.db.account(&tenant.id, &grant.account_id).await.map_err(internal)?;
     let account = account
         .filter(|a| a.state.under(tenant.effective_state()).is_usable())
@@ -192,6 +212,9 @@ async fn issue(
         if !crate::tenancy::controls::legal_due(&documents, &consents, now).is_empty() {
             return Err(OAuthError::invalid_grant("the account must accept the current terms: sign in again"));
         }
+    }
+    if let Redeemed::RefreshToken(_) = spent {
+        still_allowed(state, tenant, &account.id, &client.client_id, &scopes).await?;
     }
     let now = state.clock.now();
     let audience = if client.audience.is_empty() { vec![issuer.to_owned()] } else { client.audience.clone() };
@@ -256,16 +279,51 @@ async fn issue(
     let refresh_token = format!("{REFRESH_PREFIX}{}", secrets::new_client_secret(entropy).map_err(internal)?);
     grant.client_id.clone_from(&client.client_id);
     let expires_at = now + settings.refresh_token_idle_seconds;
-    state
-        .db
-        .insert_refresh_token(&tenant.id, &secrets::digest(&refresh_token), &grant, now, expires_at)
-        .await
-        .map_err(internal)?;
+    // Spend what was presented and store the next refresh token together, only now that
+    // every check passed and the tokens exist: a failure before this leaves it unspent.
+    let next = secrets::digest(&refresh_token);
+    match state.db.redeem(&tenant.id, spent, &next, &grant, now, expires_at).await.map_err(internal)? {
+        Spent::Now(()) => {}
+        Spent::Replayed(()) => {
+            return Err(match spent {
+                Redeemed::Code(_) => OAuthError::invalid_grant("the code has been used already"),
+                Redeemed::RefreshToken(_) => {
+                    emit(state, tenant, REUSE, &grant, "a refresh token was presented twice at once");
+                    reuse()
+                }
+            });
+        }
+    }
     body["refresh_token"] = json!(refresh_token);
     state.usage.active(&tenant.id, &account.id, now);
     let issued: Vec<String> = scopes.into_iter().filter(|s| s != OFFLINE_ACCESS).collect();
     emit_token_issued(state, tenant.clone(), &client.client_id, Some(&account.id), grant_type, &issued);
     Ok(token_response(body))
+}
+
+/// On refresh: the scopes still need no consent the account has withdrawn, and no
+/// permission it has lost since it signed in.
+async fn still_allowed(
+    state: &AppState,
+    tenant: &Tenant,
+    account_id: &str,
+    client_id: &str,
+    scopes: &[String],
+) -> Result<(), OAuthError> {
+    let catalogue = state.db.scopes(&tenant.id).await.map_err(internal)?;
+    let permissions = state.db.permissions_of(&tenant.id, account_id).await.map_err(internal)?;
+    let access = crate::tenancy::controls::scopes_for_score(&catalogue, i64::MAX, &permissions);
+    if scopes.iter().any(|s| access.needs_permission.contains(s)) {
+        return Err(OAuthError::invalid_grant("the account no longer holds a permission these scopes need"));
+    }
+    if catalogue.iter().any(|s| s.consent_required && scopes.contains(&s.value)) {
+        let consents = state.db.consents_of(&tenant.id, account_id).await.map_err(internal)?;
+        let now = state.clock.now();
+        if !crate::tenancy::controls::consent_needed(&catalogue, &consents, client_id, scopes, now).is_empty() {
+            return Err(OAuthError::invalid_grant("the consent to these scopes has been withdrawn: sign in again"));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -94,6 +94,30 @@ impl Browser {
         login::current_by_token(state, &self.tenant, token).await.ok()
     }
 
+    /// Whether the browser holds a login token that names no session at all: the decoy
+    /// of a login for an unknown account (or a session long removed). It is shown the
+    /// password form again, as a real login in progress would be.
+    pub async fn holds_decoy(&self, state: &AppState) -> bool {
+        let Some(token) = self.session_token.as_deref() else { return false };
+        let digest = crate::secrets::digest(token);
+        matches!(state.db.session_by_token(&self.tenant.id, &digest).await, Ok(None))
+    }
+
+    /// A factor was passed: the session gets a new token, so one planted in the browser
+    /// before the sign-in (session fixation) is worth nothing after it.
+    async fn renew_session(&mut self, state: &AppState, session: &SessionRow) {
+        let Ok(token) = crate::secrets::new_client_secret(state.entropy.as_ref()) else { return };
+        let digest = crate::secrets::digest(&token);
+        match state.db.replace_session_token(&self.tenant.id, &session.id, &digest).await {
+            Ok(true) => {
+                let max_age = session.stay_signed_in.then_some(self.tenant.settings.stay_signed_in_seconds);
+                self.set_session = Some(Some((token, max_age)));
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("cannot renew a session token: {e}"),
+        }
+    }
+
     pub fn context<'a>(&'a self, request: &'a AuthorizationRequest, message: Option<&'a str>) -> Context<'a> {
         Context {
             prefix: &self.prefix,
@@ -119,7 +143,9 @@ impl Browser {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                // No `form-action`: browsers apply it to the redirects after a form post,
+                // and the last one goes to the client.
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
             ),
         );
         if self.new_csrf
@@ -241,6 +267,12 @@ impl Posted {
         self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
     }
 
+    /// A factor passed: a new session token, and back to the authorization endpoint.
+    async fn passed(&mut self, state: &AppState, session: &SessionRow) -> Response {
+        self.browser.renew_session(state, session).await;
+        self.browser.back(&self.request)
+    }
+
     fn page(&self, message: Option<&str>, render: impl Fn(&Context<'_>) -> String) -> Response {
         self.browser.page(render(&self.browser.context(&self.request, message)))
     }
@@ -280,8 +312,10 @@ pub async fn factors_page(
         .filter(|f| f.state.is_usable() && !session.factors.contains(&f.kind))
         .map(|f| FactorChoice { id: f.id, kind: f.kind, channel: f.channel })
         .collect();
+    // Only once a factor has been passed may the page say the account cannot reach the
+    // score: before, it would tell what factors the account has.
     let reachable = session.score + open.iter().map(|f| f.kind.score()).sum::<i64>();
-    if reachable < required_score {
+    if step_up && reachable < required_score {
         let description = "the account has no factor strong enough for this request; enrol a second factor first";
         return browser.refusal(Refusal::Redirect(request.refuse("access_denied", description)));
     }
@@ -330,13 +364,13 @@ pub async fn password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, origin, headers, body);
+    let mut posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "authentication failed").await;
     };
     let password = posted.field("password").to_owned();
     match login::check_password(&state, &posted.browser.tenant, session, &account, password).await {
-        Ok(_) => posted.browser.back(&posted.request),
+        Ok(session) => posted.passed(&state, &session).await,
         Err(e) => factor_failed(&state, &posted, &e.detail).await,
     }
 }
@@ -368,14 +402,14 @@ pub async fn verify_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, origin, headers, body);
+    let mut posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
-    let factor_id = posted.field("factor_id");
-    match login::check_otp(&state, &posted.browser.tenant, session, &account, factor_id, posted.field("code")).await {
-        Ok(_) => posted.browser.back(&posted.request),
-        Err(e) => posted.page(Some(&e.detail), |ctx| pages::otp_code(ctx, factor_id)),
+    let factor_id = posted.field("factor_id").to_owned();
+    match login::check_otp(&state, &posted.browser.tenant, session, &account, &factor_id, posted.field("code")).await {
+        Ok(session) => posted.passed(&state, &session).await,
+        Err(e) => posted.page(Some(&e.detail), |ctx| pages::otp_code(ctx, &factor_id)),
     }
 }
 
@@ -387,13 +421,13 @@ pub async fn totp(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let posted = posted!(state, tenant, origin, headers, body);
+    let mut posted = posted!(state, tenant, origin, headers, body);
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
     let (factor_id, code) = (posted.field("factor_id"), posted.field("code"));
     match login::check_totp(&state, &posted.browser.tenant, session, &account, factor_id, code).await {
-        Ok(_) => posted.browser.back(&posted.request),
+        Ok(session) => posted.passed(&state, &session).await,
         Err(e) => factor_failed(&state, &posted, &e.detail).await,
     }
 }

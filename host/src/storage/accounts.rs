@@ -528,6 +528,17 @@ impl Db {
         Ok(updated.rows_affected() == 1)
     }
 
+    /// Gives a session a new token (the old one stops working); false if it is gone.
+    pub async fn replace_session_token(&self, tenant_id: &str, id: &str, token_sha256: &str) -> Result<bool> {
+        let updated = sqlx::query("UPDATE sessions SET token_sha256 = $1 WHERE tenant_id = $2 AND id = $3")
+            .bind(token_sha256)
+            .bind(tenant_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     pub async fn touch_session(&self, tenant_id: &str, id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE tenant_id = $2 AND id = $3")
             .bind(now)

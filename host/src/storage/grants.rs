@@ -1,8 +1,9 @@
 //! What the authorization-code flow leaves behind for the token endpoint: authorization
 //! codes (single use, about a minute) and refresh tokens (single use; each use issues the
-//! next token of the same family). Both are stored as SHA-256 digests only. Spending a code
-//! or a refresh token is a conditional update, so two concurrent requests cannot both spend
-//! it; presenting a spent one is answered by revoking its whole family.
+//! next token of the same family). Both are stored as SHA-256 digests only. Spending one
+//! and storing the next refresh token is one transaction with a conditional update, so two
+//! concurrent requests cannot both spend it, and no token joins a revoked family;
+//! presenting a spent one is answered by revoking its whole family.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -57,8 +58,13 @@ pub enum Spent<T> {
     Now(T),
     /// Spent before (or revoked): a replay. The family has been revoked.
     Replayed(T),
-    /// No such code or token in this tenant.
-    Unknown,
+}
+
+/// What a token request spends: a code or a refresh token, by digest.
+#[derive(Clone, Copy, Debug)]
+pub enum Redeemed<'a> {
+    Code(&'a str),
+    RefreshToken(&'a str),
 }
 
 const GRANT_COLUMNS: &str = "client_id, account_id, session_id, scopes, auth_time, factors, family_id";
@@ -125,63 +131,17 @@ impl Db {
         Ok(())
     }
 
-    /// Spends a code. A code presented a second time revokes the refresh tokens its first
-    /// exchange started.
-    pub async fn spend_code(&self, tenant_id: &str, code_sha256: &str, now: i64) -> Result<Spent<CodeRow>> {
-        let mut tx = self.begin_write().await?;
+    /// The code with this digest, spent or not, with when it was spent.
+    pub async fn code(&self, tenant_id: &str, code_sha256: &str) -> Result<Option<(CodeRow, Option<i64>)>> {
         let row = sqlx::query(&format!(
             "SELECT {GRANT_COLUMNS}, redirect_uri, redirect_given, nonce, code_challenge, created_at, expires_at, used_at
              FROM authorization_codes WHERE tenant_id = $1 AND code_sha256 = $2"
         ))
         .bind(tenant_id)
         .bind(code_sha256)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(Spent::Unknown) };
-        let stored = code(&row)?;
-        let spent = sqlx::query(
-            "UPDATE authorization_codes SET used_at = $1 WHERE tenant_id = $2 AND code_sha256 = $3 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(tenant_id)
-        .bind(code_sha256)
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() == 1 {
-            tx.commit().await?;
-            return Ok(Spent::Now(stored));
-        }
-        revoke_family_in(&mut tx, tenant_id, &stored.grant.family_id, now).await?;
-        tx.commit().await?;
-        Ok(Spent::Replayed(stored))
-    }
-
-    pub async fn insert_refresh_token(
-        &self,
-        tenant_id: &str,
-        token_sha256: &str,
-        grant: &Grant,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<()> {
-        sqlx::query(&format!(
-            "INSERT INTO refresh_tokens (tenant_id, token_sha256, {GRANT_COLUMNS}, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(tenant_id)
-        .bind(token_sha256)
-        .bind(&grant.client_id)
-        .bind(&grant.account_id)
-        .bind(&grant.session_id)
-        .bind(serde_json::to_string(&grant.scopes)?)
-        .bind(grant.auth_time)
-        .bind(serde_json::to_string(&grant.factors)?)
-        .bind(&grant.family_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        row.map(|row| Ok((code(&row)?, row.try_get("used_at")?))).transpose()
     }
 
     pub async fn refresh_token(&self, tenant_id: &str, token_sha256: &str) -> Result<Option<RefreshRow>> {
@@ -196,41 +156,58 @@ impl Db {
         row.as_ref().map(refresh).transpose()
     }
 
-    /// Spends a refresh token. A token spent or revoked before is a replay: its whole
-    /// family is revoked, in the same transaction.
-    pub async fn spend_refresh_token(
+    /// Spends a code or a refresh token and stores the next refresh token of its family
+    /// (`next_sha256`, of `grant`), in one transaction: both or neither. If it was spent
+    /// meanwhile (a concurrent request), or its family has been revoked, nothing new is
+    /// stored and the family is revoked: [`Spent::Replayed`].
+    pub async fn redeem(
         &self,
         tenant_id: &str,
-        token_sha256: &str,
+        spent: Redeemed<'_>,
+        next_sha256: &str,
+        grant: &Grant,
         now: i64,
-    ) -> Result<Spent<RefreshRow>> {
+        expires_at: i64,
+    ) -> Result<Spent<()>> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(&format!(
-            "SELECT {GRANT_COLUMNS}, created_at, expires_at, used_at, revoked_at
-             FROM refresh_tokens WHERE tenant_id = $1 AND token_sha256 = $2"
+        let (sql, digest) = match spent {
+            Redeemed::Code(digest) => (
+                "UPDATE authorization_codes SET used_at = $1 WHERE tenant_id = $2 AND code_sha256 = $3 AND used_at IS NULL",
+                digest,
+            ),
+            Redeemed::RefreshToken(digest) => (
+                "UPDATE refresh_tokens SET used_at = $1
+                 WHERE tenant_id = $2 AND token_sha256 = $3 AND used_at IS NULL AND revoked_at IS NULL",
+                digest,
+            ),
+        };
+        let updated = sqlx::query(sql).bind(now).bind(tenant_id).bind(digest).execute(&mut *tx).await?;
+        if updated.rows_affected() != 1 {
+            revoke_family_in(&mut tx, tenant_id, &grant.family_id, now).await?;
+            tx.commit().await?;
+            return Ok(Spent::Replayed(()));
+        }
+        let inserted = sqlx::query(&format!(
+            "INSERT INTO refresh_tokens (tenant_id, token_sha256, {GRANT_COLUMNS}, created_at, expires_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+             WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens
+                               WHERE tenant_id = $1 AND family_id = $9 AND revoked_at IS NOT NULL)"
         ))
         .bind(tenant_id)
-        .bind(token_sha256)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else { return Ok(Spent::Unknown) };
-        let stored = refresh(&row)?;
-        let spent = sqlx::query(
-            "UPDATE refresh_tokens SET used_at = $1
-             WHERE tenant_id = $2 AND token_sha256 = $3 AND used_at IS NULL AND revoked_at IS NULL",
-        )
+        .bind(next_sha256)
+        .bind(&grant.client_id)
+        .bind(&grant.account_id)
+        .bind(&grant.session_id)
+        .bind(serde_json::to_string(&grant.scopes)?)
+        .bind(grant.auth_time)
+        .bind(serde_json::to_string(&grant.factors)?)
+        .bind(&grant.family_id)
         .bind(now)
-        .bind(tenant_id)
-        .bind(token_sha256)
+        .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        if spent.rows_affected() == 1 {
-            tx.commit().await?;
-            return Ok(Spent::Now(stored));
-        }
-        revoke_family_in(&mut tx, tenant_id, &stored.grant.family_id, now).await?;
         tx.commit().await?;
-        Ok(Spent::Replayed(stored))
+        Ok(if inserted.rows_affected() == 1 { Spent::Now(()) } else { Spent::Replayed(()) })
     }
 
     /// Revokes every refresh token of a family; returns how many were still unrevoked.

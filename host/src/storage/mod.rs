@@ -38,7 +38,7 @@ pub use audit::{AuditEntry, MonthlyUsage};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
-pub use grants::{CodeRow, Grant, RefreshRow, Spent};
+pub use grants::{CodeRow, Grant, Redeemed, RefreshRow, Spent};
 pub use invocations::{InvocationRow, InvocationStats, NewInvocation};
 pub use keys::{KeyInfo, SigningKeyRow};
 pub use kv::{KvEntry, KvWrite};
