@@ -8,7 +8,7 @@
 //! JSON login API, with the same lockouts and events.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -226,11 +226,30 @@ fn see_other(location: &str) -> Option<Response> {
 }
 
 /// A posted form: its fields, checked against the anti-forgery cookie, and the
-/// authorization request it carries.
-struct Posted {
+/// authorization request it carries. As an extractor, a form that fails its checks is
+/// answered with its page.
+pub struct Posted {
     browser: Browser,
     fields: Vec<(String, String)>,
     request: AuthorizationRequest,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let Path(tenant) =
+            Path::<String>::from_request_parts(&mut parts, state).await.map_err(IntoResponse::into_response)?;
+        let origin = match RequestOrigin::from_request_parts(&mut parts, state).await {
+            Ok(origin) => origin,
+            Err(never) => match never {},
+        };
+        let headers = parts.headers.clone();
+        let body =
+            Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        Posted::read(state, &tenant, origin, &headers, &body).await
+    }
 }
 
 impl Posted {
@@ -276,15 +295,6 @@ impl Posted {
     fn page(&self, message: Option<&str>, render: impl Fn(&Context<'_>) -> String) -> Response {
         self.browser.page(render(&self.browser.context(&self.request, message)))
     }
-}
-
-macro_rules! posted {
-    ($state:expr, $tenant:expr, $origin:expr, $headers:expr, $body:expr) => {
-        match Posted::read(&$state, &$tenant, $origin, &$headers, &$body).await {
-            Ok(posted) => posted,
-            Err(response) => return response,
-        }
-    };
 }
 
 fn choices(factors: &[FactorChoice]) -> Vec<Choice<'_>> {
@@ -337,14 +347,7 @@ async fn factor_failed(state: &AppState, posted: &Posted, message: &str) -> Resp
 }
 
 /// `POST /t/{tenant}/authorize/identify`: opens a login for the account named.
-pub async fn identify(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut posted = posted!(state, tenant, origin, headers, body);
+pub async fn identify(State(state): State<AppState>, mut posted: Posted) -> Response {
     let stay_signed_in = posted.field("stay_signed_in") == "on";
     let started =
         match login::open_login(&state, &posted.browser.tenant, posted.field("username"), stay_signed_in).await {
@@ -357,14 +360,7 @@ pub async fn identify(
 }
 
 /// `POST /t/{tenant}/authorize/password`.
-pub async fn password(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut posted = posted!(state, tenant, origin, headers, body);
+pub async fn password(State(state): State<AppState>, mut posted: Posted) -> Response {
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "authentication failed").await;
     };
@@ -376,14 +372,7 @@ pub async fn password(
 }
 
 /// `POST /t/{tenant}/authorize/otp/send`: sends a code (once) and asks for it.
-pub async fn send_code(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let posted = posted!(state, tenant, origin, headers, body);
+pub async fn send_code(State(state): State<AppState>, posted: Posted) -> Response {
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
@@ -395,14 +384,7 @@ pub async fn send_code(
 }
 
 /// `POST /t/{tenant}/authorize/otp/verify`.
-pub async fn verify_code(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut posted = posted!(state, tenant, origin, headers, body);
+pub async fn verify_code(State(state): State<AppState>, mut posted: Posted) -> Response {
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
@@ -414,14 +396,7 @@ pub async fn verify_code(
 }
 
 /// `POST /t/{tenant}/authorize/totp`.
-pub async fn totp(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut posted = posted!(state, tenant, origin, headers, body);
+pub async fn totp(State(state): State<AppState>, mut posted: Posted) -> Response {
     let Some((session, account)) = posted.browser.session(&state).await else {
         return factor_failed(&state, &posted, "the login has ended; start again").await;
     };
@@ -442,14 +417,7 @@ async fn signed_in(state: &AppState, posted: &Posted) -> Result<(SessionRow, Acc
 
 /// `POST /t/{tenant}/authorize/legal`: accepts the documents listed (`document` =
 /// `{id}:{version}`, repeated).
-pub async fn legal(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let posted = posted!(state, tenant, origin, headers, body);
+pub async fn legal(State(state): State<AppState>, posted: Posted) -> Response {
     let (session, account) = match signed_in(&state, &posted).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -467,14 +435,7 @@ pub async fn legal(
 
 /// `POST /t/{tenant}/authorize/consent`: `decision=allow` records the consent to the scopes
 /// listed; `decision=deny` tells the client `access_denied`.
-pub async fn consent(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let posted = posted!(state, tenant, origin, headers, body);
+pub async fn consent(State(state): State<AppState>, posted: Posted) -> Response {
     let (session, account) = match signed_in(&state, &posted).await {
         Ok(signed_in) => signed_in,
         Err(response) => return response,
@@ -495,14 +456,7 @@ pub async fn consent(
 
 /// `POST /t/{tenant}/authorize/switch`: leaves the current login or session and starts
 /// again with another account.
-pub async fn switch(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut posted = posted!(state, tenant, origin, headers, body);
+pub async fn switch(State(state): State<AppState>, mut posted: Posted) -> Response {
     if let Some((session, _)) = posted.browser.session(&state).await
         && let Err(e) = state.db.end_session(&posted.browser.tenant.id, &session.id).await
     {
