@@ -151,8 +151,8 @@ fn reuse() -> OAuthError {
     OAuthError::invalid_grant("the refresh token has been used already; every token of its family is revoked")
 }
 
-/// A spent code or refresh token came back: its family is revoked, and the tenant's
-/// `events` bindings are told (off the request's path).
+/// A spent code or refresh token came back: its family is revoked, and the replay is
+/// recorded as an event.
 async fn replayed(
     state: &AppState,
     tenant: &Tenant,
@@ -161,12 +161,13 @@ async fn replayed(
     reason: &str,
 ) -> Result<(), OAuthError> {
     state.db.revoke_refresh_family(&tenant.id, &grant.family_id, state.clock.now()).await.map_err(internal)?;
-    emit(state, tenant, action, grant, reason);
+    emit(state, tenant, action, grant, reason).await;
     Ok(())
 }
 
-/// Tells the tenant's `events` bindings about a replay (off the request's path).
-fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &Grant, reason: &str) {
+/// Records a replay as an event (before the answer: a replay is rare, and whoever looks
+/// right after it must find it).
+async fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &Grant, reason: &str) {
     let event = NewEvent {
         category: "authorization",
         action,
@@ -176,12 +177,9 @@ fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &Grant, 
         account_id: Some(grant.account_id.clone()),
         detail: json!({"client_id": grant.client_id, "family_id": grant.family_id}),
     };
-    let (runtime, tenant) = (state.extensions.clone(), tenant.clone());
-    tokio::spawn(async move {
-        if let Err(e) = runtime.emit(&tenant, event, false).await {
-            tracing::warn!(tenant = %tenant.id, "cannot record a token replay: {e}");
-        }
-    });
+    if let Err(e) = state.extensions.emit(tenant, event, false).await {
+        tracing::warn!(tenant = %tenant.id, "cannot record a token replay: {e}");
+    }
 }
 
 /// Issues the access token, the ID token (with `openid`) and the next refresh token of
@@ -288,7 +286,7 @@ async fn issue(
             return Err(match spent {
                 Redeemed::Code(_) => OAuthError::invalid_grant("the code has been used already"),
                 Redeemed::RefreshToken(_) => {
-                    emit(state, tenant, REUSE, &grant, "a refresh token was presented twice at once");
+                    emit(state, tenant, REUSE, &grant, "a refresh token was presented twice at once").await;
                     reuse()
                 }
             });
