@@ -3,6 +3,10 @@
 //! `package-lock.json` into a directory of the build and installs exactly what the lockfile
 //! names with `npm ci`; a changed lockfile makes a new installation. Needs `node` (20 or
 //! later) and `npm` on the PATH, and access to the npm registry the first time.
+//!
+//! The real-browser script (`browser_login.mjs`, playwright-core) drives the system's
+//! Chromium — Debian's `chromium`, or the binary `CHROMIUM` names — never a browser of
+//! Playwright's own; [`chromium`] finds it, or says the test is skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,6 +23,10 @@ const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node");
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long `npm ci` may take.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
+/// Names the Chromium binary the real-browser tests drive.
+pub const CHROMIUM_VARIABLE: &str = "CHROMIUM";
+/// Where Debian's `chromium` package puts it.
+const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 
 static MODULES: OnceCell<PathBuf> = OnceCell::const_new();
 
@@ -96,6 +104,36 @@ fn install(dir: &Path) -> Result<PathBuf> {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(&staging, dir).with_context(|| format!("cannot move the packages to {}", dir.display()))?;
     Ok(modules)
+}
+
+/// The Chromium binary for the real-browser tests: `CHROMIUM`, or Debian's
+/// `/usr/bin/chromium`. Without it, `None` and a note on the terminal that the test was
+/// skipped — except in CI (`CI` set), where a missing Chromium is a failure.
+pub fn chromium() -> Option<PathBuf> {
+    let path = std::env::var_os(CHROMIUM_VARIABLE)
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_CHROMIUM), PathBuf::from);
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "no Chromium at {}: CI runs the real-browser test (apt-get install chromium, or set {CHROMIUM_VARIABLE})",
+            path.display()
+        );
+    }
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        use std::io::Write;
+        // Straight to the terminal: the test harness captures print!/eprint!.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nreal-browser test SKIPPED: install Debian chromium (no Chromium at {}; {CHROMIUM_VARIABLE} names \
+             another; each variant passed without running)\n",
+            path.display()
+        );
+    });
+    None
 }
 
 /// The installed `node_modules` directory, made on first use.
