@@ -7,7 +7,7 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, Result};
+use super::{Backend, Db, Result};
 
 /// One invocation, as recorded.
 #[derive(Clone, Debug, Serialize)]
@@ -84,10 +84,17 @@ impl Db {
         const PARAMETERS: usize = 13;
         let mut tx = self.begin_write().await?;
         for chunk in batch.chunks(ROWS) {
+            // SQLite finds a numbered parameter's name by walking a list, once per parameter
+            // bound (quadratic in a statement's parameters); anonymous `?` ones need no
+            // name. PostgreSQL numbers them.
+            let parameter = |n: usize| match self.backend {
+                Backend::Sqlite => "?".to_owned(),
+                Backend::Postgres => format!("${n}"),
+            };
             let rows: Vec<String> = (0..chunk.len())
                 .map(|row| {
                     let first = row * PARAMETERS + 1;
-                    let parameters: Vec<String> = (first..first + PARAMETERS).map(|n| format!("${n}")).collect();
+                    let parameters: Vec<String> = (first..first + PARAMETERS).map(parameter).collect();
                     format!("({})", parameters.join(", "))
                 })
                 .collect();
