@@ -527,6 +527,10 @@ async fn a_tenant_answers_on_its_subdomain_with_that_origin_as_its_issuer() {
     assert_eq!(claims_of(access)["iss"], issuer.as_str());
     assert_eq!(claims_of(access)["aud"], issuer.as_str());
     assert_eq!(claims_of(tokens["id_token"].as_str().unwrap())["iss"], issuer.as_str());
+    // A refresh on the service's path keeps the issuer the person signed in at.
+    let renewed = expect_status(refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await, StatusCode::OK).await.unwrap();
+    assert_eq!(claims_of(renewed["id_token"].as_str().unwrap())["iss"], issuer.as_str());
+    assert_eq!(claims_of(renewed["access_token"].as_str().unwrap())["iss"], issuer.as_str());
 
     // The tenant accepts its subdomain's tokens on its path too; another tenant does not.
     let resource = server.create_client(&tenant, json!({"name": "api"})).await.unwrap();

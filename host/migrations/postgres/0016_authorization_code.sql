@@ -4,7 +4,8 @@
 -- session remembers when a factor was last passed (the ID token's auth_time). Codes and
 -- refresh tokens are stored as SHA-256 digests only; a code is used once, a refresh token
 -- once (each use issues the next of its family, and presenting a spent one revokes the
--- whole family).
+-- whole family). Both remember the issuer the person signed in at (the service's URL or the
+-- tenant's subdomain): every token of the grant names that one.
 
 ALTER TABLE clients ADD COLUMN redirect_uris TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE clients ADD COLUMN public BIGINT NOT NULL DEFAULT 0;
@@ -24,6 +25,7 @@ CREATE TABLE authorization_codes (
     auth_time       BIGINT NOT NULL,
     factors         TEXT NOT NULL,
     family_id       TEXT NOT NULL,
+    issuer          TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
     expires_at      BIGINT NOT NULL,
     used_at         BIGINT,
@@ -34,6 +36,7 @@ CREATE TABLE refresh_tokens (
     tenant_id       TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     token_sha256    TEXT NOT NULL,
     family_id       TEXT NOT NULL,
+    issuer          TEXT NOT NULL,
     client_id       TEXT NOT NULL,
     account_id      TEXT NOT NULL,
     session_id      TEXT NOT NULL,

@@ -25,7 +25,7 @@ use crate::secrets;
 use crate::storage::{CodeRow, Grant, SessionRow};
 use crate::tenancy::account::score;
 use crate::tenancy::controls::{consent_needed, scopes_for_score};
-use crate::tenancy::{Account, Client, Tenant};
+use crate::tenancy::{Account, Client, FactorKind, Tenant};
 
 /// How long a code may wait to be exchanged (PRODUCT.md).
 pub const CODE_SECONDS: i64 = 60;
@@ -319,7 +319,10 @@ pub async fn next_step(
             request.refuse("access_denied", format!("the account does not hold the permission scope {scope:?} needs")),
         ));
     }
-    if score(&session.factors) < required_score {
+    // The tenant's second factor means a password and a code, whatever the scores add up to.
+    let password_and_code = session.factors.contains(&FactorKind::Password)
+        && session.factors.iter().any(|k| matches!(k, FactorKind::Otp | FactorKind::Totp));
+    if score(&session.factors) < required_score || (tenant.settings.second_factor_required && !password_and_code) {
         return Ok(Next::Factors { session, account, required_score });
     }
     let due = super::login::due(state, tenant, &account).await.map_err(api_failed(request))?;
@@ -349,6 +352,7 @@ pub async fn issue_code(
     request: &AuthorizationRequest,
     session: &SessionRow,
     account: &Account,
+    issuer: &str,
 ) -> Result<String, Refusal> {
     let now = state.clock.now();
     let failed = |e: String| Refusal::Redirect(request.refuse("server_error", e));
@@ -363,6 +367,7 @@ pub async fn issue_code(
             auth_time: session.authenticated_at.unwrap_or(now),
             factors: session.factors.clone(),
             family_id,
+            issuer: issuer.to_owned(),
         },
         redirect_uri: request.redirect_uri.clone(),
         redirect_given: request.redirect_given,
@@ -412,10 +417,12 @@ pub async fn proceed(
     let interaction =
         |error: &'static str, description: &str| browser.refusal(Refusal::Redirect(request.refuse(error, description)));
     match next {
-        Next::Code { session, account } => match issue_code(state, tenant, request, &session, &account).await {
-            Ok(code) => browser.send_code(request, &code),
-            Err(refusal) => browser.refusal(refusal),
-        },
+        Next::Code { session, account } => {
+            match issue_code(state, tenant, request, &session, &account, browser.issuer()).await {
+                Ok(code) => browser.send_code(request, &code),
+                Err(refusal) => browser.refusal(refusal),
+            }
+        }
         _ if request.prompt.none => match next {
             Next::Identify => interaction("login_required", "the person is not signed in"),
             Next::Consent { .. } => interaction("consent_required", "the person has not consented to these scopes"),

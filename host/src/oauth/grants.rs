@@ -58,7 +58,6 @@ pub fn acr(factors: &[FactorKind]) -> &'static str {
 pub async fn authorization_code(
     state: &AppState,
     tenant: &Tenant,
-    issuer: &str,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, OAuthError> {
@@ -95,14 +94,13 @@ pub async fn authorization_code(
     }
     let scopes = code.grant.scopes.clone();
     let spent = Redeemed::Code(&digest);
-    issue(state, tenant, issuer, &client, code.grant, scopes, code.nonce, spent).await
+    issue(state, tenant, &client, code.grant, scopes, code.nonce, spent).await
 }
 
 /// `grant_type=refresh_token`.
 pub async fn refresh(
     state: &AppState,
     tenant: &Tenant,
-    issuer: &str,
     headers: &HeaderMap,
     params: &Params,
 ) -> Result<Response, OAuthError> {
@@ -142,7 +140,7 @@ pub async fn refresh(
         }
         None => stored.grant.scopes.clone(),
     };
-    issue(state, tenant, issuer, &client, stored.grant, scopes, None, Redeemed::RefreshToken(&digest)).await
+    issue(state, tenant, &client, stored.grant, scopes, None, Redeemed::RefreshToken(&digest)).await
 }
 
 const REUSE: &str = "token.reuse_detected";
@@ -184,11 +182,9 @@ async fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &G
 
 /// Issues the access token, the ID token (with `openid`) and the next refresh token of
 /// the grant's family, for `scopes` (the grant's, or fewer).
-#[allow(clippy::too_many_arguments)]
 async fn issue(
     state: &AppState,
     tenant: &Tenant,
-    issuer: &str,
     client: &Client,
     mut grant: Grant,
     mut scopes: Vec<String>,
@@ -215,7 +211,9 @@ async fn issue(
         still_allowed(state, tenant, &account.id, &client.client_id, &scopes).await?;
     }
     let now = state.clock.now();
-    let audience = if client.audience.is_empty() { vec![issuer.to_owned()] } else { client.audience.clone() };
+    // Every token of the grant names the issuer the person signed in at.
+    let issuer = grant.issuer.clone();
+    let audience = if client.audience.is_empty() { vec![issuer.clone()] } else { client.audience.clone() };
     let settings = &tenant.settings;
     let entropy = state.entropy.as_ref();
 

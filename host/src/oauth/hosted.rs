@@ -88,6 +88,11 @@ impl Browser {
         })
     }
 
+    /// The issuer the browser reached (the service's URL or the tenant's subdomain).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The browser's session or login in progress, if it is still usable.
     pub async fn session(&self, state: &AppState) -> Option<(SessionRow, Account)> {
         let token = self.session_token.as_deref()?;
@@ -325,7 +330,7 @@ pub async fn factors_page(
     // Only once a factor has been passed may the page say the account cannot reach the
     // score: before, it would tell what factors the account has.
     let reachable = session.score + open.iter().map(|f| f.kind.score()).sum::<i64>();
-    if step_up && reachable < required_score {
+    if step_up && (reachable < required_score || open.is_empty()) {
         let description = "the account has no factor strong enough for this request; enrol a second factor first";
         return browser.refusal(Refusal::Redirect(request.refuse("access_denied", description)));
     }

@@ -41,10 +41,8 @@ pub async fn token(
     let params = Params::parse(&headers, &body)?;
     match params.get("grant_type")? {
         Some("client_credentials") => client_credentials(&state, tenant, &origin.issuer, &headers, &params).await,
-        Some("authorization_code") => {
-            super::grants::authorization_code(&state, &tenant, &origin.issuer, &headers, &params).await
-        }
-        Some("refresh_token") => super::grants::refresh(&state, &tenant, &origin.issuer, &headers, &params).await,
+        Some("authorization_code") => super::grants::authorization_code(&state, &tenant, &headers, &params).await,
+        Some("refresh_token") => super::grants::refresh(&state, &tenant, &headers, &params).await,
         Some(other) => Err(OAuthError::unsupported_grant_type(format!("grant type {other:?} is not supported"))),
         None => Err(OAuthError::invalid_request("grant_type is required")),
     }

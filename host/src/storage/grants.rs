@@ -25,6 +25,8 @@ pub struct Grant {
     /// The refresh-token family the grant belongs to (for a code: the family its
     /// exchange starts).
     pub family_id: String,
+    /// The issuer the person signed in at: every token of the grant names it.
+    pub issuer: String,
 }
 
 /// An authorization code as stored.
@@ -67,7 +69,7 @@ pub enum Redeemed<'a> {
     RefreshToken(&'a str),
 }
 
-const GRANT_COLUMNS: &str = "client_id, account_id, session_id, scopes, auth_time, factors, family_id";
+const GRANT_COLUMNS: &str = "client_id, account_id, session_id, scopes, auth_time, factors, family_id, issuer";
 
 fn grant(row: &AnyRow) -> Result<Grant> {
     Ok(Grant {
@@ -78,6 +80,7 @@ fn grant(row: &AnyRow) -> Result<Grant> {
         auth_time: row.try_get("auth_time")?,
         factors: serde_json::from_str(row.try_get("factors")?)?,
         family_id: row.try_get("family_id")?,
+        issuer: row.try_get("issuer")?,
     })
 }
 
@@ -109,7 +112,7 @@ impl Db {
         sqlx::query(&format!(
             "INSERT INTO authorization_codes (tenant_id, code_sha256, {GRANT_COLUMNS}, redirect_uri, redirect_given,
                  nonce, code_challenge, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(tenant_id)
         .bind(code_sha256)
@@ -120,6 +123,7 @@ impl Db {
         .bind(g.auth_time)
         .bind(serde_json::to_string(&g.factors)?)
         .bind(&g.family_id)
+        .bind(&g.issuer)
         .bind(&code.redirect_uri)
         .bind(i64::from(code.redirect_given))
         .bind(&code.nonce)
@@ -189,7 +193,7 @@ impl Db {
         }
         let inserted = sqlx::query(&format!(
             "INSERT INTO refresh_tokens (tenant_id, token_sha256, {GRANT_COLUMNS}, created_at, expires_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
              WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens
                                WHERE tenant_id = $1 AND family_id = $9 AND revoked_at IS NOT NULL)"
         ))
@@ -202,6 +206,7 @@ impl Db {
         .bind(grant.auth_time)
         .bind(serde_json::to_string(&grant.factors)?)
         .bind(&grant.family_id)
+        .bind(&grant.issuer)
         .bind(now)
         .bind(expires_at)
         .execute(&mut *tx)
