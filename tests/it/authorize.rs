@@ -405,6 +405,17 @@ async fn disabled_accounts_and_clients_get_no_refresh_and_their_tokens_go_inacti
     assert_eq!(refused["error"], "invalid_client");
     let page = browser.get(&start).await.unwrap();
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "a disabled client cannot start a flow");
+
+    // A disabled tenant: no refresh, its people's tokens inactive, no sign-in page.
+    admin(&server, &tenant, Method::PATCH, &format!("/clients/{client_id}"), Some(json!({"state": "ENABLED"}))).await;
+    let code = code_of(&browser.open(&start).await.unwrap(), &tenant);
+    let tokens = expect_status(exchange(&server, &tenant, &client_id, &code).await, StatusCode::OK).await.unwrap();
+    let disabled = server.call(Method::PATCH, &server.root_token, &format!("/admin/v1/tenants/{}", tenant.name), Some(json!({"state": "DISABLED"}))).await.unwrap();
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert!(!active(tokens["access_token"].as_str().unwrap().to_owned()).await, "a disabled tenant's tokens are inactive");
+    let refused = refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert_eq!(browser.get(&start).await.unwrap().status, StatusCode::NOT_FOUND);
 }
 }
 
