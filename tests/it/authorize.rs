@@ -125,10 +125,14 @@ async fn a_person_signs_in_on_the_hosted_pages_and_the_client_gets_tokens_it_can
     let wrong = browser.submit(&page, "password-form", &[("password", "not it")]).await.unwrap();
     assert_eq!(wrong.status, StatusCode::OK);
     assert!(wrong.html.contains("authentication failed") && wrong.has_form("password-form"), "{}", wrong.html);
-    // A form without its anti-forgery token is refused.
+    // A form without its anti-forgery cookie, or with another token than the cookie's, is refused.
     let mut forged = Browser::new(&server.base_url);
     let refused = forged.submit(&page, "password-form", &[("password", PASSWORD)]).await.unwrap();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let wrong_token = "x".repeat(43);
+    let refused = browser.submit(&page, "password-form", &[("password", PASSWORD), ("csrf", wrong_token.as_str())]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.location.is_none(), "a forged form signs nobody in");
     let login_token = browser.cookie("keyhaven_session").unwrap().to_owned();
     let done = browser.submit(&wrong, "password-form", &[("password", PASSWORD)]).await.unwrap();
     let code = code_of(&done, &tenant);
@@ -211,6 +215,18 @@ async fn a_person_signs_in_on_the_hosted_pages_and_the_client_gets_tokens_it_can
     assert_eq!(introspect(live.to_owned()).await, json!({"active": false}));
     assert_eq!(oauth_error(refresh(&server, &tenant, &client_id, live).await, StatusCode::BAD_REQUEST).await["error"], "invalid_grant");
 
+    // Signing out ends the session and what it granted.
+    let code = code_of(&browser.open(&start).await.unwrap(), &tenant);
+    let tokens = expect_status(exchange(&server, &tenant, &client_id, &code).await, StatusCode::OK).await.unwrap();
+    let session_url = server.url(&format!("/t/{}/session", tenant.name));
+    let signed_out = server.http.delete(&session_url).bearer_auth(browser.cookie("keyhaven_session").unwrap()).send().await.unwrap();
+    assert_eq!(signed_out.status(), StatusCode::NO_CONTENT);
+    let ended = refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(oauth_error(ended, StatusCode::BAD_REQUEST).await["error"], "invalid_grant");
+    let start_again = browser.open(&start).await.unwrap();
+    let start_again = browser.submit(&start_again, "identify", &[("username", "ann")]).await.unwrap();
+    code_of(&browser.submit(&start_again, "password-form", &[("password", PASSWORD)]).await.unwrap(), &tenant);
+
     // Two refreshes with one token at once: one wins, the other is a reuse, and the
     // winner's new token goes with the family.
     let code = code_of(&browser.open(&start).await.unwrap(), &tenant);
@@ -248,7 +264,10 @@ async fn a_second_factor_the_terms_and_consent_come_before_the_code() {
     // prompt=none with no session goes straight back: login_required.
     let mut browser = Browser::new(&server.base_url);
     let silent = browser.open(&authorize_url(&tenant, &client_id, "openid", "&prompt=none")).await.unwrap();
-    assert_eq!(silent.redirect_params().unwrap()["error"], "login_required");
+    assert_eq!(silent.status, StatusCode::SEE_OTHER);
+    assert!(silent.location.as_deref().unwrap().starts_with(REDIRECT), "{:?}", silent.location);
+    let params = silent.redirect_params().unwrap();
+    assert_eq!((params["error"].as_str(), params["state"].as_str()), ("login_required", "st-1"));
 
     // The password is not enough: the authenticator app's code is asked for.
     let page = sign_in(&mut browser, &start, "bo").await;
@@ -299,6 +318,14 @@ async fn a_second_factor_the_terms_and_consent_come_before_the_code() {
     assert_eq!(withdrawn.status(), StatusCode::NO_CONTENT);
     let refused = oauth_error(refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await, StatusCode::BAD_REQUEST).await;
     assert!(refused["error_description"].as_str().unwrap().contains("consent"), "{refused}");
+
+    // An account with a password only cannot meet the tenant's second factor: told so.
+    account(&server, &tenant, "dot").await;
+    let mut alone = Browser::new(&server.base_url);
+    let refused = sign_in(&mut alone, &authorize_url(&tenant, &client_id, "openid", ""), "dot").await;
+    let params = refused.redirect_params().unwrap();
+    assert_eq!(params["error"], "access_denied");
+    assert!(params["error_description"].contains("second factor"), "{params:?}");
 
     // A new version of the terms: refresh is refused until they are accepted.
     let tokens = expect_status(exchange(&server, &tenant, &client_id, &code_of(&browser.open(&authorize_url(&tenant, &client_id, "openid", "")).await.unwrap(), &tenant)).await, StatusCode::OK).await.unwrap();
@@ -397,6 +424,8 @@ async fn disabled_accounts_and_clients_get_no_refresh_and_their_tokens_go_inacti
     assert!(browser.open(&start).await.unwrap().has_form("identify"));
 
     admin(&server, &tenant, Method::PATCH, &format!("/accounts/{account_id}"), Some(json!({"state": "ENABLED"}))).await;
+    let revived = refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(oauth_error(revived, StatusCode::BAD_REQUEST).await["error"], "invalid_grant", "re-enabling brings no old grant back");
     let code = code_of(&sign_in(&mut browser, &start, "cy").await, &tenant);
     let tokens = expect_status(exchange(&server, &tenant, &client_id, &code).await, StatusCode::OK).await.unwrap();
     admin(&server, &tenant, Method::PATCH, &format!("/clients/{client_id}"), Some(json!({"state": "DISABLED"}))).await;
@@ -414,7 +443,7 @@ async fn disabled_accounts_and_clients_get_no_refresh_and_their_tokens_go_inacti
     assert_eq!(disabled.status(), StatusCode::OK);
     assert!(!active(tokens["access_token"].as_str().unwrap().to_owned()).await, "a disabled tenant's tokens are inactive");
     let refused = refresh(&server, &tenant, &client_id, tokens["refresh_token"].as_str().unwrap()).await;
-    assert!(refused.status().is_client_error(), "{}", refused.status());
+    assert_eq!(oauth_error(refused, StatusCode::UNAUTHORIZED).await["error"], "invalid_client", "no client of a disabled tenant authenticates");
     assert_eq!(browser.get(&start).await.unwrap().status, StatusCode::NOT_FOUND);
 }
 }
@@ -444,17 +473,19 @@ async fn tenant_a_codes_tokens_and_clients_are_refused_at_tenant_b_without_a_wor
         let url = server.url(&format!("/t/{}/oauth2/token", b.name));
         async move { server.http.post(url).form(&form).send().await.unwrap() }
     };
-    // A's code at B: with B's public client, with A's client id.
-    for client in [&b_public, &a_public] {
+    // A's code at B: with B's public client it is no code of B's; A's client id is no client of B's.
+    for (client, status, error) in [(&b_public, StatusCode::BAD_REQUEST, "invalid_grant"), (&a_public, StatusCode::UNAUTHORIZED, "invalid_client")] {
         let response = b_token(vec![("grant_type", "authorization_code".into()), ("code", unused_code.clone()), ("redirect_uri", REDIRECT.into()), ("client_id", client.clone()), ("code_verifier", VERIFIER.into())]).await;
-        assert!(response.status().is_client_error());
-        answers.push(response.text().await.unwrap());
+        let body = oauth_error(response, status).await;
+        assert_eq!(body["error"], error);
+        answers.push(body.to_string());
     }
-    // A's refresh token at B.
-    for client in [&b_public, &a_public] {
+    // A's refresh token at B, the same.
+    for (client, status, error) in [(&b_public, StatusCode::BAD_REQUEST, "invalid_grant"), (&a_public, StatusCode::UNAUTHORIZED, "invalid_client")] {
         let response = b_token(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh_token.into()), ("client_id", client.clone())]).await;
-        assert!(response.status().is_client_error());
-        answers.push(response.text().await.unwrap());
+        let body = oauth_error(response, status).await;
+        assert_eq!(body["error"], error);
+        answers.push(body.to_string());
     }
     // A's machine credentials at B's token, introspection and revocation endpoints.
     for endpoint in ["token", "introspect", "revoke"] {
@@ -516,9 +547,12 @@ async fn a_tenant_answers_on_its_subdomain_with_that_origin_as_its_issuer() {
     assert_eq!(metadata["token_endpoint"], format!("{issuer}/oauth2/token"));
     let jwks = expect_status(on_subdomain("/jwks.json").send().await.unwrap(), StatusCode::OK).await.unwrap();
     assert!(!jwks["keys"].as_array().unwrap().is_empty());
-    // The admin API is not served on a tenant's subdomain; an unknown label is no tenant.
+    // A subdomain serves its tenant only: not the admin API, not another tenant's routes;
+    // an unknown label is no tenant.
     let admin = on_subdomain("/admin/v1/tenants").bearer_auth(&tenant.admin_token).send().await.unwrap();
-    assert_eq!(admin.status(), StatusCode::OK, "the admin API is the main host's, unchanged");
+    assert_eq!(admin.status(), StatusCode::NOT_FOUND, "the admin API is the main host's only");
+    let elsewhere = on_subdomain(&format!("/t/{}/.well-known/openid-configuration", other.name)).send().await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::NOT_FOUND, "no other tenant on this origin");
     let unknown = server.http.get(server.url("/.well-known/openid-configuration")).header("host", format!("nobody.localhost:{port}")).send().await.unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 

@@ -522,7 +522,7 @@ async fn a_change_on_one_node_reaches_the_caches_of_another_node_sharing_postgre
             let deleted = admin(&first, &tenant, Method::DELETE, &format!("/bindings/{id}"), None).await;
             assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
             let mut followed = false;
-            for _ in 0..100 {
+            for _ in 0..500 {
                 if claims(&second, &tenant, &client).await.get("org").is_none() {
                     followed = true;
                     break;
@@ -543,7 +543,7 @@ async fn a_change_on_one_node_reaches_the_caches_of_another_node_sharing_postgre
                 expect_status(rotated, StatusCode::CREATED).await.unwrap()["kid"].as_str().unwrap().to_owned();
             assert_ne!(before, rotated);
             let mut followed = false;
-            for _ in 0..100 {
+            for _ in 0..500 {
                 if kid(&second, &tenant, &client).await == rotated {
                     followed = true;
                     break;
@@ -572,7 +572,7 @@ async fn a_change_on_one_node_reaches_the_caches_of_another_node_sharing_postgre
                 let put = first.call(Method::PUT, &tenant.admin_token, &kv, Some(json!({"plan": plan}))).await.unwrap();
                 assert_eq!(put.status(), StatusCode::NO_CONTENT);
                 let mut seen = Value::Null;
-                for _ in 0..100 {
+                for _ in 0..500 {
                     seen = claims(&second, &tenant, &client).await["plan"].clone();
                     if seen == plan {
                         break;

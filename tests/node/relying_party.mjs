@@ -236,7 +236,6 @@ async function main() {
       token_type: tokens.token_type,
       scope: tokens.scope,
       id_token_alg: alg,
-      signature_verified: true,
       claims,
       nonce_matched: claims.nonce === nonce,
       at_hash_matched: claims.at_hash === computedAtHash,

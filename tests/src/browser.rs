@@ -168,10 +168,11 @@ impl Browser {
         Ok((action, fields))
     }
 
-    /// Submits form `id` of `page` with its hidden fields and `typed`; follows redirects
-    /// that stay on the service.
+    /// Submits form `id` of `page` with its hidden fields and `typed` (which replaces a
+    /// hidden field of the same name); follows redirects that stay on the service.
     pub async fn submit(&mut self, page: &Page, id: &str, typed: &[(&str, &str)]) -> Result<Page> {
         let (action, mut fields) = Self::form(page, id)?;
+        fields.retain(|(name, _)| !typed.iter().any(|(typed, _)| typed == name));
         fields.extend(typed.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let response = self.request(reqwest::Method::POST, &action).form(&fields).send().await?;
         let page = self.read(response).await?;

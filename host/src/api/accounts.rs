@@ -510,7 +510,7 @@ pub async fn end_session(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    match state.db.end_session(&tenant.id, &id).await? {
+    match state.db.end_session(&tenant.id, &id, state.clock.now()).await? {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(ApiError::not_found("session")),
     }

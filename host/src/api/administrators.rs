@@ -63,7 +63,7 @@ pub async fn revoke(
     Path((tenant, id, permission)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    if caller.account_id.as_deref() == Some(id.as_str()) {
+    if caller.acting_for.as_deref() == Some(id.as_str()) {
         return Err(ApiError::new(Problem::Conflict, "an administrator cannot revoke their own permissions"));
     }
     let detail = json!({"permission": permission});

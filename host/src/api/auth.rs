@@ -6,7 +6,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 
 use super::audit::AuditSlot;
 use super::error::{ApiError, Problem};
@@ -21,8 +21,9 @@ pub struct Caller {
     pub role: Role,
     /// The id of the token (or session) that authenticated the call.
     pub token_id: String,
-    /// The administrator's account, when a session authenticated the call.
-    pub account_id: Option<String>,
+    /// The administrator account the call acts for: the session's, or the one whose
+    /// session made the token. Tokens made now last only while it is an administrator.
+    pub acting_for: Option<String>,
     /// Where the call's audit entry learns which tenant it acted on.
     audit: Option<AuditSlot>,
 }
@@ -32,20 +33,14 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let unauthenticated = |detail: &str| ApiError::new(Problem::Unauthenticated, detail);
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| unauthenticated("an Authorization: Bearer <personal access token> header is required"))?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(unauthenticated("an Authorization: Bearer <personal access token> header is required"));
+        }
+        let token = bearer_token(&parts.headers)
             .ok_or_else(|| unauthenticated("the Authorization header must carry a Bearer token"))?;
         let digest = crate::secrets::digest(token);
         let now = state.clock.now();
-        let (token_id, account_id, role) = match state.db.pat_by_digest(&digest).await? {
+        let (token_id, account_id, acting_for, role) = match state.db.pat_by_digest(&digest).await? {
             Some(pat) if pat.state.is_usable() && pat.expires_at.is_none_or(|at| at > now) => {
                 // A token an administrator made with a session lasts only as long as they
                 // are one: a revoked permission or a disabled account ends it too.
@@ -54,14 +49,14 @@ impl FromRequestParts<AppState> for Caller {
                 {
                     return Err(unauthenticated("the administrator who made this token no longer is one"));
                 }
-                (pat.id, None, pat.role)
+                (pat.id, None, pat.created_by_account, pat.role)
             }
             Some(_) => return Err(unauthenticated("the token is unknown, expired or revoked")),
             None => {
                 let (session_id, account_id, tenant_id) = administrator_session(state, &digest, now)
                     .await?
                     .ok_or_else(|| unauthenticated("the token is unknown, expired or revoked"))?;
-                (session_id, Some(account_id), Role::TenantAdmin { tenant_id })
+                (session_id, Some(account_id.clone()), Some(account_id), Role::TenantAdmin { tenant_id })
             }
         };
         let audit = parts.extensions.get::<AuditSlot>().cloned();
@@ -72,14 +67,24 @@ impl FromRequestParts<AppState> for Caller {
         if role.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
             return Err(ApiError::new(Problem::Forbidden, "a viewer's token is read-only"));
         }
-        Ok(Caller { role, token_id, account_id, audit })
+        Ok(Caller { role, token_id, acting_for, audit })
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// Whether the tenant's account is usable and holds the `admin` permission.
 async fn is_administrator(state: &AppState, tenant_id: &str, account_id: &str) -> Result<bool, ApiError> {
     let usable = state.db.account(tenant_id, account_id).await?.is_some_and(|a| a.state.is_usable());
-    Ok(usable && state.db.permissions_of(tenant_id, account_id).await?.iter().any(|p| p == ADMIN_PERMISSION))
+    Ok(usable && holds_admin(state, tenant_id, account_id).await?)
+}
+
+async fn holds_admin(state: &AppState, tenant_id: &str, account_id: &str) -> Result<bool, ApiError> {
+    Ok(state.db.permissions_of(tenant_id, account_id).await?.iter().any(|p| p == ADMIN_PERMISSION))
 }
 
 /// The session whose token digest is `digest`, if it is an administrator's: live, its
@@ -100,7 +105,7 @@ async fn administrator_session(
     }
     let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
     let account = account.ok_or_else(ended)?;
-    if !state.db.permissions_of(&tenant.id, &account.id).await?.iter().any(|p| p == ADMIN_PERMISSION) {
+    if !holds_admin(state, &tenant.id, &account.id).await? {
         return Err(ApiError::new(Problem::Forbidden, "this account does not hold the admin permission"));
     }
     let required = ADMIN_REQUIRED_SCORE;
@@ -133,10 +138,10 @@ impl Caller {
         let tenant = state.db.tenant_by_name(name).await?;
         match tenant {
             Some(tenant) if self.role.can_administer(&tenant.id) => {
-                // A tenant administrator's token is honoured only while its tenant is usable.
                 if let Some(slot) = &self.audit {
                     slot.set_tenant(&tenant.id);
                 }
+                // A tenant administrator's token is honoured only while its tenant is usable.
                 if self.role != Role::Operator && !tenant.effective_state().is_usable() {
                     return Err(ApiError::new(Problem::Forbidden, "the tenant is not enabled"));
                 }

@@ -19,7 +19,7 @@ use crate::events::changes;
 use crate::extensions::token_issuance::is_scope_token;
 use crate::oauth::jws::check_client_jwks;
 use crate::secrets;
-use crate::tenancy::{Client, ResourceState, Role, Tenant};
+use crate::tenancy::{Client, ResourceState, Role};
 
 const MAX_NAME: usize = 200;
 const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
@@ -180,15 +180,6 @@ pub struct ChangeClient {
     state: Option<ResourceState>,
 }
 
-async fn client_event(
-    state: &AppState,
-    tenant: &Tenant,
-    action: &'static str,
-    detail: Value,
-) -> Result<super::PreparedEvent, ApiError> {
-    super::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
-}
-
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -235,7 +226,7 @@ pub async fn change(
     }
     let mut detail = changes(&old, &new);
     detail["client_id"] = json!(client.client_id);
-    let event = client_event(&state, &tenant, "client.updated", detail).await?;
+    let event = super::resource_event(&state, &tenant, "client.updated", detail).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     if !state.db.update_client(&client, event, state.clock.now()).await? {
         return Err(ApiError::not_found("client"));
@@ -263,7 +254,8 @@ pub async fn rotate_secret(
         return Err(ApiError::new(Problem::Conflict, "a public client has no secret"));
     }
     let client_secret = secrets::new_client_secret(state.entropy.as_ref())?;
-    let event = client_event(&state, &tenant, "client.secret_rotated", json!({"client_id": client_id})).await?;
+    let event =
+        super::resource_event(&state, &tenant, "client.secret_rotated", json!({"client_id": client_id})).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     let now = state.clock.now();
     if !state.db.rotate_client_secret(&tenant.id, &client_id, &secrets::digest(&client_secret), now, event).await? {

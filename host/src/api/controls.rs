@@ -62,9 +62,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<LegalDocument>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    if body.label.trim().is_empty() || body.label.chars().count() > 200 {
-        return Err(invalid("label must be 1 to 200 characters"));
-    }
+    super::tenants::check_label(&body.label)?;
     check_version(&body.url, &body.text)?;
     let now = state.clock.now();
     let doc = LegalDocument {
@@ -177,9 +175,7 @@ pub async fn create_scope(
     if !is_scope_token(&body.value) || body.value.len() > 200 {
         return Err(invalid(format!("{:?} is not a scope (RFC 6749 §3.3 scope-token, at most 200 bytes)", body.value)));
     }
-    if body.label.trim().is_empty() || body.label.chars().count() > 200 {
-        return Err(invalid("label must be 1 to 200 characters"));
-    }
+    super::tenants::check_label(&body.label)?;
     if !(0..=20).contains(&body.required_score) {
         return Err(invalid("required_score must be 0 to 20"));
     }

@@ -5,6 +5,7 @@ pub(crate) mod accounts;
 mod administrators;
 mod audit;
 mod auth;
+pub use auth::bearer_token;
 mod bindings;
 mod clients;
 mod controls;
@@ -127,4 +128,14 @@ pub(crate) async fn prepare_event(
         detail,
     };
     Ok(state.extensions.prepare_event(tenant, new, false).await?)
+}
+
+/// The event of a change to a tenant's resources made through the admin API.
+pub(crate) async fn resource_event(
+    state: &AppState,
+    tenant: &crate::tenancy::Tenant,
+    action: &'static str,
+    detail: serde_json::Value,
+) -> Result<PreparedEvent, ApiError> {
+    prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
 }

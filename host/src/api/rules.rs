@@ -27,9 +27,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
 
 /// A rule's label is 1 to 200 characters; its scopes, 1 to 100, each in the catalogue.
 async fn check(state: &AppState, tenant: &Tenant, label: &str, scopes: &[String]) -> Result<(), ApiError> {
-    if label.trim().is_empty() || label.chars().count() > 200 {
-        return Err(invalid("label must be 1 to 200 characters"));
-    }
+    super::tenants::check_label(label)?;
     if scopes.is_empty() || scopes.len() > MAX_SCOPES {
         return Err(invalid(format!("a rule grants 1 to {MAX_SCOPES} scopes")));
     }
@@ -38,15 +36,6 @@ async fn check(state: &AppState, tenant: &Tenant, label: &str, scopes: &[String]
         return Err(invalid(format!("{unknown:?} is not a scope of this tenant's catalogue")));
     }
     Ok(())
-}
-
-async fn event(
-    state: &AppState,
-    tenant: &Tenant,
-    action: &'static str,
-    detail: serde_json::Value,
-) -> Result<super::PreparedEvent, ApiError> {
-    super::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
 }
 
 fn fields(rule: &ScopeRule) -> serde_json::Map<String, serde_json::Value> {
@@ -100,7 +89,7 @@ pub async fn create(
     let mut detail = changes(&serde_json::Map::new(), &fields(&rule));
     detail["rule_id"] = json!(rule.id);
     detail["client_id"] = json!(rule.client_id);
-    let event = event(&state, &tenant, "rule.created", detail).await?;
+    let event = super::resource_event(&state, &tenant, "rule.created", detail).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_rule(&tenant.id, &rule, event).await?;
     Ok((StatusCode::CREATED, Json(rule)))
@@ -166,7 +155,7 @@ pub async fn change(
     rule.updated_at = state.clock.now();
     let mut detail = changes(&before, &after);
     detail["rule_id"] = json!(rule.id);
-    let event = event(&state, &tenant, "rule.changed", detail).await?;
+    let event = super::resource_event(&state, &tenant, "rule.changed", detail).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     match state.db.update_rule(&tenant.id, &rule, event).await? {
         true => Ok(Json(rule)),
@@ -184,7 +173,7 @@ pub async fn delete(
     let mut detail = changes(&fields(&rule), &serde_json::Map::new());
     detail["rule_id"] = json!(rule.id);
     detail["client_id"] = json!(rule.client_id);
-    let event = event(&state, &tenant, "rule.deleted", detail).await?;
+    let event = super::resource_event(&state, &tenant, "rule.deleted", detail).await?;
     let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     match state.db.delete_rule(&tenant.id, &id, state.clock.now(), event).await? {
         true => Ok(StatusCode::NO_CONTENT),

@@ -88,7 +88,8 @@ fn invalid(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(Problem::InvalidRequest, e.to_string())
 }
 
-fn check_label(label: &str) -> Result<(), ApiError> {
+/// A label (of a tenant, a rule, a scope, a legal document): 1 to 200 characters.
+pub(super) fn check_label(label: &str) -> Result<(), ApiError> {
     match label.trim().is_empty() || label.chars().count() > MAX_LABEL {
         true => Err(invalid(format!("label must be 1 to {MAX_LABEL} characters"))),
         false => Ok(()),
@@ -358,8 +359,11 @@ pub async fn change(
     // A new signing algorithm takes effect at once: the key rotates to one of that kind
     // (the previous key stays published until its tokens expire).
     if tenant.settings.signing_algorithm != before.settings.signing_algorithm {
-        // Should this fail, maintenance finishes it (a key not of the tenant's algorithm is due).
-        state.rotate_signing_key(&tenant, "admin-api", "algorithm-changed").await?;
+        // The change is committed: should the rotation fail, maintenance finishes it (a key
+        // not of the tenant's algorithm is due), so the answer is still the changed tenant.
+        if let Err(e) = state.rotate_signing_key(&tenant, "admin-api", "algorithm-changed").await {
+            tracing::warn!(tenant = %tenant.id, "the algorithm changed but the key did not rotate yet: {e}");
+        }
     }
     Ok(Json(view(&state, tenant)))
 }

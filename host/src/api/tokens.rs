@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::clock::sortable_id;
 use crate::secrets;
 use crate::storage::PatRow;
-use crate::tenancy::{ResourceState, Role, Tenant};
+use crate::tenancy::{ResourceState, Role};
 
 const MAX_DAYS: i64 = 366;
 
@@ -62,15 +62,6 @@ pub struct CreateToken {
     expires_in_days: Option<i64>,
 }
 
-async fn event(
-    state: &AppState,
-    tenant: &Tenant,
-    action: &'static str,
-    detail: serde_json::Value,
-) -> Result<super::PreparedEvent, ApiError> {
-    super::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
-}
-
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,10 +103,10 @@ pub async fn create(
         state: ResourceState::Enabled,
         created_at: now,
         expires_at,
-        created_by_account: caller.account_id.clone(),
+        created_by_account: caller.acting_for.clone(),
     };
     let detail = json!({"token_id": pat.id, "name": pat.name, "role": pat.role.as_str(), "by": caller.token_id});
-    let created = event(&state, &tenant, "token.created", detail).await?;
+    let created = super::resource_event(&state, &tenant, "token.created", detail).await?;
     let created = created.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_pat(&pat, created).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { view: TokenView::from(&pat), token })))

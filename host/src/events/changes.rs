@@ -26,20 +26,20 @@ pub fn spawn_listener(runtime: Weak<Services>, url: String) {
                         node.forget(&Change::Everything);
                         drop(node);
                         loop {
-                            // `try_recv` says when the connection was lost (`Ok(None)`; it
-                            // reconnects on the next call): what was announced meanwhile is
-                            // unknown, so everything cached is forgotten.
+                            // A lost connection (`Ok(None)`, or an error) means changes may go
+                            // unheard: start again from connecting, so that everything cached
+                            // is forgotten only once this node listens again — forgetting
+                            // before would let what is read meanwhile stay stale.
                             let notification = listener.try_recv().await;
                             let Some(node) = runtime.upgrade() else { return };
                             match notification {
                                 Ok(Some(notification)) => node.forget(&Change::parse(notification.payload())),
                                 Ok(None) => {
-                                    tracing::warn!("the change channel was interrupted; forgetting all caches");
-                                    node.forget(&Change::Everything);
+                                    tracing::warn!("the change channel was interrupted; reconnecting");
+                                    break;
                                 }
                                 Err(e) => {
                                     tracing::warn!("lost the change channel; reconnecting: {e}");
-                                    node.forget(&Change::Everything);
                                     break;
                                 }
                             }

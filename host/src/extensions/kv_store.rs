@@ -32,6 +32,9 @@ struct Cached {
     tenants: HashMap<String, TenantCache>,
     /// Bytes held, all tenants together.
     bytes: usize,
+    /// Bumped by forgetting everything: it covers tenants with no entry yet, whose values
+    /// may be in flight from the database at that moment.
+    epoch: u64,
 }
 
 /// One tenant's cached entries (`None`: the key does not exist), its writes in progress on
@@ -49,11 +52,13 @@ fn size(key: &str, value: &Option<String>) -> usize {
 }
 
 impl Cached {
-    /// The tenant's generation, if its cache may be read now (no write in progress).
-    fn readable(&self, tenant_id: &str) -> Option<u64> {
+    /// The node's epoch and the tenant's generation, if its cache may be read now (no write
+    /// in progress); a value read from the database under them is kept only if both are
+    /// unchanged after.
+    fn readable(&self, tenant_id: &str) -> Option<(u64, u64)> {
         match self.tenants.get(tenant_id) {
-            Some(tenant) => (tenant.writing == 0).then_some(tenant.generation),
-            None => Some(0),
+            Some(tenant) => (tenant.writing == 0).then_some((self.epoch, tenant.generation)),
+            None => Some((self.epoch, 0)),
         }
     }
 
@@ -86,16 +91,18 @@ impl Cached {
         }
     }
 
+    /// Forgets the tenant's entries and bumps its generation — also when it has none yet,
+    /// so a value being read for it now is not kept.
     fn forget_tenant(&mut self, tenant_id: &str) {
-        if let Some(tenant) = self.tenants.get_mut(tenant_id) {
-            tenant.generation += 1;
-            self.bytes -= tenant.bytes;
-            tenant.entries.clear();
-            tenant.bytes = 0;
-        }
+        let tenant = self.tenants.entry(tenant_id.to_owned()).or_default();
+        tenant.generation += 1;
+        self.bytes -= tenant.bytes;
+        tenant.entries.clear();
+        tenant.bytes = 0;
     }
 
     fn forget_all(&mut self) {
+        self.epoch += 1;
         for tenant in self.tenants.values_mut() {
             tenant.generation += 1;
             tenant.entries.clear();
@@ -234,5 +241,13 @@ mod tests {
         assert_eq!(cached.bytes, total);
         cached.forget_tenant("t2");
         assert!(cached.tenants["t2"].entries.is_empty());
+
+        // Another node's change to a tenant this node holds nothing of yet still counts.
+        let before = cached.readable("t3");
+        cached.forget_tenant("t3");
+        assert_ne!(cached.readable("t3"), before);
+        let before = cached.readable("t4");
+        cached.forget_all();
+        assert_ne!(cached.readable("t4"), before);
     }
 }

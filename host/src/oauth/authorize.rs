@@ -19,12 +19,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::hosted::{self, Browser};
 use super::pages;
 use crate::AppState;
-use crate::api::ApiError;
 use crate::clock::random_id;
 use crate::secrets;
 use crate::storage::{CodeRow, Grant, SessionRow};
 use crate::tenancy::account::score;
-use crate::tenancy::controls::{consent_needed, scopes_for_score};
+use crate::tenancy::controls::{LegalDue, Scope, consent_needed, legal_due, scopes_for_score};
 use crate::tenancy::{Account, Client, FactorKind, Tenant};
 
 /// How long a code may wait to be exchanged (PRODUCT.md).
@@ -52,6 +51,8 @@ pub struct AuthorizationRequest {
     pub code_challenge: Option<String>,
     pub prompt: Prompt,
     pub max_age: Option<i64>,
+    /// The tenant's scope catalogue the scopes were checked against.
+    pub catalogue: Vec<Scope>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -245,6 +246,7 @@ impl AuthorizationRequest {
             code_challenge,
             prompt,
             max_age,
+            catalogue,
         })
     }
 
@@ -272,7 +274,7 @@ pub enum Next {
     /// Pass one of these factors (a first factor, or a stronger one).
     Factors { session: SessionRow, account: Account, required_score: i64 },
     /// Accept these documents.
-    Legal { account: Account },
+    Legal { due: Vec<LegalDue> },
     /// Consent to these scopes for the client.
     Consent { scopes: Vec<String> },
     /// Nothing: issue the code.
@@ -297,7 +299,7 @@ pub async fn next_step(
         return Ok(Next::Identify);
     }
     let failed = |e: crate::storage::StorageError| Refusal::Redirect(request.refuse("server_error", internal(e)));
-    let catalogue = state.db.scopes(&tenant.id).await.map_err(failed)?;
+    let catalogue = &request.catalogue;
     let mut required_score = catalogue
         .iter()
         .filter(|s| request.scopes.contains(&s.value))
@@ -313,7 +315,7 @@ pub async fn next_step(
         return Ok(Next::Factors { session, account, required_score });
     }
     let permissions = state.db.permissions_of(&tenant.id, &account.id).await.map_err(failed)?;
-    let access = scopes_for_score(&catalogue, i64::MAX, &permissions);
+    let access = scopes_for_score(catalogue, i64::MAX, &permissions);
     if let Some(scope) = request.scopes.iter().find(|s| access.needs_permission.contains(s)) {
         return Err(Refusal::Redirect(
             request.refuse("access_denied", format!("the account does not hold the permission scope {scope:?} needs")),
@@ -325,12 +327,15 @@ pub async fn next_step(
     if score(&session.factors) < required_score || (tenant.settings.second_factor_required && !password_and_code) {
         return Ok(Next::Factors { session, account, required_score });
     }
-    let due = super::login::due(state, tenant, &account).await.map_err(api_failed(request))?;
-    if !due.is_empty() {
-        return Ok(Next::Legal { account });
-    }
+    // The account's consents, read once: its acceptances of legal documents and its
+    // consents to scopes.
+    let documents = state.db.legal_documents(&tenant.id).await.map_err(failed)?;
     let consents = state.db.consents_of(&tenant.id, &account.id).await.map_err(failed)?;
-    let needed = consent_needed(&catalogue, &consents, &request.client.client_id, &request.scopes, now);
+    let due = legal_due(&documents, &consents, now);
+    if !due.is_empty() {
+        return Ok(Next::Legal { due });
+    }
+    let needed = consent_needed(catalogue, &consents, &request.client.client_id, &request.scopes, now);
     if !needed.is_empty() {
         return Ok(Next::Consent { scopes: needed });
     }
@@ -339,10 +344,6 @@ pub async fn next_step(
         return Ok(Next::Consent { scopes });
     }
     Ok(Next::Code { session, account })
-}
-
-fn api_failed(request: &AuthorizationRequest) -> impl Fn(ApiError) -> Refusal + '_ {
-    move |e| Refusal::Redirect(request.refuse("server_error", e.detail))
 }
 
 /// The single-use code for the request, stored as its digest; returns the code.
@@ -436,10 +437,7 @@ pub async fn proceed(
         Next::Factors { session, account, required_score } => {
             hosted::factors_page(state, browser, request, &session, &account, required_score, message).await
         }
-        Next::Legal { account } => match super::login::due(state, tenant, &account).await {
-            Ok(due) => browser.page(pages::legal(&browser.context(request, message), &due)),
-            Err(e) => browser.refusal(Refusal::Redirect(request.refuse("server_error", e.detail))),
-        },
+        Next::Legal { due } => browser.page(pages::legal(&browser.context(request, message), &due)),
         Next::Consent { scopes } => {
             browser.page(pages::consent(&browser.context(request, message), &request.client.name, &scopes))
         }

@@ -16,7 +16,7 @@ use super::OAuthError;
 use super::authorize::{OFFLINE_ACCESS, pkce_matches};
 use super::claims::merge;
 use super::client_auth::{PublicClients, authenticate_client};
-use super::token::{Params, emit_token_issued, internal, run_extensions, signing_key, token_response};
+use super::token::{Params, emit_token_issued, granted_scopes, internal, run_extensions, signing_key, token_response};
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::outbox::NewEvent;
@@ -125,21 +125,7 @@ pub async fn refresh(
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
     }
     // A refresh may narrow the scopes, never widen them (RFC 6749 §6).
-    let scopes = match params.get("scope")? {
-        Some(requested) => {
-            let mut narrowed: Vec<String> = Vec::new();
-            for scope in requested.split(' ').filter(|s| !s.is_empty()) {
-                if !stored.grant.scopes.iter().any(|s| s == scope) {
-                    return Err(OAuthError::invalid_scope(format!("scope {scope:?} was not granted")));
-                }
-                if !narrowed.iter().any(|s| s == scope) {
-                    narrowed.push(scope.to_owned());
-                }
-            }
-            narrowed
-        }
-        None => stored.grant.scopes.clone(),
-    };
+    let scopes = granted_scopes(&stored.grant.scopes, params.get("scope")?)?;
     issue(state, tenant, &client, stored.grant, scopes, None, Redeemed::RefreshToken(&digest)).await
 }
 
@@ -186,7 +172,7 @@ async fn issue(
     state: &AppState,
     tenant: &Tenant,
     client: &Client,
-    mut grant: Grant,
+    grant: Grant,
     mut scopes: Vec<String>,
     nonce: Option<String>,
     spent: Redeemed<'_>,
@@ -273,7 +259,6 @@ async fn issue(
         body["id_token"] = json!(key.sign_jwt("JWT", &id).map_err(internal)?);
     }
     let refresh_token = format!("{REFRESH_PREFIX}{}", secrets::new_client_secret(entropy).map_err(internal)?);
-    grant.client_id.clone_from(&client.client_id);
     let expires_at = now + settings.refresh_token_idle_seconds;
     // Spend what was presented and store the next refresh token together, only now that
     // every check passed and the tokens exist: a failure before this leaves it unspent.

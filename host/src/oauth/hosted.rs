@@ -463,7 +463,7 @@ pub async fn consent(State(state): State<AppState>, posted: Posted) -> Response 
 /// again with another account.
 pub async fn switch(State(state): State<AppState>, mut posted: Posted) -> Response {
     if let Some((session, _)) = posted.browser.session(&state).await
-        && let Err(e) = state.db.end_session(&posted.browser.tenant.id, &session.id).await
+        && let Err(e) = state.db.end_session(&posted.browser.tenant.id, &session.id, state.clock.now()).await
     {
         tracing::warn!("cannot end a session: {e}");
     }

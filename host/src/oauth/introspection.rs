@@ -102,7 +102,7 @@ async fn introspect_refresh_token(state: &AppState, tenant: &Tenant, token: &str
         "scope": stored.grant.scopes.join(" "),
         "client_id": stored.grant.client_id,
         "sub": stored.grant.account_id,
-        "iss": state.issuer(&tenant.name),
+        "iss": stored.grant.issuer,
         "exp": stored.expires_at,
         "iat": stored.created_at,
         "tenant": tenant.id,

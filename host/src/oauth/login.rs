@@ -12,7 +12,7 @@
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -177,14 +177,10 @@ pub async fn register(
 /// in progress for [`LOGIN_SECONDS`], a session until it has been idle for the tenant's
 /// idle lifetime (or, with "stay signed in", until the longer lifetime from its start).
 async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<(SessionRow, Account), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(Problem::Unauthenticated, "an Authorization: Bearer <login token> header is required")
-        })?;
-    current_by_token(state, tenant, token.trim()).await
+    let token = crate::api::bearer_token(headers).ok_or_else(|| {
+        ApiError::new(Problem::Unauthenticated, "an Authorization: Bearer <login token> header is required")
+    })?;
+    current_by_token(state, tenant, token).await
 }
 
 /// The login or session `token` names, if it is still usable, with its usable account.
@@ -683,7 +679,7 @@ pub async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let (session, _) = current(&state, &tenant, &headers).await?;
-    state.db.end_session(&tenant.id, &session.id).await?;
+    state.db.end_session(&tenant.id, &session.id, state.clock.now()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

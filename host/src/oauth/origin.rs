@@ -1,7 +1,7 @@
 //! Where a tenant's token service was reached: under `/t/{tenant}/` on the service's
 //! public URL, or — with `KEYHAVEN_TENANT_DOMAIN` set — on the tenant's own subdomain
 //! (`acme.id.example.com`), whose requests [`route_subdomains`] rewrites to the same
-//! routes before routing. A subdomain's issuer is its origin, with the public URL's scheme
+//! routes before routing; nothing else is served there. A subdomain's issuer is its origin, with the public URL's scheme
 //! and port (never the Host header's port). Tokens carry the issuer they were obtained
 //! at; the tenant accepts both of its issuers, and nothing else.
 
@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{Uri, header};
 
 use crate::AppState;
+use crate::api::ApiError;
 
 /// Set on a request that came in on a tenant's subdomain: that issuer.
 #[derive(Clone, Debug)]
@@ -49,24 +50,25 @@ fn tenant_of_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
     valid.then_some(label)
 }
 
-/// Rewrites a request to a tenant's subdomain onto the tenant's `/t/{tenant}` routes
-/// (the admin API stays on the main host only).
-pub async fn route_subdomains(State(state): State<AppState>, mut request: Request) -> Request {
-    let Some(domain) = state.config.tenant_domain.as_deref() else { return request };
+/// Rewrites a request to a tenant's subdomain onto the tenant's `/t/{tenant}` routes. A
+/// subdomain serves its own tenant only: the admin API and other tenants' `/t/` routes are
+/// not found there (so no other tenant's pages or cookies ever share its origin).
+pub async fn route_subdomains(State(state): State<AppState>, mut request: Request) -> Result<Request, ApiError> {
+    let Some(domain) = state.config.tenant_domain.as_deref() else { return Ok(request) };
     let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_ascii_lowercase);
     let Some(tenant) = host.as_deref().and_then(|host| tenant_of_host(host, domain)).map(str::to_owned) else {
-        return request;
+        return Ok(request);
     };
-    let Some(issuer) = state.subdomain_issuer(&tenant) else { return request };
+    let Some(issuer) = state.subdomain_issuer(&tenant) else { return Ok(request) };
     let path_and_query = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    if path_and_query.starts_with("/admin/") || path_and_query.starts_with("/t/") {
-        return request;
+    let path = request.uri().path();
+    if path.starts_with("/admin/") || path.starts_with("/t/") || path == "/admin" || path == "/t" {
+        return Err(ApiError::not_found("route"));
     }
-    if let Ok(uri) = format!("/t/{tenant}{path_and_query}").parse::<Uri>() {
-        *request.uri_mut() = uri;
-        request.extensions_mut().insert(SubdomainIssuer(issuer));
-    }
-    request
+    let uri = format!("/t/{tenant}{path_and_query}").parse::<Uri>().map_err(|_| ApiError::not_found("route"))?;
+    *request.uri_mut() = uri;
+    request.extensions_mut().insert(SubdomainIssuer(issuer));
+    Ok(request)
 }
 
 impl FromRequestParts<AppState> for RequestOrigin {

@@ -175,14 +175,14 @@ pub(super) async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc
     Ok(key)
 }
 
-/// The scopes to grant: the requested ones if the client may have them all, else every
-/// scope the client may have.
+/// The scopes to grant: the requested ones if they are all `allowed` (what the client may
+/// obtain, or what a refresh token's grant holds), else (none requested) all of them.
 pub(super) fn granted_scopes(allowed: &[String], requested: Option<&str>) -> Result<Vec<String>, OAuthError> {
     let Some(requested) = requested else { return Ok(allowed.to_vec()) };
     let mut granted: Vec<String> = Vec::new();
     for scope in requested.split(' ').filter(|s| !s.is_empty()) {
         if !allowed.iter().any(|allowed| allowed == scope) {
-            return Err(OAuthError::invalid_scope(format!("scope {scope:?} is not allowed for this client")));
+            return Err(OAuthError::invalid_scope(format!("scope {scope:?} is not allowed for this client or grant")));
         }
         if !granted.iter().any(|s| s == scope) {
             granted.push(scope.to_owned());

@@ -29,11 +29,7 @@ fn invalid_token() -> Response {
 }
 
 pub async fn userinfo(State(state): State<AppState>, Path(tenant_name): Path<String>, headers: HeaderMap) -> Response {
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-    else {
+    let Some(token) = crate::api::bearer_token(&headers) else {
         let mut response = StatusCode::UNAUTHORIZED.into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyhaven\""));
         return response;
@@ -46,7 +42,11 @@ pub async fn userinfo(State(state): State<AppState>, Path(tenant_name): Path<Str
             return refused(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error");
         }
     };
-    let claims = match active_claims(&state, &tenant, token.trim()).await {
+    // Counted against the tenant's token-endpoint rate, like introspection.
+    if let Err(e) = super::token::admit(&state, &tenant).await {
+        return e.into_response();
+    }
+    let claims = match active_claims(&state, &tenant, token).await {
         Ok(Some(claims)) => claims,
         Ok(None) => return invalid_token(),
         Err(e) => return e.into_response(),
@@ -80,7 +80,5 @@ pub async fn userinfo(State(state): State<AppState>, Path(tenant_name): Path<Str
     {
         body.insert("phone_number".into(), json!(phone));
     }
-    let mut response = Json(Value::Object(body)).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    super::token::token_response(Value::Object(body))
 }

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use super::events::insert_event_in;
+use super::grants::{Holder, revoke_refresh_tokens_in};
 use super::{Db, Result, StorageError, is_unique_violation, state};
 use crate::extensions::events::Event;
 use crate::tenancy::{Account, Factor, FactorKind, ResourceState};
@@ -254,6 +255,7 @@ impl Db {
                 .bind(&account.id)
                 .execute(&mut *tx)
                 .await?;
+            revoke_refresh_tokens_in(&mut tx, tenant_id, Holder::Account(&account.id), account.updated_at).await?;
         }
         event_in(&mut tx, tenant_id, event, account.updated_at).await?;
         tx.commit().await?;
@@ -549,16 +551,23 @@ impl Db {
         Ok(())
     }
 
-    /// Ends a session; false if there was no such usable session.
-    pub async fn end_session(&self, tenant_id: &str, id: &str) -> Result<bool> {
+    /// Ends a session, and the refresh tokens issued under it; false if there was no such
+    /// usable session.
+    pub async fn end_session(&self, tenant_id: &str, id: &str, now: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE sessions SET state = 'DISABLED' WHERE tenant_id = $1 AND id = $2 AND state IN ('PENDING', 'ENABLED')",
         )
         .bind(tenant_id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(updated.rows_affected() == 1)
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        revoke_refresh_tokens_in(&mut tx, tenant_id, Holder::Session(id), now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Stores a code sent for a factor in a login; earlier unused codes of it stop working.

@@ -7,6 +7,7 @@
 use sqlx::{Any, Row, Transaction};
 
 use super::accounts::{EventToWrite, event_in, insert_account_in, insert_factor_in};
+use super::grants::{Holder, revoke_refresh_tokens_in};
 use super::{Db, Result};
 use crate::tenancy::{Account, Factor};
 
@@ -197,12 +198,13 @@ impl Db {
         .bind(&password.account_id)
         .execute(&mut *tx)
         .await?;
-        // A new password ends every session opened with an old one.
+        // A new password ends every session opened with an old one, and what they granted.
         sqlx::query("UPDATE sessions SET state = 'DISABLED' WHERE tenant_id = $1 AND account_id = $2")
             .bind(tenant_id)
             .bind(&password.account_id)
             .execute(&mut *tx)
             .await?;
+        revoke_refresh_tokens_in(&mut tx, tenant_id, Holder::Account(&password.account_id), now).await?;
         insert_factor_in(&mut tx, tenant_id, password).await?;
         sqlx::query("UPDATE accounts SET state = 'ENABLED', updated_at = $1 WHERE tenant_id = $2 AND id = $3 AND state = 'PENDING'")
             .bind(now)

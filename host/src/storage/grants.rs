@@ -241,6 +241,36 @@ impl Db {
     }
 }
 
+/// Whose refresh tokens an ended session or account takes with it.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Holder<'a> {
+    Account(&'a str),
+    Session(&'a str),
+}
+
+/// Revokes the refresh tokens of an account (its password changed, or it stopped being
+/// usable) or of one session (it was ended): ending a session ends what it granted, and
+/// re-enabling an account does not bring its old grants back.
+pub(super) async fn revoke_refresh_tokens_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant_id: &str,
+    holder: Holder<'_>,
+    now: i64,
+) -> Result<()> {
+    let (sql, id) = match holder {
+        Holder::Account(id) => (
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND account_id = $3 AND revoked_at IS NULL",
+            id,
+        ),
+        Holder::Session(id) => (
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE tenant_id = $2 AND session_id = $3 AND revoked_at IS NULL",
+            id,
+        ),
+    };
+    sqlx::query(sql).bind(now).bind(tenant_id).bind(id).execute(&mut **tx).await?;
+    Ok(())
+}
+
 async fn revoke_family_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     tenant_id: &str,
