@@ -7,6 +7,7 @@
 //! | `KEYHAVEN_DATABASE_URL` | `sqlite://keyhaven-data/keyhaven.db` |
 //! | `KEYHAVEN_ROOT_TOKEN` | unset: generated and printed once at first start |
 //! | `KEYHAVEN_PUBLIC_URL` | `http://<KEYHAVEN_LISTEN>`; the base of every issuer URL |
+//! | `KEYHAVEN_TENANT_DOMAIN` | unset; with a domain, each tenant is also served on its subdomain |
 //! | `KEYHAVEN_SECRETS_KEY` | unset: the key in `KEYHAVEN_SECRETS_KEY_FILE` |
 //! | `KEYHAVEN_SECRETS_KEY_FILE` | `keyhaven-data/secrets.key`, created at first start |
 
