@@ -11,7 +11,8 @@
 //!    artifact cache).
 //!
 //! Run with `cargo bench -p keyhaven-tests --bench invocation` (release build).
-//! `KEYHAVEN_BENCH_ITERATIONS` sets the number of measured iterations (default 5000).
+//! `KEYHAVEN_BENCH_ITERATIONS` sets the number of measured iterations (default 5000);
+//! `KEYHAVEN_BENCH_ONLY=invocation` runs the first series only (the hook alone).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -127,6 +128,9 @@ async fn main() {
         ratio(with_fuel.percentile(0.99), without_fuel.percentile(0.99))
     );
     drop(unmetered);
+    if std::env::var("KEYHAVEN_BENCH_ONLY").as_deref() == Ok("invocation") {
+        return;
+    }
 
     // 2. Whole token requests over loopback HTTP, alternating a tenant without and a tenant
     //    with the extension, so both series see the same machine conditions.

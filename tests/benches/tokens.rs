@@ -7,6 +7,8 @@
 //! `KEYHAVEN_BENCH_SECONDS` per round (default 5), `KEYHAVEN_BENCH_ROUNDS` (default 3),
 //! `KEYHAVEN_BENCH_CONNECTIONS` (default 32), `KEYHAVEN_BENCH_THREADS` for wrk (default 2),
 //! `KEYHAVEN_BENCH_ONLY` (`plain` or `extension`: one series, e.g. under a profiler).
+//! Besides throughput and latency it reports the CPU time the service process spent per
+//! token (wrk excluded) and each round's ratio of the two series, measured back to back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -29,6 +31,20 @@ struct Round {
     p50_ms: f64,
     p99_ms: f64,
     failures: u64,
+    /// CPU time the service process (not wrk) spent per token, in microseconds.
+    cpu_us_per_token: f64,
+}
+
+/// CPU time (user + system) this process has used so far, in seconds. Linux's
+/// `/proc/self/stat` counts it in clock ticks of 1/100 s.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// A latency as wrk prints it (`812.00us`, `1.23ms`, `2.01s`), in milliseconds.
@@ -161,26 +177,43 @@ async fn main() {
     }
     for round in 0..rounds {
         for (index, (name, url, script)) in series.iter().enumerate() {
-            let figures = tokio::task::block_in_place(|| run_wrk(url, script, seconds, connections, threads));
+            let cpu_before = process_cpu_seconds();
+            let mut figures = tokio::task::block_in_place(|| run_wrk(url, script, seconds, connections, threads));
+            let tokens = figures.tokens_per_second * seconds as f64;
+            figures.cpu_us_per_token = 1e6 * (process_cpu_seconds() - cpu_before) / tokens;
             println!(
-                "round {round}: {name:<24} {:>9.0} tokens/s  p50 {:>6.2} ms  p99 {:>6.2} ms  failures {}",
-                figures.tokens_per_second, figures.p50_ms, figures.p99_ms, figures.failures
+                "round {round}: {name:<24} {:>9.0} tokens/s  p50 {:>6.2} ms  p99 {:>6.2} ms  CPU {:>5.1} µs/token  failures {}",
+                figures.tokens_per_second, figures.p50_ms, figures.p99_ms, figures.cpu_us_per_token, figures.failures
             );
             results[index].push(figures);
         }
     }
     println!();
     let mut medians = Vec::new();
+    let mut cpu = Vec::new();
     for ((name, _, _), rounds) in series.iter().zip(&results) {
         let tokens = median(rounds.iter().map(|r| r.tokens_per_second).collect());
         let p50 = median(rounds.iter().map(|r| r.p50_ms).collect());
         let p99 = median(rounds.iter().map(|r| r.p99_ms).collect());
+        let cpu_per_token = median(rounds.iter().map(|r| r.cpu_us_per_token).collect());
         let failures: u64 = rounds.iter().map(|r| r.failures).sum();
-        println!("{name:<24} median {tokens:>9.0} tokens/s  p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  failures {failures}");
+        println!(
+            "{name:<24} median {tokens:>9.0} tokens/s  p50 {p50:>6.2} ms  p99 {p99:>6.2} ms  CPU {cpu_per_token:>5.1} µs/token  failures {failures}"
+        );
         medians.push(tokens);
+        cpu.push(cpu_per_token);
     }
-    if let [without, with] = medians[..] {
+    if let ([without, with], [cpu_without, cpu_with]) = (medians.as_slice(), cpu.as_slice()) {
         println!("\nwith the extension: {:.0} % of the throughput without (target ≥ 80 %)", 100.0 * with / without);
-        println!("extension CPU cost per token ≈ {:.1} µs", 1e6 * (1.0 / with - 1.0 / without));
+        // Each round's two series ran back to back, so their ratio is the least disturbed by
+        // the machine's drift between rounds.
+        let paired: Vec<f64> =
+            results[0].iter().zip(&results[1]).map(|(a, b)| b.tokens_per_second / a.tokens_per_second).collect();
+        let rounds: Vec<String> = paired.iter().map(|r| format!("{:.0}", 100.0 * r)).collect();
+        println!("round by round: {} % (median {:.0} %)", rounds.join(" / "), 100.0 * median(paired.clone()));
+        println!(
+            "service CPU per token (wrk excluded): {cpu_without:.1} µs without, {cpu_with:.1} µs with the extension (+{:.1} µs)",
+            cpu_with - cpu_without
+        );
     }
 }
