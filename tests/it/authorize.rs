@@ -94,7 +94,12 @@ async fn exchange(server: &TestServer, tenant: &TestTenant, client_id: &str, cod
 }
 
 async fn refresh(server: &TestServer, tenant: &TestTenant, client_id: &str, token: &str) -> reqwest::Response {
-    token_request(server, tenant, &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)]).await
+    token_request(
+        server,
+        tenant,
+        &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", client_id)],
+    )
+    .await
 }
 
 async fn oauth_error(response: reqwest::Response, status: StatusCode) -> Value {

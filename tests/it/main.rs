@@ -43,6 +43,7 @@ mod admin;
 mod administrators;
 mod authorize;
 mod controls;
+mod conventions;
 mod extensions;
 mod external;
 mod harness;

@@ -25,12 +25,7 @@ impl Page {
 
     /// The ids of the page's forms, in order.
     pub fn forms(&self) -> Vec<String> {
-        self.html
-            .split("<form id=\"")
-            .skip(1)
-            .filter_map(|rest| rest.split('"').next())
-            .map(str::to_owned)
-            .collect()
+        self.html.split("<form id=\"").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
     }
 
     /// The first form whose id starts with `prefix`.
@@ -145,9 +140,10 @@ impl Browser {
 
     /// The form `id` of `page`: its action and its hidden fields.
     pub fn form(page: &Page, id: &str) -> Result<(String, Vec<(String, String)>)> {
-        let start = page.html.find(&format!("<form id=\"{id}\"")).with_context(|| {
-            format!("no form {id:?} on the page (forms: {:?}): {}", page.forms(), page.html)
-        })?;
+        let start = page
+            .html
+            .find(&format!("<form id=\"{id}\""))
+            .with_context(|| format!("no form {id:?} on the page (forms: {:?}): {}", page.forms(), page.html))?;
         let rest = &page.html[start..];
         let form = &rest[..rest.find("</form>").context("unclosed form")?];
         let attribute = |tag: &str, name: &str| -> Option<String> {

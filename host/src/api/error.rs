@@ -38,6 +38,14 @@ pub enum Problem {
     Locked,
     /// Too many requests for the tenant; try again after the seconds the detail names.
     RateLimited(u64),
+    /// An `Idempotency-Key` sent before with a different request.
+    IdempotencyKeyReused,
+    /// An `Idempotency-Key` whose first request is still running.
+    IdempotencyKeyInUse,
+    /// An `If-Match` precondition that does not hold: the resource changed since it was read.
+    PreconditionFailed,
+    /// An update without `If-Match` where one is required.
+    PreconditionRequired,
     Internal,
 }
 
@@ -57,6 +65,10 @@ impl Problem {
             Problem::ExtensionFailed => "extension-failed",
             Problem::Locked => "locked",
             Problem::RateLimited(_) => "rate-limited",
+            Problem::IdempotencyKeyReused => "idempotency-key-reused",
+            Problem::IdempotencyKeyInUse => "idempotency-key-in-use",
+            Problem::PreconditionFailed => "precondition-failed",
+            Problem::PreconditionRequired => "precondition-required",
             Problem::Internal => "internal",
         }
     }
@@ -75,6 +87,10 @@ impl Problem {
             Problem::Denied => StatusCode::UNPROCESSABLE_ENTITY,
             Problem::ExtensionFailed => StatusCode::BAD_GATEWAY,
             Problem::Locked | Problem::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Problem::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Problem::IdempotencyKeyInUse => StatusCode::CONFLICT,
+            Problem::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Problem::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,6 +129,9 @@ impl IntoResponse for ApiError {
             }
             Problem::RateLimited(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Problem::IdempotencyKeyInUse => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
         }

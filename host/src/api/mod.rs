@@ -13,6 +13,8 @@ mod deployments;
 mod error;
 mod events;
 mod extensions;
+mod idempotency;
+pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED};
 mod invocations;
 mod keys;
 mod kv;
@@ -29,7 +31,8 @@ pub use error::{ApiError, Problem};
 
 use crate::AppState;
 
-/// The admin API's routes; every call to one of them is audited ([`audit::record`]).
+/// The admin API's routes; every call to one of them is audited ([`audit::record`]), and
+/// a create or update sent with an `Idempotency-Key` runs once ([`idempotency::guard`]).
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin/v1/audit", get(audit::list_all))
@@ -98,6 +101,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/events", get(events::list))
         .route("/admin/v1/tenants/{tenant}/kv", get(kv::list))
         .route("/admin/v1/tenants/{tenant}/kv/{key}", put(kv::put).delete(kv::delete))
+        // Inside the audit: a repeated answer is audited like the first.
+        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::guard))
         .route_layer(middleware::from_fn_with_state(state, audit::record))
 }
 

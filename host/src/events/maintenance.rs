@@ -7,7 +7,8 @@
 //! rotates signing keys older than the tenant's `signing_key_rotation_days` and removes
 //! retired keys whose tokens have all expired; forgets revocations and client-assertion
 //! ids of tokens and assertions that have expired, and authorization codes and refresh
-//! tokens expired for longer than a refresh token's idle lifetime. Each
+//! tokens expired for longer than a refresh token's idle lifetime, and admin API
+//! idempotency keys older than a day. Each
 //! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
@@ -36,6 +37,8 @@ const BATCH: u32 = 500;
 pub struct MaintenanceReport {
     pub sessions: u64,
     pub codes: u64,
+    /// Admin API idempotency keys past their 24 hours.
+    pub idempotency_keys: u64,
     pub accounts: u64,
     pub pending_accounts: u64,
     pub enrolments: u64,
@@ -53,7 +56,11 @@ impl AppState {
         if !self.db.take_lease("maintenance", &self.node_id, now, now + LEASE_SECONDS).await? {
             return Ok(None);
         }
-        let mut report = MaintenanceReport { codes: self.db.remove_spent_codes(now).await?, ..Default::default() };
+        let mut report = MaintenanceReport {
+            codes: self.db.remove_spent_codes(now).await?,
+            idempotency_keys: self.db.remove_expired_idempotency_keys(now).await?,
+            ..Default::default()
+        };
         // One tenant's failure (a storage error, a key that cannot be made) is logged and
         // the pass goes on, so no tenant keeps the tenants after it from their maintenance.
         for tenant in self.db.list_tenants().await? {

@@ -1,0 +1,205 @@
+//! Admin API conventions that every resource shares: `Idempotency-Key` on creates and
+//! updates (a retried request runs once, per caller, and its answer is given again).
+
+use keyhaven_tests::{TestServer, expect_problem, expect_status, guests, unique_name};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// `method path` with a JSON body and an `Idempotency-Key`, as `token`.
+async fn keyed(
+    server: &TestServer,
+    method: Method,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> reqwest::Response {
+    server
+        .http
+        .request(method, server.url(path))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn replayed(response: &reqwest::Response) -> bool {
+    response.headers().get("idempotent-replayed").is_some_and(|v| v == "true")
+}
+
+db_test!(
+    async fn a_retried_create_runs_once_and_gets_the_first_answer() {
+        let server = TestServer::start().await.unwrap();
+        let root = server.root_token.clone();
+        let name = unique_name("idem");
+        let body = json!({"name": name, "label": "Idempotent"});
+
+        let first = keyed(&server, Method::POST, &root, "/admin/v1/tenants", "create-1", body.clone()).await;
+        assert!(!replayed(&first));
+        let first = expect_status(first, StatusCode::CREATED).await.unwrap();
+        // The retry gets the same answer, its one-time admin token included, and creates nothing.
+        let retry = keyed(&server, Method::POST, &root, "/admin/v1/tenants", "create-1", body.clone()).await;
+        assert!(replayed(&retry), "a repeated answer is marked");
+        assert_eq!(retry.headers()["content-type"], "application/json");
+        let retry = expect_status(retry, StatusCode::CREATED).await.unwrap();
+        assert_eq!(retry, first);
+        let tenants = server.get(&root, "/admin/v1/tenants").await.unwrap();
+        let named = tenants.as_array().unwrap().iter().filter(|t| t["name"] == name).count();
+        assert_eq!(named, 1, "one tenant, not two");
+        // Without the key, the same request is a second attempt: the name is taken.
+        let again = server.call(Method::POST, &root, "/admin/v1/tenants", Some(body)).await.unwrap();
+        let problem = expect_problem(again, StatusCode::CONFLICT).await.unwrap();
+        assert_eq!(problem["type"], "urn:keyhaven:problem:conflict");
+
+        // The same key with another request is refused, and creates nothing.
+        let other = json!({"name": unique_name("idem"), "label": "Other"});
+        let reused = keyed(&server, Method::POST, &root, "/admin/v1/tenants", "create-1", other.clone()).await;
+        let problem = expect_problem(reused, StatusCode::UNPROCESSABLE_ENTITY).await.unwrap();
+        assert_eq!(problem["type"], "urn:keyhaven:problem:idempotency-key-reused");
+        let tenants = server.get(&root, "/admin/v1/tenants").await.unwrap();
+        assert!(!tenants.as_array().unwrap().iter().any(|t| t["name"] == other["name"]));
+
+        // A key that is not 1 to 255 visible ASCII characters is refused.
+        let bad = keyed(&server, Method::POST, &root, "/admin/v1/tenants", "two words", other).await;
+        let problem = expect_problem(bad, StatusCode::BAD_REQUEST).await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().contains("Idempotency-Key"));
+    }
+);
+
+db_test!(
+    async fn keys_belong_to_their_caller_and_end_with_its_token() {
+        let server = TestServer::start().await.unwrap();
+        let tenant = server.create_tenant("idem-caller").await.unwrap();
+        let clients = format!("/admin/v1/tenants/{}/clients", tenant.name);
+        let tokens = format!("/admin/v1/tenants/{}/tokens", tenant.name);
+        let made = keyed(
+            &server,
+            Method::POST,
+            &tenant.admin_token,
+            &tokens,
+            "pat-1",
+            json!({"name": "pipeline", "role": "tenant-admin"}),
+        )
+        .await;
+        let pat = expect_status(made, StatusCode::CREATED).await.unwrap();
+        let pipeline = pat["token"].as_str().unwrap().to_owned();
+
+        // Two callers, one key: each runs its own request.
+        let by_admin =
+            keyed(&server, Method::POST, &tenant.admin_token, &clients, "same-key", json!({"name": "one"})).await;
+        let by_admin = expect_status(by_admin, StatusCode::CREATED).await.unwrap();
+        let by_pipeline = keyed(&server, Method::POST, &pipeline, &clients, "same-key", json!({"name": "two"})).await;
+        let by_pipeline = expect_status(by_pipeline, StatusCode::CREATED).await.unwrap();
+        assert_ne!(by_admin["client_id"], by_pipeline["client_id"]);
+        let retried = keyed(&server, Method::POST, &pipeline, &clients, "same-key", json!({"name": "two"})).await;
+        assert!(replayed(&retried));
+        let retried = expect_status(retried, StatusCode::CREATED).await.unwrap();
+        assert_eq!(
+            retried["client_secret"], by_pipeline["client_secret"],
+            "the secret shown once is shown to its retry"
+        );
+        let listed = server.get(&tenant.admin_token, &clients).await.unwrap();
+        assert_eq!(listed.as_array().unwrap().len(), 2);
+
+        // A revoked token's kept answers are not given out: it is refused like any call.
+        let revoke = format!("{tokens}/{}", pat["id"].as_str().unwrap());
+        let revoked = server.call(Method::DELETE, &tenant.admin_token, &revoke, None).await.unwrap();
+        assert!(revoked.status().is_success(), "{}", revoked.status());
+        let after = keyed(&server, Method::POST, &pipeline, &clients, "same-key", json!({"name": "two"})).await;
+        let problem = expect_problem(after, StatusCode::UNAUTHORIZED).await.unwrap();
+        assert!(!problem.to_string().contains(by_pipeline["client_secret"].as_str().unwrap()));
+    }
+);
+
+db_test!(
+    async fn a_refusal_of_the_moment_is_not_kept_and_concurrent_retries_create_once() {
+        let server = TestServer::start().await.unwrap();
+        let tenant = server.create_tenant("idem-moment").await.unwrap();
+        let scopes = format!("/admin/v1/tenants/{}/scopes", tenant.name);
+        let scope = json!({"value": "reports:read", "label": "Reports", "required_score": 0});
+        let created = server.call(Method::POST, &tenant.admin_token, &scopes, Some(scope.clone())).await.unwrap();
+        expect_status(created, StatusCode::CREATED).await.unwrap();
+
+        // A conflict depends on the moment: once the scope is gone, the retry runs again.
+        let taken = keyed(&server, Method::POST, &tenant.admin_token, &scopes, "scope-1", scope.clone()).await;
+        expect_problem(taken, StatusCode::CONFLICT).await.unwrap();
+        let gone = server.call(Method::DELETE, &tenant.admin_token, &format!("{scopes}/reports:read"), None).await;
+        assert!(gone.unwrap().status().is_success());
+        let retry = keyed(&server, Method::POST, &tenant.admin_token, &scopes, "scope-1", scope.clone()).await;
+        assert!(!replayed(&retry));
+        expect_status(retry, StatusCode::CREATED).await.unwrap();
+
+        // A refusal for what the request carries is its answer: kept, and given again.
+        let invalid = json!({"value": "bad scope", "label": "Bad", "required_score": 0});
+        let refused = keyed(&server, Method::POST, &tenant.admin_token, &scopes, "scope-2", invalid.clone()).await;
+        expect_problem(refused, StatusCode::BAD_REQUEST).await.unwrap();
+        let again = keyed(&server, Method::POST, &tenant.admin_token, &scopes, "scope-2", invalid).await;
+        assert!(replayed(&again));
+        assert_eq!(again.headers()["content-type"], "application/problem+json");
+        expect_problem(again, StatusCode::BAD_REQUEST).await.unwrap();
+
+        // Eight copies of one keyed creation at once: one tenant; each answer is the
+        // creation, its repetition, or "still running".
+        let name = unique_name("idem-race");
+        let body = json!({"name": name, "label": "Race"});
+        let mut sends = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let (http, url, root, body) =
+                (server.http.clone(), server.url("/admin/v1/tenants"), server.root_token.clone(), body.clone());
+            sends.spawn(async move {
+                let response = http
+                    .post(url)
+                    .bearer_auth(root)
+                    .header("idempotency-key", "race")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status();
+                (status, response.json::<Value>().await.unwrap())
+            });
+        }
+        let answers = sends.join_all().await;
+        let created: Vec<&Value> =
+            answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).map(|(_, body)| body).collect();
+        assert!(!created.is_empty());
+        assert!(created.iter().all(|body| body["tenant"]["id"] == created[0]["tenant"]["id"]), "{answers:?}");
+        for (status, body) in &answers {
+            if *status != StatusCode::CREATED {
+                assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+                assert_eq!(body["type"], "urn:keyhaven:problem:idempotency-key-in-use");
+            }
+        }
+        let tenants = server.get(&server.root_token, "/admin/v1/tenants").await.unwrap();
+        assert_eq!(tenants.as_array().unwrap().iter().filter(|t| t["name"] == name).count(), 1);
+    }
+);
+
+db_test!(
+    async fn a_retried_upload_makes_one_deployment() {
+        let server = TestServer::start().await.unwrap();
+        let tenant = server.create_tenant("idem-upload").await.unwrap();
+        let path = format!("/admin/v1/tenants/{}/extensions?name=claims", tenant.name);
+        let upload = |key: &'static str| {
+            server
+                .http
+                .post(server.url(&path))
+                .bearer_auth(&tenant.admin_token)
+                .header("content-type", "application/wasm")
+                .header("idempotency-key", key)
+                .body(guests::bytes(guests::CUSTOM_CLAIMS))
+                .send()
+        };
+        let first = expect_status(upload("upload-1").await.unwrap(), StatusCode::ACCEPTED).await.unwrap();
+        let retry = upload("upload-1").await.unwrap();
+        assert!(replayed(&retry));
+        let retry = expect_status(retry, StatusCode::ACCEPTED).await.unwrap();
+        assert_eq!(retry["id"], first["id"]);
+        server.wait_built(&tenant, first["id"].as_str().unwrap()).await.unwrap();
+        let deployments =
+            server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/deployments", tenant.name)).await.unwrap();
+        assert_eq!(deployments.as_array().unwrap().len(), 1, "{deployments}");
+    }
+);
