@@ -1,5 +1,6 @@
 //! Admin API conventions that every resource shares: `Idempotency-Key` on creates and
-//! updates (a retried request runs once, per caller, and its answer is given again).
+//! updates (a retried request runs once, per caller, and its answer is given again), and
+//! `ETag` / `If-Match` (a change made against an outdated read is refused, atomically).
 
 use keyhaven_tests::{TestServer, expect_problem, expect_status, guests, unique_name};
 use reqwest::{Method, StatusCode};
@@ -201,5 +202,127 @@ db_test!(
         let deployments =
             server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/deployments", tenant.name)).await.unwrap();
         assert_eq!(deployments.as_array().unwrap().len(), 1, "{deployments}");
+    }
+);
+
+/// `method path` with a JSON body and `If-Match: tag`, as `token`.
+async fn conditional(
+    server: &TestServer,
+    method: Method,
+    token: &str,
+    path: &str,
+    tag: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = server.http.request(method, server.url(path)).bearer_auth(token).header("if-match", tag);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+/// `GET path` as `token`: the body and its `ETag`.
+async fn read(server: &TestServer, token: &str, path: &str) -> (Value, String) {
+    let response = server.http.get(server.url(path)).bearer_auth(token).send().await.unwrap();
+    let tag = response.headers().get("etag").expect("a read carries an ETag").to_str().unwrap().to_owned();
+    (expect_status(response, StatusCode::OK).await.unwrap(), tag)
+}
+
+db_test!(
+    async fn a_change_against_an_outdated_read_is_refused() {
+        let server = TestServer::start().await.unwrap();
+        let tenant = server.create_tenant("etag").await.unwrap();
+        let client = server.create_client(&tenant, json!({"name": "billing"})).await.unwrap();
+        let path = format!("/admin/v1/tenants/{}/clients/{}", tenant.name, client.client_id);
+        let token = &tenant.admin_token;
+
+        // A read's tag is stable while nothing changes; If-None-Match with it answers 304.
+        let (_, tag) = read(&server, token, &path).await;
+        assert!(tag.starts_with('"') && tag.ends_with('"'), "a strong tag: {tag}");
+        assert_eq!(read(&server, token, &path).await.1, tag);
+        let unchanged =
+            server.http.get(server.url(&path)).bearer_auth(token).header("if-none-match", &tag).send().await.unwrap();
+        assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+
+        // Administrators A and B both read; A changes first, with the tag it read.
+        let changed = conditional(&server, Method::PATCH, token, &path, &tag, Some(json!({"name": "billing-a"}))).await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        let new_tag =
+            changed.headers().get("etag").expect("the change answers its new tag").to_str().unwrap().to_owned();
+        assert_ne!(new_tag, tag);
+        assert_eq!(read(&server, token, &path).await.1, new_tag, "the answered tag is the next read's");
+        // B's change, made against the old read, is refused and changes nothing.
+        let stale = conditional(&server, Method::PATCH, token, &path, &tag, Some(json!({"name": "billing-b"}))).await;
+        let problem = expect_problem(stale, StatusCode::PRECONDITION_FAILED).await.unwrap();
+        assert_eq!(problem["type"], "urn:keyhaven:problem:precondition-failed");
+        assert!(problem["detail"].as_str().unwrap().contains(&new_tag), "the detail names the current tag");
+        let (now, _) = read(&server, token, &path).await;
+        assert_eq!(now["name"], "billing-a");
+        // B re-reads and reapplies: accepted.
+        let reapplied =
+            conditional(&server, Method::PATCH, token, &path, &new_tag, Some(json!({"name": "billing-b"}))).await;
+        assert_eq!(reapplied.status(), StatusCode::OK);
+        assert_eq!(read(&server, token, &path).await.0["name"], "billing-b");
+
+        // `*` matches any current representation, and nothing that is not there.
+        let missing = format!("/admin/v1/tenants/{}/clients/cl_missing", tenant.name);
+        let gone = conditional(&server, Method::PATCH, token, &missing, "*", Some(json!({"name": "x"}))).await;
+        expect_problem(gone, StatusCode::PRECONDITION_FAILED).await.unwrap();
+        let any = conditional(&server, Method::PATCH, token, &path, "*", Some(json!({"name": "billing-c"}))).await;
+        assert_eq!(any.status(), StatusCode::OK);
+
+        // A conditional delete: refused with an old tag, done with the current one.
+        let rules = format!("/admin/v1/tenants/{}/rules", tenant.name);
+        let scope = json!({"value": "reports:read", "label": "Reports", "required_score": 0});
+        let scopes = format!("/admin/v1/tenants/{}/scopes", tenant.name);
+        let created = server.call(Method::POST, token, &scopes, Some(scope)).await.unwrap();
+        expect_status(created, StatusCode::CREATED).await.unwrap();
+        let rule = json!({"label": "reports", "client_id": client.client_id, "scopes": ["reports:read"]});
+        let rule = server.call(Method::POST, token, &rules, Some(rule)).await.unwrap();
+        let rule = expect_status(rule, StatusCode::CREATED).await.unwrap();
+        let rule_path = format!("{rules}/{}", rule["id"].as_str().unwrap());
+        let (_, rule_tag) = read(&server, token, &rule_path).await;
+        let stale = conditional(&server, Method::DELETE, token, &rule_path, "\"0\"", None).await;
+        expect_problem(stale, StatusCode::PRECONDITION_FAILED).await.unwrap();
+        read(&server, token, &rule_path).await;
+        let deleted = conditional(&server, Method::DELETE, token, &rule_path, &rule_tag, None).await;
+        assert!(deleted.status().is_success(), "{}", deleted.status());
+        let after = server.call(Method::GET, token, &rule_path, None).await.unwrap();
+        expect_problem(after, StatusCode::NOT_FOUND).await.unwrap();
+    }
+);
+
+db_test!(
+    multi_thread async fn of_two_concurrent_changes_from_one_read_one_wins() {
+        let server = TestServer::start().await.unwrap();
+        let tenant = server.create_tenant("etag-race").await.unwrap();
+        let client = server.create_client(&tenant, json!({"name": "shared"})).await.unwrap();
+        let path = format!("/admin/v1/tenants/{}/clients/{}", tenant.name, client.client_id);
+        for round in 0..5 {
+            let (_, tag) = read(&server, &tenant.admin_token, &path).await;
+            let mut changes = tokio::task::JoinSet::new();
+            for writer in ["a", "b", "c"] {
+                let (http, url, token, tag) =
+                    (server.http.clone(), server.url(&path), tenant.admin_token.clone(), tag.clone());
+                changes.spawn(async move {
+                    let name = format!("{writer}-{round}");
+                    let response = http
+                        .patch(url)
+                        .bearer_auth(token)
+                        .header("if-match", tag)
+                        .json(&json!({"name": name}))
+                        .send()
+                        .await
+                        .unwrap();
+                    (response.status(), name)
+                });
+            }
+            let outcomes = changes.join_all().await;
+            let won: Vec<&String> =
+                outcomes.iter().filter(|(status, _)| *status == StatusCode::OK).map(|(_, name)| name).collect();
+            assert_eq!(won.len(), 1, "exactly one change from the same read wins: {outcomes:?}");
+            assert!(outcomes.iter().all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::PRECONDITION_FAILED));
+            assert_eq!(read(&server, &tenant.admin_token, &path).await.0["name"], *won[0]);
+        }
     }
 );

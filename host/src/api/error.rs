@@ -44,8 +44,6 @@ pub enum Problem {
     IdempotencyKeyInUse,
     /// An `If-Match` precondition that does not hold: the resource changed since it was read.
     PreconditionFailed,
-    /// An update without `If-Match` where one is required.
-    PreconditionRequired,
     Internal,
 }
 
@@ -68,7 +66,6 @@ impl Problem {
             Problem::IdempotencyKeyReused => "idempotency-key-reused",
             Problem::IdempotencyKeyInUse => "idempotency-key-in-use",
             Problem::PreconditionFailed => "precondition-failed",
-            Problem::PreconditionRequired => "precondition-required",
             Problem::Internal => "internal",
         }
     }
@@ -90,7 +87,6 @@ impl Problem {
             Problem::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Problem::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Problem::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            Problem::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -19,6 +19,7 @@ mod invocations;
 mod keys;
 mod kv;
 mod limits;
+mod preconditions;
 mod rules;
 pub(crate) mod tenants;
 mod tokens;
@@ -31,9 +32,19 @@ pub use error::{ApiError, Problem};
 
 use crate::AppState;
 
-/// The admin API's routes; every call to one of them is audited ([`audit::record`]), and
-/// a create or update sent with an `Idempotency-Key` runs once ([`idempotency::guard`]).
+/// The admin API: its [`routes`], every call audited ([`audit::record`]); a create or
+/// update sent with an `Idempotency-Key` runs once ([`idempotency::guard`]); reads carry an
+/// `ETag` and writes honour `If-Match` under their path's lock ([`preconditions::guard`]).
 pub fn router(state: AppState) -> Router<AppState> {
+    routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), preconditions::guard))
+        // Inside the audit: a repeated answer is audited like the first.
+        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::guard))
+        .route_layer(middleware::from_fn_with_state(state, audit::record))
+}
+
+/// The admin API's routes and handlers, without the layers [`router`] adds.
+pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/v1/audit", get(audit::list_all))
         .route("/admin/v1/tenants/{tenant}/audit", get(audit::list))
@@ -101,9 +112,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/events", get(events::list))
         .route("/admin/v1/tenants/{tenant}/kv", get(kv::list))
         .route("/admin/v1/tenants/{tenant}/kv/{key}", put(kv::put).delete(kv::delete))
-        // Inside the audit: a repeated answer is audited like the first.
-        .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::guard))
-        .route_layer(middleware::from_fn_with_state(state, audit::record))
 }
 
 pub use error::{method_not_allowed, not_found};

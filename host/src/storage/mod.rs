@@ -20,6 +20,7 @@ mod idempotency;
 mod invocations;
 mod keys;
 mod kv;
+mod locks;
 mod maintenance;
 mod plans;
 mod revocations;
@@ -44,6 +45,7 @@ pub use idempotency::{IDEMPOTENCY_KEY_SECONDS, KeyClaim};
 pub use invocations::{InvocationRow, InvocationStats, NewInvocation};
 pub use keys::{KeyInfo, SigningKeyRow};
 pub use kv::{KvEntry, KvWrite};
+pub use locks::ResourceLock;
 pub use plans::{PlanRow, TenantLimitsRow};
 pub use tokens::{PatRow, ROOT_TOKEN_ID};
 
@@ -158,6 +160,8 @@ pub struct Db {
     backend: Backend,
     /// The PostgreSQL URL, for the change listener's own connection.
     postgres_url: Option<String>,
+    /// Resource locks held on this node (SQLite: the only node).
+    local_locks: locks::LocalLocks,
 }
 
 impl Db {
@@ -195,7 +199,7 @@ impl Db {
             Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
         };
         let postgres_url = (backend == Backend::Postgres).then(|| url.to_owned());
-        Ok(Db { pool, backend, postgres_url })
+        Ok(Db { pool, backend, postgres_url, local_locks: Default::default() })
     }
 
     /// The PostgreSQL URL, when this is PostgreSQL.

@@ -1,0 +1,154 @@
+//! `ETag`, `If-Match` and `If-None-Match` on the admin API (RFC 9110 §8.8.3, §13.1), so two
+//! administrators never silently overwrite each other. Every successful read carries a
+//! strong `ETag`: the SHA-256 of the representation it returned (`If-None-Match` with it
+//! answers 304). A write (PATCH, PUT, DELETE) to a path takes that path's resource lock
+//! (on every node sharing the database) for its whole run, so no other write to the path
+//! comes between its check and its change; with `If-Match` it first reads the resource as
+//! the caller would (`GET` on the same path, with the caller's credentials) and goes on only
+//! if the tag still matches — otherwise 412 `precondition-failed`, with nothing changed. A
+//! successful PATCH or PUT answers with the resource's new `ETag`, so the next change can
+//! be conditional without another read.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
+
+use super::error::{ApiError, Problem};
+use crate::AppState;
+
+/// Tags reads and runs writes under their path's lock (see the module documentation).
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if matches!(method, Method::GET | Method::HEAD) {
+        let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+        let response = next.run(request).await;
+        return tagged(response, if_none_match.as_ref()).await;
+    }
+    if !matches!(method, Method::PATCH | Method::PUT | Method::DELETE) {
+        return next.run(request).await;
+    }
+    let (uri, credentials) = (request.uri().clone(), read_headers(request.headers()));
+    let lock = match state.db.lock_resource(&format!("admin-api {}", uri.path())).await {
+        Ok(lock) => lock,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut response = match request.headers().get(header::IF_MATCH).cloned() {
+        Some(if_match) => match read(&state, uri.clone(), credentials.clone()).await {
+            Ok(current) => {
+                let current = current.map(|body| entity_tag(&body));
+                match matches_any(&if_match, current.as_deref()) {
+                    true => next.run(request).await,
+                    false => refused(current.as_deref()),
+                }
+            }
+            Err(e) => e.into_response(),
+        },
+        None => next.run(request).await,
+    };
+    // The new tag, read while the lock still holds, so the next change can be conditional.
+    if response.status().is_success() && method != Method::DELETE {
+        response.headers_mut().remove(header::ETAG);
+        if let Ok(Some(body)) = read(&state, uri, credentials).await
+            && let Ok(tag) = HeaderValue::from_str(&entity_tag(&body))
+        {
+            response.headers_mut().insert(header::ETAG, tag);
+        }
+    }
+    if let Err(e) = lock.release().await {
+        tracing::warn!("cannot release a resource lock: {e}");
+    }
+    response
+}
+
+/// The strong entity tag of a representation.
+pub fn entity_tag(body: &[u8]) -> String {
+    format!("\"{}\"", &crate::secrets::sha256_hex(body)[..32])
+}
+
+/// Adds the `ETag` to a successful read; 304 when `If-None-Match` already names it.
+async fn tagged(response: Response, if_none_match: Option<&HeaderValue>) -> Response {
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::internal("cannot read a response to tag it").into_response();
+    };
+    let tag = entity_tag(&body);
+    let Ok(value) = HeaderValue::from_str(&tag) else { return Response::from_parts(parts, Body::from(body)) };
+    if if_none_match.is_some_and(|header| matches_weakly(header, &tag)) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        not_modified.headers_mut().insert(header::ETAG, value);
+        return not_modified;
+    }
+    parts.headers.insert(header::ETAG, value);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// What a read of the path needs from the write's request: its credentials.
+fn read_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut read = HeaderMap::new();
+    if let Some(authorization) = headers.get(header::AUTHORIZATION) {
+        read.insert(header::AUTHORIZATION, authorization.clone());
+    }
+    read
+}
+
+/// `GET uri` through the admin API's routes (not audited: the caller did not ask for it).
+async fn read(state: &AppState, uri: axum::http::Uri, headers: HeaderMap) -> Result<Option<Bytes>, ApiError> {
+    let mut get = Request::new(Body::empty());
+    *get.uri_mut() = uri;
+    *get.headers_mut() = headers;
+    let routes = super::routes().with_state(state.clone());
+    let response = routes.oneshot(get).await.map_err(ApiError::internal)?;
+    if response.status() != StatusCode::OK {
+        return Ok(None);
+    }
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map_err(ApiError::internal)?;
+    Ok(Some(body))
+}
+
+/// Whether `If-Match` holds for the current tag: `*` for any current representation, else
+/// one of the listed tags compared strongly.
+fn matches_any(if_match: &HeaderValue, current: Option<&str>) -> bool {
+    let (Ok(list), Some(current)) = (if_match.to_str(), current) else { return false };
+    list.split(',').map(str::trim).any(|tag| tag == "*" || tag == current)
+}
+
+/// `If-None-Match`: weak comparison (a `W/` prefix is ignored).
+fn matches_weakly(if_none_match: &HeaderValue, tag: &str) -> bool {
+    let Ok(list) = if_none_match.to_str() else { return false };
+    list.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == tag)
+}
+
+fn refused(current: Option<&str>) -> Response {
+    let detail = match current {
+        Some(tag) => format!(
+            "the resource changed since it was read (its ETag is now {tag}); read it again and reapply the change"
+        ),
+        None => "there is no current representation of this resource to match".to_owned(),
+    };
+    ApiError::new(Problem::PreconditionFailed, detail).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_compares_strongly_and_if_none_match_weakly() {
+        let tag = entity_tag(b"{}");
+        let header = |v: &str| HeaderValue::from_str(v).unwrap_or(HeaderValue::from_static(""));
+        assert!(matches_any(&header(&tag), Some(&tag)));
+        assert!(matches_any(&header(&format!("\"other\", {tag}")), Some(&tag)));
+        assert!(matches_any(&header("*"), Some(&tag)));
+        assert!(!matches_any(&header("*"), None), "nothing to match");
+        assert!(!matches_any(&header(&format!("W/{tag}")), Some(&tag)), "a weak tag never matches strongly");
+        assert!(!matches_any(&header("\"other\""), Some(&tag)));
+        assert!(matches_weakly(&header(&format!("W/{tag}")), &tag));
+        assert_ne!(entity_tag(b"{}"), entity_tag(b"{ }"));
+    }
+}
