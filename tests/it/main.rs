@@ -50,5 +50,6 @@ mod harness;
 mod hooks;
 mod introspection;
 mod platform;
+mod roles;
 mod tenants;
 mod tokens;
