@@ -58,6 +58,9 @@ pub enum VaultError {
 /// Seals and opens secrets with the node key.
 pub struct Vault {
     key: LessSafeKey,
+    /// Keys digests of request bodies (idempotency fingerprints), which may carry passwords:
+    /// without the node key, a copy of the database gives nothing to guess against.
+    fingerprints: aws_lc_rs::hmac::Key,
 }
 
 impl std::fmt::Debug for Vault {
@@ -78,7 +81,13 @@ impl Vault {
             return Err(VaultError::BadKey);
         }
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| VaultError::BadKey)?;
-        Ok(Vault { key: LessSafeKey::new(key) })
+        // A key of its own for fingerprints, derived so it never equals the sealing key.
+        let derived = aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, bytes),
+            b"keyhaven fingerprints",
+        );
+        let fingerprints = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref());
+        Ok(Vault { key: LessSafeKey::new(key), fingerprints })
     }
 
     /// The key in `path`, creating the file with a new random key if it does not exist.
@@ -108,6 +117,12 @@ impl Vault {
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(context.as_bytes()), &mut data)
             .map_err(|_| VaultError::Seal)?;
         Ok(SealedSecret { nonce: nonce.to_vec(), ciphertext: data })
+    }
+
+    /// A keyed digest (HMAC-SHA-256, hex) of `data`: the same on every node sharing this key.
+    pub fn fingerprint(&self, data: &[u8]) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.fingerprints, data);
+        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// Decrypts a sealed secret bound to `context`.

@@ -111,6 +111,16 @@ db_test!(
         let after = keyed(&server, Method::POST, &pipeline, &clients, "same-key", json!({"name": "two"})).await;
         let problem = expect_problem(after, StatusCode::UNAUTHORIZED).await.unwrap();
         assert!(!problem.to_string().contains(by_pipeline["client_secret"].as_str().unwrap()));
+
+        // Nor are those of a caller who may no longer act on the tenant.
+        let tenant_path = format!("/admin/v1/tenants/{}", tenant.name);
+        let disabled = server.call(Method::PATCH, &server.root_token, &tenant_path, Some(json!({"state": "DISABLED"})));
+        assert_eq!(disabled.await.unwrap().status(), StatusCode::OK);
+        let after =
+            keyed(&server, Method::POST, &tenant.admin_token, &clients, "same-key", json!({"name": "one"})).await;
+        assert!(!replayed(&after));
+        let problem = expect_problem(after, StatusCode::FORBIDDEN).await.unwrap();
+        assert!(!problem.to_string().contains(by_admin["client_secret"].as_str().unwrap()));
     }
 );
 
@@ -243,6 +253,18 @@ db_test!(
         let unchanged =
             server.http.get(server.url(&path)).bearer_auth(token).header("if-none-match", &tag).send().await.unwrap();
         assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(unchanged.headers()["etag"].to_str().unwrap(), tag);
+        assert!(unchanged.bytes().await.unwrap().is_empty());
+
+        // Conditions are evaluated for callers allowed to write, after their credentials:
+        // no token is 401, another tenant's administrator is told the tenant does not exist.
+        let anonymous = server.http.patch(server.url(&path)).header("if-match", "*").json(&json!({"name": "x"}));
+        expect_problem(anonymous.send().await.unwrap(), StatusCode::UNAUTHORIZED).await.unwrap();
+        let other = server.create_tenant("etag-other").await.unwrap();
+        let foreign =
+            conditional(&server, Method::PATCH, &other.admin_token, &path, "*", Some(json!({"name": "x"}))).await;
+        let problem = expect_problem(foreign, StatusCode::NOT_FOUND).await.unwrap();
+        assert!(!problem.to_string().contains(&tenant.id));
 
         // Administrators A and B both read; A changes first, with the tag it read.
         let changed = conditional(&server, Method::PATCH, token, &path, &tag, Some(json!({"name": "billing-a"}))).await;
@@ -282,9 +304,12 @@ db_test!(
         let rule = expect_status(rule, StatusCode::CREATED).await.unwrap();
         let rule_path = format!("{rules}/{}", rule["id"].as_str().unwrap());
         let (_, rule_tag) = read(&server, token, &rule_path).await;
-        let stale = conditional(&server, Method::DELETE, token, &rule_path, "\"0\"", None).await;
+        let relabelled =
+            conditional(&server, Method::PATCH, token, &rule_path, &rule_tag, Some(json!({"label": "renamed"}))).await;
+        assert_eq!(relabelled.status(), StatusCode::OK);
+        let stale = conditional(&server, Method::DELETE, token, &rule_path, &rule_tag, None).await;
         expect_problem(stale, StatusCode::PRECONDITION_FAILED).await.unwrap();
-        read(&server, token, &rule_path).await;
+        let (_, rule_tag) = read(&server, token, &rule_path).await;
         let deleted = conditional(&server, Method::DELETE, token, &rule_path, &rule_tag, None).await;
         assert!(deleted.status().is_success(), "{}", deleted.status());
         let after = server.call(Method::GET, token, &rule_path, None).await.unwrap();

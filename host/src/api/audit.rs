@@ -50,7 +50,7 @@ impl AuditSlot {
 }
 
 /// The tenant name a path names, `/admin/v1/tenants/{tenant}/...`.
-fn tenant_in(path: &str) -> Option<&str> {
+pub(super) fn tenant_in(path: &str) -> Option<&str> {
     path.strip_prefix("/admin/v1/tenants/").map(|rest| rest.split('/').next().unwrap_or(rest)).filter(|n| !n.is_empty())
 }
 

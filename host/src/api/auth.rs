@@ -151,3 +151,33 @@ impl Caller {
         }
     }
 }
+
+/// Who is calling and, for a tenant's route, which tenant: what the admin API's middlewares
+/// establish before they keep or lock anything for a request.
+#[derive(Debug)]
+pub struct Identified {
+    pub caller: Caller,
+    /// The id of the tenant the path names, which the caller may administer.
+    pub tenant_id: Option<String>,
+}
+
+/// Identifies the caller of a request and checks it may act on the tenant its path names.
+/// `None` when it may not (no valid token, a viewer writing, a tenant it does not see): the
+/// route itself then answers, as it would without the middleware.
+pub async fn identify(state: &AppState, parts: &mut Parts) -> Result<Option<Identified>, ApiError> {
+    let refusal = |e: &ApiError| matches!(e.kind, Problem::Unauthenticated | Problem::Forbidden | Problem::NotFound);
+    let caller = match Caller::from_request_parts(parts, state).await {
+        Ok(caller) => caller,
+        Err(e) if refusal(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let tenant_id = match super::audit::tenant_in(parts.uri.path()) {
+        Some(name) => match caller.tenant(state, name).await {
+            Ok(tenant) => Some(tenant.id),
+            Err(e) if refusal(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        },
+        None => None,
+    };
+    Ok(Some(Identified { caller, tenant_id }))
+}

@@ -1,16 +1,18 @@
 //! `Idempotency-Key` on the admin API's creates and updates (POST and PATCH, as the IETF
 //! draft `draft-ietf-httpapi-idempotency-key-header` describes). The first request with a
-//! key claims it for its caller (the token or session that authenticated it) and its
-//! fingerprint (method, path, content type and body); its answer is kept, sealed with the
-//! node key because it may show a secret once, and a retry of the same request within 24
-//! hours gets that answer again (marked `Idempotent-Replayed: true`) instead of running
-//! twice. The same key with another request is refused (422), as is a retry while the
-//! first request still runs (409, `Retry-After`). Answers that changed nothing a retry
-//! could repeat (5xx, authentication, rate limits, conflicts) are not kept: the key is
-//! released and a retry runs afresh.
+//! key claims it for its caller (the token or session that authenticated it, once it is
+//! known to be allowed on the path's tenant) and its fingerprint (method, path, content
+//! type and body, as a digest keyed by the node key, since bodies carry passwords). The
+//! claimed request runs to its end even if the client goes away; its answer is kept,
+//! sealed with the node key because it may show a secret once, and a retry of the same
+//! request within 24 hours gets that answer again (marked `Idempotent-Replayed: true`)
+//! instead of running twice. The same key with another request is refused (422), as is a
+//! retry while the first request still runs (409, `Retry-After`). Only answers that follow
+//! from the request itself are kept (2xx, 400, 415); after any other the key is released
+//! and a retry runs afresh. A claim whose node died is taken over after 5 minutes.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,7 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use super::auth::Caller;
+use super::auth::identify;
 use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::storage::KeyClaim;
@@ -28,10 +30,12 @@ use crate::vault::SealedSecret;
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// The response header that marks a repeated answer.
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-/// The largest body a keyed request may carry: the largest component any tenant may upload.
-const MAX_BODY_BYTES: usize = 64 << 20;
-/// The response headers kept with an answer.
-const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+/// The largest component upload a keyed request may carry: the largest any plan allows.
+const MAX_UPLOAD_BYTES: usize = 64 << 20;
+/// The largest JSON body of a keyed request: the admin API's limit for JSON.
+const MAX_BODY_BYTES: usize = 2 << 20;
+/// The response headers kept with an answer (not its `ETag`, which a retry would find stale).
+const KEPT_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::LOCATION];
 
 /// An answer as kept for a retry.
 #[derive(Debug, Serialize, Deserialize)]
@@ -52,17 +56,23 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Err(e) => return e.into_response(),
     };
     let (mut parts, body) = request.into_parts();
-    // Keys belong to authenticated callers; anyone else gets the route's own refusal.
-    let caller = match Caller::from_request_parts(&mut parts, &state).await {
-        Ok(caller) => caller,
-        Err(_) => return next.run(Request::from_parts(parts, body)).await,
+    // Keys belong to callers that may make the request; anyone else gets the route's own
+    // refusal, and a kept answer is never given to a caller who may no longer act.
+    let caller = match identify(&state, &mut parts).await {
+        Ok(Some(identified)) => identified.caller,
+        Ok(None) => return next.run(Request::from_parts(parts, body)).await,
+        Err(e) => return e.into_response(),
     };
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
-        let detail = format!("a request with an Idempotency-Key may carry at most {MAX_BODY_BYTES} bytes");
+    let limit = match parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/wasm") {
+        true => MAX_UPLOAD_BYTES,
+        false => MAX_BODY_BYTES,
+    };
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        let detail = format!("this request may carry at most {limit} bytes");
         return ApiError::new(Problem::PayloadTooLarge, detail).into_response();
     };
-    let fingerprint =
-        fingerprint(&parts.method, parts.uri.path_and_query().map_or("", |p| p.as_str()), &parts.headers, &body);
+    let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let fingerprint = state.extensions.vault().fingerprint(&request_text(&parts.method, path, &parts.headers, &body));
     let caller_id = caller.token_id;
     let now = state.clock.now();
     let claim = match state.db.claim_idempotency_key(&caller_id, &key, &fingerprint, now).await {
@@ -84,18 +94,38 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         }
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    // The claimed request runs to its end even if its client goes away, so its key is
+    // always completed or released.
+    let request = Request::from_parts(parts, Body::from(body));
+    let (task_state, task_caller, task_key) = (state.clone(), caller_id.clone(), key.clone());
+    let task = tokio::spawn(async move {
+        let response = next.run(request).await;
+        finish(&task_state, &task_caller, &task_key, response).await
+    });
+    match task.await {
+        Ok(response) => response,
+        Err(e) => {
+            if let Err(e) = state.db.release_idempotency_key(&caller_id, &key).await {
+                tracing::warn!("cannot release an idempotency key: {e}");
+            }
+            ApiError::internal(format!("a keyed request failed: {e}")).into_response()
+        }
+    }
+}
+
+/// Keeps the answer of a claimed request, or releases its key (see [`keeps`]).
+async fn finish(state: &AppState, caller: &str, key: &str, response: Response) -> Response {
     let (parts, body) = response.into_parts();
     // Admin API answers are small JSON documents, already in memory.
     let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let kept = match keeps(parts.status) {
-        true => keep(&state, &caller_id, &key, parts.status, &parts.headers, &body).await,
-        false => Err(()),
+    let outcome = match keeps(parts.status) {
+        true => keep(state, caller, key, parts.status, &parts.headers, &body).await,
+        false => state.db.release_idempotency_key(caller, key).await.map_err(|e| e.to_string()),
     };
-    if kept.is_err()
-        && let Err(e) = state.db.release_idempotency_key(&caller_id, &key).await
-    {
-        tracing::warn!("cannot release an idempotency key: {e}");
+    if let Err(e) = outcome {
+        // A done request whose answer is lost keeps its claim: a retry is told to wait, never
+        // runs the request a second time.
+        tracing::warn!("cannot keep or release an idempotency key: {e}");
     }
     Response::from_parts(parts, Body::from(body))
 }
@@ -109,25 +139,21 @@ fn parse_key(value: &HeaderValue) -> Result<&str, ApiError> {
     valid.then_some(key).ok_or_else(invalid)
 }
 
-/// What identifies a request: its method, path and query, content type and body.
-fn fingerprint(method: &Method, path: &str, headers: &HeaderMap, body: &Bytes) -> String {
+/// What identifies a request: its method, path and query, content type and body. It is
+/// stored only as a keyed digest ([`crate::vault::Vault::fingerprint`]): bodies carry
+/// passwords and secrets.
+fn request_text(method: &Method, path: &str, headers: &HeaderMap, body: &Bytes) -> Vec<u8> {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mut text = format!("{method} {path}\n{content_type}\n").into_bytes();
     text.extend_from_slice(body);
-    crate::secrets::sha256_hex(&text)
+    text
 }
 
 /// Whether an answer is kept for retries: what the request did (2xx), or its refusal for
-/// what it carried (400, 413, 415, 422). Other answers depend on the moment, not the request.
+/// the form of what it carried (400, 415). Other answers may change with the moment (a
+/// plan's limits, an extension's verdict, a conflict, a rate limit).
 fn keeps(status: StatusCode) -> bool {
-    status.is_success()
-        || matches!(
-            status,
-            StatusCode::BAD_REQUEST
-                | StatusCode::PAYLOAD_TOO_LARGE
-                | StatusCode::UNSUPPORTED_MEDIA_TYPE
-                | StatusCode::UNPROCESSABLE_ENTITY
-        )
+    status.is_success() || matches!(status, StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE)
 }
 
 fn context(caller: &str, key: &str) -> String {
@@ -141,17 +167,17 @@ async fn keep(
     status: StatusCode,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<(), ()> {
+) -> Result<(), String> {
     let headers = KEPT_HEADERS
         .iter()
         .filter_map(|name| Some((name.as_str().to_owned(), headers.get(name)?.to_str().ok()?.to_owned())))
         .collect();
     let answer = KeptAnswer { headers, body: STANDARD.encode(body) };
-    let text = serde_json::to_string(&answer).map_err(|_| ())?;
+    let text = serde_json::to_string(&answer).map_err(|e| e.to_string())?;
     let sealed = state.extensions.vault().seal(state.entropy.as_ref(), &text, &context(caller, key));
-    let sealed = sealed.map_err(|e| tracing::warn!("cannot seal an idempotent answer: {e}"))?;
+    let sealed = sealed.map_err(|e| e.to_string())?;
     let stored = state.db.complete_idempotency_key(caller, key, status.as_u16(), &sealed.to_text()).await;
-    stored.map_err(|e| tracing::warn!("cannot keep an idempotent answer: {e}"))
+    stored.map_err(|e| e.to_string())
 }
 
 fn replay(state: &AppState, caller: &str, key: &str, status: u16, sealed: &str) -> Result<Response, ApiError> {
@@ -187,20 +213,20 @@ mod tests {
     }
 
     #[test]
-    fn fingerprints_differ_by_method_path_type_and_body() {
+    fn request_texts_differ_by_method_path_type_and_body() {
         let json = {
             let mut h = HeaderMap::new();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             h
         };
-        let base = fingerprint(&Method::POST, "/admin/v1/tenants", &json, &Bytes::from_static(b"{}"));
-        assert_eq!(base, fingerprint(&Method::POST, "/admin/v1/tenants", &json, &Bytes::from_static(b"{}")));
-        assert_ne!(base, fingerprint(&Method::PATCH, "/admin/v1/tenants", &json, &Bytes::from_static(b"{}")));
-        assert_ne!(base, fingerprint(&Method::POST, "/admin/v1/plans", &json, &Bytes::from_static(b"{}")));
+        let base = request_text(&Method::POST, "/admin/v1/tenants", &json, &Bytes::from_static(b"{}"));
+        assert_eq!(base, request_text(&Method::POST, "/admin/v1/tenants", &json, &Bytes::from_static(b"{}")));
+        assert_ne!(base, request_text(&Method::PATCH, "/admin/v1/tenants", &json, &Bytes::from_static(b"{}")));
+        assert_ne!(base, request_text(&Method::POST, "/admin/v1/plans", &json, &Bytes::from_static(b"{}")));
         assert_ne!(
             base,
-            fingerprint(&Method::POST, "/admin/v1/tenants", &HeaderMap::new(), &Bytes::from_static(b"{}"))
+            request_text(&Method::POST, "/admin/v1/tenants", &HeaderMap::new(), &Bytes::from_static(b"{}"))
         );
-        assert_ne!(base, fingerprint(&Method::POST, "/admin/v1/tenants", &json, &Bytes::from_static(b"{ }")));
+        assert_ne!(base, request_text(&Method::POST, "/admin/v1/tenants", &json, &Bytes::from_static(b"{ }")));
     }
 }

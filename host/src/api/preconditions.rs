@@ -1,25 +1,27 @@
 //! `ETag`, `If-Match` and `If-None-Match` on the admin API (RFC 9110 §8.8.3, §13.1), so two
 //! administrators never silently overwrite each other. Every successful read carries a
 //! strong `ETag`: the SHA-256 of the representation it returned (`If-None-Match` with it
-//! answers 304). A write (PATCH, PUT, DELETE) to a path takes that path's resource lock
-//! (on every node sharing the database) for its whole run, so no other write to the path
-//! comes between its check and its change; with `If-Match` it first reads the resource as
-//! the caller would (`GET` on the same path, with the caller's credentials) and goes on only
-//! if the tag still matches — otherwise 412 `precondition-failed`, with nothing changed. A
-//! successful PATCH or PUT answers with the resource's new `ETag`, so the next change can
-//! be conditional without another read.
+//! answers 304). A write (PATCH, PUT, DELETE) by a caller allowed on the path's tenant
+//! takes the resource's lock (on every node sharing the database) for its whole run, so no
+//! other write to it comes between a check and its change. With `If-Match` (or
+//! `If-None-Match`) it first reads the resource as the caller would (`GET` on the same path,
+//! with the caller's credentials) and goes on only if the condition holds — otherwise 412
+//! `precondition-failed`, with nothing changed. A successful PATCH answers with the
+//! resource's new `ETag`, so the next change can be conditional without another read.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
+use super::auth::{Identified, identify};
 use super::error::{ApiError, Problem};
 use crate::AppState;
 
-/// Tags reads and runs writes under their path's lock (see the module documentation).
+/// Tags reads and runs writes under their resource's lock (see the module documentation).
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     if matches!(method, Method::GET | Method::HEAD) {
@@ -30,26 +32,40 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     if !matches!(method, Method::PATCH | Method::PUT | Method::DELETE) {
         return next.run(request).await;
     }
-    let (uri, credentials) = (request.uri().clone(), read_headers(request.headers()));
-    let lock = match state.db.lock_resource(&format!("admin-api {}", uri.path())).await {
+    let (mut parts, body) = request.into_parts();
+    // Only a caller allowed on the path's tenant queues for its lock or learns its tag;
+    // anyone else gets the route's own refusal.
+    let identified = match identify(&state, &mut parts).await {
+        Ok(Some(identified)) => identified,
+        Ok(None) => return next.run(Request::from_parts(parts, body)).await,
+        Err(e) => return e.into_response(),
+    };
+    let lock = match state.db.lock_resource(&resource_name(&state, &mut parts, &identified).await).await {
         Ok(lock) => lock,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let mut response = match request.headers().get(header::IF_MATCH).cloned() {
-        Some(if_match) => match read(&state, uri.clone(), credentials.clone()).await {
+    let (uri, credentials) = (parts.uri.clone(), read_headers(&parts.headers));
+    let if_match = parts.headers.get(header::IF_MATCH).cloned();
+    let if_none_match = parts.headers.get(header::IF_NONE_MATCH).cloned();
+    let request = Request::from_parts(parts, body);
+    let mut response = match (if_match.is_some() || if_none_match.is_some(), &if_match, &if_none_match) {
+        (false, _, _) => next.run(request).await,
+        (true, if_match, if_none_match) => match read(&state, uri.clone(), credentials.clone()).await {
             Ok(current) => {
                 let current = current.map(|body| entity_tag(&body));
-                match matches_any(&if_match, current.as_deref()) {
+                let held = if_match.as_ref().is_none_or(|h| matches_any(h, current.as_deref()))
+                    && if_none_match.as_ref().is_none_or(|h| !current.as_deref().is_some_and(|t| matches_weakly(h, t)));
+                match held {
                     true => next.run(request).await,
                     false => refused(current.as_deref()),
                 }
             }
             Err(e) => e.into_response(),
         },
-        None => next.run(request).await,
     };
-    // The new tag, read while the lock still holds, so the next change can be conditional.
-    if response.status().is_success() && method != Method::DELETE {
+    // A PATCH answers the resource's new tag, read while the lock still holds, so the next
+    // change can be conditional without another read.
+    if response.status().is_success() && method == Method::PATCH {
         response.headers_mut().remove(header::ETAG);
         if let Ok(Some(body)) = read(&state, uri, credentials).await
             && let Ok(tag) = HeaderValue::from_str(&entity_tag(&body))
@@ -61,6 +77,17 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         tracing::warn!("cannot release a resource lock: {e}");
     }
     response
+}
+
+/// The name of the resource a write changes: its tenant, its route and the route's
+/// parameters as decoded (so two spellings of one path take one lock).
+async fn resource_name(state: &AppState, parts: &mut Parts, identified: &Identified) -> String {
+    let route = parts.extensions.get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
+    let params = match RawPathParams::from_request_parts(parts, state).await {
+        Ok(params) => params.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("&"),
+        Err(_) => parts.uri.path().to_owned(),
+    };
+    format!("admin-api {} {route} {params}", identified.tenant_id.as_deref().unwrap_or("-"))
 }
 
 /// The strong entity tag of a representation.

@@ -9,6 +9,8 @@ use super::{Db, Result};
 
 /// How long a key's answer is kept, in seconds.
 pub const IDEMPOTENCY_KEY_SECONDS: i64 = 86_400;
+/// A claim still without an answer after this long was left by a node that stopped.
+const ABANDONED_SECONDS: i64 = 300;
 
 /// What a claim on a key found.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,7 +27,8 @@ pub enum KeyClaim {
 
 impl Db {
     /// Claims `key` for `caller`'s request with `fingerprint`, or reports what holds it.
-    /// A key older than [`IDEMPOTENCY_KEY_SECONDS`] is forgotten first.
+    /// A key older than [`IDEMPOTENCY_KEY_SECONDS`], or a claim abandoned by a node that
+    /// stopped, is forgotten first.
     pub async fn claim_idempotency_key(
         &self,
         caller: &str,
@@ -33,12 +36,16 @@ impl Db {
         fingerprint: &str,
         now: i64,
     ) -> Result<KeyClaim> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND created_at <= $3")
-            .bind(caller)
-            .bind(key)
-            .bind(now - IDEMPOTENCY_KEY_SECONDS)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2
+             AND (created_at <= $3 OR (status IS NULL AND created_at <= $4))",
+        )
+        .bind(caller)
+        .bind(key)
+        .bind(now - IDEMPOTENCY_KEY_SECONDS)
+        .bind(now - ABANDONED_SECONDS)
+        .execute(&self.pool)
+        .await?;
         let claimed = sqlx::query(
             "INSERT INTO idempotency_keys (caller, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (caller, key) DO NOTHING",
