@@ -280,6 +280,13 @@ db_test!(
         assert!(problem["detail"].as_str().unwrap().contains(&new_tag), "the detail names the current tag");
         let (now, _) = read(&server, token, &path).await;
         assert_eq!(now["name"], "billing-a");
+        // Another spelling of the same path is the same resource.
+        let (first, rest) = tenant.name.split_at(1);
+        let spelled = path.replacen(&tenant.name, &format!("%{:02X}{rest}", first.as_bytes()[0]), 1);
+        let stale =
+            conditional(&server, Method::PATCH, token, &spelled, &tag, Some(json!({"name": "billing-b"}))).await;
+        expect_problem(stale, StatusCode::PRECONDITION_FAILED).await.unwrap();
+        assert_eq!(read(&server, token, &path).await.0["name"], "billing-a");
         // B re-reads and reapplies: accepted.
         let reapplied =
             conditional(&server, Method::PATCH, token, &path, &new_tag, Some(json!({"name": "billing-b"}))).await;

@@ -1,7 +1,8 @@
 //! The audit log of the admin API: a middleware around every admin route records who
 //! called (the token's id and role, or `anonymous`), on which tenant, what (method and
 //! route), the path, the status and whether it succeeded — and counts the tenant's
-//! successful calls for its monthly usage. `GET /admin/v1/tenants/{tenant}/audit` lists a
+//! successful calls for its monthly usage. A call that changes something runs on its own
+//! task, so it finishes and is recorded even if its client goes away. `GET /admin/v1/tenants/{tenant}/audit` lists a
 //! tenant's entries; `GET /admin/v1/audit` (operators) lists all.
 
 use std::sync::{Arc, Mutex};
@@ -9,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::Caller;
@@ -50,7 +52,7 @@ impl AuditSlot {
 }
 
 /// The tenant name a path names, `/admin/v1/tenants/{tenant}/...`.
-pub(super) fn tenant_in(path: &str) -> Option<&str> {
+fn tenant_in(path: &str) -> Option<&str> {
     path.strip_prefix("/admin/v1/tenants/").map(|rest| rest.split('/').next().unwrap_or(rest)).filter(|n| !n.is_empty())
 }
 
@@ -61,7 +63,14 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let action = format!("{} {route}", request.method());
     let target = request.uri().path().to_owned();
-    let response = next.run(request).await;
+    // A change runs to its end, and is recorded, even if its client goes away meanwhile.
+    let response = match request.method() {
+        &Method::GET | &Method::HEAD => next.run(request).await,
+        _ => match tokio::spawn(next.run(request)).await {
+            Ok(response) => response,
+            Err(e) => ApiError::internal(format!("an admin API call failed: {e}")).into_response(),
+        },
+    };
 
     let status = response.status();
     let recorded = slot.get();

@@ -171,7 +171,10 @@ pub async fn identify(state: &AppState, parts: &mut Parts) -> Result<Option<Iden
         Err(e) if refusal(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let tenant_id = match super::audit::tenant_in(parts.uri.path()) {
+    // The route's own `{tenant}`, decoded as the route decodes it.
+    let params = axum::extract::RawPathParams::from_request_parts(parts, state).await.ok();
+    let name = params.as_ref().and_then(|p| p.iter().find(|(name, _)| *name == "tenant").map(|(_, value)| value));
+    let tenant_id = match name {
         Some(name) => match caller.tenant(state, name).await {
             Ok(tenant) => Some(tenant.id),
             Err(e) if refusal(&e) => return Ok(None),

@@ -3,7 +3,7 @@
 //! key claims it for its caller (the token or session that authenticated it, once it is
 //! known to be allowed on the path's tenant) and its fingerprint (method, path, content
 //! type and body, as a digest keyed by the node key, since bodies carry passwords). The
-//! claimed request runs to its end even if the client goes away; its answer is kept,
+//! claimed request runs to its end even if the client goes away (the audit sees to it); its answer is kept,
 //! sealed with the node key because it may show a secret once, and a retry of the same
 //! request within 24 hours gets that answer again (marked `Idempotent-Replayed: true`)
 //! instead of running twice. The same key with another request is refused (422), as is a
@@ -63,7 +63,8 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Ok(None) => return next.run(Request::from_parts(parts, body)).await,
         Err(e) => return e.into_response(),
     };
-    let limit = match parts.headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/wasm") {
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let limit = match content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/wasm") {
         true => MAX_UPLOAD_BYTES,
         false => MAX_BODY_BYTES,
     };
@@ -74,8 +75,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
     let fingerprint = state.extensions.vault().fingerprint(&request_text(&parts.method, path, &parts.headers, &body));
     let caller_id = caller.token_id;
+    let claim_id = match crate::clock::random_id(state.entropy.as_ref(), "clm", 12) {
+        Ok(id) => id,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     let now = state.clock.now();
-    let claim = match state.db.claim_idempotency_key(&caller_id, &key, &fingerprint, now).await {
+    let claim = match state.db.claim_idempotency_key(&caller_id, &key, &fingerprint, &claim_id, now).await {
         Ok(claim) => claim,
         Err(e) => return ApiError::from(e).into_response(),
     };
@@ -92,40 +97,37 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         KeyClaim::Answered { status, response } => {
             return replay(&state, &caller_id, &key, status, &response).unwrap_or_else(IntoResponse::into_response);
         }
-    }
-
-    // The claimed request runs to its end even if its client goes away, so its key is
-    // always completed or released.
-    let request = Request::from_parts(parts, Body::from(body));
-    let (task_state, task_caller, task_key) = (state.clone(), caller_id.clone(), key.clone());
-    let task = tokio::spawn(async move {
-        let response = next.run(request).await;
-        finish(&task_state, &task_caller, &task_key, response).await
-    });
-    match task.await {
-        Ok(response) => response,
-        Err(e) => {
-            if let Err(e) = state.db.release_idempotency_key(&caller_id, &key).await {
-                tracing::warn!("cannot release an idempotency key: {e}");
-            }
-            ApiError::internal(format!("a keyed request failed: {e}")).into_response()
+        KeyClaim::AnswerLost => {
+            let detail = "the request with this Idempotency-Key was done, but its answer could not be kept; read the resource to see its outcome";
+            return ApiError::new(Problem::Conflict, detail).into_response();
         }
     }
+
+    // The audit runs the request to its end even if its client goes away, so the claim is
+    // always completed or released (or, if the node stops, taken over later).
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    finish(&state, &caller_id, &key, &claim_id, response).await
 }
 
 /// Keeps the answer of a claimed request, or releases its key (see [`keeps`]).
-async fn finish(state: &AppState, caller: &str, key: &str, response: Response) -> Response {
+async fn finish(state: &AppState, caller: &str, key: &str, claim: &str, response: Response) -> Response {
     let (parts, body) = response.into_parts();
     // Admin API answers are small JSON documents, already in memory.
     let body = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let outcome = match keeps(parts.status) {
-        true => keep(state, caller, key, parts.status, &parts.headers, &body).await,
-        false => state.db.release_idempotency_key(caller, key).await.map_err(|e| e.to_string()),
+        true => match keep(state, caller, key, claim, parts.status, &parts.headers, &body).await {
+            Ok(()) => Ok(()),
+            // A done request whose answer cannot be kept is marked so: a retry is told to
+            // look at the resource, never runs the request a second time.
+            Err(e) => {
+                tracing::warn!("cannot keep an idempotent answer: {e}");
+                state.db.complete_idempotency_key(caller, key, claim, parts.status.as_u16(), "").await
+            }
+        },
+        false => state.db.release_idempotency_key(caller, key, claim).await,
     };
     if let Err(e) = outcome {
-        // A done request whose answer is lost keeps its claim: a retry is told to wait, never
-        // runs the request a second time.
-        tracing::warn!("cannot keep or release an idempotency key: {e}");
+        tracing::warn!("cannot complete or release an idempotency key: {e}");
     }
     Response::from_parts(parts, Body::from(body))
 }
@@ -164,6 +166,7 @@ async fn keep(
     state: &AppState,
     caller: &str,
     key: &str,
+    claim: &str,
     status: StatusCode,
     headers: &HeaderMap,
     body: &Bytes,
@@ -176,7 +179,7 @@ async fn keep(
     let text = serde_json::to_string(&answer).map_err(|e| e.to_string())?;
     let sealed = state.extensions.vault().seal(state.entropy.as_ref(), &text, &context(caller, key));
     let sealed = sealed.map_err(|e| e.to_string())?;
-    let stored = state.db.complete_idempotency_key(caller, key, status.as_u16(), &sealed.to_text()).await;
+    let stored = state.db.complete_idempotency_key(caller, key, claim, status.as_u16(), &sealed.to_text()).await;
     stored.map_err(|e| e.to_string())
 }
 

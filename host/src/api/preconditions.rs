@@ -19,6 +19,9 @@ use tower::ServiceExt;
 
 use super::auth::{Identified, identify};
 use super::error::{ApiError, Problem};
+
+/// The largest body of a write: the admin API's limit for JSON.
+const MAX_BODY_BYTES: usize = 2 << 20;
 use crate::AppState;
 
 /// Tags reads and runs writes under their resource's lock (see the module documentation).
@@ -40,6 +43,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         Ok(None) => return next.run(Request::from_parts(parts, body)).await,
         Err(e) => return e.into_response(),
     };
+    // The body is in before the lock is taken: a slow client holds up only itself.
+    let Ok(body) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        let detail = format!("this request may carry at most {MAX_BODY_BYTES} bytes");
+        return ApiError::new(Problem::PayloadTooLarge, detail).into_response();
+    };
+    let body = Body::from(body);
     let lock = match state.db.lock_resource(&resource_name(&state, &mut parts, &identified).await).await {
         Ok(lock) => lock,
         Err(e) => return ApiError::from(e).into_response(),

@@ -23,6 +23,8 @@ pub enum KeyClaim {
     InProgress,
     /// The key's request ran: its status and sealed answer.
     Answered { status: u16, response: String },
+    /// The key's request ran, but its answer could not be kept.
+    AnswerLost,
 }
 
 impl Db {
@@ -34,6 +36,7 @@ impl Db {
         caller: &str,
         key: &str,
         fingerprint: &str,
+        claim: &str,
         now: i64,
     ) -> Result<KeyClaim> {
         sqlx::query(
@@ -47,12 +50,13 @@ impl Db {
         .execute(&self.pool)
         .await?;
         let claimed = sqlx::query(
-            "INSERT INTO idempotency_keys (caller, key, fingerprint, created_at) VALUES ($1, $2, $3, $4)
+            "INSERT INTO idempotency_keys (caller, key, fingerprint, claim, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (caller, key) DO NOTHING",
         )
         .bind(caller)
         .bind(key)
         .bind(fingerprint)
+        .bind(claim)
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -73,29 +77,41 @@ impl Db {
         let status: Option<i64> = row.try_get("status")?;
         let response: Option<String> = row.try_get("response")?;
         Ok(match (status.and_then(|s| u16::try_from(s).ok()), response) {
+            (Some(_), Some(response)) if response.is_empty() => KeyClaim::AnswerLost,
             (Some(status), Some(response)) => KeyClaim::Answered { status, response },
             _ => KeyClaim::InProgress,
         })
     }
 
-    /// Keeps the answer to the request that claimed `key`.
-    pub async fn complete_idempotency_key(&self, caller: &str, key: &str, status: u16, response: &str) -> Result<()> {
-        sqlx::query("UPDATE idempotency_keys SET status = $1, response = $2 WHERE caller = $3 AND key = $4")
-            .bind(i64::from(status))
-            .bind(response)
-            .bind(caller)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+    /// Keeps the answer (empty: lost) to the request that made `claim` on `key`.
+    pub async fn complete_idempotency_key(
+        &self,
+        caller: &str,
+        key: &str,
+        claim: &str,
+        status: u16,
+        response: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, response = $2 WHERE caller = $3 AND key = $4 AND claim = $5",
+        )
+        .bind(i64::from(status))
+        .bind(response)
+        .bind(caller)
+        .bind(key)
+        .bind(claim)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     /// Gives up a claim whose request left nothing to repeat (it failed before it could
     /// change anything), so a retry runs afresh.
-    pub async fn release_idempotency_key(&self, caller: &str, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND status IS NULL")
+    pub async fn release_idempotency_key(&self, caller: &str, key: &str, claim: &str) -> Result<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE caller = $1 AND key = $2 AND claim = $3 AND status IS NULL")
             .bind(caller)
             .bind(key)
+            .bind(claim)
             .execute(&self.pool)
             .await?;
         Ok(())

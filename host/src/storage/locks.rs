@@ -53,11 +53,13 @@ impl Db {
             }
         };
         let busy = || StorageError::Refused(format!("{name} is being changed by another request; retry shortly"));
+        // One wait in all, on this node and then on the database.
+        let started = std::time::Instant::now();
         let local = tokio::time::timeout(LOCK_WAIT, lock.lock_owned()).await.map_err(|_| busy())?;
         let Some(pool) = &self.lock_pool else { return Ok(ResourceLock { local, shared: None }) };
-        let started = std::time::Instant::now();
         loop {
-            let mut tx = tokio::time::timeout(LOCK_WAIT, pool.begin()).await.map_err(|_| busy())??;
+            let left = LOCK_WAIT.saturating_sub(started.elapsed());
+            let mut tx = tokio::time::timeout(left, pool.begin()).await.map_err(|_| busy())??;
             let taken: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                 .bind(lock_key(name))
                 .fetch_one(&mut *tx)

@@ -204,7 +204,7 @@ impl Db {
         let postgres_url = (backend == Backend::Postgres).then(|| url.to_owned());
         let lock_pool = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(AnyPoolOptions::new().max_connections(4).min_connections(0).connect_lazy(url)?),
+            Backend::Postgres => Some(AnyPoolOptions::new().max_connections(8).min_connections(0).connect_lazy(url)?),
         };
         Ok(Db { pool, backend, postgres_url, local_locks: Default::default(), lock_pool })
     }
