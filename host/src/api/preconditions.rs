@@ -19,10 +19,10 @@ use tower::ServiceExt;
 
 use super::auth::{Identified, identify};
 use super::error::{ApiError, Problem};
+use crate::AppState;
 
 /// The largest body of a write: the admin API's limit for JSON.
 const MAX_BODY_BYTES: usize = 2 << 20;
-use crate::AppState;
 
 /// Tags reads and runs writes under their resource's lock (see the module documentation).
 pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -57,20 +57,22 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
     let if_match = parts.headers.get(header::IF_MATCH).cloned();
     let if_none_match = parts.headers.get(header::IF_NONE_MATCH).cloned();
     let request = Request::from_parts(parts, body);
-    let mut response = match (if_match.is_some() || if_none_match.is_some(), &if_match, &if_none_match) {
-        (false, _, _) => next.run(request).await,
-        (true, if_match, if_none_match) => match read(&state, uri.clone(), credentials.clone()).await {
+    let mut response = if if_match.is_none() && if_none_match.is_none() {
+        next.run(request).await
+    } else {
+        match read(&state, uri.clone(), credentials.clone()).await {
             Ok(current) => {
                 let current = current.map(|body| entity_tag(&body));
-                let held = if_match.as_ref().is_none_or(|h| matches_any(h, current.as_deref()))
-                    && if_none_match.as_ref().is_none_or(|h| !current.as_deref().is_some_and(|t| matches_weakly(h, t)));
+                let current = current.as_deref();
+                let held = if_match.as_ref().is_none_or(|h| matches_any(h, current))
+                    && if_none_match.as_ref().is_none_or(|h| !current.is_some_and(|t| matches_weakly(h, t)));
                 match held {
                     true => next.run(request).await,
-                    false => refused(current.as_deref()),
+                    false => refused(current),
                 }
             }
             Err(e) => e.into_response(),
-        },
+        }
     };
     // A PATCH answers the resource's new tag, read while the lock still holds, so the next
     // change can be conditional without another read.
