@@ -222,8 +222,10 @@ async fn every_admin_call_is_audited_and_counted_in_the_tenants_usage() {
     assert_eq!(entries[0]["target"], format!("{clients}/cl_missing"));
     let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/audit", other.name)).await.unwrap();
     assert!(theirs.as_array().unwrap().iter().all(|e| e["tenant_id"] == other.id.as_str()), "no other tenant's entries");
+    assert!(entries.iter().all(|e| e["on_behalf"] == false), "the tenant's own calls");
     let all = server.get(&server.root_token, "/admin/v1/audit").await.unwrap();
-    assert!(all.as_array().unwrap().iter().any(|e| e["action"] == "POST /admin/v1/tenants" && e["role"] == "operator"));
+    let created = all.as_array().unwrap().iter().find(|e| e["action"] == "POST /admin/v1/tenants" && e["role"] == "operator");
+    assert_eq!(created.unwrap()["on_behalf"], false, "creating a tenant is the operator's own act");
     let refused = server.call(Method::GET, &tenant.admin_token, "/admin/v1/audit", None).await.unwrap();
     expect_problem(refused, StatusCode::FORBIDDEN).await.unwrap();
 
@@ -237,6 +239,13 @@ async fn every_admin_call_is_audited_and_counted_in_the_tenants_usage() {
     expect_problem(bad, StatusCode::BAD_REQUEST).await.unwrap();
     let earlier = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/usage?month=2001-01", tenant.name)).await.unwrap();
     assert_eq!(earlier, json!({"month": "2001-01", "monthly_active_accounts": 0, "monthly_api_calls": 0}));
+
+    // The operator acting within the tenant is in the tenant's log, marked as such.
+    server.get(&server.root_token, &clients).await.unwrap();
+    let audit = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/audit", tenant.name)).await.unwrap();
+    let operator = &audit.as_array().unwrap()[0];
+    assert_eq!((operator["role"].as_str(), operator["on_behalf"].as_bool()), (Some("operator"), Some(true)), "{audit}");
+    assert_eq!(operator["tenant_id"], tenant.id.as_str());
 }
 }
 

@@ -1,6 +1,7 @@
 //! The audit log of the admin API: a middleware around every admin route records who
 //! called (the token's id and role, or `anonymous`), on which tenant, what (method and
-//! route), the path, the status and whether it succeeded — and counts the tenant's
+//! route), the path, the status and whether it succeeded (an operator's call within a
+//! tenant is marked `on_behalf`) — and counts the tenant's
 //! successful calls for its monthly usage. A call that changes something runs on its own
 //! task, so it finishes and is recorded even if its client goes away. `GET /admin/v1/tenants/{tenant}/audit` lists a
 //! tenant's entries; `GET /admin/v1/audit` (operators) lists all.
@@ -97,6 +98,7 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     let Ok(id) = sortable_id(state.entropy.as_ref(), "aud", time, 8) else { return response };
     let entry = AuditEntry {
         id,
+        on_behalf: crate::storage::audit_on_behalf(role, tenant_id.as_deref()),
         tenant_id,
         time,
         actor,

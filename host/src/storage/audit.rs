@@ -25,17 +25,27 @@ pub struct AuditEntry {
     pub status: i64,
     /// `success` (2xx/3xx) or `failed`.
     pub result: String,
+    /// An operator's call within a tenant: made on the tenant's behalf, not by its own
+    /// administrators (derived from `role` and `tenant_id`).
+    pub on_behalf: bool,
+}
+
+/// Whether a call by `role` on `tenant_id` was an operator's, on the tenant's behalf.
+pub fn on_behalf(role: &str, tenant_id: Option<&str>) -> bool {
+    role == "operator" && tenant_id.is_some()
 }
 
 const COLUMNS: &str = "id, tenant_id, time, actor, role, action, target, status, result";
 
 fn entry(row: &AnyRow) -> Result<AuditEntry> {
+    let (role, tenant_id): (String, Option<String>) = (row.try_get("role")?, row.try_get("tenant_id")?);
     Ok(AuditEntry {
         id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
+        on_behalf: on_behalf(&role, tenant_id.as_deref()),
+        tenant_id,
         time: row.try_get("time")?,
         actor: row.try_get("actor")?,
-        role: row.try_get("role")?,
+        role,
         action: row.try_get("action")?,
         target: row.try_get("target")?,
         status: row.try_get("status")?,

@@ -36,7 +36,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{EventToWrite, FactorCounter, NewOtpCode, SessionRow};
 pub use administrators::{ADMIN_PERMISSION, FirstAdministrator, InviteRow};
-pub use audit::{AuditEntry, MonthlyUsage};
+pub use audit::{AuditEntry, MonthlyUsage, on_behalf as audit_on_behalf};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
