@@ -330,12 +330,19 @@ db_test!(
         let tenant = server.create_tenant("etag-race").await.unwrap();
         let client = server.create_client(&tenant, json!({"name": "shared"})).await.unwrap();
         let path = format!("/admin/v1/tenants/{}/clients/{}", tenant.name, client.client_id);
+        // On PostgreSQL the writers are spread over two nodes, so the lock must hold across
+        // nodes, not only within one.
+        let other = match server.database_path() {
+            None => Some(server.second_node().await.unwrap()),
+            Some(_) => None,
+        };
+        let nodes = [&server, other.as_ref().unwrap_or(&server), &server];
         for round in 0..5 {
             let (_, tag) = read(&server, &tenant.admin_token, &path).await;
             let mut changes = tokio::task::JoinSet::new();
-            for writer in ["a", "b", "c"] {
+            for (writer, node) in ["a", "b", "c"].into_iter().zip(nodes) {
                 let (http, url, token, tag) =
-                    (server.http.clone(), server.url(&path), tenant.admin_token.clone(), tag.clone());
+                    (node.http.clone(), node.url(&path), tenant.admin_token.clone(), tag.clone());
                 changes.spawn(async move {
                     let name = format!("{writer}-{round}");
                     let response = http

@@ -32,6 +32,11 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        // A middleware that identified the caller already (idempotency, preconditions) left
+        // it here: one lookup a request, whoever asks.
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
         let unauthenticated = |detail: &str| ApiError::new(Problem::Unauthenticated, detail);
         if !parts.headers.contains_key(header::AUTHORIZATION) {
             return Err(unauthenticated("an Authorization: Bearer <personal access token> header is required"));
@@ -67,7 +72,9 @@ impl FromRequestParts<AppState> for Caller {
         if role.is_read_only() && !matches!(parts.method, Method::GET | Method::HEAD) {
             return Err(ApiError::new(Problem::Forbidden, "a viewer's token is read-only"));
         }
-        Ok(Caller { role, token_id, acting_for, audit })
+        let caller = Caller { role, token_id, acting_for, audit };
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
     }
 }
 
@@ -154,7 +161,7 @@ impl Caller {
 
 /// Who is calling and, for a tenant's route, which tenant: what the admin API's middlewares
 /// establish before they keep or lock anything for a request.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Identified {
     pub caller: Caller,
     /// The id of the tenant the path names, which the caller may administer.
@@ -165,6 +172,9 @@ pub struct Identified {
 /// `None` when it may not (no valid token, a viewer writing, a tenant it does not see): the
 /// route itself then answers, as it would without the middleware.
 pub async fn identify(state: &AppState, parts: &mut Parts) -> Result<Option<Identified>, ApiError> {
+    if let Some(identified) = parts.extensions.get::<Identified>() {
+        return Ok(Some(identified.clone()));
+    }
     let refusal = |e: &ApiError| matches!(e.kind, Problem::Unauthenticated | Problem::Forbidden | Problem::NotFound);
     let caller = match Caller::from_request_parts(parts, state).await {
         Ok(caller) => caller,
@@ -182,5 +192,7 @@ pub async fn identify(state: &AppState, parts: &mut Parts) -> Result<Option<Iden
         },
         None => None,
     };
-    Ok(Some(Identified { caller, tenant_id }))
+    let identified = Identified { caller, tenant_id };
+    parts.extensions.insert(identified.clone());
+    Ok(Some(identified))
 }

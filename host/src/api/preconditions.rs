@@ -49,7 +49,12 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
         return ApiError::new(Problem::PayloadTooLarge, detail).into_response();
     };
     let body = Body::from(body);
-    let lock = match state.db.lock_resource(&resource_name(&state, &mut parts, &identified).await).await {
+    let name = resource_name(&state, &mut parts, &identified).await;
+    let holder = match crate::clock::random_id(state.entropy.as_ref(), "wrt", 8) {
+        Ok(holder) => holder,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let lock = match state.db.lock_resource(&name, &holder, state.clock.as_ref()).await {
         Ok(lock) => lock,
         Err(e) => return ApiError::from(e).into_response(),
     };

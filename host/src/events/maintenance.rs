@@ -8,7 +8,7 @@
 //! retired keys whose tokens have all expired; forgets revocations and client-assertion
 //! ids of tokens and assertions that have expired, and authorization codes and refresh
 //! tokens expired for longer than a refresh token's idle lifetime, and admin API
-//! idempotency keys older than a day. Each
+//! idempotency keys older than a day, and resource leases that lapsed an hour ago. Each
 //! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
@@ -61,6 +61,7 @@ impl AppState {
             idempotency_keys: self.db.remove_expired_idempotency_keys(now).await?,
             ..Default::default()
         };
+        self.db.remove_lapsed_leases(now).await?;
         // One tenant's failure (a storage error, a key that cannot be made) is logged and
         // the pass goes on, so no tenant keeps the tenants after it from their maintenance.
         for tenant in self.db.list_tenants().await? {

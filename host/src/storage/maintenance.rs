@@ -28,6 +28,22 @@ impl Db {
         Ok(taken.rows_affected() == 1)
     }
 
+    /// Gives up `holder`'s lease on `name` (if it still holds it).
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Forgets leases that lapsed more than an hour ago (a resource lock whose node stopped).
+    pub async fn remove_lapsed_leases(&self, now: i64) -> Result<u64> {
+        let removed = sqlx::query("DELETE FROM leases WHERE until <= $1").bind(now - 3_600).execute(&self.pool).await?;
+        Ok(removed.rows_affected())
+    }
+
     /// Removes the tenant's ended sessions and expired logins; returns how many.
     pub async fn remove_dead_sessions(&self, tenant_id: &str, settings: &TenantSettings, now: i64) -> Result<u64> {
         let removed = sqlx::query(

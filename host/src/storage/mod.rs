@@ -162,9 +162,6 @@ pub struct Db {
     postgres_url: Option<String>,
     /// Resource locks held on this node (SQLite: the only node).
     local_locks: locks::LocalLocks,
-    /// PostgreSQL: the connections that hold resource locks, apart from the queries' pool
-    /// so that writers holding locks never take the connections their requests need.
-    lock_pool: Option<AnyPool>,
 }
 
 impl Db {
@@ -202,11 +199,7 @@ impl Db {
             Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
         };
         let postgres_url = (backend == Backend::Postgres).then(|| url.to_owned());
-        let lock_pool = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(AnyPoolOptions::new().max_connections(8).min_connections(0).connect_lazy(url)?),
-        };
-        Ok(Db { pool, backend, postgres_url, local_locks: Default::default(), lock_pool })
+        Ok(Db { pool, backend, postgres_url, local_locks: Default::default() })
     }
 
     /// The PostgreSQL URL, when this is PostgreSQL.
