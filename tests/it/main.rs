@@ -49,6 +49,7 @@ mod external;
 mod harness;
 mod hooks;
 mod introspection;
+mod openapi;
 mod platform;
 mod roles;
 mod tenants;

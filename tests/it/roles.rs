@@ -16,10 +16,14 @@ use serde_json::{Value, json};
 /// The router's source: the route table the matrix walks.
 const ROUTER_SOURCE: &str = include_str!("../../host/src/api/mod.rs");
 
-/// Every (method, path template) the admin router declares.
-fn routes() -> Vec<(Method, String)> {
+/// Every (method, path template) the admin router's route table (`api::routes`) declares:
+/// the routes that need a token, without the public OpenAPI document `api::router` adds.
+pub(crate) fn routes() -> Vec<(Method, String)> {
+    let table = ROUTER_SOURCE.split_once("fn routes()").map_or("", |(_, table)| table);
     let mut routes = Vec::new();
-    for call in ROUTER_SOURCE.split(".route(\"").skip(1) {
+    // `.route("path", ...)`, on one line or with the path on the next.
+    for call in table.split(".route(").skip(1) {
+        let Some(call) = call.trim_start().strip_prefix('"') else { continue };
         let Some((path, rest)) = call.split_once('"') else { continue };
         // The method router: up to the parenthesis that closes `.route(`.
         let mut depth = 1;

@@ -80,3 +80,15 @@ pub async fn run_script(script: &str, env: &[(&str, &str)]) -> Result<serde_json
     }
     serde_json::from_slice(&output.stdout).with_context(|| format!("{script} printed no JSON line"))
 }
+
+/// Runs the environment's interpreter with `args` (e.g. `-m` and a tool's module) and
+/// `env`, from `tests/python`; its exit status and output.
+pub async fn run_interpreter(args: &[&str], env: &[(&str, &str)]) -> Result<std::process::Output> {
+    let python = interpreter().await?;
+    let mut command = Command::new(python);
+    command.args(args).current_dir(SCRIPTS);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Ok(tokio::task::spawn_blocking(move || command.output()).await??)
+}

@@ -141,7 +141,7 @@ pub async fn create_account(
     Ok((account, factor))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
     username: String,
@@ -154,13 +154,21 @@ pub struct CreateAccount {
 }
 
 /// An account with its factors.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     #[serde(flatten)]
     account: Account,
     factors: Vec<Factor>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/accounts",
+    operation_id = "accounts_create",
+    tag = "accounts",
+    request_body = CreateAccount,
+    responses((status = 201, description = "Created", body = AccountView))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -175,7 +183,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(AccountView { account, factors: factor.into_iter().collect() })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Accounts after this username.
@@ -183,6 +192,14 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/accounts",
+    operation_id = "accounts_list",
+    tag = "accounts",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = [Account]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -199,6 +216,13 @@ async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Account, Ap
     state.db.account(&tenant.id, id).await?.ok_or_else(|| ApiError::not_found("account"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}",
+    operation_id = "accounts_get",
+    tag = "accounts",
+    responses((status = 200, description = "OK", body = AccountView))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -210,7 +234,7 @@ pub async fn get(
     Ok(Json(AccountView { account, factors }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeAccount {
     /// A new address, or `null` to remove it.
@@ -234,6 +258,14 @@ where
     Ok(Some(Option::deserialize(deserializer)?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}",
+    operation_id = "accounts_change",
+    tag = "accounts",
+    request_body = ChangeAccount,
+    responses((status = 200, description = "OK", body = Account))
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -289,6 +321,13 @@ pub async fn change(
     Ok(Json(account))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}",
+    operation_id = "accounts_delete",
+    tag = "accounts",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -306,7 +345,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EnrolFactor {
     /// `password`, `otp` or `totp`.
@@ -318,6 +357,14 @@ pub(crate) struct EnrolFactor {
     recipient: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/factors",
+    operation_id = "accounts_enrol_factor",
+    tag = "accounts",
+    request_body = EnrolFactor,
+    responses((status = 201, description = "Created", body = EnrolledFactor))
+)]
 pub async fn enrol_factor(
     State(state): State<AppState>,
     caller: Caller,
@@ -399,7 +446,7 @@ pub(crate) async fn enrol(
 }
 
 /// A factor just enrolled; for TOTP, with what the authenticator app needs (shown once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EnrolledFactor {
     #[serde(flatten)]
     factor: Factor,
@@ -407,14 +454,14 @@ pub struct EnrolledFactor {
     totp: Option<TotpEnrolment>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
     /// The shared secret, base32.
     secret: String,
     otpauth_uri: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Confirm {
     pub(crate) code: String,
@@ -422,6 +469,14 @@ pub struct Confirm {
 
 /// `POST /accounts/{id}/factors/{factor}/confirm`: the first valid code of a TOTP
 /// enrolment makes the factor ENABLED.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}/confirm",
+    operation_id = "accounts_confirm_factor",
+    tag = "accounts",
+    request_body = Confirm,
+    responses((status = 200, description = "OK", body = Factor))
+)]
 pub async fn confirm_factor(
     State(state): State<AppState>,
     caller: Caller,
@@ -464,13 +519,21 @@ pub(crate) fn open_totp_secret(state: &AppState, tenant_id: &str, factor: &Facto
     totp::from_base32(&secret).ok_or_else(|| ApiError::internal("a totp secret that is not base32"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeFactor {
     /// `ENABLED` or `DISABLED` (an enrolment itself never changes).
     state: ResourceState,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/factors/{factor_id}",
+    operation_id = "accounts_change_factor",
+    tag = "accounts",
+    request_body = ChangeFactor,
+    responses((status = 200, description = "OK", body = Factor))
+)]
 pub async fn change_factor(
     State(state): State<AppState>,
     caller: Caller,
@@ -492,6 +555,13 @@ pub async fn change_factor(
     Ok(Json(factor))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/sessions",
+    operation_id = "accounts_sessions",
+    tag = "accounts",
+    responses((status = 200, description = "OK", body = [SessionRow]))
+)]
 pub async fn sessions(
     State(state): State<AppState>,
     caller: Caller,
@@ -504,6 +574,13 @@ pub async fn sessions(
     Ok(Json(sessions.into_iter().filter(|s| s.is_live(&tenant.settings, now)).collect()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/sessions/{id}",
+    operation_id = "accounts_end_session",
+    tag = "accounts",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn end_session(
     State(state): State<AppState>,
     caller: Caller,
@@ -516,7 +593,7 @@ pub async fn end_session(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveAccount {
     /// The name of the tenant the account moves to.
@@ -526,6 +603,14 @@ pub struct MoveAccount {
 /// `POST /accounts/{id}/move` (operators): moves the account and its factors to another
 /// tenant; its sessions end and its consents stay behind (they were given to the old
 /// tenant). Both tenants get an `account.moved` event; the audit log has the call.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/move",
+    operation_id = "accounts_move_account",
+    tag = "accounts",
+    request_body = MoveAccount,
+    responses((status = 200, description = "OK", body = Account))
+)]
 pub async fn move_account(
     State(state): State<AppState>,
     caller: Caller,

@@ -30,6 +30,13 @@ async fn check_permission(state: &AppState, tenant_id: &str, permission: &str) -
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/permissions",
+    operation_id = "administrators_list",
+    tag = "administrators",
+    responses((status = 200, description = "OK", body = [String]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -40,6 +47,13 @@ pub async fn list(
     Ok(Json(state.db.permissions_of(&tenant.id, &id).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/permissions/{permission}",
+    operation_id = "administrators_grant",
+    tag = "administrators",
+    responses((status = 201, description = "Created"), (status = 204, description = "No Content"))
+)]
 pub async fn grant(
     State(state): State<AppState>,
     caller: Caller,
@@ -57,6 +71,13 @@ pub async fn grant(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/permissions/{permission}",
+    operation_id = "administrators_revoke",
+    tag = "administrators",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,7 +96,7 @@ pub async fn revoke(
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Invite {
     account_id: String,
     /// The one-time invite token. Shown once.
@@ -83,6 +104,13 @@ pub struct Invite {
     expires_at: i64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/invite",
+    operation_id = "administrators_invite",
+    tag = "administrators",
+    responses((status = 201, description = "Created", body = Invite))
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,

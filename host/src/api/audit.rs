@@ -114,12 +114,21 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     response
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/audit",
+    operation_id = "audit_list",
+    tag = "audit",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = [AuditEntry]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -132,6 +141,14 @@ pub async fn list(
     Ok(Json(state.db.list_audit(&tenant.id, limit).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/audit",
+    operation_id = "audit_list_all",
+    tag = "audit",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = [AuditEntry]))
+)]
 pub async fn list_all(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,6 +162,14 @@ pub async fn list_all(
 
 /// `GET /admin/v1/tenants/{tenant}/usage[?month=YYYY-MM]`: the month's active accounts and
 /// API calls (this month by default).
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/usage",
+    operation_id = "audit_usage",
+    tag = "audit",
+    params(UsageQuery),
+    responses((status = 200, description = "OK", body = crate::storage::MonthlyUsage))
+)]
 pub async fn usage(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,7 +189,8 @@ pub async fn usage(
     Ok(Json(state.db.usage(&tenant.id, &month).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UsageQuery {
     month: Option<String>,

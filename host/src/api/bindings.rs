@@ -18,7 +18,7 @@ use crate::events::EventFilter;
 use crate::extensions::Hook;
 use crate::storage::{BindingRow, FailurePolicy, NewBinding};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBinding {
     hook: String,
@@ -31,6 +31,13 @@ pub struct CreateBinding {
     filter: Option<Value>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/bindings",
+    operation_id = "bindings_list",
+    tag = "bindings",
+    responses((status = 200, description = "OK", body = [BindingRow]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -40,6 +47,14 @@ pub async fn list(
     Ok(Json(state.db.list_bindings(&tenant.id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/bindings",
+    operation_id = "bindings_create",
+    tag = "bindings",
+    request_body = CreateBinding,
+    responses((status = 201, description = "Created", body = BindingRow))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -93,6 +108,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(row)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/bindings/{id}",
+    operation_id = "bindings_delete",
+    tag = "bindings",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

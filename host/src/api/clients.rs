@@ -25,7 +25,7 @@ const MAX_NAME: usize = 200;
 const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 const MAX_LIST: usize = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateClient {
     name: String,
@@ -45,7 +45,7 @@ pub struct CreateClient {
     public: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedClient {
     #[serde(flatten)]
     client: Client,
@@ -112,6 +112,14 @@ fn validate(body: &CreateClient) -> Result<(), ApiError> {
     Ok(())
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/clients",
+    operation_id = "clients_create",
+    tag = "clients",
+    request_body = CreateClient,
+    responses((status = 201, description = "Created", body = CreatedClient))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -146,6 +154,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedClient { client, client_secret })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/clients",
+    operation_id = "clients_list",
+    tag = "clients",
+    responses((status = 200, description = "OK", body = [Client]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,6 +170,13 @@ pub async fn list(
     Ok(Json(state.db.list_clients(&tenant.id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/clients/{client_id}",
+    operation_id = "clients_get",
+    tag = "clients",
+    responses((status = 200, description = "OK", body = Client))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -165,7 +187,7 @@ pub async fn get(
     Ok(Json(client))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeClient {
     name: Option<String>,
@@ -180,6 +202,14 @@ pub struct ChangeClient {
     state: Option<ResourceState>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}/clients/{client_id}",
+    operation_id = "clients_change",
+    tag = "clients",
+    request_body = ChangeClient,
+    responses((status = 200, description = "OK", body = Client))
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -234,7 +264,7 @@ pub async fn change(
     Ok(Json(client))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     client_id: String,
     /// The new current secret. Shown once; the previous one keeps working until retired.
@@ -243,6 +273,13 @@ pub struct RotatedSecret {
 
 /// `POST /clients/{id}/secret`: a new current secret; the current one becomes the previous
 /// (an older previous one stops working).
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/clients/{client_id}/secret",
+    operation_id = "clients_rotate_secret",
+    tag = "clients",
+    responses((status = 201, description = "Created", body = RotatedSecret))
+)]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -265,6 +302,13 @@ pub async fn rotate_secret(
 }
 
 /// `DELETE /clients/{id}/secret/previous`: the previous secret stops working.
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/clients/{client_id}/secret/previous",
+    operation_id = "clients_retire_previous_secret",
+    tag = "clients",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn retire_previous_secret(
     State(state): State<AppState>,
     caller: Caller,

@@ -46,7 +46,7 @@ pub(crate) async fn write_event(
     super::prepare_event(state, tenant, "authorization", action, "admin-api", account_id, detail).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDocument {
     label: String,
@@ -54,6 +54,14 @@ pub struct CreateDocument {
     text: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/legal",
+    operation_id = "controls_create",
+    tag = "controls",
+    request_body = CreateDocument,
+    responses((status = 201, description = "Created", body = LegalDocument))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,6 +90,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(doc)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/legal",
+    operation_id = "controls_list",
+    tag = "controls",
+    responses((status = 200, description = "OK", body = [LegalDocument]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,13 +106,21 @@ pub async fn list(
     Ok(Json(state.db.legal_documents(&tenant.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVersion {
     url: Option<String>,
     text: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/legal/{id}/versions",
+    operation_id = "controls_publish",
+    tag = "controls",
+    request_body = NewVersion,
+    responses((status = 200, description = "OK", body = LegalDocument))
+)]
 pub async fn publish(
     State(state): State<AppState>,
     caller: Caller,
@@ -118,6 +141,13 @@ pub async fn publish(
     Ok(Json(doc.ok_or_else(|| ApiError::not_found("legal document"))?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/consents",
+    operation_id = "controls_consents",
+    tag = "controls",
+    responses((status = 200, description = "OK", body = [Consent]))
+)]
 pub async fn consents(
     State(state): State<AppState>,
     caller: Caller,
@@ -128,6 +158,13 @@ pub async fn consents(
     Ok(Json(state.db.consents_of(&tenant.id, &id).await?))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/accounts/{id}/consents/{consent_id}",
+    operation_id = "controls_revoke",
+    tag = "controls",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -142,6 +179,13 @@ pub async fn revoke(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/scopes",
+    operation_id = "controls_scopes",
+    tag = "controls",
+    responses((status = 200, description = "OK", body = [Scope]))
+)]
 pub async fn scopes(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,7 +195,7 @@ pub async fn scopes(
     Ok(Json(state.db.scopes(&tenant.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateScope {
     value: String,
@@ -164,6 +208,14 @@ pub struct CreateScope {
     permission_required: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/scopes",
+    operation_id = "controls_create_scope",
+    tag = "controls",
+    request_body = CreateScope,
+    responses((status = 201, description = "Created", body = Scope))
+)]
 pub async fn create_scope(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,6 +246,13 @@ pub async fn create_scope(
     Ok((StatusCode::CREATED, Json(scope)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/scopes/{value}",
+    operation_id = "controls_delete_scope",
+    tag = "controls",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete_scope(
     State(state): State<AppState>,
     caller: Caller,

@@ -18,12 +18,21 @@ use crate::extensions::Hook;
 use crate::extensions::hook_run::HookRun;
 use crate::storage::{DeploymentRow, DeploymentState};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     extension: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/deployments",
+    operation_id = "deployments_list",
+    tag = "deployments",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = [DeploymentRow]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,6 +44,13 @@ pub async fn list(
     Ok(Json(state.db.list_deployments(&tenant.id, query.extension.as_deref()).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/deployments/{id}",
+    operation_id = "deployments_get",
+    tag = "deployments",
+    responses((status = 200, description = "OK", body = DeploymentRow))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -45,6 +61,13 @@ pub async fn get(
     Ok(Json(deployment))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/deployments/{id}",
+    operation_id = "deployments_delete",
+    tag = "deployments",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,13 +81,21 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DryRun {
     hook: String,
     input: Value,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/deployments/{id}/dry-run",
+    operation_id = "deployments_dry_run",
+    tag = "deployments",
+    request_body = DryRun,
+    responses((status = 200, description = "OK", body = HookRun))
+)]
 pub async fn dry_run(
     State(state): State<AppState>,
     caller: Caller,

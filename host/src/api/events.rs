@@ -13,13 +13,20 @@ use crate::storage::DeliveryRow;
 
 const LATEST: u32 = 100;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventView {
     #[serde(flatten)]
     event: Event,
     deliveries: Vec<DeliveryRow>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/events",
+    operation_id = "events_list",
+    tag = "events",
+    responses((status = 200, description = "OK", body = [EventView]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,

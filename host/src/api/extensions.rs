@@ -27,7 +27,8 @@ const MAX_CONFIG_ENTRIES: usize = 100;
 const MAX_CONFIG_BYTES: usize = 16 << 10;
 const MAX_SECRET_BYTES: usize = 8 << 10;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UploadQuery {
     name: Option<String>,
@@ -51,6 +52,20 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/extensions",
+    operation_id = "extensions_upload",
+    tag = "extensions",
+    params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"),
+    responses((
+        status = 202,
+        description = "Accepted: checked, building in the background",
+        body = DeploymentRow,
+        headers(("Location" = String, description = "The deployment, to poll for its state"))
+    ))
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,7 +115,7 @@ pub async fn upload(
 }
 
 /// An extension with its versions, bindings, configuration and secret names.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ExtensionView {
     #[serde(flatten)]
     extension: ExtensionRow,
@@ -111,6 +126,13 @@ pub struct ExtensionView {
     bindings: Vec<BindingRow>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/extensions",
+    operation_id = "extensions_list",
+    tag = "extensions",
+    responses((status = 200, description = "OK", body = [ExtensionRow]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,6 +142,13 @@ pub async fn list(
     Ok(Json(state.db.list_extensions(&tenant.id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}",
+    operation_id = "extensions_get",
+    tag = "extensions",
+    responses((status = 200, description = "OK", body = ExtensionView))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,7 +162,7 @@ pub async fn get(
     Ok(Json(ExtensionView { config: extension.config.clone(), extension, secrets, deployments, bindings }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeExtension {
     /// `ENABLED` or `DISABLED`.
@@ -142,6 +171,14 @@ pub struct ChangeExtension {
     active_deployment_id: Option<String>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}",
+    operation_id = "extensions_change",
+    tag = "extensions",
+    request_body = ChangeExtension,
+    responses((status = 200, description = "OK", body = ExtensionRow))
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,6 +213,13 @@ pub async fn change(
 }
 
 /// Activates the newest built version older than the active one.
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}/rollback",
+    operation_id = "extensions_rollback",
+    tag = "extensions",
+    responses((status = 200, description = "OK", body = ExtensionRow))
+)]
 pub async fn rollback(
     State(state): State<AppState>,
     caller: Caller,
@@ -196,6 +240,13 @@ pub async fn rollback(
     Ok(Json(extension))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}",
+    operation_id = "extensions_delete",
+    tag = "extensions",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,6 +260,13 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}/config",
+    operation_id = "extensions_set_config",
+    tag = "extensions",
+    responses((status = 200, description = "OK", body = BTreeMap<String, String>))
+)]
 pub async fn set_config(
     State(state): State<AppState>,
     caller: Caller,
@@ -231,12 +289,20 @@ pub async fn set_config(
     Ok(Json(config))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetSecret {
     value: String,
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}/secrets/{secret}",
+    operation_id = "extensions_set_secret",
+    tag = "extensions",
+    request_body = SetSecret,
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn set_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -261,6 +327,13 @@ pub async fn set_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}/secrets/{secret}",
+    operation_id = "extensions_delete_secret",
+    tag = "extensions",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete_secret(
     State(state): State<AppState>,
     caller: Caller,

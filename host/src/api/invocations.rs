@@ -15,7 +15,8 @@ use crate::storage::{InvocationRow, InvocationStats};
 /// Invocations the metrics look at: the extension's most recent ones.
 const METRICS_WINDOW: u32 = 1_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     limit: Option<u32>,
@@ -23,13 +24,21 @@ pub struct ListQuery {
     before: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct InvocationPage {
     invocations: Vec<InvocationRow>,
     /// Pass as `before` for the next (older) page; absent on the last page.
     next: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}/invocations",
+    operation_id = "invocations_list",
+    tag = "invocations",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = InvocationPage))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,6 +71,13 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
         .ok_or_else(|| ApiError::new(Problem::InvalidRequest, "before is not a cursor this API returned"))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/extensions/{name}/metrics",
+    operation_id = "invocations_metrics",
+    tag = "invocations",
+    responses((status = 200, description = "OK", body = InvocationStats))
+)]
 pub async fn metrics(
     State(state): State<AppState>,
     caller: Caller,

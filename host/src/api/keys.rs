@@ -11,6 +11,13 @@ use super::error::ApiError;
 use crate::AppState;
 use crate::storage::KeyInfo;
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/keys",
+    operation_id = "keys_list",
+    tag = "keys",
+    responses((status = 200, description = "OK", body = [KeyInfo]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -20,6 +27,13 @@ pub async fn list(
     Ok(Json(state.db.signing_keys(&tenant.id).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/keys/rotate",
+    operation_id = "keys_rotate",
+    tag = "keys",
+    responses((status = 201, description = "Created", body = KeyInfo))
+)]
 pub async fn rotate(
     State(state): State<AppState>,
     caller: Caller,

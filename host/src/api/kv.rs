@@ -14,13 +14,22 @@ use crate::AppState;
 use crate::extensions::kv::check_key;
 use crate::storage::{KvEntry, KvWrite};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     prefix: Option<String>,
     limit: Option<u32>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/kv",
+    operation_id = "kv_list",
+    tag = "kv",
+    params(ListQuery),
+    responses((status = 200, description = "OK", body = [KvEntry]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -33,6 +42,14 @@ pub async fn list(
     Ok(Json(state.db.kv_list(&tenant.id, query.prefix.as_deref(), limit).await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/tenants/{tenant}/kv/{key}",
+    operation_id = "kv_put",
+    tag = "kv",
+    request_body = Value,
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn put(
     State(state): State<AppState>,
     caller: Caller,
@@ -57,6 +74,13 @@ pub async fn put(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/kv/{key}",
+    operation_id = "kv_delete",
+    tag = "kv",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -17,7 +17,7 @@ use crate::storage::PlanRow;
 
 const MAX_ALLOWED_HOSTS: usize = 50;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantLimits {
     plan: String,
     /// The operator's overrides for this tenant, over its plan.
@@ -32,6 +32,13 @@ async fn tenant_limits(state: &AppState, tenant_id: &str) -> Result<TenantLimits
     Ok(TenantLimits { plan: row.plan, overrides: row.overrides, effective })
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/limits",
+    operation_id = "limits_get",
+    tag = "limits",
+    responses((status = 200, description = "OK", body = TenantLimits))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -41,7 +48,7 @@ pub async fn get(
     Ok(Json(tenant_limits(&state, &tenant.id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetLimits {
     plan: Option<String>,
@@ -55,6 +62,14 @@ fn check(overrides: &LimitOverrides, state: &AppState) -> Result<serde_json::Val
     serde_json::to_value(overrides).map_err(ApiError::internal)
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/tenants/{tenant}/limits",
+    operation_id = "limits_set",
+    tag = "limits",
+    request_body = SetLimits,
+    responses((status = 200, description = "OK", body = TenantLimits))
+)]
 pub async fn set(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,11 +94,26 @@ pub async fn set(
     Ok(Json(tenant_limits(&state, &tenant.id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/plans",
+    operation_id = "limits_list_plans",
+    tag = "limits",
+    responses((status = 200, description = "OK", body = [PlanRow]))
+)]
 pub async fn list_plans(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<PlanRow>>, ApiError> {
     caller.require_operator()?;
     Ok(Json(state.db.list_plans().await?))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/plans/{plan}",
+    operation_id = "limits_put_plan",
+    tag = "limits",
+    request_body = LimitOverrides,
+    responses((status = 200, description = "OK", body = PlanRow))
+)]
 pub async fn put_plan(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,13 +132,20 @@ pub async fn put_plan(
     Ok(Json(plan))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtensionSettings {
     /// Hosts (`name`, `name:port` or `*.suffix`) the tenant's extensions may reach over HTTP.
     allowed_hosts: Vec<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/extension-settings",
+    operation_id = "limits_get_settings",
+    tag = "limits",
+    responses((status = 200, description = "OK", body = ExtensionSettings))
+)]
 pub async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -119,6 +156,14 @@ pub async fn get_settings(
     Ok(Json(ExtensionSettings { allowed_hosts: row.allowed_hosts }))
 }
 
+#[utoipa::path(
+    put,
+    path = "/admin/v1/tenants/{tenant}/extension-settings",
+    operation_id = "limits_put_settings",
+    tag = "limits",
+    request_body = ExtensionSettings,
+    responses((status = 200, description = "OK", body = ExtensionSettings))
+)]
 pub async fn put_settings(
     State(state): State<AppState>,
     caller: Caller,

@@ -19,6 +19,7 @@ mod invocations;
 mod keys;
 mod kv;
 mod limits;
+pub mod openapi;
 mod preconditions;
 mod rules;
 pub(crate) mod tenants;
@@ -41,6 +42,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         // Inside the audit: a repeated answer is audited like the first.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::guard))
         .route_layer(middleware::from_fn_with_state(state, audit::record))
+        // Public and unaudited: the document describes the API, not a tenant.
+        .route(openapi::PATH, get(openapi::serve))
 }
 
 /// The admin API's routes and handlers, without the layers [`router`] adds.

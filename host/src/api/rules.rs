@@ -46,7 +46,7 @@ fn fields(rule: &ScopeRule) -> serde_json::Map<String, serde_json::Value> {
     fields
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRule {
     label: String,
@@ -55,6 +55,14 @@ pub struct CreateRule {
     scopes: Vec<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/rules",
+    operation_id = "rules_create",
+    tag = "rules",
+    request_body = CreateRule,
+    responses((status = 201, description = "Created", body = ScopeRule))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -95,6 +103,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/rules",
+    operation_id = "rules_list",
+    tag = "rules",
+    responses((status = 200, description = "OK", body = [ScopeRule]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -104,6 +119,13 @@ pub async fn list(
     Ok(Json(state.db.rules(&tenant.id).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/rules/{id}",
+    operation_id = "rules_get",
+    tag = "rules",
+    responses((status = 200, description = "OK", body = ScopeRule))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,7 +135,7 @@ pub async fn get(
     Ok(Json(state.db.rule(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("rule"))?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRule {
     label: Option<String>,
@@ -121,6 +143,14 @@ pub struct ChangeRule {
     state: Option<ResourceState>,
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}/rules/{id}",
+    operation_id = "rules_change",
+    tag = "rules",
+    request_body = ChangeRule,
+    responses((status = 200, description = "OK", body = ScopeRule))
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -163,6 +193,13 @@ pub async fn change(
     }
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/rules/{id}",
+    operation_id = "rules_delete",
+    tag = "rules",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

@@ -29,7 +29,7 @@ use crate::tenancy::{Account, ResourceState, Role, Tenant, TenantName, TenantSet
 
 const MAX_LABEL: usize = 200;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     name: String,
@@ -49,7 +49,7 @@ pub struct CreateTenant {
 }
 
 /// A tenant as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantView {
     #[serde(flatten)]
     tenant: Tenant,
@@ -58,7 +58,7 @@ pub struct TenantView {
     issuer: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedTenant {
     tenant: TenantView,
     /// The tenant administrator's personal access token (for automation). Shown once.
@@ -69,7 +69,7 @@ pub struct CreatedTenant {
 
 /// A new tenant's first administrator: the account, and the invite with which its owner
 /// sets a password (`POST /t/{tenant}/invite`). Shown once.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Administrator {
     pub account_id: String,
     pub username: String,
@@ -104,6 +104,14 @@ fn settings(changed: &Map<String, Value>) -> Result<TenantSettings, ApiError> {
     Ok(settings)
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants",
+    operation_id = "tenants_create",
+    tag = "tenants",
+    request_body = CreateTenant,
+    responses((status = 201, description = "Created", body = CreatedTenant))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -240,12 +248,26 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
     Ok((tenant, admin_token, administrator))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants",
+    operation_id = "tenants_list",
+    tag = "tenants",
+    responses((status = 200, description = "OK", body = [TenantView]))
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TenantView>>, ApiError> {
     let tenants = state.db.list_tenants().await?;
     let visible = tenants.into_iter().filter(|tenant| caller.role.can_administer(&tenant.id));
     Ok(Json(visible.map(|tenant| view(&state, tenant)).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}",
+    operation_id = "tenants_get",
+    tag = "tenants",
+    responses((status = 200, description = "OK", body = TenantView))
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -255,7 +277,7 @@ pub async fn get(
     Ok(Json(view(&state, tenant)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeTenant {
     label: Option<String>,
@@ -286,6 +308,14 @@ fn changeable(tenant: &Tenant) -> Map<String, Value> {
 /// state and the default flag are the operator's (so a tenant's own administrators can
 /// neither lift a LOCKED tenant nor lock themselves out). The change and its event
 /// (`tenant.updated`, or `tenant.state_changed`) are one transaction.
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}",
+    operation_id = "tenants_change",
+    tag = "tenants",
+    request_body = ChangeTenant,
+    responses((status = 200, description = "OK", body = TenantView))
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,

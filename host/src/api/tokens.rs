@@ -21,7 +21,7 @@ use crate::tenancy::{ResourceState, Role};
 const MAX_DAYS: i64 = 366;
 
 /// A token as listed: never its value or digest.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     id: String,
     name: String,
@@ -44,7 +44,7 @@ impl From<&PatRow> for TokenView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CreatedToken {
     #[serde(flatten)]
     view: TokenView,
@@ -52,7 +52,7 @@ pub struct CreatedToken {
     token: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     name: String,
@@ -62,6 +62,13 @@ pub struct CreateToken {
     expires_in_days: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/tokens",
+    operation_id = "tokens_list",
+    tag = "tokens",
+    responses((status = 200, description = "OK", body = [TokenView]))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,6 +78,14 @@ pub async fn list(
     Ok(Json(state.db.pats_of(&tenant.id).await?.iter().map(TokenView::from).collect()))
 }
 
+#[utoipa::path(
+    post,
+    path = "/admin/v1/tenants/{tenant}/tokens",
+    operation_id = "tokens_create",
+    tag = "tokens",
+    request_body = CreateToken,
+    responses((status = 201, description = "Created", body = CreatedToken))
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,7 +127,7 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedToken { view: TokenView::from(&pat), token })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeToken {
     /// `ENABLED` or `DISABLED`.
@@ -126,6 +141,14 @@ fn not_self(caller: &Caller, id: &str) -> Result<(), ApiError> {
     }
 }
 
+#[utoipa::path(
+    patch,
+    path = "/admin/v1/tenants/{tenant}/tokens/{id}",
+    operation_id = "tokens_change",
+    tag = "tokens",
+    request_body = ChangeToken,
+    responses((status = 200, description = "OK", body = TokenView))
+)]
 pub async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -145,6 +168,13 @@ pub async fn change(
     Ok(Json(TokenView::from(&pat)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/admin/v1/tenants/{tenant}/tokens/{id}",
+    operation_id = "tokens_delete",
+    tag = "tokens",
+    responses((status = 204, description = "No Content"))
+)]
 pub async fn delete(
     State(state): State<AppState>,
     caller: Caller,

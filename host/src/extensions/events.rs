@@ -11,7 +11,7 @@ use super::bindings::{events as wit, types};
 use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target, reported, reported_outcome};
 use super::{Compiled, ExtensionRuntime, Hook, HostState, Limits};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EventResult {
     Success,
@@ -30,7 +30,7 @@ impl EventResult {
 }
 
 /// A platform event, as stored and as delivered.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     pub id: String,

@@ -62,7 +62,7 @@ struct ScheduledInput {
 }
 
 /// What one run of a hook did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct HookRun {
     pub hook: Hook,
     pub outcome: Outcome,

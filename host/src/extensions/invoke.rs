@@ -65,7 +65,7 @@ pub enum InvokeError {
 }
 
 /// How an invocation ended, as invocation records and metrics show it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// The hook answered and its answer was used.

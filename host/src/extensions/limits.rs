@@ -12,13 +12,15 @@ use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use super::Hook;
 
 /// What a tenant's extensions may use, per invocation unless said otherwise.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Limits {
     /// Wall-clock deadline of a token-issuance invocation, instantiation included.
     #[serde(with = "millis")]
+    #[schema(value_type = u64)]
     pub token_deadline: Duration,
     /// Wall-clock deadline of every other hook's invocation.
     #[serde(with = "millis")]
+    #[schema(value_type = u64)]
     pub hook_deadline: Duration,
     /// Instructions (fuel) per invocation.
     pub fuel: u64,
@@ -46,6 +48,7 @@ pub struct Limits {
     pub fuel_per_second: u64,
     /// Longest an outbound HTTP request may take (it is also bounded by the deadline).
     #[serde(with = "millis")]
+    #[schema(value_type = u64)]
     pub http_timeout: Duration,
     /// Largest outbound HTTP response body, in bytes.
     pub http_response_bytes: usize,
@@ -145,7 +148,7 @@ impl Limits {
 
 /// Changes to [`Limits`], as a plan or an operator states them; absent fields keep the value
 /// underneath. Stored and exchanged as JSON.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]

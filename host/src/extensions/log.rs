@@ -17,7 +17,7 @@ use super::bindings::types;
 use super::state::HostState;
 
 /// One captured line: a log call, or a line of standard output or error.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct LogLine {
     /// `trace` … `error` for log calls, `stdout` or `stderr` for output.
     pub level: &'static str,
@@ -25,7 +25,7 @@ pub struct LogLine {
 }
 
 /// What a guest said during one invocation.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct CapturedLog {
     #[serde(skip)]
     limit_bytes: usize,

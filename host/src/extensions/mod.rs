@@ -59,7 +59,7 @@ use crate::storage::{Db, FailurePolicy};
 use crate::vault::Vault;
 
 /// The hooks a component can export; each is one interface of the WIT contract.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Hook {
     TokenIssuance,

@@ -55,7 +55,7 @@ fn factor(row: &AnyRow) -> Result<Factor> {
 }
 
 /// A session, or a login in progress (PENDING).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionRow {
     pub id: String,
     pub account_id: String,

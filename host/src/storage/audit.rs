@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use super::{Db, Result};
 
 /// One admin API call.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
     pub id: String,
     /// The tenant the call named, if it exists.
@@ -54,7 +54,7 @@ fn entry(row: &AnyRow) -> Result<AuditEntry> {
 }
 
 /// A tenant's usage in one month.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthlyUsage {
     /// `YYYY-MM` (UTC).
     pub month: String,

@@ -11,7 +11,7 @@ use sqlx::{Any, Row, Transaction};
 use super::{Db, Result, StorageError, is_unique_violation};
 
 /// What happens to the request when a bound extension fails.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {
     /// The request fails (no token, no account, no code).
@@ -42,7 +42,7 @@ impl FromStr for FailurePolicy {
 }
 
 /// A stored binding.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct BindingRow {
     pub id: String,
     pub hook: String,

@@ -21,7 +21,7 @@ pub struct DueDelivery {
 }
 
 /// A delivery as the admin API shows it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct DeliveryRow {
     pub binding_id: String,
     /// `pending`, `delivered` or `failed`.

@@ -17,7 +17,7 @@ use crate::tenancy::ResourceState;
 use crate::vault::SealedSecret;
 
 /// A version's build and usability state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum DeploymentState {
     /// Uploaded; the build has not finished.
@@ -55,7 +55,7 @@ impl FromStr for DeploymentState {
 }
 
 /// An extension of a tenant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ExtensionRow {
     pub name: String,
     pub state: ResourceState,
@@ -67,7 +67,7 @@ pub struct ExtensionRow {
 }
 
 /// A version of an extension (without its component bytes).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DeploymentRow {
     pub id: String,
     pub extension: String,

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use super::{Backend, Db, Result};
 
 /// One invocation, as recorded.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct InvocationRow {
     pub id: String,
     pub extension: String,
@@ -34,7 +34,7 @@ pub struct NewInvocation {
 }
 
 /// An extension's recent invocations in numbers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct InvocationStats {
     pub extension: String,
     pub count: i64,

@@ -23,7 +23,7 @@ pub struct SigningKeyRow {
 }
 
 /// A key as the admin API shows it: no private material.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct KeyInfo {
     pub kid: String,
     pub algorithm: String,

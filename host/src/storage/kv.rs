@@ -15,7 +15,7 @@ pub struct KvWrite<'a> {
 }
 
 /// An entry as the admin API lists it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct KvEntry {
     pub key: String,
     pub value: serde_json::Value,

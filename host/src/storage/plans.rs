@@ -15,7 +15,7 @@ pub struct TenantLimitsRow {
     pub allowed_hosts: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PlanRow {
     pub name: String,
     pub limits: serde_json::Value,

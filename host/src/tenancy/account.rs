@@ -28,7 +28,7 @@ pub const OTP_LENGTH: usize = 6;
 const OTP_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 /// A human account of a tenant.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub id: String,
     /// Lower-cased.
@@ -55,7 +55,7 @@ impl Account {
 }
 
 /// What a factor is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FactorKind {
     Password,
@@ -93,7 +93,7 @@ impl FactorKind {
 }
 
 /// One factor of an account (its secret is never part of it).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Factor {
     pub id: String,
     pub account_id: String,

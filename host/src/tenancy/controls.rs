@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::ResourceState;
 
 /// A scope of a tenant's catalogue.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Scope {
     pub value: String,
     pub label: String,
@@ -74,7 +74,7 @@ pub fn scopes_for_score(catalogue: &[Scope], score: i64, permissions: &[String])
 /// A rule granting scopes to one machine client, or (`client_id` `*`) to every client of
 /// the tenant. A client may obtain the scopes of its own `scopes` list and of every enabled
 /// rule that names it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ScopeRule {
     pub id: String,
     pub label: String,
@@ -105,7 +105,7 @@ pub fn client_grant(own: &[String], rules: &[ScopeRule], client_id: &str) -> Vec
 }
 
 /// A legal document at its current version.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct LegalDocument {
     pub id: String,
     pub label: String,
@@ -118,7 +118,7 @@ pub struct LegalDocument {
 }
 
 /// An account's consent: to a legal document's version, or to scopes for a client.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Consent {
     pub id: String,
     pub account_id: String,

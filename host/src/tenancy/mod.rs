@@ -20,7 +20,7 @@ pub use state::{ResourceState, UnknownState};
 use serde::Serialize;
 
 /// A tenant: an isolated issuer with its own clients, keys and extensions.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
@@ -101,7 +101,7 @@ impl Role {
 }
 
 /// A machine client that authenticates with a client secret.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Client {
     #[serde(skip)]
     pub tenant_id: String,
@@ -121,6 +121,7 @@ pub struct Client {
     /// After a rotation, until it is retired: the previous secret's digest. Shown only as
     /// `previous_secret_active`, whether it still works.
     #[serde(rename = "previous_secret_active", serialize_with = "is_some")]
+    #[schema(value_type = bool)]
     pub previous_secret_sha256: Option<String>,
     /// Public keys for `private_key_jwt` client authentication (a JWK set), if registered.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,6 @@
+"""schemathesis hooks for the admin API (named in schemathesis.toml): a component upload is
+`application/wasm`, sent as the raw bytes generated for it, like application/octet-stream."""
+
+import schemathesis
+
+schemathesis.serializer.alias("application/wasm", "application/octet-stream")
