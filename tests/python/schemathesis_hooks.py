@@ -1,4 +1,4 @@
-"""schemathesis hooks for the admin API (named in schemathesis.toml): a component upload is
+"""schemathesis hooks for the admin API (named by SCHEMATHESIS_HOOKS): a component upload is
 `application/wasm`, sent as the raw bytes generated for it, like application/octet-stream."""
 
 import schemathesis

@@ -65,7 +65,7 @@ pub async fn interpreter() -> Result<PathBuf> {
 pub async fn run_script(script: &str, env: &[(&str, &str)]) -> Result<serde_json::Value> {
     let python = interpreter().await?;
     let mut command = Command::new(python);
-    command.arg(Path::new(SCRIPTS).join(script));
+    command.arg(self::script(script));
     for (name, value) in env {
         command.env(name, value);
     }
@@ -81,14 +81,23 @@ pub async fn run_script(script: &str, env: &[(&str, &str)]) -> Result<serde_json
     serde_json::from_slice(&output.stdout).with_context(|| format!("{script} printed no JSON line"))
 }
 
+/// The path of a file in `tests/python`.
+pub fn script(name: &str) -> PathBuf {
+    Path::new(SCRIPTS).join(name)
+}
+
 /// Runs the environment's interpreter with `args` (e.g. `-m` and a tool's module) and
-/// `env`, from `tests/python`; its exit status and output.
+/// `env`, in a fresh temporary directory (so what a tool keeps there stays out of the
+/// sources); its exit status and output.
 pub async fn run_interpreter(args: &[&str], env: &[(&str, &str)]) -> Result<std::process::Output> {
     let python = interpreter().await?;
+    let dir = tempfile::tempdir()?;
     let mut command = Command::new(python);
-    command.args(args).current_dir(SCRIPTS);
+    command.args(args).current_dir(dir.path());
     for (name, value) in env {
         command.env(name, value);
     }
-    Ok(tokio::task::spawn_blocking(move || command.output()).await??)
+    let output = tokio::task::spawn_blocking(move || command.output()).await??;
+    drop(dir);
+    Ok(output)
 }

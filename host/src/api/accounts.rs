@@ -144,12 +144,15 @@ pub async fn create_account(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
+    /// 1 to 100 characters, unique in the tenant whatever their case.
+    #[schema(min_length = 1, max_length = 100)]
     username: String,
     email: Option<String>,
     phone: Option<String>,
     #[serde(default)]
     attributes: Map<String, Value>,
-    /// Enrols a password factor with the account.
+    /// Enrols a password factor with the account: 15 to 100 characters.
+    #[schema(min_length = 15, max_length = 100)]
     password: Option<String>,
 }
 

@@ -5,10 +5,23 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::clock::EntropyError;
 use crate::storage::StorageError;
+
+/// The body of an error answer, as it is sent and as the OpenAPI document describes it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemDetails {
+    /// `urn:keyhaven:problem:` and a slug, e.g. `not-found` or `precondition-failed`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The status's reason phrase.
+    title: &'static str,
+    status: u16,
+    /// What went wrong, for a person.
+    detail: String,
+}
 
 /// An admin API error.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +123,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.kind.status();
-        let body = json!({
-            "type": format!("urn:keyhaven:problem:{}", self.kind.slug()),
-            "title": status.canonical_reason().unwrap_or("Error"),
-            "status": status.as_u16(),
-            "detail": self.detail,
-        });
+        let body = ProblemDetails {
+            kind: format!("urn:keyhaven:problem:{}", self.kind.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail,
+        };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

@@ -18,8 +18,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{
     Content, HttpMethod, ObjectBuilder, OpenApi as Document, Ref, RefOr, Required, ResponseBuilder, Type,
 };
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
+use super::error::ProblemDetails;
 use super::{
     accounts, administrators, audit, bindings, clients, controls, deployments, events, extensions, invocations,
     keys, kv, limits, rules, tenants, tokens,
@@ -29,18 +30,6 @@ use super::{
 pub const PATH: &str = "/admin/v1/openapi.json";
 
 const PROBLEM_JSON: &str = "application/problem+json";
-
-/// An error answer (RFC 9457): `type` is stable, one of `urn:keyhaven:problem:*`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)]
-pub struct Problem {
-    /// `urn:keyhaven:problem:` and a slug, e.g. `not-found` or `precondition-failed`.
-    #[schema(rename = "type")]
-    kind: String,
-    title: String,
-    status: u16,
-    detail: String,
-}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -127,7 +116,7 @@ pub struct Problem {
         kv::put,
         kv::delete,
     ),
-    components(schemas(Problem)),
+    components(schemas(ProblemDetails)),
     modifiers(&Conventions),
     security(("bearer" = []))
 )]
@@ -221,14 +210,14 @@ fn conventions(path: &str, method: HttpMethod, operation: &mut Operation) {
             "An ETag read before: 304 if the resource has not changed.",
         ));
     }
-    if matches!(method, HttpMethod::Get | HttpMethod::Patch) {
-        if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
-            let etag = HeaderBuilder::new()
-                .schema(ObjectBuilder::new().schema_type(Type::String))
-                .description(Some("The resource as returned, for If-Match and If-None-Match"))
-                .build();
-            ok.headers.insert("ETag".to_owned(), etag);
-        }
+    if matches!(method, HttpMethod::Get | HttpMethod::Patch)
+        && let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200")
+    {
+        let etag = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some("The resource as returned, for If-Match and If-None-Match"))
+            .build();
+        ok.headers.insert("ETag".to_owned(), etag);
     }
     if method == HttpMethod::Get {
         let unchanged = ResponseBuilder::new().description("Not modified: the If-None-Match tag is current").build();

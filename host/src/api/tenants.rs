@@ -32,6 +32,8 @@ const MAX_LABEL: usize = 200;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
+    /// Lowercase and DNS-label safe: the tenant's path segment and subdomain.
+    #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
     name: String,
     label: Option<String>,
     #[serde(default)]

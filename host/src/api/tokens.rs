@@ -57,8 +57,10 @@ pub struct CreatedToken {
 pub struct CreateToken {
     name: String,
     /// `tenant-admin` or `tenant-viewer`.
+    #[schema(pattern = "^tenant-(admin|viewer)$")]
     role: String,
     /// Days until it expires (at most 366); without it, it does not expire.
+    #[schema(minimum = 1, maximum = 366)]
     expires_in_days: Option<i64>,
 }
 
