@@ -173,7 +173,7 @@ impl ComponentHarness {
 
     /// The key-value store's contents, in key order.
     pub async fn kv(&self) -> Result<Vec<(String, Value)>> {
-        let entries = self.state.db.kv_list(&self.tenant.id, None, 1_000).await.map_err(invalid)?;
+        let entries = self.state.db.kv_list(&self.tenant.id, None, None, 1_000).await.map_err(invalid)?;
         Ok(entries.into_iter().map(|entry| (entry.key, entry.value)).collect())
     }
 

@@ -1,6 +1,7 @@
 //! Admin API conventions that every resource shares: `Idempotency-Key` on creates and
-//! updates (a retried request runs once, per caller, and its answer is given again), and
-//! `ETag` / `If-Match` (a change made against an outdated read is refused, atomically).
+//! updates (a retried request runs once, per caller, and its answer is given again),
+//! `ETag` / `If-Match` (a change made against an outdated read is refused, atomically), and
+//! cursor pagination (every list pages through `Link: rel="next"` to its whole).
 
 use keyhaven_tests::{TestServer, expect_problem, expect_status, guests, unique_name};
 use reqwest::{Method, StatusCode};
@@ -362,6 +363,104 @@ db_test!(
             assert_eq!(won.len(), 1, "exactly one change from the same read wins: {outcomes:?}");
             assert!(outcomes.iter().all(|(s, _)| *s == StatusCode::OK || *s == StatusCode::PRECONDITION_FAILED));
             assert_eq!(read(&server, &tenant.admin_token, &path).await.0["name"], *won[0]);
+        }
+    }
+);
+
+/// The next page a list answer links to (`Link: <…>; rel="next"`).
+fn next_link(response: &reqwest::Response) -> Option<String> {
+    let link = response.headers().get("link")?.to_str().unwrap();
+    let target = link.strip_prefix('<')?.split_once(">; rel=\"next\"")?.0;
+    Some(target.to_owned())
+}
+
+/// Every page of `path` at one item a page, following the links; each page holds one item.
+async fn walk(server: &TestServer, token: &str, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut next = Some(format!("{path}{separator}limit=1"));
+    while let Some(page) = next {
+        let response = server.http.get(server.url(&page)).bearer_auth(token).send().await.unwrap();
+        next = next_link(&response);
+        let body = expect_status(response, StatusCode::OK).await.unwrap();
+        let page_items = body.as_array().unwrap_or_else(|| panic!("{page}: not a list: {body}"));
+        assert!(page_items.len() <= 1, "{page}: {} items on a page of one", page_items.len());
+        assert!(next.is_none() || page_items.len() == 1, "{page}: an empty page links to another");
+        items.extend(page_items.iter().cloned());
+        assert!(items.len() <= 1000, "{path}: the links never end");
+    }
+    items
+}
+
+db_test!(
+    async fn every_list_pages_through_its_links_to_the_whole_list() {
+        let server = TestServer::start().await.unwrap();
+        let root = server.root_token.clone();
+        let tenant = server.create_tenant("pages").await.unwrap();
+        server.create_tenant("pages-too").await.unwrap();
+        let base = format!("/admin/v1/tenants/{}", tenant.name);
+        // Two or more of everything a tenant's lists hold that the admin API can make.
+        let mut account_id = String::new();
+        for n in 0..3 {
+            server.create_client(&tenant, json!({"name": format!("client {n}")})).await.unwrap();
+            let body = json!({"username": format!("person-{n}"), "password": "a long enough password"});
+            let made = server.call(Method::POST, &root, &format!("{base}/accounts"), Some(body)).await.unwrap();
+            account_id = expect_status(made, StatusCode::CREATED).await.unwrap()["id"].as_str().unwrap().to_owned();
+            let body = json!({"name": format!("pat {n}"), "role": "tenant-viewer"});
+            server.call(Method::POST, &root, &format!("{base}/tokens"), Some(body)).await.unwrap();
+            let body = json!({"label": format!("terms {n}"), "text": "terms"});
+            server.call(Method::POST, &root, &format!("{base}/legal"), Some(body)).await.unwrap();
+            let body = json!({"label": format!("rule {n}"), "client_id": "*", "scopes": ["openid"]});
+            server.call(Method::POST, &root, &format!("{base}/rules"), Some(body)).await.unwrap();
+            for key in [format!("a:{n}"), format!("b:{n}")] {
+                let path = format!("{base}/kv/{key}");
+                let put = server.call(Method::PUT, &root, &path, Some(json!({"n": n}))).await.unwrap();
+                assert!(put.status().is_success(), "{}", put.status());
+            }
+            server.call(Method::POST, &root, &format!("{base}/keys/rotate"), None).await.unwrap();
+            server.call(Method::PUT, &root, &format!("/admin/v1/plans/pages-{n}"), Some(json!({}))).await.unwrap();
+        }
+        let permission = format!("{base}/accounts/{account_id}/permissions/admin");
+        assert!(server.call(Method::PUT, &root, &permission, None).await.unwrap().status().is_success());
+
+        // The lists are the operations whose answer is an array, as the OpenAPI document says.
+        let document = server.get(&root, "/admin/v1/openapi.json").await.unwrap();
+        let mut lists = Vec::new();
+        for (template, item) in document["paths"].as_object().unwrap() {
+            let schema = &item["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+            if schema["type"] == "array" {
+                lists.push(template.replace("{tenant}", &tenant.name).replace("{id}", &account_id));
+            }
+        }
+        assert!(lists.len() >= 18, "lists found in the document: {lists:?}");
+
+        let mut paged = 0;
+        for path in &lists {
+            assert!(!path.contains('{'), "a list under another resource: {path}");
+            let walked = walk(&server, &root, path).await;
+            let whole = server.get(&root, &format!("{path}?limit=1000")).await.unwrap();
+            let whole = whole.as_array().unwrap();
+            if path.ends_with("/audit") {
+                // Each read is audited: the log grew above what the walk saw, never within it.
+                assert!(whole.ends_with(&walked) && walked.len() >= 2, "{path}: {} of {}", walked.len(), whole.len());
+            } else {
+                assert_eq!(&walked, whole, "{path}: the pages are not the list");
+            }
+            paged += usize::from(walked.len() >= 2);
+        }
+        // Tenants, plans, tokens, accounts, legal documents, scopes, rules, clients, keys,
+        // events, key-value entries and both audit logs.
+        assert!(paged >= 13, "only {paged} lists held two items or more");
+
+        // A filter is kept in the links.
+        let keys: Vec<Value> = walk(&server, &root, &format!("{base}/kv?prefix=b:")).await;
+        let keys: Vec<&str> = keys.iter().map(|entry| entry["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["b:0", "b:1", "b:2"]);
+        // A cursor this API did not give is refused, in memory and in the database alike.
+        for path in [format!("{base}/clients?after=nobody"), format!("{base}/audit?after=nonsense")] {
+            let response = server.http.get(server.url(&path)).bearer_auth(&root).send().await.unwrap();
+            let problem = expect_problem(response, StatusCode::BAD_REQUEST).await.unwrap();
+            assert_eq!(problem["type"], "urn:keyhaven:problem:invalid-request", "{path}");
         }
     }
 );

@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery, fetch_limit};
 use crate::AppState;
 use crate::clock::{random_id, sortable_id};
 use crate::events::changes;
@@ -186,33 +187,24 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(AccountView { account, factors: factor.into_iter().collect() })))
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Accounts after this username.
-    after: Option<String>,
-    limit: Option<u32>,
-}
-
 #[utoipa::path(
     get,
     path = "/admin/v1/tenants/{tenant}/accounts",
     operation_id = "accounts_list",
     tag = "accounts",
-    params(ListQuery),
-    responses((status = 200, description = "OK", body = [Account]))
+    params(PageQuery),
+    responses((status = 200, description = "OK: in username order", body = [Account]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<Account>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<Account>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.db.list_accounts(&tenant.id, query.after.as_deref(), limit).await?))
+    let accounts = state.db.list_accounts(&tenant.id, query.after.as_deref(), fetch_limit(query.limit())).await?;
+    Ok(Page::fetched(accounts, query.limit(), |account: &Account| account.username.clone()))
 }
 
 async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Account, ApiError> {
@@ -563,18 +555,22 @@ pub async fn change_factor(
     path = "/admin/v1/tenants/{tenant}/accounts/{id}/sessions",
     operation_id = "accounts_sessions",
     tag = "accounts",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [SessionRow]))
 )]
 pub async fn sessions(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
-) -> Result<Json<Vec<SessionRow>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<SessionRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
     let account = find(&state, &tenant, &id).await?;
     let now = state.clock.now();
     let sessions = state.db.sessions_of(&tenant.id, &account.id).await?;
-    Ok(Json(sessions.into_iter().filter(|s| s.is_live(&tenant.settings, now)).collect()))
+    let live = sessions.into_iter().filter(|s| s.is_live(&tenant.settings, now)).collect();
+    Page::of(live, &query, |session: &SessionRow| session.id.clone())
 }
 
 #[utoipa::path(

@@ -6,13 +6,15 @@
 //! password at `POST /t/{tenant}/invite`. Each change is written with its event.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::secrets;
 use crate::tenancy::ResourceState;
@@ -35,16 +37,19 @@ async fn check_permission(state: &AppState, tenant_id: &str, permission: &str) -
     path = "/admin/v1/tenants/{tenant}/accounts/{id}/permissions",
     operation_id = "administrators_list",
     tag = "administrators",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [String]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
-) -> Result<Json<Vec<String>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<String>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
     state.db.account(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("account"))?;
-    Ok(Json(state.db.permissions_of(&tenant.id, &id).await?))
+    Page::of(state.db.permissions_of(&tenant.id, &id).await?, &query, String::clone)
 }
 
 #[utoipa::path(

@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::pages::{Page, PageQuery, fetch_limit, parse_time_cursor, time_cursor};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::storage::AuditEntry;
@@ -114,31 +115,25 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     response
 }
 
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<u32>,
-}
-
 #[utoipa::path(
     get,
     path = "/admin/v1/tenants/{tenant}/audit",
     operation_id = "audit_list",
     tag = "audit",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [AuditEntry]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<AuditEntry>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.db.list_audit(&tenant.id, limit).await?))
+    let after = query.after.as_deref().map(parse_time_cursor).transpose()?;
+    let entries = state.db.list_audit(Some(&tenant.id), after, fetch_limit(query.limit())).await?;
+    Ok(Page::fetched(entries, query.limit(), entry_cursor))
 }
 
 #[utoipa::path(
@@ -146,18 +141,24 @@ pub async fn list(
     path = "/admin/v1/audit",
     operation_id = "audit_list_all",
     tag = "audit",
-    params(ListQuery),
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [AuditEntry]))
 )]
 pub async fn list_all(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<AuditEntry>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<AuditEntry>, ApiError> {
     caller.require_operator()?;
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.db.list_all_audit(limit).await?))
+    let after = query.after.as_deref().map(parse_time_cursor).transpose()?;
+    let entries = state.db.list_audit(None, after, fetch_limit(query.limit())).await?;
+    Ok(Page::fetched(entries, query.limit(), entry_cursor))
+}
+
+/// An audit entry's place in the log, newest first.
+fn entry_cursor(entry: &AuditEntry) -> String {
+    time_cursor(entry.time, &entry.id)
 }
 
 /// `GET /admin/v1/tenants/{tenant}/usage[?month=YYYY-MM]`: the month's active accounts and

@@ -5,13 +5,15 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::EventFilter;
@@ -36,15 +38,18 @@ pub struct CreateBinding {
     path = "/admin/v1/tenants/{tenant}/bindings",
     operation_id = "bindings_list",
     tag = "bindings",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [BindingRow]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<BindingRow>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<BindingRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.list_bindings(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.list_bindings(&tenant.id).await?, &query, |binding: &BindingRow| binding.id.clone())
 }
 
 #[utoipa::path(

@@ -6,13 +6,15 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::changes;
@@ -159,15 +161,18 @@ pub async fn create(
     path = "/admin/v1/tenants/{tenant}/clients",
     operation_id = "clients_list",
     tag = "clients",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [Client]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<Client>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<Client>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.list_clients(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.list_clients(&tenant.id).await?, &query, |client: &Client| client.client_id.clone())
 }
 
 #[utoipa::path(

@@ -7,13 +7,15 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::extensions::token_issuance::is_scope_token;
@@ -95,15 +97,18 @@ pub async fn create(
     path = "/admin/v1/tenants/{tenant}/legal",
     operation_id = "controls_list",
     tag = "controls",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [LegalDocument]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<LegalDocument>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<LegalDocument>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.legal_documents(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.legal_documents(&tenant.id).await?, &query, |document: &LegalDocument| document.id.clone())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -146,16 +151,19 @@ pub async fn publish(
     path = "/admin/v1/tenants/{tenant}/accounts/{id}/consents",
     operation_id = "controls_consents",
     tag = "controls",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [Consent]))
 )]
 pub async fn consents(
     State(state): State<AppState>,
     caller: Caller,
     Path((tenant, id)): Path<(String, String)>,
-) -> Result<Json<Vec<Consent>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<Consent>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
     state.db.account(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("account"))?;
-    Ok(Json(state.db.consents_of(&tenant.id, &id).await?))
+    Page::of(state.db.consents_of(&tenant.id, &id).await?, &query, |consent: &Consent| consent.id.clone())
 }
 
 #[utoipa::path(
@@ -184,15 +192,18 @@ pub async fn revoke(
     path = "/admin/v1/tenants/{tenant}/scopes",
     operation_id = "controls_scopes",
     tag = "controls",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [Scope]))
 )]
 pub async fn scopes(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<Scope>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<Scope>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.scopes(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.scopes(&tenant.id).await?, &query, |scope: &Scope| scope.value.clone())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

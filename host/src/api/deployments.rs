@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::Hook;
 use crate::extensions::hook_run::HookRun;
@@ -22,7 +23,13 @@ use crate::storage::{DeploymentRow, DeploymentState};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Only this extension's versions.
     extension: Option<String>,
+    /// The previous page's last deployment id.
+    after: Option<String>,
+    /// Items per page: 1 to 1,000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
 }
 
 #[utoipa::path(
@@ -38,10 +45,12 @@ pub async fn list(
     caller: Caller,
     Path(tenant): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<DeploymentRow>>, ApiError> {
+) -> Result<Page<DeploymentRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
-    Ok(Json(state.db.list_deployments(&tenant.id, query.extension.as_deref()).await?))
+    let deployments = state.db.list_deployments(&tenant.id, query.extension.as_deref()).await?;
+    let page = PageQuery { after: query.after, limit: query.limit };
+    Page::of(deployments, &page, |deployment: &DeploymentRow| deployment.id.clone())
 }
 
 #[utoipa::path(

@@ -1,12 +1,13 @@
 //! `/admin/v1/tenants/{tenant}/events`: the tenant's latest 100 events, newest first, each
 //! with the state of its deliveries to `events` bindings.
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use serde::Serialize;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::events::Event;
 use crate::storage::DeliveryRow;
@@ -25,19 +26,22 @@ pub struct EventView {
     path = "/admin/v1/tenants/{tenant}/events",
     operation_id = "events_list",
     tag = "events",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [EventView]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<EventView>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<EventView>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
+    let Query(query) = query?;
     let events = state.db.list_events(&tenant.id, LATEST).await?;
     let mut deliveries = state.db.latest_event_deliveries(&tenant.id, LATEST).await?;
     let views = events
         .into_iter()
         .map(|event| EventView { deliveries: deliveries.remove(&event.id).unwrap_or_default(), event })
         .collect();
-    Ok(Json(views))
+    Page::of(views, &query, |view: &EventView| view.event.id.clone())
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::deployments::{Upload, UploadError};
 use crate::extensions::{DeployError, secret_context};
@@ -131,15 +132,18 @@ pub struct ExtensionView {
     path = "/admin/v1/tenants/{tenant}/extensions",
     operation_id = "extensions_list",
     tag = "extensions",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [ExtensionRow]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<ExtensionRow>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<ExtensionRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.list_extensions(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.list_extensions(&tenant.id).await?, &query, |extension: &ExtensionRow| extension.name.clone())
 }
 
 #[utoipa::path(

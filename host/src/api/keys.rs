@@ -3,11 +3,13 @@
 //! rotate now — after a suspected compromise, say — instead of waiting for the schedule.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use super::auth::Caller;
 use super::error::ApiError;
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::storage::KeyInfo;
 
@@ -16,15 +18,18 @@ use crate::storage::KeyInfo;
     path = "/admin/v1/tenants/{tenant}/keys",
     operation_id = "keys_list",
     tag = "keys",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [KeyInfo]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<KeyInfo>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<KeyInfo>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.signing_keys(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.signing_keys(&tenant.id).await?, &query, |key: &KeyInfo| key.kid.clone())
 }
 
 #[utoipa::path(

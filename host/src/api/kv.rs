@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery, fetch_limit};
 use crate::AppState;
 use crate::extensions::kv::check_key;
 use crate::storage::{KvEntry, KvWrite};
@@ -18,7 +19,12 @@ use crate::storage::{KvEntry, KvWrite};
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
+    /// Only keys that start with this.
     prefix: Option<String>,
+    /// The previous page's last key.
+    after: Option<String>,
+    /// Items per page: 1 to 1,000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -35,11 +41,13 @@ pub async fn list(
     caller: Caller,
     Path(tenant): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Vec<KvEntry>>, ApiError> {
+) -> Result<Page<KvEntry>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    Ok(Json(state.db.kv_list(&tenant.id, query.prefix.as_deref(), limit).await?))
+    let page = PageQuery { after: query.after, limit: query.limit };
+    let (prefix, after) = (query.prefix.as_deref(), page.after.as_deref());
+    let entries = state.db.kv_list(&tenant.id, prefix, after, fetch_limit(page.limit())).await?;
+    Ok(Page::fetched(entries, page.limit(), |entry: &KvEntry| entry.key.clone()))
 }
 
 #[utoipa::path(

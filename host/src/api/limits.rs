@@ -6,11 +6,13 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::{LimitOverrides, Limits, valid_allowed_host};
 use crate::storage::PlanRow;
@@ -99,11 +101,17 @@ pub async fn set(
     path = "/admin/v1/plans",
     operation_id = "limits_list_plans",
     tag = "limits",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [PlanRow]))
 )]
-pub async fn list_plans(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<PlanRow>>, ApiError> {
+pub async fn list_plans(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<PlanRow>, ApiError> {
     caller.require_operator()?;
-    Ok(Json(state.db.list_plans().await?))
+    let Query(query) = query?;
+    Page::of(state.db.list_plans().await?, &query, |plan: &PlanRow| plan.name.clone())
 }
 
 #[utoipa::path(

@@ -20,6 +20,7 @@ mod keys;
 mod kv;
 mod limits;
 pub mod openapi;
+mod pages;
 mod preconditions;
 mod rules;
 pub(crate) mod tenants;
@@ -38,6 +39,7 @@ use crate::AppState;
 /// `ETag` and writes honour `If-Match` under their path's lock ([`preconditions::guard`]).
 pub fn router(state: AppState) -> Router<AppState> {
     routes()
+        .route_layer(middleware::from_fn(pages::link))
         .route_layer(middleware::from_fn_with_state(state.clone(), preconditions::guard))
         // Inside the audit: a repeated answer is audited like the first.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::guard))

@@ -22,8 +22,8 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ProblemDetails;
 use super::{
-    accounts, administrators, audit, bindings, clients, controls, deployments, events, extensions, invocations,
-    keys, kv, limits, rules, tenants, tokens,
+    accounts, administrators, audit, bindings, clients, controls, deployments, events, extensions, invocations, keys,
+    kv, limits, rules, tenants, tokens,
 };
 
 /// Where the document is served.
@@ -37,7 +37,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
         title = "Keyhaven admin API",
         description = "Tenants, accounts, clients, controls, extensions, keys, events, audit and usage of a \
                        Keyhaven service. Authenticate with `Authorization: Bearer <personal access token>`. Lists \
-                       take `limit` and `after` and link their next page in a `Link: <...>; rel=\"next\"` header."
+                       take `limit` (1 to 1,000; 100 by default) and `after` and link their next page in a `Link: <...>; \
+                       rel=\"next\"` header."
     ),
     paths(
         audit::list_all,
@@ -218,6 +219,16 @@ fn conventions(path: &str, method: HttpMethod, operation: &mut Operation) {
             .description(Some("The resource as returned, for If-Match and If-None-Match"))
             .build();
         ok.headers.insert("ETag".to_owned(), etag);
+    }
+    if method == HttpMethod::Get
+        && let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200")
+        && ok.content.values().any(|content| matches!(content.schema, Some(RefOr::T(Schema::Array(_)))))
+    {
+        let link = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some("`<…?after=…>; rel=\"next\"` while another page follows (see `after` and `limit`)"))
+            .build();
+        ok.headers.insert("Link".to_owned(), link);
     }
     if method == HttpMethod::Get {
         let unchanged = ResponseBuilder::new().description("Not modified: the If-None-Match tag is current").build();

@@ -6,13 +6,15 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::events::changes;
@@ -108,15 +110,18 @@ pub async fn create(
     path = "/admin/v1/tenants/{tenant}/rules",
     operation_id = "rules_list",
     tag = "rules",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [ScopeRule]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<ScopeRule>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<ScopeRule>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.rules(&tenant.id).await?))
+    let Query(query) = query?;
+    Page::of(state.db.rules(&tenant.id).await?, &query, |rule: &ScopeRule| rule.id.clone())
 }
 
 #[utoipa::path(

@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::{random_id, sortable_id};
 use crate::events::changes;
@@ -255,12 +257,20 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
     path = "/admin/v1/tenants",
     operation_id = "tenants_list",
     tag = "tenants",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [TenantView]))
 )]
-pub async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<TenantView>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<TenantView>, ApiError> {
+    let Query(query) = query?;
     let tenants = state.db.list_tenants().await?;
     let visible = tenants.into_iter().filter(|tenant| caller.role.can_administer(&tenant.id));
-    Ok(Json(visible.map(|tenant| view(&state, tenant)).collect()))
+    Page::of(visible.map(|tenant| view(&state, tenant)).collect(), &query, |view: &TenantView| {
+        view.tenant.name.as_str().to_owned()
+    })
 }
 
 #[utoipa::path(

@@ -5,13 +5,15 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
 use super::error::{ApiError, Problem};
+use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::secrets;
@@ -69,15 +71,19 @@ pub struct CreateToken {
     path = "/admin/v1/tenants/{tenant}/tokens",
     operation_id = "tokens_list",
     tag = "tokens",
+    params(PageQuery),
     responses((status = 200, description = "OK", body = [TokenView]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-) -> Result<Json<Vec<TokenView>>, ApiError> {
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Page<TokenView>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    Ok(Json(state.db.pats_of(&tenant.id).await?.iter().map(TokenView::from).collect()))
+    let Query(query) = query?;
+    let tokens = state.db.pats_of(&tenant.id).await?.iter().map(TokenView::from).collect();
+    Page::of(tokens, &query, |token: &TokenView| token.id.clone())
 }
 
 #[utoipa::path(

@@ -81,16 +81,30 @@ impl Db {
     }
 
     /// The tenant's latest audit entries, newest first.
-    pub async fn list_audit(&self, tenant_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
-        let sql = format!("SELECT {COLUMNS} FROM audit_log WHERE tenant_id = $1 ORDER BY time DESC, id DESC LIMIT $2");
-        let rows = sqlx::query(&sql).bind(tenant_id).bind(i64::from(limit)).fetch_all(&self.pool).await?;
-        rows.iter().map(entry).collect()
-    }
-
-    /// Every tenant's and the platform's latest audit entries (the operator's view).
-    pub async fn list_all_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        let sql = format!("SELECT {COLUMNS} FROM audit_log ORDER BY time DESC, id DESC LIMIT $1");
-        let rows = sqlx::query(&sql).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+    /// With no tenant, every tenant's and the platform's entries (the operator's view).
+    /// `before` is an exclusive (time, id) cursor.
+    pub async fn list_audit(
+        &self,
+        tenant_id: Option<&str>,
+        before: Option<(i64, String)>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let tenant_filter = match tenant_id {
+            Some(_) => "tenant_id = $4",
+            None => "$4 = ''",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE {tenant_filter} AND (time < $1 OR (time = $1 AND id < $2))
+             ORDER BY time DESC, id DESC LIMIT $3"
+        );
+        let (time, id) = before.unwrap_or((i64::MAX, String::new()));
+        let rows = sqlx::query(&sql)
+            .bind(time)
+            .bind(id)
+            .bind(i64::from(limit))
+            .bind(tenant_id.unwrap_or(""))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(entry).collect()
     }
 

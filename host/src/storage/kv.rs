@@ -65,15 +65,22 @@ impl Db {
     }
 
     /// Entries in key order, optionally those starting with `prefix`.
-    pub async fn kv_list(&self, tenant_id: &str, prefix: Option<&str>, limit: u32) -> Result<Vec<KvEntry>> {
+    pub async fn kv_list(
+        &self,
+        tenant_id: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<KvEntry>> {
         let rows = sqlx::query(
             "SELECT key, value, updated_at FROM kv_entries
-             WHERE tenant_id = $1 AND substr(key, 1, length($2)) = $3 ORDER BY key LIMIT $4",
+             WHERE tenant_id = $1 AND substr(key, 1, length($2)) = $3 AND key > $5 ORDER BY key LIMIT $4",
         )
         .bind(tenant_id)
         .bind(prefix.unwrap_or(""))
         .bind(prefix.unwrap_or(""))
         .bind(i64::from(limit))
+        .bind(after.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
