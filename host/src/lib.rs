@@ -8,6 +8,7 @@
 //! real router in-process; [`serve`] serves it on a listener. See ARCHITECTURE.md.
 
 pub mod api;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod events;

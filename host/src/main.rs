@@ -1,5 +1,7 @@
 //! The `keyhaven` binary: `serve` runs the service, `migrate` applies database migrations,
-//! `run-hook` runs a hook of a component file locally (the component harness).
+//! `run-hook` runs a hook of a component file locally (the component harness), and the
+//! admin commands (`login`, `tenant`, `account`, `client`, `ext`, `keys`, `events`,
+//! `usage`) drive a running service through its admin API ([`keyhaven::cli`]).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,6 +14,8 @@ use keyhaven::storage::Db;
 #[derive(Parser)]
 #[command(name = "keyhaven", version, about = "Multi-tenant identity and token service with WebAssembly extensions")]
 struct Cli {
+    #[command(flatten)]
+    options: keyhaven::cli::Options,
     #[command(subcommand)]
     command: Command,
 }
@@ -26,6 +30,8 @@ enum Command {
     /// the outcome, the hook's answer, the captured log, fuel and duration as JSON and
     /// exits with 0 when the outcome is ok, 1 otherwise.
     RunHook(RunHookArgs),
+    #[command(flatten)]
+    Admin(keyhaven::cli::Command),
 }
 
 #[derive(clap::Args)]
@@ -58,6 +64,9 @@ struct RunHookArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::Admin(command) = cli.command {
+        return admin(cli.options, command).await;
+    }
     // The service logs at info; run-hook prints its answer on stdout and only warnings
     // besides (on stderr, like every log line).
     let default_level = if matches!(cli.command, Command::RunHook(_)) { "warn" } else { "info" };
@@ -70,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let config = Config::from_lookup(|key| std::env::var(key).ok())?;
     match cli.command {
+        Command::Admin(_) => Ok(()),
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let db = Db::connect(&config.database_url).await?;
@@ -79,6 +89,17 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RunHook(args) => run_hook(args).await,
     }
+}
+
+/// An admin command, with the process's streams and environment; its exit status.
+async fn admin(options: keyhaven::cli::Options, command: keyhaven::cli::Command) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+    let progress = err.is_terminal();
+    let env = |name: &str| std::env::var(name).ok();
+    let mut io = keyhaven::cli::Io { out: &mut out, err: &mut err, env: &env, progress };
+    let exit = keyhaven::cli::run(options, command, &mut io).await;
+    std::process::exit(exit.code())
 }
 
 async fn run_hook(args: RunHookArgs) -> anyhow::Result<()> {

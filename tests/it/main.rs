@@ -42,6 +42,7 @@ mod accounts;
 mod admin;
 mod administrators;
 mod authorize;
+mod cli;
 mod controls;
 mod conventions;
 mod extensions;
