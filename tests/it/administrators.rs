@@ -121,6 +121,26 @@ async fn the_first_administrator_accepts_an_invite_and_administers_with_a_steppe
     let scripted = expect_status(made, StatusCode::CREATED).await.unwrap()["token"].as_str().unwrap().to_owned();
     server.get(&scripted, &format!("{base}/accounts")).await.unwrap();
 
+    // "Your security": the session and the token it made both act for the account, and see
+    // its factors and the tokens it made (never a token's value).
+    for token in [&strong, &scripted] {
+        let me = server.get(token, "/admin/v1/me").await.unwrap();
+        assert_eq!((me["role"].as_str(), me["tenant"]["name"].as_str()), (Some("tenant-admin"), Some(name.as_str())));
+        assert_eq!(me["account"]["id"], account_id.as_str(), "{me}");
+        let kinds: Vec<&str> = me["account"]["factors"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+        assert!(kinds.contains(&"password") && kinds.contains(&"totp"), "{me}");
+        let tokens: Vec<&str> = me["tokens"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+        assert_eq!(tokens, ["ci"], "only the tokens it made: {me}");
+        assert!(!me.to_string().contains(&scripted));
+    }
+    // A token no account made stands for itself; the operator has no tenant.
+    let me = server.get(&admin_token, "/admin/v1/me").await.unwrap();
+    assert!(me["account"].is_null(), "{me}");
+    assert_eq!(me["tokens"].as_array().unwrap().len(), 1, "{me}");
+    assert_eq!(me["tokens"][0]["id"], me["token_id"]);
+    let me = server.get(&server.root_token, "/admin/v1/me").await.unwrap();
+    assert_eq!((me["role"].as_str(), me["tenant"].is_null()), (Some("operator"), true), "{me}");
+
     // Without the permission (revoked by another administrator), the session administers
     // nothing, and neither does the token it made.
     let revoked = server.call(Method::DELETE, &admin_token, &format!("{base}/accounts/{account_id}/permissions/admin"), None).await.unwrap();

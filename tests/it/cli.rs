@@ -74,6 +74,9 @@ db_test!(
         let login =
             ok(&env, &["--profile", "admin", "login", "--url", &server.base_url, "--token", &admin_token]).await;
         assert!(login.out.contains(&name), "{}", login.out);
+        let whoami = ok(&env, &["whoami"]).await.out;
+        assert!(whoami.lines().any(|line| line.starts_with("role:") && line.ends_with("tenant-admin")), "{whoami}");
+        assert!(whoami.lines().any(|line| line.starts_with("tenant:") && line.ends_with(&name)), "{whoami}");
 
         // Two versions, uploaded with the progress indicator, each waited for until built.
         let deployed = keyhaven(&env, true, &["ext", "deploy", guests::CUSTOM_CLAIMS, "--name", "claims"]).await;

@@ -165,6 +165,12 @@ pub struct AccountView {
     factors: Vec<Factor>,
 }
 
+impl AccountView {
+    pub(crate) fn new(account: Account, factors: Vec<Factor>) -> Self {
+        AccountView { account, factors }
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/admin/v1/tenants/{tenant}/accounts",

@@ -19,6 +19,7 @@ mod invocations;
 mod keys;
 mod kv;
 mod limits;
+mod me;
 pub mod openapi;
 mod pages;
 mod preconditions;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 /// The admin API's routes and handlers, without the layers [`router`] adds.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/admin/v1/me", get(me::get))
         .route("/admin/v1/audit", get(audit::list_all))
         .route("/admin/v1/tenants/{tenant}/audit", get(audit::list))
         .route("/admin/v1/tenants/{tenant}/usage", get(audit::usage))

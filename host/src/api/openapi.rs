@@ -23,7 +23,7 @@ use utoipa::{Modify, OpenApi};
 use super::error::ProblemDetails;
 use super::{
     accounts, administrators, audit, bindings, clients, controls, deployments, events, extensions, invocations, keys,
-    kv, limits, rules, tenants, tokens,
+    kv, limits, me, rules, tenants, tokens,
 };
 
 /// Where the document is served.
@@ -41,6 +41,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
                        rel=\"next\"` header."
     ),
     paths(
+        me::get,
         audit::list_all,
         audit::list,
         audit::usage,

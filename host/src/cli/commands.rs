@@ -1,4 +1,5 @@
-//! The admin subcommands and what each does over the API: `login` saves a profile;
+//! The admin subcommands and what each does over the API: `login` saves a profile and
+//! `whoami` says whose it is;
 //! `tenant`, `account`, `client`, `keys`, `events` and `usage` read and change those
 //! resources; `ext` deploys a component (upload, then wait for its build), lists
 //! extensions and their versions, shows an extension's invocation log, activates a
@@ -35,6 +36,9 @@ pub enum Command {
         #[arg(long)]
         token: Option<String>,
     },
+    /// Who the profile's token is: role, tenant, the account it acts for with its factors,
+    /// and the tokens it made.
+    Whoami,
     /// Tenants: list, show, create (operators), enable, disable.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -287,6 +291,27 @@ pub async fn run(options: &Options, command: Command, io: &mut Io<'_>) -> Result
     let session = Session { api: AdminClient::new(&profile)?, profile, json: options.json };
     match command {
         Command::Login { .. } => Ok(()),
+        Command::Whoami => {
+            let me = session.api.get(&["me"], &[]).await?;
+            match session.json {
+                true => output::json(io.out, &me),
+                false => {
+                    let names = |list: &Value, field: &str| {
+                        let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+                        Value::Array(items.iter().map(|item| item[field].clone()).collect())
+                    };
+                    let summary = json!({
+                        "role": me["role"],
+                        "tenant": me["tenant"]["name"],
+                        "token_id": me["token_id"],
+                        "account": me["account"]["username"],
+                        "factors": names(&me["account"]["factors"], "kind"),
+                        "tokens": names(&me["tokens"], "name"),
+                    });
+                    output::fields(io.out, &summary)
+                }
+            }
+        }
         Command::Tenant(command) => tenant(&session, command, io).await,
         Command::Account(command) => account(&session, command, io).await,
         Command::Client(command) => client(&session, command, io).await,
