@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use keyhaven_tests::{TestServer, expect_status, python};
+use keyhaven_tests::{TestServer, expect_status, guests, python};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -81,7 +81,12 @@ db_test!(
         let accounts = format!("/admin/v1/tenants/{}/accounts", tenant.name);
         let account = json!({"username": "fuzzed-person", "password": "a long enough password"});
         let created = server.call(reqwest::Method::POST, &tenant.admin_token, &accounts, Some(account)).await.unwrap();
-        expect_status(created, StatusCode::CREATED).await.unwrap();
+        let account = expect_status(created, StatusCode::CREATED).await.unwrap();
+        let deployment = server.deploy_as(&tenant, guests::CUSTOM_CLAIMS, "claims", "").await.unwrap();
+        let rules = format!("/admin/v1/tenants/{}/rules", tenant.name);
+        let rule = json!({"label": "everyone", "client_id": "*", "scopes": ["openid"]});
+        let rule = server.call(reqwest::Method::POST, &tenant.admin_token, &rules, Some(rule)).await.unwrap();
+        let rule = expect_status(rule, StatusCode::CREATED).await.unwrap();
 
         let url = server.url(DOCUMENT);
         let config = python::script("schemathesis.toml");
@@ -114,6 +119,10 @@ db_test!(
                 ("KEYHAVEN_TOKEN", &server.root_token),
                 ("KEYHAVEN_TENANT", &tenant.name),
                 ("SCHEMATHESIS_HOOKS", hooks.to_str().unwrap()),
+                ("KEYHAVEN_ACCOUNT", account["id"].as_str().unwrap()),
+                ("KEYHAVEN_EXTENSION", "claims"),
+                ("KEYHAVEN_DEPLOYMENT", deployment["id"].as_str().unwrap()),
+                ("KEYHAVEN_RULE", rule["id"].as_str().unwrap()),
             ],
         )
         .await
