@@ -155,5 +155,8 @@ db_test!(
         assert!(usage.contains("keyhaven login"), "{usage}");
         let unknown = keyhaven(&env, false, &["ext", "frobnicate"]).await;
         assert_eq!(unknown.exit, Exit::Usage, "{}", unknown.err);
+        let help = keyhaven(&env, false, &["ext", "--help"]).await;
+        assert_eq!(help.exit, Exit::Ok);
+        assert!(help.out.contains("deploy") && help.out.contains("rollback") && help.err.is_empty(), "{}", help.out);
     }
 );

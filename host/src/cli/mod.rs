@@ -133,12 +133,14 @@ where
 {
     match AdminArgs::try_parse_from(args) {
         Ok(parsed) => run(parsed.options, parsed.command, io).await,
+        // Help and the version go to the output; a wrong command line is an error.
+        Err(error) if !error.use_stderr() => {
+            let _ = write!(io.out, "{}", error.render());
+            Exit::Ok
+        }
         Err(error) => {
             let _ = write!(io.err, "{}", error.render());
-            match error.use_stderr() {
-                true => Exit::Usage,
-                false => Exit::Ok,
-            }
+            Exit::Usage
         }
     }
 }
