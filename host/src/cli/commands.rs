@@ -70,10 +70,10 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
+    /// The tenants the token may see
     List,
-    Get {
-        name: String,
-    },
+    /// One tenant, by name
+    Get { name: String },
     /// Create a tenant (operators); prints its first administrator's token and invite once.
     Create {
         name: String,
@@ -83,20 +83,18 @@ pub enum TenantCommand {
         #[arg(long)]
         parent: Option<String>,
     },
-    Enable {
-        name: String,
-    },
-    Disable {
-        name: String,
-    },
+    /// Enable a tenant (operators)
+    Enable { name: String },
+    /// Disable a tenant (operators): no tokens, logins or extensions until enabled again
+    Disable { name: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
+    /// The tenant's accounts, by username
     List,
-    Get {
-        id: String,
-    },
+    /// One account with its factors
+    Get { id: String },
     /// Create an account (it sets its password through an invite, or logs in with other factors).
     Create {
         username: String,
@@ -105,20 +103,18 @@ pub enum AccountCommand {
         #[arg(long)]
         phone: Option<String>,
     },
-    Enable {
-        id: String,
-    },
-    Disable {
-        id: String,
-    },
+    /// Enable an account
+    Enable { id: String },
+    /// Disable an account: its sessions and refresh tokens end
+    Disable { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
+    /// The tenant's clients
     List,
-    Get {
-        client_id: String,
-    },
+    /// One client
+    Get { client_id: String },
     /// Create a client; prints its secret once.
     Create {
         name: String,
@@ -133,9 +129,7 @@ pub enum ClientCommand {
         public: bool,
     },
     /// A new secret (printed once); the previous one works until retired.
-    RotateSecret {
-        client_id: String,
-    },
+    RotateSecret { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,11 +148,10 @@ pub enum ExtCommand {
         #[arg(long)]
         no_wait: bool,
     },
+    /// The tenant's extensions and their active versions
     List,
     /// An extension's versions and their build state.
-    Versions {
-        name: String,
-    },
+    Versions { name: String },
     /// An extension's latest invocations: hook, outcome, duration, fuel.
     Logs {
         name: String,
@@ -166,14 +159,9 @@ pub enum ExtCommand {
         limit: usize,
     },
     /// Make a built version the active one.
-    Activate {
-        name: String,
-        deployment_id: String,
-    },
+    Activate { name: String, deployment_id: String },
     /// Make the version before the active one active again.
-    Rollback {
-        name: String,
-    },
+    Rollback { name: String },
     /// Run a hook of the active version (or `--deployment`) with an input, without side
     /// effects; exits 8 unless its outcome is `ok`.
     Test {
@@ -192,6 +180,7 @@ pub enum ExtCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
+    /// The tenant's signing keys: the current one and those still published
     List,
     /// Rotate now: a new key signs; the previous stays published until its tokens expire.
     Rotate,
