@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -212,24 +212,17 @@ fn conventions(path: &str, method: HttpMethod, operation: &mut Operation) {
             "An ETag read before: 304 if the resource has not changed.",
         ));
     }
-    if matches!(method, HttpMethod::Get | HttpMethod::Patch)
-        && let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200")
-    {
-        let etag = HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::String))
-            .description(Some("The resource as returned, for If-Match and If-None-Match"))
-            .build();
-        ok.headers.insert("ETag".to_owned(), etag);
-    }
-    if method == HttpMethod::Get
-        && let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200")
-        && ok.content.values().any(|content| matches!(content.schema, Some(RefOr::T(Schema::Array(_)))))
-    {
-        let link = HeaderBuilder::new()
-            .schema(ObjectBuilder::new().schema_type(Type::String))
-            .description(Some("`<…?after=…>; rel=\"next\"` while another page follows (see `after` and `limit`)"))
-            .build();
-        ok.headers.insert("Link".to_owned(), link);
+    if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+        if matches!(method, HttpMethod::Get | HttpMethod::Patch) {
+            let etag = string_header("The resource as returned, for If-Match and If-None-Match");
+            ok.headers.insert("ETag".to_owned(), etag);
+        }
+        let is_list = ok.content.values().any(|content| matches!(content.schema, Some(RefOr::T(Schema::Array(_)))));
+        if method == HttpMethod::Get && is_list {
+            let link =
+                string_header("`<…?after=…>; rel=\"next\"` while another page follows (see `after` and `limit`)");
+            ok.headers.insert("Link".to_owned(), link);
+        }
     }
     if method == HttpMethod::Get {
         let unchanged = ResponseBuilder::new().description("Not modified: the If-None-Match tag is current").build();
@@ -240,6 +233,10 @@ fn conventions(path: &str, method: HttpMethod, operation: &mut Operation) {
         .content(PROBLEM_JSON, Content::new(Some(RefOr::Ref(Ref::from_schema_name("Problem")))))
         .build();
     operation.responses.responses.insert("default".to_owned(), RefOr::T(problem));
+}
+
+fn string_header(description: &str) -> Header {
+    HeaderBuilder::new().schema(ObjectBuilder::new().schema_type(Type::String)).description(Some(description)).build()
 }
 
 fn parameter(name: &str, location: ParameterIn, required: Required, description: &str) -> Parameter {
