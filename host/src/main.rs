@@ -64,12 +64,17 @@ struct RunHookArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::Admin(command) = cli.command {
-        return admin(cli.options, command).await;
+    match cli.command {
+        Command::Admin(command) => admin(cli.options, command).await,
+        service => run_service(service).await,
     }
+}
+
+/// `serve`, `migrate` and `run-hook`: the service's own commands, with its log and config.
+async fn run_service(command: Command) -> anyhow::Result<()> {
     // The service logs at info; run-hook prints its answer on stdout and only warnings
     // besides (on stderr, like every log line).
-    let default_level = if matches!(cli.command, Command::RunHook(_)) { "warn" } else { "info" };
+    let default_level = if matches!(command, Command::RunHook(_)) { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -78,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let config = Config::from_lookup(|key| std::env::var(key).ok())?;
-    match cli.command {
+    match command {
+        // Dispatched by `main` before the service's set-up.
         Command::Admin(_) => Ok(()),
         Command::Serve => serve(config).await,
         Command::Migrate => {

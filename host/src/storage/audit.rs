@@ -89,22 +89,17 @@ impl Db {
         before: Option<(i64, String)>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
-        let tenant_filter = match tenant_id {
-            Some(_) => "tenant_id = $4",
-            None => "$4 = ''",
+        let page = "(time < $1 OR (time = $1 AND id < $2)) ORDER BY time DESC, id DESC LIMIT $3";
+        let sql = match tenant_id {
+            Some(_) => format!("SELECT {COLUMNS} FROM audit_log WHERE tenant_id = $4 AND {page}"),
+            None => format!("SELECT {COLUMNS} FROM audit_log WHERE {page}"),
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE {tenant_filter} AND (time < $1 OR (time = $1 AND id < $2))
-             ORDER BY time DESC, id DESC LIMIT $3"
-        );
         let (time, id) = before.unwrap_or((i64::MAX, String::new()));
-        let rows = sqlx::query(&sql)
-            .bind(time)
-            .bind(id)
-            .bind(i64::from(limit))
-            .bind(tenant_id.unwrap_or(""))
-            .fetch_all(&self.pool)
-            .await?;
+        let mut query = sqlx::query(&sql).bind(time).bind(id).bind(i64::from(limit));
+        if let Some(tenant_id) = tenant_id {
+            query = query.bind(tenant_id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(entry).collect()
     }
 
