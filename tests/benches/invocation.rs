@@ -2,9 +2,9 @@
 //!
 //! 1. one fresh-instance token-issuance invocation of `custom-claims` (new store and
 //!    instance from the cached `InstancePre`, the call, the teardown, the record), with and
-//!    without fuel metering, alternating between two nodes that differ only in that; and,
-//!    alternating with them, the metered one with cold caches (16 MiB of other memory
-//!    written before each call, as a loaded token path's HTTP, SQL and crypto work does);
+//!    without fuel metering, alternating between two nodes that differ only in that; then
+//!    the metered one with cold caches (16 MiB of other memory written before each call, as
+//!    a loaded token path's HTTP, SQL and crypto work does);
 //! 2. whole token requests over loopback HTTP without and with the extension;
 //! 3. noisy neighbour: tenant B's token requests (with its extension) while tenant A is
 //!    quiet, and while A's looping guest keeps A at its in-flight limit;

@@ -16,8 +16,8 @@ use super::invoke::Outcome;
 use super::{ExtensionRuntime, Hook};
 use crate::storage::{Db, InvocationRow, NewInvocation, StorageError};
 
-/// Most records waiting for a write, over all extensions; a record beyond it is dropped
-/// (and counted).
+/// Most records waiting for a write, over all extensions; beyond it the extension's oldest
+/// buffered record (for an extension with none, the new one) is dropped, and counted.
 const MAX_BUFFERED: usize = 20_000;
 /// How often buffered records are written.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
