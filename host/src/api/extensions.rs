@@ -93,7 +93,10 @@ pub async fn upload(
             return Err(ApiError::new(Problem::InvalidRequest, format!("bind must be auto or none, not {other:?}")));
         }
     };
-    let limit = state.extensions.tenant_limits(&tenant.id).await?.component_bytes;
+    // Read up to the largest size any language may have; the upload's own check then holds
+    // the component to its language's limit.
+    let limits = state.extensions.tenant_limits(&tenant.id).await?;
+    let limit = limits.component_bytes.max(limits.js_component_bytes);
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(Problem::PayloadTooLarge, format!("the component exceeds this tenant's limit of {limit} bytes"))
     })?;

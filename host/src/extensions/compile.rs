@@ -8,13 +8,15 @@
 use wasmtime::component::{Component, InstancePre};
 
 use super::bindings::{account_creation, events, otp_delivery, scheduled, token_issuance, token_scopes};
-use super::{CONTRACT_PACKAGE, CONTRACT_VERSION, ExtensionRuntime, Hook, HostState};
+use super::{CONTRACT_PACKAGE, CONTRACT_VERSION, ExtensionRuntime, Hook, HostState, Language};
 
 /// A validated, compiled and linked component.
 pub struct Compiled {
     pub(super) pre: InstancePre<HostState>,
     /// The hooks the component exports.
     pub hooks: Vec<Hook>,
+    /// Its language, which selects the plan's limits for it (set from the stored version).
+    pub language: Language,
     pub(super) token_issuance: Option<token_issuance::GuestIndices>,
     /// The token-issuance hook's optional companion (scope changes).
     pub(super) token_scopes: Option<token_scopes::GuestIndices>,
@@ -98,7 +100,8 @@ impl ExtensionRuntime {
         check_envelope(bytes, size_limit)?;
         self.compilations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let component = Component::new(&self.engine, bytes).map_err(|e| DeployError::Invalid(format!("{e:#}")))?;
-        let compiled = self.link(&component)?;
+        let mut compiled = self.link(&component)?;
+        compiled.language = Language::of_component(bytes);
         Ok((component, compiled))
     }
 
@@ -130,6 +133,7 @@ impl ExtensionRuntime {
             scheduled: has(Hook::Scheduled).then(|| scheduled::GuestIndices::new(&pre)).transpose().map_err(invalid)?,
             pre,
             hooks,
+            language: Language::Compiled,
         })
     }
 

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::compile::check_envelope;
 use super::events::EventResult;
-use super::{Compiled, DeployError, ExtensionRuntime, Hook};
+use super::{Compiled, DeployError, ExtensionRuntime, Hook, Language};
 use crate::clock::random_id;
 use crate::events::outbox::NewEvent;
 use crate::storage::{BuildResult, DeploymentRow, DeploymentState, NewBinding, NewDeployment, StorageError};
@@ -81,8 +81,9 @@ impl ExtensionRuntime {
     /// Checks and stores an upload as the extension's next version (PENDING) and queues its
     /// build; the answer does not wait for the compiler.
     pub async fn upload(&self, upload: Upload<'_>) -> Result<DeploymentRow, UploadError> {
+        let language = Language::of_component(upload.component);
         let limits = self.tenant_limits(upload.tenant_id).await?;
-        check_envelope(upload.component, limits.component_bytes)?;
+        check_envelope(upload.component, limits.for_language(language).component_bytes)?;
         check_surface(upload.component)?;
         let id = random_id(self.entropy.as_ref(), "ext", 12)?;
         let row = self
@@ -93,6 +94,7 @@ impl ExtensionRuntime {
                 extension: upload.extension,
                 component: upload.component,
                 content_sha256: &crate::secrets::sha256_hex(upload.component),
+                language: language.as_str(),
                 now: self.clock.now(),
                 max_enabled_extensions: limits.enabled_extensions,
             })
@@ -199,13 +201,16 @@ impl ExtensionRuntime {
         row: &DeploymentRow,
     ) -> Result<Arc<Compiled>, LoadError> {
         let engine = &self.engine_fingerprint;
+        let row_language = row.language.clone();
         if let Some((artifact, digest)) = self.db.artifact(tenant_id, &row.content_sha256, engine).await?
             && crate::secrets::sha256_hex(&artifact) == digest
         {
             let runtime = self.clone();
             let loaded = tokio::task::spawn_blocking(move || {
                 let component = runtime.deserialize(&artifact)?;
-                runtime.link(&component)
+                let mut compiled = runtime.link(&component)?;
+                compiled.language = Language::parse(&row_language);
+                Ok::<_, DeployError>(compiled)
             })
             .await
             .map_err(|e| LoadError::Interrupted(e.to_string()))?;

@@ -246,7 +246,8 @@ impl ExtensionRuntime {
             duration: Duration::ZERO,
             log: CapturedLog::default(),
         };
-        let limits = &target.limits;
+        let limits = target.limits.for_language(target.compiled.language);
+        let limits = &*limits;
         let size = call.input_bytes();
         if size > limits.input_bytes {
             return refused(InvokeError::InputTooLarge { size, limit: limits.input_bytes });

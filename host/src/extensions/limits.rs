@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 
-use super::Hook;
+use super::{Hook, Language};
 
 /// What a tenant's extensions may use, per invocation unless said otherwise.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -28,6 +28,12 @@ pub struct Limits {
     pub memory_bytes: usize,
     /// Largest accepted component upload, in bytes.
     pub component_bytes: usize,
+    /// `fuel`, `memory_bytes` and `component_bytes` of a JavaScript guest, which carries
+    /// its engine: a QuickJS component is 1–15 MB, starts with a few MiB of heap and
+    /// burns about a million instructions where a Rust guest burns twenty thousand.
+    pub js_fuel: u64,
+    pub js_memory_bytes: usize,
+    pub js_component_bytes: usize,
     /// Largest hook input (the JSON of its arguments), in bytes.
     pub input_bytes: usize,
     /// Most claims one invocation may return (access and ID token together).
@@ -75,6 +81,9 @@ impl Default for Limits {
             fuel: 10_000_000,
             memory_bytes: 16 << 20,
             component_bytes: 1 << 20,
+            js_fuel: 100_000_000,
+            js_memory_bytes: 64 << 20,
+            js_component_bytes: 16 << 20,
             input_bytes: 64 << 10,
             output_claims: 50,
             claim_name_bytes: 256,
@@ -105,6 +114,20 @@ impl Limits {
         }
     }
 
+    /// The limits a guest in `language` runs under: a JavaScript guest's fuel, memory and
+    /// upload size are the plan's `js_*` values; everything else is the same for all.
+    pub fn for_language(&self, language: Language) -> std::borrow::Cow<'_, Limits> {
+        match language {
+            Language::Compiled => std::borrow::Cow::Borrowed(self),
+            Language::JavaScript => std::borrow::Cow::Owned(Limits {
+                fuel: self.js_fuel,
+                memory_bytes: self.js_memory_bytes,
+                component_bytes: self.js_component_bytes,
+                ..self.clone()
+            }),
+        }
+    }
+
     /// These limits with `overrides` applied, capped by what the node can grant.
     pub fn with(mut self, overrides: &LimitOverrides, node: &NodeLimits) -> Limits {
         let o = overrides;
@@ -115,6 +138,9 @@ impl Limits {
             fuel,
             memory_bytes,
             component_bytes,
+            js_fuel,
+            js_memory_bytes,
+            js_component_bytes,
             input_bytes,
             output_claims,
             claim_name_bytes,
@@ -142,6 +168,7 @@ impl Limits {
             self.http_timeout = Duration::from_millis(ms);
         }
         self.memory_bytes = self.memory_bytes.min(node.max_memory_bytes);
+        self.js_memory_bytes = self.js_memory_bytes.min(node.max_memory_bytes);
         self
     }
 }
@@ -161,6 +188,12 @@ pub struct LimitOverrides {
     pub memory_bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub component_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub js_fuel: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub js_memory_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub js_component_bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub input_bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,6 +253,9 @@ impl LimitOverrides {
         check("fuel", self.fuel, 1_000, 10_000_000_000)?;
         check("memory_bytes", n(self.memory_bytes), 1 << 16, node.max_memory_bytes as u64)?;
         check("component_bytes", n(self.component_bytes), 1 << 10, 64 << 20)?;
+        check("js_fuel", self.js_fuel, 1_000, 10_000_000_000)?;
+        check("js_memory_bytes", n(self.js_memory_bytes), 1 << 16, node.max_memory_bytes as u64)?;
+        check("js_component_bytes", n(self.js_component_bytes), 1 << 10, 64 << 20)?;
         check("input_bytes", n(self.input_bytes), 1 << 10, 1 << 20)?;
         check("output_claims", n(self.output_claims), 0, 1_000)?;
         check("claim_name_bytes", n(self.claim_name_bytes), 1, 4096)?;
@@ -269,7 +305,8 @@ impl Default for NodeLimits {
     fn default() -> Self {
         NodeLimits {
             concurrent_invocations: 64,
-            max_memory_bytes: 64 << 20,
+            // A JavaScript guest's plan gives it 64 MiB by default; a plan may go to 128.
+            max_memory_bytes: 128 << 20,
             stack_bytes: 512 << 10,
             compiled_cache_entries: 256,
             fuel_metering: true,
@@ -357,6 +394,18 @@ mod tests {
         assert_eq!(limits.memory_bytes, 32 << 20);
         assert_eq!(limits.hook_deadline, Limits::default().hook_deadline);
         assert!(overrides.validate(&node).is_err(), "1 GiB is beyond this node");
+    }
+
+    #[test]
+    fn a_javascript_guest_runs_under_the_plans_js_limits_and_a_compiled_one_under_its_base() {
+        let limits = Limits::default();
+        let js = limits.for_language(Language::JavaScript);
+        assert_eq!((js.fuel, js.memory_bytes, js.component_bytes), (limits.js_fuel, limits.js_memory_bytes, limits.js_component_bytes));
+        assert_eq!(js.token_deadline, limits.token_deadline);
+        assert_eq!(*limits.for_language(Language::Compiled), limits);
+        let small_node = NodeLimits { max_memory_bytes: 32 << 20, ..NodeLimits::default() };
+        let capped = Limits::default().with(&LimitOverrides::default(), &small_node);
+        assert_eq!(capped.for_language(Language::JavaScript).memory_bytes, 32 << 20);
     }
 
     #[test]

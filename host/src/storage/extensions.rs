@@ -74,6 +74,8 @@ pub struct DeploymentRow {
     pub version: i64,
     pub content_sha256: String,
     pub size_bytes: i64,
+    /// `compiled` or `javascript` (see `extensions::Language`).
+    pub language: String,
     pub hooks: Vec<String>,
     pub state: DeploymentState,
     pub build_error: Option<String>,
@@ -89,6 +91,7 @@ pub struct NewDeployment<'a> {
     pub extension: &'a str,
     pub component: &'a [u8],
     pub content_sha256: &'a str,
+    pub language: &'a str,
     pub now: i64,
     pub max_enabled_extensions: u32,
 }
@@ -102,7 +105,7 @@ pub enum BuildResult<'a> {
 
 const EXTENSION_COLUMNS: &str = "name, state, active_deployment_id, config, created_at, updated_at";
 const DEPLOYMENT_COLUMNS: &str =
-    "id, extension, version, content_sha256, size_bytes, hooks, state, build_error, created_at, built_at";
+    "id, extension, version, content_sha256, size_bytes, language, hooks, state, build_error, created_at, built_at";
 
 fn extension(row: &AnyRow) -> Result<ExtensionRow> {
     Ok(ExtensionRow {
@@ -122,6 +125,7 @@ fn deployment(row: &AnyRow) -> Result<DeploymentRow> {
         version: row.try_get("version")?,
         content_sha256: row.try_get("content_sha256")?,
         size_bytes: row.try_get("size_bytes")?,
+        language: row.try_get("language")?,
         hooks: serde_json::from_str(row.try_get("hooks")?)?,
         state: DeploymentState::from_str(row.try_get("state")?)?,
         build_error: row.try_get("build_error")?,
@@ -176,8 +180,8 @@ impl Db {
         let size_bytes = i64::try_from(new.component.len()).unwrap_or(i64::MAX);
         sqlx::query(
             "INSERT INTO extension_versions
-               (tenant_id, id, extension, version, component, content_sha256, size_bytes, hooks, state, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, '[]', 'PENDING', $8)",
+               (tenant_id, id, extension, version, component, content_sha256, size_bytes, language, hooks, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', 'PENDING', $9)",
         )
         .bind(new.tenant_id)
         .bind(new.id)
@@ -186,6 +190,7 @@ impl Db {
         .bind(new.component)
         .bind(new.content_sha256)
         .bind(size_bytes)
+        .bind(new.language)
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
@@ -196,6 +201,7 @@ impl Db {
             version,
             content_sha256: new.content_sha256.to_owned(),
             size_bytes,
+            language: new.language.to_owned(),
             hooks: Vec::new(),
             state: DeploymentState::Pending,
             build_error: None,
