@@ -62,7 +62,7 @@ pub use serde_json::{Map, Value, json};
 pub use token::{Account, Claims, Client, Deny, Subject, Tenant, TokenIssuance, TokenRequest};
 
 /// The version of the WIT contract this SDK implements.
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 
 /// Implementation details used by the export macros. Not a stable API.
 #[doc(hidden)]

@@ -312,7 +312,7 @@ async fn a_component_exporting_no_known_hook_is_refused() {
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains("exports no known hook"), "{detail}");
     assert!(detail.contains("wasi:cli/run"), "the detail should say what it does export: {detail}");
-    assert!(detail.contains("keyhaven:extension/token-issuance@0.1.1"), "{detail}");
+    assert!(detail.contains("keyhaven:extension/token-issuance@0.1.2"), "{detail}");
     assert!(deployments(&server, &tenant).await.is_empty());
 }}
 

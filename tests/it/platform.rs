@@ -373,6 +373,21 @@ async fn components_built_against_the_released_0_1_0_contract_still_run() {
 }}
 
 db_test! {
+async fn components_built_against_the_released_0_1_1_contract_still_run() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("compat-011").await.unwrap();
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/custom-claims-0.1.1.wasm");
+    let deployment = server.deploy(&tenant, fixture).await.unwrap();
+    assert_eq!(deployment["hooks"], json!(["token-issuance"]));
+    // Its 0.1.1 imports (the key-value store) are served by the 0.1.2 host.
+    admin_ok(&server, &tenant, Method::PUT, "/kv/org:old", Some(json!({"plan": "silver"}))).await;
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "old"}})).await.unwrap();
+    let token = claims(&server, &tenant, &client).await;
+    assert_eq!(token["issued_by_extension"], "custom-claims");
+    assert_eq!(token["plan"], "silver");
+}}
+
+db_test! {
 async fn invocations_leave_records_and_metrics() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("records").await.unwrap();

@@ -13,4 +13,4 @@ wasmtime::component::bindgen!({
 pub use self::exports::keyhaven::extension::{
     account_creation, events, otp_delivery, scheduled, token_issuance, token_scopes,
 };
-pub use self::keyhaven::extension::{config, kv, log, secrets, types};
+pub use self::keyhaven::extension::{config, http, kv, log, secrets, types};

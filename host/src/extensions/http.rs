@@ -1,19 +1,23 @@
-//! Outbound HTTP (`wasi:http/outgoing-handler`) under the tenant's policy: a request
-//! reaches only a host the tenant allowed (default: none), is refused in dry runs, must
-//! finish within the tenant's HTTP timeout and the invocation's deadline, and its response
-//! body is cut off at the tenant's size limit. A refusal reaches the guest as a
-//! `wasi:http` error and is written to the invocation's log, so the tenant's developer sees
-//! why.
+//! Outbound HTTP under the tenant's policy, through `wasi:http/outgoing-handler` (Rust
+//! guests) or the contract's one-call `keyhaven:extension/http` (the JavaScript runtime's
+//! `fetch`): a request reaches only a host the tenant allowed (default: none), is refused
+//! in dry runs, must finish within the tenant's HTTP timeout and the invocation's deadline,
+//! and its response body is cut off at the tenant's size limit. Both paths share the
+//! policy and the sender. A refusal reaches the guest as an error of its interface and is
+//! written to the invocation's log, so the tenant's developer sees why.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::{BodyExt, Limited};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, default_send_request};
 
+use super::bindings::http as wit;
 use super::limits::Limits;
 use super::log::SharedLog;
+use super::state::HostState;
 
 /// One allowed destination: a host name (or `*.suffix`), optionally with a port.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,6 +95,78 @@ impl OutboundPolicy {
         }
         None
     }
+
+    /// The timeouts of a request sent now: the tenant's, cut to what is left of the deadline.
+    fn options(&self) -> (Duration, RequestOptions) {
+        let timeout = self.timeout.min(self.deadline.saturating_duration_since(Instant::now()));
+        let options = RequestOptions {
+            connect_timeout: Some(timeout),
+            first_byte_timeout: Some(timeout),
+            between_bytes_timeout: Some(timeout),
+        };
+        (timeout, options)
+    }
+
+    /// `keyhaven:extension/http.fetch`: one whole request and response.
+    async fn fetch(&self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
+        let invalid = |reason: String| wit::HttpError::InvalidRequest(reason);
+        let uri: http::Uri =
+            request.url.parse().map_err(|e| invalid(format!("{:?} is not a URL: {e}", request.url)))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(invalid(format!("{:?} is not an absolute http or https URL", request.url)));
+        }
+        if let Some(reason) = self.refusal(&uri) {
+            self.log.push_host("http", &reason);
+            return Err(wit::HttpError::Refused(reason));
+        }
+        let method = http::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| invalid(format!("{:?} is not an HTTP method", request.method)))?;
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in &request.headers {
+            if HOST_SET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(invalid(format!("the header {name:?} is set by the host")));
+            }
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body: WasiBody =
+            Full::new(Bytes::from(request.body.unwrap_or_default())).map_err(|never| match never {}).boxed_unsync();
+        let outgoing = builder.body(body).map_err(|e| invalid(format!("{e}")))?;
+
+        let (timeout, options) = self.options();
+        let failed = |e: Error| wit::HttpError::Failed(e.to_string());
+        let exchange = async {
+            let (response, connection) = default_send_request(outgoing, Some(options)).await.map_err(failed)?;
+            // The connection is driven beside the body being read.
+            let driver = tokio::spawn(connection);
+            let (parts, body) = response.into_parts();
+            let limit = self.response_bytes;
+            let collected = Limited::new(body, limit).collect().await;
+            driver.abort();
+            let body = collected
+                .map_err(|_| wit::HttpError::Failed(format!("the response body is larger than {limit} bytes")))?
+                .to_bytes();
+            let headers = parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+                .collect();
+            Ok(wit::Response { status: parts.status.as_u16(), headers, body: body.to_vec() })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(answer) => answer,
+            Err(_) => Err(wit::HttpError::Failed(format!("no complete answer within {} ms", timeout.as_millis()))),
+        }
+    }
+}
+
+/// Headers the sender sets itself; a guest may not.
+const HOST_SET_HEADERS: &[&str] =
+    &["host", "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade", "content-length"];
+
+impl wit::Host for HostState {
+    async fn fetch(&mut self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
+        self.outbound.fetch(request).await
+    }
 }
 
 type SendFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -106,12 +182,7 @@ impl WasiHttpHooks for OutboundPolicy {
             self.log.push_host("http", &reason);
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
-        let timeout = self.timeout.min(self.deadline.saturating_duration_since(Instant::now()));
-        let options = RequestOptions {
-            connect_timeout: Some(timeout),
-            first_byte_timeout: Some(timeout),
-            between_bytes_timeout: Some(timeout),
-        };
+        let (timeout, options) = self.options();
         let limit = self.response_bytes;
         Box::new(async move {
             let sent = tokio::time::timeout(timeout, default_send_request(request, Some(options))).await;

@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn the_language_section_names_the_language_and_its_absence_means_compiled() {
-        assert_eq!(Language::of_component(&component_with_section(LANGUAGE_SECTION, b"javascript")), Language::JavaScript);
+        assert_eq!(
+            Language::of_component(&component_with_section(LANGUAGE_SECTION, b"javascript")),
+            Language::JavaScript
+        );
         assert_eq!(Language::of_component(&component_with_section("producers", b"")), Language::Compiled);
         assert_eq!(Language::of_component(&component_with_section(LANGUAGE_SECTION, b"cobol")), Language::Compiled);
         assert_eq!(Language::of_component(b"not wasm"), Language::Compiled);

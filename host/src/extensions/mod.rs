@@ -49,8 +49,8 @@ pub use compile::{Compiled, DeployError};
 pub use config::secret_context;
 pub use deployments::{BuildQueue, LoadError};
 pub use http::{AllowedHost, valid_allowed_host};
-pub use language::{LANGUAGE_SECTION, Language};
 pub use invoke::{Invocation, InvokeError, Outcome, Target};
+pub use language::{LANGUAGE_SECTION, Language};
 pub use limits::{LimitOverrides, Limits, NodeLimits, OutOfRange};
 pub use log::{CapturedLog, LogLine};
 pub use state::{ExtensionEnv, HostState, InvocationContext};
@@ -108,7 +108,7 @@ impl Hook {
 
 /// The contract package and version this host implements.
 pub const CONTRACT_PACKAGE: &str = "keyhaven:extension";
-pub const CONTRACT_VERSION: &str = "0.1.1";
+pub const CONTRACT_VERSION: &str = "0.1.2";
 
 /// The extension platform of one node: engine, linker, caches, admission control, the
 /// build queue and the invocation recorder.

@@ -49,7 +49,7 @@ pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
     http: WasiHttpCtx,
-    outbound: OutboundPolicy,
+    pub(super) outbound: OutboundPolicy,
     pub(super) limiter: GuestLimiter,
     pub(super) log: SharedLog,
     pub(super) context: Arc<InvocationContext>,
