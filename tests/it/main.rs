@@ -50,6 +50,7 @@ mod external;
 mod harness;
 mod hooks;
 mod introspection;
+mod javascript;
 mod openapi;
 mod platform;
 mod roles;

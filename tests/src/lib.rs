@@ -17,6 +17,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 pub mod browser;
+pub mod js;
 pub mod node;
 pub mod python;
 

@@ -32,7 +32,7 @@ static MODULES: OnceCell<PathBuf> = OnceCell::const_new();
 
 /// The standard output and error of a finished command, or an error if it failed or ran
 /// out of time (it is killed then).
-fn run(command: &mut Command, timeout: Duration) -> Result<std::process::Output> {
+pub(crate) fn run(command: &mut Command, timeout: Duration) -> Result<std::process::Output> {
     let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -84,23 +84,46 @@ fn run(command: &mut Command, timeout: Duration) -> Result<std::process::Output>
 /// Installs the lockfile's packages in a fresh directory and moves it into place, so a
 /// half-made installation is never used; an installation of the same lockfile is kept.
 fn install(dir: &Path) -> Result<PathBuf> {
+    install_locked(dir, PACKAGE, LOCKFILE, &[])
+}
+
+/// Installs `package`/`lockfile` (with `files`, paths relative to `dir`, written beside
+/// them) into `dir` with `npm ci`, atomically; kept while the same lockfile and files are
+/// installed there.
+pub(crate) fn install_locked(
+    dir: &Path,
+    package: &str,
+    lockfile: &str,
+    files: &[(PathBuf, Vec<u8>)],
+) -> Result<PathBuf> {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (package, lockfile, files).hash(&mut hasher);
+    let fingerprint = format!("{}\n{:016x}", lockfile.len(), hasher.finish());
     let modules = dir.join("node_modules");
-    let marker = dir.join("keyhaven-package-lock.json");
-    if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == LOCKFILE) && modules.is_dir() {
+    let marker = dir.join("keyhaven-installed");
+    if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == fingerprint) && modules.is_dir() {
         return Ok(modules);
     }
     let staging = dir.with_extension(format!("staging-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging)?;
-    std::fs::write(staging.join("package.json"), PACKAGE)?;
-    std::fs::write(staging.join("package-lock.json"), LOCKFILE)?;
+    std::fs::write(staging.join("package.json"), package)?;
+    std::fs::write(staging.join("package-lock.json"), lockfile)?;
+    for (path, contents) in files {
+        let path = staging.join(path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, contents)?;
+    }
     run(
         Command::new("npm")
             .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&staging),
         INSTALL_TIMEOUT,
     )?;
-    std::fs::write(staging.join("keyhaven-package-lock.json"), LOCKFILE)?;
+    std::fs::write(staging.join("keyhaven-installed"), &fingerprint)?;
     let _ = std::fs::remove_dir_all(dir);
     std::fs::rename(&staging, dir).with_context(|| format!("cannot move the packages to {}", dir.display()))?;
     Ok(modules)
