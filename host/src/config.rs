@@ -10,6 +10,7 @@
 //! | `KEYHAVEN_TENANT_DOMAIN` | unset; with a domain, each tenant is also served on its subdomain |
 //! | `KEYHAVEN_SECRETS_KEY` | unset: the key in `KEYHAVEN_SECRETS_KEY_FILE` |
 //! | `KEYHAVEN_SECRETS_KEY_FILE` | `keyhaven-data/secrets.key`, created at first start |
+//! | `KEYHAVEN_JS_BUILDER` | `sdk/js/bin/keyhaven-js.mjs` of the current directory once `npm ci` has installed its packages; `none` for no JavaScript toolchain (uploads of JS/TS source are then refused) |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -87,6 +88,13 @@ impl Config {
         if let Some(path) = lookup("KEYHAVEN_SECRETS_KEY_FILE") {
             config.secrets_key_file = PathBuf::from(path);
         }
+        // The JavaScript toolchain that builds handlers uploaded as source: the one named,
+        // else this checkout's `sdk/js` once its packages are installed (`npm ci`).
+        config.node_limits.js_builder = match lookup("KEYHAVEN_JS_BUILDER") {
+            Some(path) if path.is_empty() || path == "none" => None,
+            Some(path) => Some(PathBuf::from(path)),
+            None => crate::extensions::js_build::detect_toolchain(),
+        };
         config.validate()?;
         Ok(config)
     }

@@ -2,9 +2,13 @@
 //!
 //! 1. one fresh-instance token-issuance invocation of `custom-claims` (new store and
 //!    instance from the cached `InstancePre`, the call, the teardown, the record), with and
-//!    without fuel metering, alternating between two nodes that differ only in that; then
-//!    the metered one with cold caches (16 MiB of other memory written before each call, as
-//!    a loaded token path's HTTP, SQL and crypto work does);
+//!    without fuel metering, alternating between two nodes that differ only in that, and
+//!    of its JavaScript version (`example-extensions/js/custom-claims`, a QuickJS
+//!    component built with the SDK's build command) in the same alternation; then the
+//!    metered one with cold caches (16 MiB of other memory written before each call, as a
+//!    loaded token path's HTTP, SQL and crypto work does). For both languages it also
+//!    reports the component's size, build and compile times, and the linear memory an
+//!    instance starts with;
 //! 2. whole token requests over loopback HTTP without and with the extension;
 //! 3. noisy neighbour: tenant B's token requests (with its extension) while tenant A is
 //!    quiet, and while A's looping guest keeps A at its in-flight limit;
@@ -24,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use keyhaven::extensions::token_issuance::{Subject, TokenRequest};
 use keyhaven::extensions::{Hook, Limits, NodeLimits};
-use keyhaven_tests::{TestServer, expect_status, guests};
+use keyhaven_tests::{TestServer, expect_status, guests, js};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -73,6 +77,21 @@ fn evict_caches(memory: &mut [u8]) {
     std::hint::black_box(memory);
 }
 
+/// The linear memory a fresh instance of `component` starts with: the initial size of every
+/// memory its core modules define (for a QuickJS component, the heap snapshotted at build).
+fn initial_memory_bytes(component: &[u8]) -> u64 {
+    use wasmparser::{Parser, Payload};
+    let mut bytes = 0;
+    for payload in Parser::new(0).parse_all(component) {
+        if let Ok(Payload::MemorySection(memories)) = payload {
+            for memory in memories.into_iter().flatten() {
+                bytes += memory.initial * (1 << memory.page_size_log2.unwrap_or(16));
+            }
+        }
+    }
+    bytes
+}
+
 fn ratio(a: Duration, b: Duration) -> f64 {
     a.as_secs_f64() / b.as_secs_f64()
 }
@@ -86,7 +105,15 @@ async fn main() {
     // 1. The hook alone, metered and unmetered, alternating.
     // The tenants' request rate limits (1,000 token requests a second by default) would
     // shape these series; what they measure is latency, so the rates are raised.
-    let unthrottled = Limits { token_requests_per_second: 1_000_000, token_burst: 1_000_000, ..Limits::default() };
+    // So are the per-second fuel budget and the per-minute allowance: a JavaScript call
+    // burns ~0.5 M instructions, so the default budget would stop it at ~1,000 a second.
+    let unthrottled = Limits {
+        token_requests_per_second: 1_000_000,
+        token_burst: 1_000_000,
+        fuel_per_second: u64::MAX / 4,
+        invocations_per_minute: u32::MAX,
+        ..Limits::default()
+    };
     let metered = TestServer::start_with(unthrottled.clone()).await.unwrap();
     let unmetered = TestServer::start_with_node(
         unthrottled,
@@ -100,6 +127,13 @@ async fn main() {
         server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
         targets.push(server.target(&tenant, "extension", Hook::TokenIssuance).await.unwrap());
     }
+    let js_entry = "example-extensions/js/custom-claims/handler.ts";
+    let js_dir = tempfile::tempdir().unwrap();
+    let js_build = js::build_fresh(js_entry, &js_dir.path().join("custom-claims-js.wasm")).unwrap();
+    let js_path = js::component(js_entry).unwrap().display().to_string();
+    let js_tenant = metered.create_tenant("bench-hook-js").await.unwrap();
+    metered.deploy(&js_tenant, &js_path).await.unwrap();
+    let js_target = metered.target(&js_tenant, "extension", Hook::TokenIssuance).await.unwrap();
     let request = TokenRequest {
         subject: Subject::Client {
             client_id: "cl_bench".into(),
@@ -111,19 +145,26 @@ async fn main() {
         audience: vec!["https://api.example.com".into()],
     };
     let (mut with_fuel, mut without_fuel) = (Vec::with_capacity(iterations), Vec::with_capacity(iterations));
+    let mut javascript = Vec::with_capacity(iterations);
     let mut cold = Vec::with_capacity(iterations);
     let mut other_memory = vec![0u8; COLD_BYTES];
-    let mut fuel = 0;
+    let (mut fuel, mut js_fuel) = (0, 0);
     for i in 0..iterations + iterations / 10 {
-        for (server, target, series) in
-            [(&metered, &targets[0], &mut with_fuel), (&unmetered, &targets[1], &mut without_fuel)]
-        {
+        for (server, target, series) in [
+            (&metered, &targets[0], &mut with_fuel),
+            (&unmetered, &targets[1], &mut without_fuel),
+            (&metered, &js_target, &mut javascript),
+        ] {
             let started = Instant::now();
             let invocation = server.state.extensions.issue_token(target, &request).await;
             let elapsed = started.elapsed();
             invocation.result.unwrap();
             if invocation.fuel_used > 0 {
-                fuel = invocation.fuel_used;
+                if std::ptr::eq(target, &js_target) {
+                    js_fuel = invocation.fuel_used;
+                } else {
+                    fuel = invocation.fuel_used;
+                }
             }
             if i >= iterations / 10 {
                 series.push(elapsed);
@@ -142,21 +183,45 @@ async fn main() {
             cold.push(elapsed);
         }
     }
+    let rust_bytes = guests::bytes(guests::CUSTOM_CLAIMS);
+    let js_bytes = std::fs::read(&js_path).unwrap();
+    let compile = |bytes: &[u8]| {
+        let started = Instant::now();
+        metered.state.extensions.compile_blocking(bytes, usize::MAX).unwrap();
+        started.elapsed()
+    };
+    let (rust_compile, js_compile) = (compile(&rust_bytes), compile(&js_bytes));
     println!(
-        "custom-claims component: {} bytes, {fuel} fuel per call\n",
-        std::fs::metadata(guests::CUSTOM_CLAIMS).unwrap().len()
+        "custom-claims, Rust:       {:>9} bytes, {fuel:>8} fuel per call, compiled in {rust_compile:>8.1?}, \
+         instance starts with {:>5.1} MiB of linear memory",
+        rust_bytes.len(),
+        initial_memory_bytes(&rust_bytes) as f64 / (1 << 20) as f64
+    );
+    println!(
+        "custom-claims, JavaScript: {:>9} bytes, {js_fuel:>8} fuel per call, compiled in {js_compile:>8.1?}, \
+         instance starts with {:>5.1} MiB of linear memory, built by keyhaven-js in {} ms\n",
+        js_bytes.len(),
+        initial_memory_bytes(&js_bytes) as f64 / (1 << 20) as f64,
+        js_build["milliseconds"]
     );
     let with_fuel = summary("invocation, fresh instance, fuel metered", with_fuel);
     let without_fuel = summary("invocation, fresh instance, no fuel metering", without_fuel);
+    let javascript = summary("invocation, fresh instance, metered, JavaScript", javascript);
     let cold = summary("invocation, fresh instance, metered, cold caches", cold);
     with_fuel.print();
     without_fuel.print();
+    javascript.print();
     cold.print();
     println!(
-        "fuel metering costs p50 {:.2}x, p99 {:.2}x; cold caches cost p50 {:.2}x\n",
+        "fuel metering costs p50 {:.2}x, p99 {:.2}x; cold caches cost p50 {:.2}x",
         ratio(with_fuel.percentile(0.5), without_fuel.percentile(0.5)),
         ratio(with_fuel.percentile(0.99), without_fuel.percentile(0.99)),
         ratio(cold.percentile(0.5), with_fuel.percentile(0.5))
+    );
+    println!(
+        "JavaScript against Rust: p50 {:.1}x, p99 {:.1}x (goal: JavaScript p50 <= 1 ms, p99 <= 3 ms)\n",
+        ratio(javascript.percentile(0.5), with_fuel.percentile(0.5)),
+        ratio(javascript.percentile(0.99), with_fuel.percentile(0.99)),
     );
     drop(unmetered);
     if std::env::var("KEYHAVEN_BENCH_ONLY").as_deref() == Ok("invocation") {

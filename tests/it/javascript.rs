@@ -12,7 +12,7 @@ use keyhaven::clock::ManualClock;
 use keyhaven::extensions::account_creation::{AccountData, Source, Verdict};
 use keyhaven::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
 use keyhaven::extensions::token_issuance::{Decision, Subject, TokenRequest};
-use keyhaven::extensions::{Hook, InvokeError, Language, Limits, Outcome};
+use keyhaven::extensions::{Hook, InvokeError, Language, Limits, NodeLimits, Outcome};
 use keyhaven_tests::{FakeHttpServer, TestServer, TestTenant, expect_status, js};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -215,6 +215,93 @@ multi_thread async fn hostile_javascript_is_stopped_with_typed_errors_while_anot
     assert!(format!("{claims:?}").contains("mode"), "{claims:?}");
 }}
 
+/// A server whose node has the SDK's JavaScript toolchain, as `keyhaven serve` finds it in a
+/// checkout whose `sdk/js` packages are installed.
+async fn server_with_toolchain() -> TestServer {
+    let node = NodeLimits { js_builder: Some(js::builder_script().unwrap()), ..NodeLimits::default() };
+    TestServer::start_with_node(Limits::default(), node).await.unwrap()
+}
+
+async fn upload_source(
+    server: &TestServer,
+    tenant: &TestTenant,
+    name: &str,
+    media_type: &str,
+    source: &str,
+) -> reqwest::Response {
+    let query = format!("?name={name}");
+    server.upload_as(&tenant.admin_token, &tenant.name, &query, media_type, source.as_bytes().to_vec()).await.unwrap()
+}
+
+db_test! {
+async fn typescript_uploaded_as_source_is_built_in_the_background_and_kept() {
+    let server = server_with_toolchain().await;
+    let tenant = server.create_tenant("js-source").await.unwrap();
+    let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../", "example-extensions/js/custom-claims/handler.ts")).unwrap();
+    let accepted = expect_status(upload_source(&server, &tenant, "claims", "application/typescript", &source).await, StatusCode::ACCEPTED).await.unwrap();
+    assert_eq!(accepted["state"], "PENDING", "{accepted}");
+    assert_eq!(accepted["source_type"], "typescript");
+    assert_eq!(accepted["language"], "javascript");
+    let version = server.wait_built(&tenant, accepted["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(version["state"], "ENABLED", "{version}");
+    assert_eq!(version["hooks"], json!(["token-issuance"]));
+    assert!(version["size_bytes"].as_i64().unwrap() > 1 << 20, "the built component is stored: {version}");
+
+    // It issues claims like the component built by hand, and its source is kept as sent.
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(claims["issued_by_extension"], "custom-claims-js");
+    let path = format!("/admin/v1/tenants/{}/deployments/{}/source", tenant.name, accepted["id"].as_str().unwrap());
+    let kept = server.http.get(server.url(&path)).bearer_auth(&tenant.admin_token).send().await.unwrap();
+    assert_eq!(kept.status(), StatusCode::OK);
+    assert!(kept.headers()["content-type"].to_str().unwrap().starts_with("text/typescript"));
+    assert_eq!(kept.text().await.unwrap(), source);
+
+    // A component upload has no source to show.
+    let component = server.deploy_as(&tenant, &built(ACCOUNT_GUARD), "guard", "").await.unwrap();
+    let path = format!("/admin/v1/tenants/{}/deployments/{}/source", tenant.name, component["id"].as_str().unwrap());
+    let none = server.http.get(server.url(&path)).bearer_auth(&tenant.admin_token).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::NOT_FOUND);
+}}
+
+db_test! {
+async fn source_that_does_not_build_fails_with_the_builds_error() {
+    let server = server_with_toolchain().await;
+    let tenant = server.create_tenant("js-broken").await.unwrap();
+    let broken = "export async function onTokenIssuance(event, api) {\n  const = 1;\n}\n";
+    let accepted = expect_status(upload_source(&server, &tenant, "broken", "text/javascript", broken).await, StatusCode::ACCEPTED).await.unwrap();
+    let failed = server.wait_built(&tenant, accepted["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    let error = failed["build_error"].as_str().unwrap();
+    assert!(error.contains("handler.js:2:"), "the build's message, with the line: {error}");
+    assert!(!error.contains("keyhaven-js-build-"), "no machine path: {error}");
+
+    let no_handler = "export function helper() { return 1; }\n";
+    let accepted = expect_status(upload_source(&server, &tenant, "nohandler", "text/javascript", no_handler).await, StatusCode::ACCEPTED).await.unwrap();
+    let failed = server.wait_built(&tenant, accepted["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(failed["state"], "FAILED", "{failed}");
+    assert!(failed["build_error"].as_str().unwrap().contains("exports no handler"), "{failed}");
+    // Neither became the active version of anything.
+    let extensions = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/extensions", tenant.name)).await.unwrap();
+    assert!(extensions.to_string().contains("broken"));
+    assert!(!extensions.to_string().contains("\"active_deployment_id\":\"ext"), "{extensions}");
+}}
+
+db_test! {
+async fn without_a_javascript_toolchain_source_is_refused_and_components_still_deploy() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("js-none").await.unwrap();
+    let response = upload_source(&server, &tenant, "claims", "application/javascript", "export function onTokenIssuance() {}").await;
+    let problem = keyhaven_tests::expect_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("no JavaScript toolchain"), "{problem}");
+    let versions = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/deployments", tenant.name)).await.unwrap();
+    assert!(versions.to_string().matches("\"id\"").count() == 0, "nothing was stored: {versions}");
+    server.deploy(&tenant, &built(CUSTOM_CLAIMS)).await.unwrap();
+    let other = server.upload_as(&tenant.admin_token, &tenant.name, "", "text/plain", b"hello".to_vec()).await.unwrap();
+    keyhaven_tests::expect_problem(other, StatusCode::UNSUPPORTED_MEDIA_TYPE).await.unwrap();
+}}
+
 fn otp(code: &str, recipient: Option<&str>) -> OtpMessage {
     OtpMessage {
         delivery_id: format!("dl_{code}"),
@@ -372,3 +459,61 @@ fn the_sdk_and_the_examples_pass_their_own_node_tests() {
         assert!(output.contains("# fail 0") && !output.contains("# pass 0"), "{folder}:\n{output}");
     }
 }
+
+/// `keyhaven run-hook` (the local harness) runs a JavaScript component as it runs any other.
+#[tokio::test]
+async fn run_hook_runs_a_javascript_component_locally() {
+    use keyhaven::harness::{RunHook, run_hook};
+    let call = RunHook {
+        component: js::component(CUSTOM_CLAIMS).unwrap(),
+        hook: "token-issuance".into(),
+        input: json!({"subject": {"kind": "client", "client_id": "cl_1", "name": "c", "attributes": {"org": "initech"}},
+                      "grant_type": "client_credentials"}),
+        kv: vec![("org:initech".into(), json!({"plan": "silver"}))],
+        dry_run: true,
+        ..RunHook::default()
+    };
+    let run = run_hook(call).await.unwrap();
+    assert_eq!(run.outcome, Outcome::Ok, "{run:?}");
+    let claims = run.output.as_ref().unwrap()["issue"]["access_token"].as_array().unwrap().clone();
+    assert!(claims.contains(&json!(["plan", "silver"])), "{claims:?}");
+    assert!(run.log.lines.iter().any(|l| l.message == "added claims for cl_1"), "{:?}", run.log);
+}
+
+db_test! {
+async fn the_command_line_deploys_javascript_source_and_tests_it() {
+    use keyhaven::cli::{Exit, Io, run_args};
+    let server = server_with_toolchain().await;
+    let tenant = server.create_tenant("js-cli").await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("cli.json");
+    let env = [("KEYHAVEN_CLI_CONFIG", config.to_str().unwrap().to_owned())];
+    let cli = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let lookup = |name: &str| env.iter().find(|(key, _)| *key == name).map(|(_, value)| value.clone());
+            let mut io = Io { out: &mut out, err: &mut err, env: &lookup, progress: false };
+            let exit = run_args(std::iter::once("keyhaven".to_owned()).chain(args), &mut io).await;
+            (exit, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+        }
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let (exit, _, err) = cli(args(&["login", "--url", &server.base_url, "--token", &tenant.admin_token])).await;
+    assert_eq!(exit, Exit::Ok, "{err}");
+
+    let handler = concat!(env!("CARGO_MANIFEST_DIR"), "/../example-extensions/js/account-guard/handler.js");
+    let (exit, out, err) = cli(args(&["ext", "deploy", handler, "--name", "guard", "--json"])).await;
+    assert_eq!(exit, Exit::Ok, "{out}{err}");
+    let deployed: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((deployed["state"].as_str(), deployed["source_type"].as_str()), (Some("ENABLED"), Some("javascript")));
+
+    let input = dir.path().join("account.json");
+    let account = json!({"source": "admin", "account": {"username": "Bob", "email": "bob@mailinator.com", "attributes": {}}});
+    std::fs::write(&input, account.to_string()).unwrap();
+    let (exit, out, err) =
+        cli(args(&["ext", "test", "guard", "--hook", "account-creation", "--input", input.to_str().unwrap(), "--json"])).await;
+    assert_eq!(exit, Exit::ExtensionFailed, "a denial is not `ok`: {out}{err}");
+    let run: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(run["outcome"], "denied", "{run}");
+}}

@@ -100,6 +100,12 @@ fn sdk() -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// The build command of the installed SDK (`.../sdk/js/bin/keyhaven-js.mjs`), for a test
+/// server's JavaScript toolchain (`NodeLimits::js_builder`).
+pub fn builder_script() -> Result<PathBuf> {
+    Ok(sdk()?.join("bin/keyhaven-js.mjs"))
+}
+
 /// Runs `node --test` in `folder` (relative to the workspace: `sdk/js` or an example under
 /// `example-extensions/js/`) of the installed copy; its output, or an error with it.
 pub fn node_tests(folder: &str) -> Result<String> {
@@ -148,6 +154,25 @@ pub fn component(entry: &str) -> Result<PathBuf> {
     .with_context(|| format!("keyhaven-js build {} failed", entry.display()))?;
     std::fs::rename(&partial, &output)?;
     Ok(output)
+}
+
+/// Builds `entry` afresh into `output` (no cache), as `keyhaven-js build --json` reports it:
+/// `{ output, bytes, handlers, world, sha256, milliseconds }`.
+pub fn build_fresh(entry: &str, output: &Path) -> Result<serde_json::Value> {
+    let sdk = sdk()?;
+    let built = crate::node::run(
+        Command::new("node")
+            .arg(sdk.join("bin/keyhaven-js.mjs"))
+            .arg("build")
+            .arg(workspace().join(entry))
+            .arg("-o")
+            .arg(output)
+            .arg("--wit")
+            .arg(workspace().join("wit"))
+            .arg("--json"),
+        BUILD_TIMEOUT,
+    )?;
+    Ok(serde_json::from_slice(&built.stdout)?)
 }
 
 /// The bytes of [`component`].

@@ -7,7 +7,8 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -17,6 +18,7 @@ use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::Hook;
 use crate::extensions::hook_run::HookRun;
+use crate::extensions::js_build::SourceType;
 use crate::storage::{DeploymentRow, DeploymentState};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -68,6 +70,27 @@ pub async fn get(
     let tenant = caller.tenant(&state, &tenant).await?;
     let deployment = state.db.deployment(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("deployment"))?;
     Ok(Json(deployment))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/v1/tenants/{tenant}/deployments/{id}/source",
+    operation_id = "deployments_source",
+    tag = "deployments",
+    responses((status = 200, description = "The JavaScript or TypeScript source the version was uploaded as", body = String, content_type = "text/javascript"))
+)]
+pub async fn source(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((tenant, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let tenant = caller.tenant(&state, &tenant).await?;
+    state.db.deployment(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("deployment"))?;
+    let (kind, text) = state.db.deployment_source(&tenant.id, &id).await?.ok_or_else(|| {
+        ApiError::new(Problem::NotFound, "this version was uploaded as a component: it has no source")
+    })?;
+    let media_type = SourceType::parse(&kind).unwrap_or(SourceType::JavaScript).media_type();
+    Ok(([(header::CONTENT_TYPE, media_type)], text).into_response())
 }
 
 #[utoipa::path(

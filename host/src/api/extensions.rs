@@ -17,7 +17,8 @@ use super::auth::Caller;
 use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::extensions::deployments::{Upload, UploadError};
+use crate::extensions::deployments::{SourceUpload, Upload, UploadError};
+use crate::extensions::js_build::SourceType;
 use crate::extensions::{DeployError, secret_context};
 use crate::storage::{BindingRow, DeploymentRow, DeploymentState, ExtensionRow};
 use crate::tenancy::ResourceState;
@@ -59,7 +60,13 @@ pub fn check_name(name: &str) -> Result<(), ApiError> {
     operation_id = "extensions_upload",
     tag = "extensions",
     params(UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"),
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/wasm",
+        description = "The component; or, with Content-Type application/javascript or application/typescript, \
+                       a handler module (npm dependencies bundled in) that the node's JavaScript toolchain \
+                       builds in the background (the source is kept: GET /deployments/{id}/source)"
+    ),
     responses((
         status = 202,
         description = "Accepted: checked, building in the background",
@@ -78,10 +85,16 @@ pub async fn upload(
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(WASM) {
+    let is_component = content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case(WASM);
+    let source_type = SourceType::from_media_type(content_type);
+    if !is_component && source_type.is_none() {
         return Err(ApiError::new(
             Problem::UnsupportedMediaType,
-            format!("upload the component as the request body with Content-Type: {WASM}"),
+            format!(
+                "upload the component as the request body with Content-Type: {WASM}, or a JavaScript or \
+                 TypeScript handler module (its npm dependencies bundled in) with Content-Type: \
+                 application/javascript or application/typescript"
+            ),
         ));
     }
     let name = query.name.unwrap_or_else(|| "extension".into());
@@ -100,11 +113,24 @@ pub async fn upload(
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(Problem::PayloadTooLarge, format!("the component exceeds this tenant's limit of {limit} bytes"))
     })?;
-    let upload = Upload { tenant_id: &tenant.id, extension: &name, component: &bytes, bind };
-    let deployment = state.extensions.upload(upload).await.map_err(|e| match e {
+    let uploaded = match source_type {
+        Some(source_type) if !is_component => {
+            let source = std::str::from_utf8(&bytes)
+                .map_err(|_| ApiError::new(Problem::InvalidRequest, "the source is not UTF-8 text"))?;
+            let upload = SourceUpload { tenant_id: &tenant.id, extension: &name, source_type, source, bind };
+            state.extensions.upload_source(upload).await
+        }
+        _ => {
+            let upload = Upload { tenant_id: &tenant.id, extension: &name, component: &bytes, bind };
+            state.extensions.upload(upload).await
+        }
+    };
+    let deployment = uploaded.map_err(|e| match e {
         UploadError::Rejected(e @ DeployError::TooLarge { .. }) => {
             ApiError::new(Problem::PayloadTooLarge, e.to_string())
         }
+        e @ UploadError::SourceTooLarge { .. } => ApiError::new(Problem::PayloadTooLarge, e.to_string()),
+        e @ UploadError::NoJavaScriptToolchain => ApiError::new(Problem::UnsupportedMediaType, e.to_string()),
         UploadError::Rejected(e) => ApiError::new(Problem::InvalidComponent, e.to_string()),
         UploadError::Storage(e) => e.into(),
         UploadError::Entropy(e) => e.into(),

@@ -114,6 +114,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/deployments", get(deployments::list))
         .route("/admin/v1/tenants/{tenant}/deployments/{id}", get(deployments::get).delete(deployments::delete))
         .route("/admin/v1/tenants/{tenant}/deployments/{id}/dry-run", post(deployments::dry_run))
+        .route("/admin/v1/tenants/{tenant}/deployments/{id}/source", get(deployments::source))
         .route("/admin/v1/tenants/{tenant}/bindings", get(bindings::list).post(bindings::create))
         .route("/admin/v1/tenants/{tenant}/bindings/{id}", delete(bindings::delete))
         .route("/admin/v1/tenants/{tenant}/events", get(events::list))

@@ -108,6 +108,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         invocations::metrics,
         deployments::list,
         deployments::get,
+        deployments::source,
         deployments::delete,
         deployments::dry_run,
         bindings::list,

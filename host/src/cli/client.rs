@@ -111,12 +111,13 @@ impl AdminClient {
         answer(self.send(request).await?).await
     }
 
-    /// Uploads a component (`application/wasm`), counting the bytes sent into `sent`.
+    /// Uploads a component (`application/wasm`) or a handler's source (its media type),
+    /// counting the bytes sent into `sent`.
     pub async fn upload(
         &self,
         segments: &[&str],
         query: &[(&str, &str)],
-        component: Vec<u8>,
+        (component, media_type): (Vec<u8>, &str),
         sent: Arc<AtomicU64>,
     ) -> Result<Value> {
         let size = component.len();
@@ -129,7 +130,7 @@ impl AdminClient {
         });
         let request = self
             .request(Method::POST, self.url(segments, query))
-            .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+            .header(reqwest::header::CONTENT_TYPE, media_type)
             .header(reqwest::header::CONTENT_LENGTH, size)
             .body(reqwest::Body::wrap_stream(counted));
         answer(self.send(request).await?).await

@@ -136,7 +136,8 @@ pub enum ClientCommand {
 pub enum ExtCommand {
     /// Upload a component as a new version of an extension and wait for its build.
     Deploy {
-        /// The component (.wasm).
+        /// The component (.wasm), or a JavaScript or TypeScript handler module (.js, .mjs,
+        /// .ts: its npm dependencies bundled in) for the server to build.
         file: std::path::PathBuf,
         /// The extension's name.
         #[arg(long)]
@@ -461,7 +462,12 @@ async fn ext(session: &Session, command: ExtCommand, io: &mut Io<'_>) -> Result<
         ExtCommand::Deploy { file, name, bind, no_wait } => {
             let component = std::fs::read(&file)
                 .map_err(|e| CliError::Local(format!("cannot read the component {}: {e}", file.display())))?;
-            let deployment = upload(session, tenant, &name, &bind, component, io).await?;
+            let media_type = match file.extension().and_then(|e| e.to_str()) {
+                Some("js" | "mjs") => "application/javascript",
+                Some("ts" | "mts") => "application/typescript",
+                _ => "application/wasm",
+            };
+            let deployment = upload(session, tenant, &name, &bind, (component, media_type), io).await?;
             let deployment = match no_wait {
                 true => deployment,
                 false => wait_built(session, tenant, deployment, io).await?,
@@ -543,10 +549,10 @@ async fn upload(
     tenant: &str,
     name: &str,
     bind: &str,
-    component: Vec<u8>,
+    component: (Vec<u8>, &str),
     io: &mut Io<'_>,
 ) -> Result<Value> {
-    let total = component.len() as u64;
+    let total = component.0.len() as u64;
     let sent = Arc::new(AtomicU64::new(0));
     let mut progress = Progress::new(io.progress);
     let started = Instant::now();

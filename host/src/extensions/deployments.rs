@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::compile::check_envelope;
 use super::events::EventResult;
+use super::js_build::{self, SourceType};
 use super::{Compiled, DeployError, ExtensionRuntime, Hook, Language};
 use crate::clock::random_id;
 use crate::events::outbox::NewEvent;
@@ -30,6 +31,8 @@ pub enum LoadError {
     Compile(#[from] DeployError),
     #[error("the build was interrupted: {0}")]
     Interrupted(String),
+    #[error("{0}")]
+    SourceBuild(String),
 }
 
 /// An upload to deploy.
@@ -43,11 +46,29 @@ pub struct Upload<'a> {
     pub bind: bool,
 }
 
+/// A handler uploaded as JavaScript or TypeScript source, for the node's toolchain to build.
+#[derive(Debug)]
+pub struct SourceUpload<'a> {
+    pub tenant_id: &'a str,
+    pub extension: &'a str,
+    pub source_type: SourceType,
+    pub source: &'a str,
+    /// As for [`Upload::bind`].
+    pub bind: bool,
+}
+
 /// Why an upload was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum UploadError {
     #[error(transparent)]
     Rejected(#[from] DeployError),
+    #[error(
+        "this server has no JavaScript toolchain to build source with: build the component with \
+         `keyhaven-js build` (sdk/js) and upload the .wasm"
+    )]
+    NoJavaScriptToolchain,
+    #[error("the source is {size} bytes; this tenant's limit is {limit} bytes")]
+    SourceTooLarge { size: usize, limit: usize },
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -95,12 +116,73 @@ impl ExtensionRuntime {
                 component: upload.component,
                 content_sha256: &crate::secrets::sha256_hex(upload.component),
                 language: language.as_str(),
+                source: None,
                 now: self.clock.now(),
                 max_enabled_extensions: limits.enabled_extensions,
             })
             .await?;
         self.queue_build(upload.tenant_id, &row.id, upload.bind);
         Ok(row)
+    }
+
+    /// Stores a handler's source as the extension's next version (PENDING, language
+    /// `javascript`, no component yet) and queues its build: the node's JavaScript
+    /// toolchain makes the component, which is then compiled as any upload. Refused at once
+    /// where the node has no toolchain.
+    pub async fn upload_source(&self, upload: SourceUpload<'_>) -> Result<DeploymentRow, UploadError> {
+        if self.node.js_builder.is_none() {
+            return Err(UploadError::NoJavaScriptToolchain);
+        }
+        let limits = self.tenant_limits(upload.tenant_id).await?;
+        let limit = limits.for_language(Language::JavaScript).component_bytes;
+        if upload.source.len() > limit {
+            return Err(UploadError::SourceTooLarge { size: upload.source.len(), limit });
+        }
+        if upload.source.trim().is_empty() {
+            return Err(UploadError::Rejected(DeployError::Empty));
+        }
+        let id = random_id(self.entropy.as_ref(), "ext", 12)?;
+        let row = self
+            .db
+            .insert_deployment(NewDeployment {
+                tenant_id: upload.tenant_id,
+                id: &id,
+                extension: upload.extension,
+                component: &[],
+                content_sha256: &crate::secrets::sha256_hex(upload.source.as_bytes()),
+                language: Language::JavaScript.as_str(),
+                source: Some((upload.source_type.as_str(), upload.source)),
+                now: self.clock.now(),
+                max_enabled_extensions: limits.enabled_extensions,
+            })
+            .await?;
+        self.queue_build(upload.tenant_id, &row.id, upload.bind);
+        Ok(row)
+    }
+
+    /// For a version uploaded as source whose component is not made yet: runs the
+    /// JavaScript build and stores the component; the version as it then is.
+    async fn build_source(&self, tenant_id: &str, row: DeploymentRow) -> Result<DeploymentRow, LoadError> {
+        if row.source_type.is_none() || row.size_bytes > 0 {
+            return Ok(row);
+        }
+        let script = self.node.js_builder.clone().ok_or_else(|| {
+            LoadError::SourceBuild("this node has no JavaScript toolchain (KEYHAVEN_JS_BUILDER)".into())
+        })?;
+        let (kind, source) =
+            self.db.deployment_source(tenant_id, &row.id).await?.ok_or_else(|| LoadError::Missing(row.id.clone()))?;
+        let kind =
+            SourceType::parse(&kind).ok_or_else(|| LoadError::SourceBuild(format!("unknown source type {kind:?}")))?;
+        let work = format!("keyhaven-js-build-{}", random_id(self.entropy.as_ref(), "", 12).unwrap_or_default());
+        let built = tokio::task::spawn_blocking(move || {
+            js_build::build_blocking(&script, &source, kind, &work, js_build::BUILD_TIMEOUT)
+        })
+        .await
+        .map_err(|e| LoadError::Interrupted(e.to_string()))?
+        .map_err(|e| LoadError::SourceBuild(e.to_string()))?;
+        let digest = crate::secrets::sha256_hex(&built);
+        self.db.store_built_component(tenant_id, &row.id, &built, &digest).await?;
+        self.db.deployment(tenant_id, &row.id).await?.ok_or_else(|| LoadError::Missing(row.id.clone()))
     }
 
     fn queue_build(&self, tenant_id: &str, deployment_id: &str, bind: bool) {
@@ -127,7 +209,10 @@ impl ExtensionRuntime {
         if row.state != DeploymentState::Pending {
             return Ok(());
         }
-        let result = self.compile_deployment(&tenant_id, &row).await;
+        let result = match self.build_source(&tenant_id, row.clone()).await {
+            Ok(built) => self.compile_deployment(&tenant_id, &built).await,
+            Err(e) => Err(e),
+        };
         let tenant = self.db.tenant_by_id(&tenant_id).await?.ok_or(StorageError::NotFound("tenant"))?;
         let (event_result, reason, hooks) = match &result {
             Ok(compiled) => (EventResult::Success, None, compiled.hooks.iter().map(|h| h.name()).collect()),

@@ -299,6 +299,11 @@ pub struct NodeLimits {
     /// Whether this node runs the background jobs (event deliveries, scheduled runs). Off
     /// only where a test drives them itself.
     pub background_jobs: bool,
+    /// The build command of this node's JavaScript toolchain (`sdk/js/bin/keyhaven-js.mjs`
+    /// with its packages installed; `node` on the PATH), which builds handlers uploaded as
+    /// JavaScript or TypeScript source. Without one such uploads are refused; components
+    /// are accepted either way.
+    pub js_builder: Option<std::path::PathBuf>,
 }
 
 impl Default for NodeLimits {
@@ -312,6 +317,7 @@ impl Default for NodeLimits {
             fuel_metering: true,
             long_running_lanes: 1,
             background_jobs: true,
+            js_builder: None,
         }
     }
 }
@@ -400,7 +406,10 @@ mod tests {
     fn a_javascript_guest_runs_under_the_plans_js_limits_and_a_compiled_one_under_its_base() {
         let limits = Limits::default();
         let js = limits.for_language(Language::JavaScript);
-        assert_eq!((js.fuel, js.memory_bytes, js.component_bytes), (limits.js_fuel, limits.js_memory_bytes, limits.js_component_bytes));
+        assert_eq!(
+            (js.fuel, js.memory_bytes, js.component_bytes),
+            (limits.js_fuel, limits.js_memory_bytes, limits.js_component_bytes)
+        );
         assert_eq!(js.token_deadline, limits.token_deadline);
         assert_eq!(*limits.for_language(Language::Compiled), limits);
         let small_node = NodeLimits { max_memory_bytes: 32 << 20, ..NodeLimits::default() };

@@ -27,6 +27,7 @@ pub mod events;
 pub mod hook_run;
 mod http;
 pub mod invoke;
+pub mod js_build;
 pub mod kv;
 pub mod kv_store;
 mod language;

@@ -76,6 +76,10 @@ pub struct DeploymentRow {
     pub size_bytes: i64,
     /// `compiled` or `javascript` (see `extensions::Language`).
     pub language: String,
+    /// `javascript` or `typescript` when the version was uploaded as source (kept, and
+    /// served by `GET .../deployments/{id}/source`); absent for a component upload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<String>,
     pub hooks: Vec<String>,
     pub state: DeploymentState,
     pub build_error: Option<String>,
@@ -92,6 +96,9 @@ pub struct NewDeployment<'a> {
     pub component: &'a [u8],
     pub content_sha256: &'a str,
     pub language: &'a str,
+    /// A handler uploaded as source: (`javascript` or `typescript`, the text). `component`
+    /// is then empty until the build makes it.
+    pub source: Option<(&'a str, &'a str)>,
     pub now: i64,
     pub max_enabled_extensions: u32,
 }
@@ -104,8 +111,8 @@ pub enum BuildResult<'a> {
 }
 
 const EXTENSION_COLUMNS: &str = "name, state, active_deployment_id, config, created_at, updated_at";
-const DEPLOYMENT_COLUMNS: &str =
-    "id, extension, version, content_sha256, size_bytes, language, hooks, state, build_error, created_at, built_at";
+const DEPLOYMENT_COLUMNS: &str = "id, extension, version, content_sha256, size_bytes, language, source_type, hooks, state, build_error, created_at, \
+     built_at";
 
 fn extension(row: &AnyRow) -> Result<ExtensionRow> {
     Ok(ExtensionRow {
@@ -126,6 +133,7 @@ fn deployment(row: &AnyRow) -> Result<DeploymentRow> {
         content_sha256: row.try_get("content_sha256")?,
         size_bytes: row.try_get("size_bytes")?,
         language: row.try_get("language")?,
+        source_type: row.try_get("source_type")?,
         hooks: serde_json::from_str(row.try_get("hooks")?)?,
         state: DeploymentState::from_str(row.try_get("state")?)?,
         build_error: row.try_get("build_error")?,
@@ -180,8 +188,9 @@ impl Db {
         let size_bytes = i64::try_from(new.component.len()).unwrap_or(i64::MAX);
         sqlx::query(
             "INSERT INTO extension_versions
-               (tenant_id, id, extension, version, component, content_sha256, size_bytes, language, hooks, state, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '[]', 'PENDING', $9)",
+               (tenant_id, id, extension, version, component, content_sha256, size_bytes, language, source_type, source,
+                hooks, state, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', 'PENDING', $11)",
         )
         .bind(new.tenant_id)
         .bind(new.id)
@@ -191,6 +200,8 @@ impl Db {
         .bind(new.content_sha256)
         .bind(size_bytes)
         .bind(new.language)
+        .bind(new.source.map(|(kind, _)| kind))
+        .bind(new.source.map(|(_, text)| text))
         .bind(new.now)
         .execute(&mut *tx)
         .await?;
@@ -202,6 +213,7 @@ impl Db {
             content_sha256: new.content_sha256.to_owned(),
             size_bytes,
             language: new.language.to_owned(),
+            source_type: new.source.map(|(kind, _)| kind.to_owned()),
             hooks: Vec::new(),
             state: DeploymentState::Pending,
             build_error: None,
@@ -311,6 +323,46 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?;
         Ok(bytes)
+    }
+
+    /// The source a version was uploaded as: (`javascript` or `typescript`, the text).
+    pub async fn deployment_source(&self, tenant_id: &str, id: &str) -> Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT source_type, source FROM extension_versions
+             WHERE tenant_id = $1 AND id = $2 AND source IS NOT NULL AND source_type IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok((row.try_get("source_type")?, row.try_get("source")?))).transpose()
+    }
+
+    /// Stores the component a PENDING source version's build made (its bytes, size and
+    /// hash); false if the version is no longer PENDING.
+    pub async fn store_built_component(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        component: &[u8],
+        content_sha256: &str,
+    ) -> Result<bool> {
+        let size_bytes = i64::try_from(component.len()).unwrap_or(i64::MAX);
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE extension_versions SET component = $1, size_bytes = $2, content_sha256 = $3
+             WHERE tenant_id = $4 AND id = $5 AND state = 'PENDING'",
+        )
+        .bind(component)
+        .bind(size_bytes)
+        .bind(content_sha256)
+        .bind(tenant_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(updated == 1)
     }
 
     /// Every PENDING version of every tenant, oldest first (the build queue at start).
