@@ -263,6 +263,17 @@ async fn typescript_uploaded_as_source_is_built_in_the_background_and_kept() {
     let path = format!("/admin/v1/tenants/{}/deployments/{}/source", tenant.name, component["id"].as_str().unwrap());
     let none = server.http.get(server.url(&path)).bearer_auth(&tenant.admin_token).send().await.unwrap();
     assert_eq!(none.status(), StatusCode::NOT_FOUND);
+
+    // After a restart the built JavaScript is loaded from the compiled-artifact cache: no
+    // rebuild, no recompilation, the same claims, and the source is still kept.
+    let server = server.restart().await.unwrap();
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(claims["issued_by_extension"], "custom-claims-js");
+    assert_eq!(server.state.extensions.compilations(), 0, "a restart must not recompile JavaScript");
+    let path = format!("/admin/v1/tenants/{}/deployments/{}/source", tenant.name, accepted["id"].as_str().unwrap());
+    let kept = server.http.get(server.url(&path)).bearer_auth(&tenant.admin_token).send().await.unwrap();
+    assert_eq!(kept.text().await.unwrap(), source);
 }}
 
 db_test! {
