@@ -21,22 +21,12 @@ const PASSWORD: &str = "a long enough passphrase";
 /// Where the relying parties are sent back: nothing listens there, they read the redirect.
 const REDIRECT_URI: &str = "http://127.0.0.1:8123/cb";
 
-/// `method /admin/v1/tenants/{tenant}{path}` as the tenant's administrator, expecting success.
-async fn admin(server: &TestServer, tenant: &TestTenant, method: Method, path: &str, body: Value) -> Value {
-    let path = format!("/admin/v1/tenants/{}{path}", tenant.name);
-    let response = server.call(method, &tenant.admin_token, &path, Some(body)).await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
 /// A tenant with a person `ann` who has a password, and a `profile` scope; ann's account id.
 async fn tenant_with_a_person(server: &TestServer, tenant: &TestTenant) -> String {
     let profile = json!({"value": "profile", "label": "Profile", "required_score": 0});
-    admin(server, tenant, Method::POST, "/scopes", profile).await;
+    server.admin_ok(tenant, Method::POST, "/scopes", profile).await;
     let account =
-        admin(server, tenant, Method::POST, "/accounts", json!({"username": "ann", "password": PASSWORD})).await;
+        server.admin_ok(tenant, Method::POST, "/accounts", json!({"username": "ann", "password": PASSWORD})).await;
     account["id"].as_str().unwrap().to_owned()
 }
 
@@ -149,7 +139,7 @@ async fn an_oauth4webapi_public_client_signs_a_person_in_with_pkce_and_refreshes
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("oauth4webapi").await.unwrap();
     let account_id = tenant_with_a_person(&server, &tenant).await;
-    let created = admin(&server, &tenant, Method::POST, "/clients", json!({"name": "single-page app", "public": true, "redirect_uris": [REDIRECT_URI]})).await;
+    let created = server.admin_ok(&tenant, Method::POST, "/clients", json!({"name": "single-page app", "public": true, "redirect_uris": [REDIRECT_URI]})).await;
     assert!(created.get("client_secret").is_none(), "a public client has no secret: {created}");
     let client_id = created["client_id"].as_str().unwrap();
     let seen = node::run_script("relying_party.mjs", &[
@@ -185,7 +175,7 @@ async fn a_real_browser_signs_a_person_in_on_the_hosted_pages() {
     let tenant = server.create_tenant("browser").await.unwrap();
     let account_id = tenant_with_a_person(&server, &tenant).await;
     let body = json!({"name": "browser app", "public": true, "redirect_uris": [REDIRECT_URI]});
-    let client_id = admin(&server, &tenant, Method::POST, "/clients", body).await["client_id"].as_str().unwrap().to_owned();
+    let client_id = server.admin_ok(&tenant, Method::POST, "/clients", body).await["client_id"].as_str().unwrap().to_owned();
     let (verifier, challenge) = pkce_pair();
     let (state, nonce) = (keyhaven_tests::unique_name("state"), keyhaven_tests::unique_name("nonce"));
     let mut authorize = reqwest::Url::parse(&format!("{}/oauth2/authorize", tenant.issuer)).unwrap();

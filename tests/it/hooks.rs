@@ -40,7 +40,8 @@ async fn token_claims(server: &TestServer, tenant: &TestTenant, attributes: Valu
     server.verify(tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap()
 }
 
-fn otp(code: &str, recipient: Option<&str>) -> OtpMessage {
+/// An SMS one-time code to deliver, as the login flow hands it to the hook.
+pub(crate) fn otp(code: &str, recipient: Option<&str>) -> OtpMessage {
     OtpMessage {
         delivery_id: format!("dl_{code}"),
         account_id: "acc_1".into(),

@@ -8,9 +8,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::hooks::otp;
 use keyhaven::clock::ManualClock;
 use keyhaven::extensions::account_creation::{AccountData, Source, Verdict};
-use keyhaven::extensions::otp_delivery::{Channel, Delivery, OtpMessage};
+use keyhaven::extensions::otp_delivery::Delivery;
 use keyhaven::extensions::token_issuance::{Decision, Subject, TokenRequest};
 use keyhaven::extensions::{Hook, InvokeError, Language, Limits, NodeLimits, Outcome};
 use keyhaven_tests::{FakeHttpServer, TestServer, TestTenant, expect_status, js};
@@ -23,15 +24,6 @@ const OTP_SMS: &str = "example-extensions/js/otp-sms/handler.js";
 const COGNITO_PORT: &str = "example-extensions/js/cognito-port/handler.js";
 const HOSTILE: &str = "tests/guests/js/hostile/handler.js";
 const RELAY: &str = "tests/guests/js/relay/handler.js";
-
-async fn admin(server: &TestServer, tenant: &TestTenant, method: Method, path: &str, body: Value) -> Value {
-    let path = format!("/admin/v1/tenants/{}{path}", tenant.name);
-    let response = server.call(method, &tenant.admin_token, &path, Some(body)).await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
 
 /// The built component's path, for `TestServer::deploy`.
 fn built(entry: &str) -> String {
@@ -313,27 +305,14 @@ async fn without_a_javascript_toolchain_source_is_refused_and_components_still_d
     keyhaven_tests::expect_problem(other, StatusCode::UNSUPPORTED_MEDIA_TYPE).await.unwrap();
 }}
 
-fn otp(code: &str, recipient: Option<&str>) -> OtpMessage {
-    OtpMessage {
-        delivery_id: format!("dl_{code}"),
-        account_id: "acc_1".into(),
-        channel: Channel::Sms,
-        recipient: recipient.map(str::to_owned),
-        code: code.into(),
-        purpose: "login".into(),
-        expires_at: 2_000_000_000,
-        locale: None,
-    }
-}
-
 db_test! {
 async fn a_javascript_otp_sender_posts_each_code_once_with_fetch_to_allowed_hosts_only() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("js-otp").await.unwrap();
     let provider = FakeHttpServer::start(200, json!({"id": "msg-42"})).await.unwrap();
     server.deploy_as(&tenant, &built(OTP_SMS), "sms", "").await.unwrap();
-    admin(&server, &tenant, Method::PUT, "/extensions/sms/config", json!({"provider_url": provider.url("/v1/messages")})).await;
-    admin(&server, &tenant, Method::PUT, "/extensions/sms/secrets/api_key", json!({"value": "key-123"})).await;
+    server.admin_ok(&tenant, Method::PUT, "/extensions/sms/config", json!({"provider_url": provider.url("/v1/messages")})).await;
+    server.admin_ok(&tenant, Method::PUT, "/extensions/sms/secrets/api_key", json!({"value": "key-123"})).await;
     let runtime = &server.state.extensions;
 
     // Not an allowed host yet: `fetch` rejects, the policy's reason is in the log, and
@@ -344,7 +323,7 @@ async fn a_javascript_otp_sender_posts_each_code_once_with_fetch_to_allowed_host
     assert!(refused.log.lines.iter().any(|l| l.message.contains("not among the tenant's allowed hosts")), "{:?}", refused.log);
     assert!(provider.received().is_empty());
 
-    admin(&server, &tenant, Method::PUT, "/extension-settings", json!({"allowed_hosts": [provider.address.to_string()]})).await;
+    server.admin_ok(&tenant, Method::PUT, "/extension-settings", json!({"allowed_hosts": [provider.address.to_string()]})).await;
     let target = server.target(&tenant, "sms", Hook::OtpDelivery).await.unwrap();
     let sent = runtime.deliver_otp(&target, &otp("AB12CD", Some("+15550100"))).await;
     assert_eq!(sent.result.unwrap(), Delivery::Delivered(Some("msg-42".into())));
@@ -391,10 +370,10 @@ async fn javascript_event_and_schedule_handlers_are_delivered_to_at_least_once()
     let receiver = FakeHttpServer::start(500, json!({"error": "not yet"})).await.unwrap();
     let deployment = server.deploy_as(&tenant, &built(RELAY), "relay", "&bind=none").await.unwrap();
     assert_eq!(deployment["hooks"], json!(["events", "scheduled"]));
-    admin(&server, &tenant, Method::PUT, "/extensions/relay/config", json!({"webhook_url": receiver.url("/hook")})).await;
-    admin(&server, &tenant, Method::PUT, "/extension-settings", json!({"allowed_hosts": [receiver.address.to_string()]})).await;
+    server.admin_ok(&tenant, Method::PUT, "/extensions/relay/config", json!({"webhook_url": receiver.url("/hook")})).await;
+    server.admin_ok(&tenant, Method::PUT, "/extension-settings", json!({"allowed_hosts": [receiver.address.to_string()]})).await;
     let filter = json!({"action": ["extension.*"], "result": ["success"]});
-    admin(&server, &tenant, Method::POST, "/bindings", json!({"hook": "events", "extension": "relay", "filter": filter})).await;
+    server.admin_ok(&tenant, Method::POST, "/bindings", json!({"hook": "events", "extension": "relay", "filter": filter})).await;
 
     // A deployment is an event the binding wants: the first attempt fails (500) ...
     server.deploy_as(&tenant, &built(CUSTOM_CLAIMS), "claims", "").await.unwrap();
@@ -417,7 +396,7 @@ async fn javascript_event_and_schedule_handlers_are_delivered_to_at_least_once()
     assert_eq!(runtime.deliver_due_events().await.unwrap(), 0, "delivered events are not sent again");
 
     // The same component's schedule handler runs on its binding's schedule.
-    admin(&server, &tenant, Method::POST, "/bindings", json!({"hook": "scheduled", "extension": "relay", "schedule": "0 * * * * *"})).await;
+    server.admin_ok(&tenant, Method::POST, "/bindings", json!({"hook": "scheduled", "extension": "relay", "schedule": "0 * * * * *"})).await;
     clock.advance(60);
     let ran = runtime.run_due_schedules().await.unwrap();
     assert_eq!(ran.len(), 1);

@@ -447,6 +447,17 @@ impl TestServer {
         Ok(request.send().await?)
     }
 
+    /// `method /admin/v1/tenants/{tenant}{path}` as the tenant's administrator; fails the
+    /// test unless it succeeds. The answer's JSON (`null` for an empty body).
+    pub async fn admin_ok(&self, tenant: &TestTenant, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let path = format!("/admin/v1/tenants/{}{path}", tenant.name);
+        let response = self.call(method, &tenant.admin_token, &path, Some(body)).await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
     /// The runtime's target for the active version of `extension` in `tenant`.
     pub async fn target(&self, tenant: &TestTenant, extension: &str, hook: Hook) -> Result<Target> {
         let stored = self.state.db.tenant_by_name(&tenant.name).await?.context("tenant")?;
