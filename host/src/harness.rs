@@ -16,12 +16,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::api::tenants::{NewTenant, create_tenant};
 use crate::clock::{Entropy, SystemClock, SystemEntropy, random_id};
 use crate::config::Config;
 use crate::extensions::deployments::Upload;
 use crate::extensions::hook_run::HookRun;
 use crate::extensions::{Hook, LimitOverrides, secret_context};
+use crate::ops::tenants::{NewTenant, create_tenant};
 use crate::storage::{DeploymentState, KvWrite};
 use crate::tenancy::{Tenant, TenantName};
 

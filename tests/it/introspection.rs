@@ -146,8 +146,8 @@ async fn private_key_jwt_assertions_authenticate_a_client_each_once() {
     let now = 1_800_000_000;
     let server = TestServer::start_with_clock(Arc::new(ManualClock::new(now))).await.unwrap();
     let tenant = server.create_tenant("pkjwt").await.unwrap();
-    let key = keyhaven::oauth::keys::generate("test", "ES256", now).unwrap();
-    let stranger = keyhaven::oauth::keys::generate("test", "ES256", now).unwrap();
+    let key = keyhaven::jwt::keys::generate("test", "ES256", now).unwrap();
+    let stranger = keyhaven::jwt::keys::generate("test", "ES256", now).unwrap();
     let public: Value = serde_json::from_str(&key.public_jwk).unwrap();
     let clients = format!("/admin/v1/tenants/{}/clients", tenant.name);
 

@@ -13,12 +13,12 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::secrets;
 use crate::tenancy::ResourceState;
 use crate::tenancy::account::INVITE_SECONDS;
+use crate::web::{ApiError, Problem};
 
 /// A permission is the value of one of the tenant's permission-requiring scopes.
 async fn check_permission(state: &AppState, tenant_id: &str, permission: &str) -> Result<(), ApiError> {

@@ -17,12 +17,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::Caller;
-use super::error::ApiError;
 use super::pages::{Page, PageQuery, fetch_limit, parse_time_cursor, time_cursor};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::storage::AuditEntry;
 use crate::tenancy::Role;
+use crate::web::ApiError;
 
 /// What the [`Caller`] extractor learns during a call, for its audit entry: who called
 /// (token id and role) and which tenant the call was allowed to act on.

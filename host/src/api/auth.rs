@@ -6,14 +6,14 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, header};
+use axum::http::{Method, header};
 
 use super::audit::AuditSlot;
-use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::storage::ADMIN_PERMISSION;
 use crate::tenancy::controls::ADMIN_REQUIRED_SCORE;
 use crate::tenancy::{ResourceState, Role, Tenant};
+use crate::web::{ApiError, Problem, bearer_token};
 
 /// The authenticated caller of an admin API route.
 #[derive(Clone, Debug)]
@@ -76,12 +76,6 @@ impl FromRequestParts<AppState> for Caller {
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
-}
-
-/// The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), if there is one.
-pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// Whether the tenant's account is usable and holds the `admin` permission.

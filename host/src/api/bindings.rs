@@ -12,13 +12,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::EventFilter;
 use crate::extensions::Hook;
 use crate::storage::{BindingRow, FailurePolicy, NewBinding};
+use crate::web::{ApiError, Problem};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

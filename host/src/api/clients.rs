@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::random_id;
 use crate::events::changes;
 use crate::extensions::token_issuance::is_scope_token;
-use crate::oauth::jws::check_client_jwks;
+use crate::jwt::jws::check_client_jwks;
 use crate::secrets;
 use crate::tenancy::{Client, ResourceState, Role};
+use crate::web::{ApiError, Problem};
 
 const MAX_NAME: usize = 200;
 const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;

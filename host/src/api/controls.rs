@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::extensions::token_issuance::is_scope_token;
 use crate::tenancy::{Consent, LegalDocument, ResourceState, Scope, Tenant};
+use crate::web::{ApiError, Problem};
 
 const MAX_TEXT: usize = 64 << 10;
 
@@ -44,8 +44,8 @@ pub(crate) async fn write_event(
     action: &'static str,
     account_id: Option<&str>,
     detail: serde_json::Value,
-) -> Result<super::PreparedEvent, ApiError> {
-    super::prepare_event(state, tenant, "authorization", action, "admin-api", account_id, detail).await
+) -> Result<crate::ops::PreparedEvent, ApiError> {
+    crate::ops::prepare_event(state, tenant, "authorization", action, "admin-api", account_id, detail).await
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

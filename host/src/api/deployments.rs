@@ -13,13 +13,13 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::Hook;
 use crate::extensions::hook_run::HookRun;
 use crate::extensions::js_build::SourceType;
 use crate::storage::{DeploymentRow, DeploymentState};
+use crate::web::{ApiError, Problem};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -6,11 +6,11 @@ use axum::extract::{Path, Query, State};
 use serde::Serialize;
 
 use super::auth::Caller;
-use super::error::ApiError;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::events::Event;
 use crate::storage::DeliveryRow;
+use crate::web::ApiError;
 
 const LATEST: u32 = 100;
 

@@ -14,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::deployments::{SourceUpload, Upload, UploadError};
@@ -22,6 +21,7 @@ use crate::extensions::js_build::SourceType;
 use crate::extensions::{DeployError, secret_context};
 use crate::storage::{BindingRow, DeploymentRow, DeploymentState, ExtensionRow};
 use crate::tenancy::ResourceState;
+use crate::web::{ApiError, Problem};
 
 const WASM: &str = "application/wasm";
 const MAX_NAME: usize = 100;

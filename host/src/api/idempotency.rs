@@ -21,10 +21,10 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
 use super::auth::identify;
-use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::storage::KeyClaim;
 use crate::vault::SealedSecret;
+use crate::web::{ApiError, Problem};
 
 /// The request header that carries the key.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");

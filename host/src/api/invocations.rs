@@ -8,9 +8,9 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use crate::AppState;
 use crate::storage::{InvocationRow, InvocationStats};
+use crate::web::{ApiError, Problem};
 
 /// Invocations the metrics look at: the extension's most recent ones.
 const METRICS_WINDOW: u32 = 1_000;

@@ -8,10 +8,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use super::auth::Caller;
-use super::error::ApiError;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::storage::KeyInfo;
+use crate::web::ApiError;
 
 #[utoipa::path(
     get,

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery, fetch_limit};
 use crate::AppState;
 use crate::extensions::kv::check_key;
 use crate::storage::{KvEntry, KvWrite};
+use crate::web::{ApiError, Problem};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -11,11 +11,11 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::extensions::{LimitOverrides, Limits, valid_allowed_host};
 use crate::storage::PlanRow;
+use crate::web::{ApiError, Problem};
 
 const MAX_ALLOWED_HOSTS: usize = 50;
 

@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use super::accounts::AccountView;
 use super::auth::Caller;
-use super::error::ApiError;
 use super::tokens::TokenView;
 use crate::AppState;
 use crate::tenancy::Role;
+use crate::web::ApiError;
 
 /// The caller as the admin API sees it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]

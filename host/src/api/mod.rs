@@ -5,12 +5,10 @@ pub(crate) mod accounts;
 mod administrators;
 mod audit;
 mod auth;
-pub use auth::bearer_token;
 mod bindings;
 mod clients;
 mod controls;
 mod deployments;
-mod error;
 mod events;
 mod extensions;
 mod idempotency;
@@ -31,7 +29,7 @@ use axum::Router;
 use axum::middleware;
 use axum::routing::{delete, get, patch, post, put};
 
-pub use error::{ApiError, Problem};
+pub use crate::web::{ApiError, Problem};
 
 use crate::AppState;
 
@@ -122,41 +120,12 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/kv/{key}", put(kv::put).delete(kv::delete))
 }
 
-pub use error::{method_not_allowed, not_found};
-
-/// An event of the tenant about to be written with the change it reports, and the
-/// `events` bindings it goes to.
-pub(crate) type PreparedEvent = Option<(crate::extensions::events::Event, Vec<String>)>;
-
-/// Prepares an event the admin API writes with a change (`category`, `action`, the
-/// account it concerns, the detail), in the change's transaction.
-pub(crate) async fn prepare_event(
-    state: &AppState,
-    tenant: &crate::tenancy::Tenant,
-    category: &'static str,
-    action: &'static str,
-    origin: &'static str,
-    account_id: Option<&str>,
-    detail: serde_json::Value,
-) -> Result<PreparedEvent, ApiError> {
-    let new = crate::events::outbox::NewEvent {
-        category,
-        action,
-        origin,
-        result: crate::extensions::events::EventResult::Success,
-        reason: None,
-        account_id: account_id.map(str::to_owned),
-        detail,
-    };
-    Ok(state.extensions.prepare_event(tenant, new, false).await?)
-}
-
 /// The event of a change to a tenant's resources made through the admin API.
 pub(crate) async fn resource_event(
     state: &AppState,
     tenant: &crate::tenancy::Tenant,
     action: &'static str,
     detail: serde_json::Value,
-) -> Result<PreparedEvent, ApiError> {
-    prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
+) -> Result<crate::ops::PreparedEvent, ApiError> {
+    crate::ops::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
 }

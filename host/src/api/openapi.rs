@@ -20,11 +20,11 @@ use utoipa::openapi::{
 };
 use utoipa::{Modify, OpenApi};
 
-use super::error::ProblemDetails;
 use super::{
     accounts, administrators, audit, bindings, clients, controls, deployments, events, extensions, invocations, keys,
     kv, limits, me, rules, tenants, tokens,
 };
+use crate::web::ProblemDetails;
 
 /// Where the document is served.
 pub const PATH: &str = "/admin/v1/openapi.json";

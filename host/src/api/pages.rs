@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, Problem};
+use crate::web::{ApiError, Problem};
 
 /// Items per page unless the request says otherwise, and at most.
 pub const DEFAULT_LIMIT: u32 = 100;

@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 
 use super::auth::{Identified, identify};
-use super::error::{ApiError, Problem};
 use crate::AppState;
+use crate::web::{ApiError, Problem};
 
 /// The largest body of a write: the admin API's limit for JSON.
 const MAX_BODY_BYTES: usize = 2 << 20;

@@ -13,13 +13,13 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::events::changes;
 use crate::tenancy::controls::EVERY_CLIENT;
 use crate::tenancy::{ResourceState, ScopeRule, Tenant};
+use crate::web::{ApiError, Problem};
 
 const MAX_SCOPES: usize = 100;
 

@@ -12,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::Caller;
-use super::error::{ApiError, Problem};
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::clock::sortable_id;
 use crate::secrets;
 use crate::storage::PatRow;
 use crate::tenancy::{ResourceState, Role};
+use crate::web::{ApiError, Problem};
 
 const MAX_DAYS: i64 = 366;
 

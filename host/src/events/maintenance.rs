@@ -80,7 +80,7 @@ impl AppState {
         tenant: &Tenant,
         now: i64,
         report: &mut MaintenanceReport,
-    ) -> Result<(), crate::oauth::RotationError> {
+    ) -> Result<(), crate::ops::RotationError> {
         report.sessions += self.db.remove_dead_sessions(&tenant.id, &tenant.settings, now).await?;
         report.enrolments += self.db.remove_lapsed_enrolments(&tenant.id, now - PENDING_FACTOR_SECONDS, now).await?;
         let lapsed = self.db.lapsed_pending_accounts(&tenant.id, now - INVITE_SECONDS, now, BATCH).await?;

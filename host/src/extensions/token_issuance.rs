@@ -12,7 +12,7 @@ use wasmtime::component::Instance;
 use super::bindings::{token_issuance as wit, token_scopes, types};
 use super::invoke::{HookCall, Invocation, InvokeError, Outcome, Target};
 use super::{Compiled, ExtensionRuntime, Hook, HostState, Limits};
-use crate::oauth::is_protected;
+use crate::jwt::is_protected;
 
 /// Who a token is about to be issued to.
 #[derive(Clone, Debug, Deserialize)]

@@ -11,9 +11,9 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use super::OAuthError;
-use super::jws::{unverified_claims, verify_with_jwks};
 use super::token::{Params, internal};
 use crate::AppState;
+use crate::jwt::jws::{unverified_claims, verify_with_jwks};
 use crate::tenancy::{Client, ScopeRule, Tenant};
 
 /// RFC 7523 §2.2's client assertion type.

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{ApiError, Problem};
 use crate::clock::sortable_id;
 use crate::storage::SessionRow;
 use crate::tenancy::controls::consent_needed;
 use crate::tenancy::{Account, Consent, Tenant};
+use crate::web::{ApiError, Problem};
 
 /// The longest a temporary consent may last: 400 days.
 const MAX_EXPIRES_IN: i64 = 400 * 86_400;
@@ -31,8 +31,8 @@ async fn event(
     action: &'static str,
     account_id: &str,
     detail: serde_json::Value,
-) -> Result<crate::api::PreparedEvent, ApiError> {
-    crate::api::prepare_event(state, tenant, "authorization", action, "login", Some(account_id), detail).await
+) -> Result<crate::ops::PreparedEvent, ApiError> {
+    crate::ops::prepare_event(state, tenant, "authorization", action, "login", Some(account_id), detail).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,6 @@ use serde_json::{Map, Value, json};
 
 use super::OAuthError;
 use super::authorize::{OFFLINE_ACCESS, pkce_matches};
-use super::claims::merge;
 use super::client_auth::{PublicClients, authenticate_client};
 use super::token::{Params, emit_token_issued, granted_scopes, internal, run_extensions, signing_key, token_response};
 use crate::AppState;
@@ -22,6 +21,7 @@ use crate::clock::random_id;
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::jwt::claims::merge;
 use crate::secrets;
 use crate::storage::{Grant, Redeemed, Spent};
 use crate::tenancy::{Client, FactorKind, Tenant};

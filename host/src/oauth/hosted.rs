@@ -17,9 +17,9 @@ use super::login::{self, FactorChoice};
 use super::origin::RequestOrigin;
 use super::pages::{self, Choice, Context};
 use crate::AppState;
-use crate::api::ApiError;
 use crate::storage::SessionRow;
 use crate::tenancy::{Account, Tenant};
+use crate::web::ApiError;
 
 const SESSION_COOKIE: &str = "keyhaven_session";
 const CSRF_COOKIE: &str = "keyhaven_csrf";

@@ -16,11 +16,11 @@ use serde_json::{Map, Value, json};
 use super::OAuthError;
 use super::client_auth::{PublicClients, authenticate_client};
 use super::grants::REFRESH_PREFIX;
-use super::jws::verify_jwt;
 use super::token::{Params, admit, internal};
 use crate::AppState;
 use crate::events::outbox::NewEvent;
 use crate::extensions::events::EventResult;
+use crate::jwt::jws::verify_jwt;
 use crate::tenancy::Tenant;
 
 fn no_store(mut response: Response) -> Response {

@@ -12,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{ApiError, Problem};
 use crate::secrets;
 use crate::tenancy::ResourceState;
 use crate::tenancy::account::check_password;
+use crate::web::{ApiError, Problem};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,14 +49,14 @@ pub async fn accept(
     if matches!(account.state, ResourceState::Disabled | ResourceState::Locked) {
         return Err(ApiError::new(Problem::Forbidden, "the account is not enabled"));
     }
-    let factor = crate::api::accounts::password_factor(&state, &account.id, body.password, now).await?;
+    let factor = crate::ops::accounts::password_factor(&state, &account.id, body.password, now).await?;
     let detail = match account.state {
         ResourceState::Pending => {
             json!({"added": {"password": "[redacted]", "state": "ENABLED"}, "removed": {"state": "PENDING"}})
         }
         _ => json!({"added": {"password": "[redacted]"}, "removed": {}}),
     };
-    let event = crate::api::prepare_event(
+    let event = crate::ops::prepare_event(
         &state,
         &tenant,
         "resource-change",

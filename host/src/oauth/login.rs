@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::AppState;
-use crate::api::{ApiError, Problem};
 use crate::clock::{random_id, sortable_id};
 use crate::events::outbox::NewEvent;
 use crate::extensions::account_creation::{AccountData, Source};
@@ -29,6 +28,7 @@ use crate::tenancy::account::{self, LOCK_SECONDS, LOGIN_SECONDS, MAX_ATTEMPTS, O
 use crate::tenancy::controls::{legal_due, scopes_for_score};
 use crate::tenancy::totp;
 use crate::tenancy::{Account, Consent, Factor, FactorKind, LegalDue, ResourceState, Tenant};
+use crate::web::{ApiError, Problem};
 
 fn failed() -> ApiError {
     ApiError::new(Problem::Unauthenticated, "authentication failed")
@@ -168,7 +168,7 @@ pub async fn register(
     let submitted =
         AccountData { username: body.username, email: body.email, phone: body.phone, attributes: body.attributes };
     let (account, _) =
-        crate::api::accounts::create_account(&state, &tenant, Source::SelfRegistration, submitted, Some(body.password))
+        crate::ops::accounts::create_account(&state, &tenant, Source::SelfRegistration, submitted, Some(body.password))
             .await?;
     Ok((StatusCode::CREATED, Json(Registered { account_id: account.id, username: account.username })))
 }
@@ -177,7 +177,7 @@ pub async fn register(
 /// in progress for [`LOGIN_SECONDS`], a session until it has been idle for the tenant's
 /// idle lifetime (or, with "stay signed in", until the longer lifetime from its start).
 async fn current(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<(SessionRow, Account), ApiError> {
-    let token = crate::api::bearer_token(headers).ok_or_else(|| {
+    let token = crate::web::bearer_token(headers).ok_or_else(|| {
         ApiError::new(Problem::Unauthenticated, "an Authorization: Bearer <login token> header is required")
     })?;
     current_by_token(state, tenant, token).await
@@ -489,14 +489,11 @@ pub(super) async fn send_otp(
         Ok(Some(Delivery::Delivered(message_id))) => return Ok(CodeSent { expires_at, message_id }),
         Ok(Some(Delivery::Rejected(reason))) => ApiError::new(
             Problem::Denied,
-            format!("the code cannot be delivered to this recipient: {}", crate::oauth::sanitise_reason(&reason)),
+            format!("the code cannot be delivered to this recipient: {}", crate::jwt::sanitise_reason(&reason)),
         ),
         Ok(Some(Delivery::Unavailable(reason))) => ApiError::new(
             Problem::ExtensionFailed,
-            format!(
-                "the code could not be delivered now: {}; ask for a new one",
-                crate::oauth::sanitise_reason(&reason)
-            ),
+            format!("the code could not be delivered now: {}; ask for a new one", crate::jwt::sanitise_reason(&reason)),
         ),
         Ok(None) => ApiError::new(Problem::Conflict, "the tenant has no otp-delivery extension bound"),
         Err(e) => e.into(),
@@ -581,7 +578,7 @@ pub(super) async fn check_totp(
     code: &str,
 ) -> Result<SessionRow, ApiError> {
     let (factor, now) = attempt(state, tenant, account, factor_id, FactorKind::Totp).await?;
-    let secret = crate::api::accounts::open_totp_secret(state, &tenant.id, &factor)?;
+    let secret = crate::ops::accounts::open_totp_secret(state, &tenant.id, &factor)?;
     match totp::verify(&secret, code, now, factor.last_step) {
         Some(step) if state.db.accept_totp_step(&tenant.id, &factor.id, step).await? => {
             passed(state, tenant, session, account, &factor).await
@@ -720,12 +717,12 @@ pub async fn enrol_my_factor(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     headers: HeaderMap,
-    body: Result<Json<crate::api::accounts::EnrolFactor>, JsonRejection>,
-) -> Result<(StatusCode, Json<crate::api::accounts::EnrolledFactor>), ApiError> {
+    body: Result<Json<crate::ops::accounts::EnrolFactor>, JsonRejection>,
+) -> Result<(StatusCode, Json<crate::ops::accounts::EnrolledFactor>), ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let (_, account, _) = stepped_up(&state, &tenant, &headers).await?;
-    let enrolled = crate::api::accounts::enrol(&state, &tenant, &account, body, "self-service").await?;
+    let enrolled = crate::ops::accounts::enrol(&state, &tenant, &account, body, "self-service").await?;
     Ok((StatusCode::CREATED, Json(enrolled)))
 }
 
@@ -735,12 +732,12 @@ pub async fn confirm_my_factor(
     State(state): State<AppState>,
     Path((tenant, factor_id)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Result<Json<crate::api::accounts::Confirm>, JsonRejection>,
+    body: Result<Json<crate::ops::accounts::Confirm>, JsonRejection>,
 ) -> Result<Json<Factor>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
     let (_, account, _) = stepped_up(&state, &tenant, &headers).await?;
-    Ok(Json(crate::api::accounts::confirm(&state, &tenant, &account.id, &factor_id, &body.code).await?))
+    Ok(Json(crate::ops::accounts::confirm(&state, &tenant, &account.id, &factor_id, &body.code).await?))
 }
 
 #[derive(Debug, Deserialize)]

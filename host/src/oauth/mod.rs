@@ -1,11 +1,10 @@
 //! The per-tenant token service under `/t/{tenant}/`: discovery, JWKS, the token
-//! endpoint, introspection and revocation ([`introspection`]), with their keys and claim
-//! rules (errors use the RFC 6749 codes); and the identifier-first login of human accounts
+//! endpoint, introspection and revocation ([`introspection`]), signing and verifying with
+//! [`crate::jwt`] (errors use the RFC 6749 codes); and the identifier-first login of human accounts
 //! with its sessions ([`login`]; problem+json), an account's own consents ([`consents`])
 //! and the acceptance of invites ([`invite`]).
 
 mod authorize;
-mod claims;
 mod client_auth;
 mod consents;
 mod discovery;
@@ -14,23 +13,17 @@ mod grants;
 mod hosted;
 mod introspection;
 mod invite;
-pub mod jws;
-pub mod keys;
 mod login;
 mod origin;
 mod pages;
-mod rotation;
 mod token;
 mod userinfo;
 
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use claims::{PROTECTED_CLAIMS, ProtectedClaim, is_protected, sanitise_reason};
 pub use error::OAuthError;
-pub use keys::{KeyCache, SigningKey};
 pub use origin::{RequestOrigin, route_subdomains};
-pub use rotation::RotationError;
 
 use crate::AppState;
 

@@ -10,7 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{Uri, header};
 
 use crate::AppState;
-use crate::api::ApiError;
+use crate::web::ApiError;
 
 /// Set on a request that came in on a tenant's subdomain: that issuer.
 #[derive(Clone, Debug)]

@@ -12,9 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::OAuthError;
-use super::claims::{merge, sanitise_reason};
 use super::client_auth::{PublicClients, authenticate_client};
-use super::keys::SigningKey;
 use super::origin::RequestOrigin;
 use crate::AppState;
 use crate::clock::random_id;
@@ -22,6 +20,8 @@ use crate::events::outbox::NewEvent;
 use crate::extensions::dispatch::{TokenClaims, TokenHookError};
 use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
+use crate::jwt::SigningKey;
+use crate::jwt::claims::{merge, sanitise_reason};
 use crate::ratelimit::Endpoint;
 use crate::tenancy::Tenant;
 use crate::tenancy::controls::client_grant;

@@ -29,7 +29,7 @@ fn invalid_token() -> Response {
 }
 
 pub async fn userinfo(State(state): State<AppState>, Path(tenant_name): Path<String>, headers: HeaderMap) -> Response {
-    let Some(token) = crate::api::bearer_token(&headers) else {
+    let Some(token) = crate::web::bearer_token(&headers) else {
         let mut response = StatusCode::UNAUTHORIZED.into_response();
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyhaven\""));
         return response;

@@ -1,4 +1,5 @@
-//! Admin API errors as RFC 9457 `application/problem+json`: a stable `type`, a `title`,
+//! Errors of the JSON surfaces (the admin API, the login API) as RFC 9457
+//! `application/problem+json`: a stable `type`, a `title`,
 //! the HTTP `status` and a `detail` for humans. Internal errors are logged, never shown.
 
 use axum::Json;
@@ -165,7 +166,7 @@ impl From<crate::extensions::dispatch::HookError> for ApiError {
         match error {
             HookError::Denied(reason) => ApiError::new(
                 Problem::Denied,
-                format!("refused by the tenant's extension: {}", crate::oauth::sanitise_reason(&reason)),
+                format!("refused by the tenant's extension: {}", crate::jwt::sanitise_reason(&reason)),
             ),
             e @ HookError::Failed { .. } => ApiError::new(Problem::ExtensionFailed, e.to_string()),
             HookError::Storage(e) => e.into(),

@@ -140,7 +140,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::oauth::keys::{EDDSA, ES256, RS256, SigningKey, generate};
+    use crate::jwt::keys::{EDDSA, ES256, RS256, SigningKey, generate};
 
     #[test]
     fn a_token_verifies_only_against_the_key_that_signed_it_and_only_unaltered() {

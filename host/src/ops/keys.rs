@@ -20,14 +20,14 @@ pub enum RotationError {
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
-    Key(#[from] super::keys::KeyError),
+    Key(#[from] crate::jwt::keys::KeyError),
 }
 
-impl From<RotationError> for crate::api::ApiError {
+impl From<RotationError> for crate::web::ApiError {
     fn from(error: RotationError) -> Self {
         match error {
             RotationError::Storage(e) => e.into(),
-            RotationError::Key(e) => crate::api::ApiError::internal(e),
+            RotationError::Key(e) => crate::web::ApiError::internal(e),
         }
     }
 }
@@ -43,7 +43,7 @@ impl AppState {
     ) -> Result<KeyInfo, RotationError> {
         let now = self.clock.now();
         let previous = self.db.active_signing_key(&tenant.id).await?.map(|key| key.kid);
-        let new = super::keys::generate_off_executor(&tenant.id, &tenant.settings.signing_algorithm, now).await?;
+        let new = crate::jwt::keys::generate_off_executor(&tenant.id, &tenant.settings.signing_algorithm, now).await?;
         let published_until = now + tenant.settings.longest_token_seconds();
         let rotated = NewEvent {
             category: "resource-change",
