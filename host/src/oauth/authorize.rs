@@ -13,13 +13,12 @@
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::hosted::{self, Browser};
 use super::pages;
 use crate::AppState;
 use crate::clock::random_id;
+use crate::ops::codes::is_pkce_value;
 use crate::secrets;
 use crate::storage::{CodeRow, Grant, SessionRow};
 use crate::tenancy::account::score;
@@ -107,18 +106,6 @@ pub fn redirect_matches(registered: &str, uri: &str) -> bool {
         return false;
     }
     presented.set_port(registered.port()).is_ok() && presented == registered
-}
-
-/// PKCE's code challenge and verifier: 43 to 128 unreserved characters (RFC 7636 §4.1).
-pub fn is_pkce_value(value: &str) -> bool {
-    (43..=128).contains(&value.len())
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-}
-
-/// Whether `verifier` is the one whose S256 challenge is `challenge`.
-pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
-    let computed = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
-    is_pkce_value(verifier) && secrets::constant_time_eq(computed.as_bytes(), challenge.as_bytes())
 }
 
 impl AuthorizationRequest {
@@ -449,14 +436,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rfc7636_appendix_b_verifier_matches_its_challenge() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert!(pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
-        assert!(!pkce_matches(verifier, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cN"));
-        assert!(!pkce_matches("short", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"));
-    }
-
-    #[test]
     fn loopback_redirects_match_on_any_port_and_nothing_else_does() {
         assert!(redirect_matches("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"));
         assert!(redirect_matches("http://127.0.0.1:9/cb", "http://127.0.0.1:8080/cb"));
@@ -464,13 +443,5 @@ mod tests {
         assert!(!redirect_matches("https://app.example/cb", "https://app.example:444/cb"));
         assert!(!redirect_matches("http://localhost/cb", "http://localhost:8080/cb"));
         assert!(redirect_matches("https://app.example/cb", "https://app.example/cb"));
-    }
-
-    #[test]
-    fn pkce_values_are_43_to_128_unreserved_characters() {
-        assert!(is_pkce_value(&"a".repeat(43)));
-        assert!(!is_pkce_value(&"a".repeat(42)));
-        assert!(!is_pkce_value(&"a".repeat(129)));
-        assert!(!is_pkce_value(&format!("{}+", "a".repeat(43))));
     }
 }

@@ -13,15 +13,14 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::OAuthError;
-use super::authorize::{OFFLINE_ACCESS, pkce_matches};
+use super::authorize::OFFLINE_ACCESS;
 use super::client_auth::{PublicClients, authenticate_client};
 use super::token::{Params, emit_token_issued, granted_scopes, internal, run_extensions, signing_key, token_response};
 use crate::AppState;
 use crate::clock::random_id;
-use crate::events::outbox::NewEvent;
-use crate::extensions::events::EventResult;
 use crate::extensions::token_issuance::{Subject, TokenRequest};
 use crate::jwt::claims::merge;
+use crate::ops::codes;
 use crate::secrets;
 use crate::storage::{Grant, Redeemed, Spent};
 use crate::tenancy::{Client, FactorKind, Tenant};
@@ -63,35 +62,16 @@ pub async fn authorization_code(
 ) -> Result<Response, OAuthError> {
     let (client, _) = authenticate_client(state, tenant, headers, params, PublicClients::Allowed).await?;
     let code = params.get("code")?.ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let now = state.clock.now();
-    let digest = secrets::digest(code);
-    // Everything is checked before the code is spent, so a wrong verifier (or another
-    // client) cannot use up someone else's code.
-    let stored = state.db.code(&tenant.id, &digest).await.map_err(internal)?;
-    let Some((code, used_at)) = stored.filter(|(code, _)| code.grant.client_id == client.client_id) else {
-        return Err(OAuthError::invalid_grant("the code is invalid"));
+    let presented = codes::Presented {
+        code,
+        client_id: &client.client_id,
+        redirect_uri: params.get("redirect_uri")?,
+        verifier: params.get("code_verifier")?,
     };
-    if used_at.is_some() {
-        replayed(state, tenant, &code.grant, "token.replayed", "an authorization code was presented twice").await?;
-        return Err(OAuthError::invalid_grant("the code has been used already"));
-    }
-    if code.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the code has expired"));
-    }
-    match params.get("redirect_uri")? {
-        Some(uri) if uri == code.redirect_uri => {}
-        None if !code.redirect_given => {}
-        _ => return Err(OAuthError::invalid_grant("redirect_uri differs from the authorization request's")),
-    }
-    match (&code.code_challenge, params.get("code_verifier")?) {
-        (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_grant("the code_verifier does not match the challenge")),
-        (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
-        (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant("the authorization request had no code_challenge"));
-        }
-        (None, None) => {}
-    }
+    let (code, digest) = codes::check(state, tenant, &presented).await.map_err(|e| match e {
+        codes::CodeError::Storage(e) => internal(e),
+        refused => OAuthError::invalid_grant(refused.to_string()),
+    })?;
     let scopes = code.grant.scopes.clone();
     let spent = Redeemed::Code(&digest);
     issue(state, tenant, &client, code.grant, scopes, code.nonce, spent).await
@@ -115,7 +95,9 @@ pub async fn refresh(
     }
     let now = state.clock.now();
     if stored.used_at.is_some() {
-        replayed(state, tenant, &stored.grant, REUSE, "a spent refresh token was presented again").await?;
+        codes::replayed(state, tenant, &stored.grant, REUSE, "a spent refresh token was presented again")
+            .await
+            .map_err(internal)?;
         return Err(reuse());
     }
     if stored.revoked_at.is_some() {
@@ -133,37 +115,6 @@ const REUSE: &str = "token.reuse_detected";
 
 fn reuse() -> OAuthError {
     OAuthError::invalid_grant("the refresh token has been used already; every token of its family is revoked")
-}
-
-/// A spent code or refresh token came back: its family is revoked, and the replay is
-/// recorded as an event.
-async fn replayed(
-    state: &AppState,
-    tenant: &Tenant,
-    grant: &Grant,
-    action: &'static str,
-    reason: &str,
-) -> Result<(), OAuthError> {
-    state.db.revoke_refresh_family(&tenant.id, &grant.family_id, state.clock.now()).await.map_err(internal)?;
-    emit(state, tenant, action, grant, reason).await;
-    Ok(())
-}
-
-/// Records a replay as an event (before the answer: a replay is rare, and whoever looks
-/// right after it must find it).
-async fn emit(state: &AppState, tenant: &Tenant, action: &'static str, grant: &Grant, reason: &str) {
-    let event = NewEvent {
-        category: "authorization",
-        action,
-        origin: "token-endpoint",
-        result: EventResult::Failed,
-        reason: Some(reason.to_owned()),
-        account_id: Some(grant.account_id.clone()),
-        detail: json!({"client_id": grant.client_id, "family_id": grant.family_id}),
-    };
-    if let Err(e) = state.extensions.emit(tenant, event, false).await {
-        tracing::warn!(tenant = %tenant.id, "cannot record a token replay: {e}");
-    }
 }
 
 /// Issues the access token, the ID token (with `openid`) and the next refresh token of
@@ -269,7 +220,8 @@ async fn issue(
             return Err(match spent {
                 Redeemed::Code(_) => OAuthError::invalid_grant("the code has been used already"),
                 Redeemed::RefreshToken(_) => {
-                    emit(state, tenant, REUSE, &grant, "a refresh token was presented twice at once").await;
+                    codes::record_replay(state, tenant, REUSE, &grant, "a refresh token was presented twice at once")
+                        .await;
                     reuse()
                 }
             });

@@ -21,7 +21,7 @@ fn invalid(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Checks submitted (or extension-changed) account data; the username comes back normalised.
-pub(crate) fn checked(data: &AccountData) -> Result<String, String> {
+fn checked(data: &AccountData) -> Result<String, String> {
     let username = normalise_username(&data.username).map_err(|e| e.to_string())?;
     if let Some(email) = &data.email {
         check_email(email).map_err(|e| e.to_string())?;
@@ -33,6 +33,8 @@ pub(crate) fn checked(data: &AccountData) -> Result<String, String> {
     Ok(username)
 }
 
+/// A resource-change event about an account, from `origin` (`admin-api`,
+/// `self-registration`, ...), ready to write with its change.
 pub(crate) async fn event_from(
     state: &AppState,
     tenant: &Tenant,

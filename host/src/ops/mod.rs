@@ -6,6 +6,8 @@
 //! [`ApiError`].
 
 pub mod accounts;
+pub mod administrators;
+pub mod codes;
 pub mod keys;
 pub mod tenants;
 

@@ -1,0 +1,56 @@
+//! Who administers a tenant, below HTTP: an account that is usable and holds the `admin`
+//! permission, and a session that may act for one — live, its account an administrator,
+//! its score at least the `admin` scope's (a step-up). The admin API authenticates its
+//! callers' sessions with these checks, and every other surface an administrator signs in
+//! to must use the same ones.
+
+use crate::AppState;
+use crate::storage::ADMIN_PERMISSION;
+use crate::tenancy::ResourceState;
+use crate::tenancy::controls::ADMIN_REQUIRED_SCORE;
+use crate::web::{ApiError, Problem};
+
+/// Whether the tenant's account is usable and holds the `admin` permission.
+pub async fn is_administrator(state: &AppState, tenant_id: &str, account_id: &str) -> Result<bool, ApiError> {
+    let usable = state.db.account(tenant_id, account_id).await?.is_some_and(|a| a.state.is_usable());
+    Ok(usable && holds_admin(state, tenant_id, account_id).await?)
+}
+
+async fn holds_admin(state: &AppState, tenant_id: &str, account_id: &str) -> Result<bool, ApiError> {
+    Ok(state.db.permissions_of(tenant_id, account_id).await?.iter().any(|p| p == ADMIN_PERMISSION))
+}
+
+/// The session whose token digest is `digest`, if it is an administrator's: live, its
+/// account usable and holding the `admin` permission, its score at least the `admin`
+/// scope's. Returns the session's id, the account's and the tenant's; `None` if no session
+/// has this token; an error if the session cannot administer (ended, not an administrator,
+/// or too weak: the answer says which score a step-up must reach).
+pub async fn administrator_session(
+    state: &AppState,
+    digest: &str,
+    now: i64,
+) -> Result<Option<(String, String, String)>, ApiError> {
+    let Some((tenant_id, session)) = state.db.session_by_token_digest(digest).await? else { return Ok(None) };
+    let ended = || ApiError::new(Problem::Unauthenticated, "the session has ended");
+    let tenant = state.db.tenant_by_id(&tenant_id).await?.ok_or_else(ended)?;
+    if !session.is_live(&tenant.settings, now) || session.state != ResourceState::Enabled {
+        return Err(ended());
+    }
+    let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
+    let account = account.ok_or_else(ended)?;
+    if !holds_admin(state, &tenant.id, &account.id).await? {
+        return Err(ApiError::new(Problem::Forbidden, "this account does not hold the admin permission"));
+    }
+    let required = ADMIN_REQUIRED_SCORE;
+    if session.score < required {
+        return Err(ApiError::new(
+            Problem::Forbidden,
+            format!(
+                "administrator access needs a session of score {required}; this one has {} (step up with a stronger factor)",
+                session.score
+            ),
+        ));
+    }
+    state.db.touch_session(&tenant.id, &session.id, now).await?;
+    Ok(Some((session.id, account.id, tenant.id)))
+}
