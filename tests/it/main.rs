@@ -43,6 +43,7 @@ mod admin;
 mod administrators;
 mod authorize;
 mod cli;
+mod console;
 mod controls;
 mod conventions;
 mod extensions;

@@ -14,23 +14,11 @@
 // error (a Content Security Policy violation among them), a redirect that never reaches the
 // client — with what the browser saw.
 
-import { chromium } from "playwright-core";
+import { check, launchChromium, required, run } from "./harness.mjs";
 
 /** How long one step (a navigation, a click, an element to appear) may take. */
 const STEP_MS = 10_000;
-/** How long the whole run may take (keyhaven_tests::node kills the script after 120 s). */
-const RUN_MS = 90_000;
 const WRONG_PASSWORD = "not the password at all";
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
 
 /** Rejects after `ms` with `message`, unless `promise` settles first. */
 function within(promise, ms, message) {
@@ -46,20 +34,13 @@ async function main() {
   const redirectUri = required("REDIRECT_URI");
   const username = required("USERNAME");
   const password = required("PASSWORD");
-  const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
   const service = authorizeUrl.origin;
 
   // Everything the browser reports, for the error message when something goes wrong.
   const seen = [];
   const consoleErrors = [];
 
-  const browser = await chromium.launch({
-    executablePath,
-    headless: true,
-    timeout: 30_000,
-    // Chromium refuses to start its sandbox as root (containers, CI): run without it there.
-    args: [...(process.getuid?.() === 0 ? ["--no-sandbox"] : []), "--disable-dev-shm-usage"],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext();
     context.setDefaultTimeout(STEP_MS);
@@ -157,15 +138,4 @@ async function main() {
   }
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`browser_login.mjs: no result after ${RUN_MS} ms`);
-  process.exit(1);
-}, RUN_MS);
-try {
-  await main();
-} catch (failure) {
-  console.error(failure);
-  process.exitCode = 1;
-} finally {
-  clearTimeout(watchdog);
-}
+await run("browser_login.mjs", main);

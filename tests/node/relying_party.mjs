@@ -14,20 +14,11 @@
 
 import { createHash } from "node:crypto";
 import * as oauth from "oauth4webapi";
+import { check, required, run } from "./harness.mjs";
 
 const TIMEOUT_MS = 10_000;
 // The test server speaks plain HTTP on the loopback interface; every request has a timeout.
 const options = { [oauth.allowInsecureRequests]: true, signal: () => AbortSignal.timeout(TIMEOUT_MS) };
-
-function required(name) {
-  const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set`);
-  return value;
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(`check failed: ${message}`);
-}
 
 // --- a minimal browser: cookies by name, forms read from the HTML, no automatic redirects ---
 
@@ -247,10 +238,4 @@ async function main() {
   );
 }
 
-try {
-  await main();
-} catch (failure) {
-  console.error(failure);
-  if (failure?.cause !== undefined) console.error("cause:", JSON.stringify(failure.cause, null, 2));
-  process.exitCode = 1;
-}
+await run("relying_party.mjs", main);

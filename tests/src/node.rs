@@ -18,6 +18,8 @@ use tokio::sync::OnceCell;
 
 const PACKAGE: &str = include_str!("../node/package.json");
 const LOCKFILE: &str = include_str!("../node/package-lock.json");
+/// What the scripts share; installed beside the packages, where the scripts' copies run.
+const HARNESS: &str = include_str!("../node/harness.mjs");
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node");
 /// How long one script may run before it is killed.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -81,10 +83,11 @@ pub(crate) fn run(command: &mut Command, timeout: Duration) -> Result<std::proce
     Ok(std::process::Output { status, stdout, stderr })
 }
 
-/// Installs the lockfile's packages in a fresh directory and moves it into place, so a
-/// half-made installation is never used; an installation of the same lockfile is kept.
+/// Installs the lockfile's packages (and `harness.mjs`) in a fresh directory and moves it
+/// into place, so a half-made installation is never used; an installation of the same
+/// lockfile is kept.
 fn install(dir: &Path) -> Result<PathBuf> {
-    install_locked(dir, PACKAGE, LOCKFILE, &[])
+    install_locked(dir, PACKAGE, LOCKFILE, &[(PathBuf::from("harness.mjs"), HARNESS.as_bytes().to_vec())])
 }
 
 /// Installs `package`/`lockfile` (with `files`, paths relative to `dir`, written beside

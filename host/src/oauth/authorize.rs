@@ -114,7 +114,8 @@ impl AuthorizationRequest {
         let pairs = pairs(query)?;
         let get = |name: &str| single(&pairs, name).map_err(Refusal::Page);
         let client_id = get("client_id")?.ok_or_else(|| Refusal::Page("the request names no client_id".into()))?;
-        let client = state.db.client(&tenant.id, client_id).await.map_err(|e| Refusal::Page(internal(e)))?;
+        let client = crate::ops::console::client_for_authorization(state, tenant, client_id).await;
+        let client = client.map_err(|e| Refusal::Page(internal(e)))?;
         let client = client
             .filter(|c| c.state.under(tenant.effective_state()).is_usable())
             .ok_or_else(|| Refusal::Page("the application that sent you here is unknown or disabled".into()))?;

@@ -19,22 +19,10 @@ use super::pages::{self, Choice, Context};
 use crate::AppState;
 use crate::storage::SessionRow;
 use crate::tenancy::{Account, Tenant};
-use crate::web::ApiError;
+use crate::web::{ApiError, cookie};
 
 const SESSION_COOKIE: &str = "keyhaven_session";
 const CSRF_COOKIE: &str = "keyhaven_csrf";
-
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-        .filter(|value| !value.is_empty())
-}
 
 /// One browser's request to a tenant's hosted pages.
 #[derive(Debug)]

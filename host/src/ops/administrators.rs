@@ -5,9 +5,9 @@
 //! to must use the same ones.
 
 use crate::AppState;
-use crate::storage::ADMIN_PERMISSION;
-use crate::tenancy::ResourceState;
+use crate::storage::{ADMIN_PERMISSION, SessionRow};
 use crate::tenancy::controls::ADMIN_REQUIRED_SCORE;
+use crate::tenancy::{ResourceState, Tenant};
 use crate::web::{ApiError, Problem};
 
 /// Whether the tenant's account is usable and holds the `admin` permission.
@@ -33,6 +33,27 @@ pub async fn administrator_session(
     let Some((tenant_id, session)) = state.db.session_by_token_digest(digest).await? else { return Ok(None) };
     let ended = || ApiError::new(Problem::Unauthenticated, "the session has ended");
     let tenant = state.db.tenant_by_id(&tenant_id).await?.ok_or_else(ended)?;
+    let account_id = administering(state, &tenant, &session, now).await?;
+    Ok(Some((session.id, account_id, tenant.id)))
+}
+
+/// The session of `tenant` with this id, if it may administer the tenant now (as
+/// [`administrator_session`] checks): the account's id. Another tenant's session is "ended".
+pub async fn administrator_session_by_id(
+    state: &AppState,
+    tenant: &Tenant,
+    session_id: &str,
+    now: i64,
+) -> Result<String, ApiError> {
+    let ended = || ApiError::new(Problem::Unauthenticated, "the session has ended");
+    let session = state.db.session(&tenant.id, session_id).await?.ok_or_else(ended)?;
+    administering(state, tenant, &session, now).await
+}
+
+/// Whether `session` of `tenant` may administer it now; the account's id. The session is
+/// touched (its idle time starts again).
+async fn administering(state: &AppState, tenant: &Tenant, session: &SessionRow, now: i64) -> Result<String, ApiError> {
+    let ended = || ApiError::new(Problem::Unauthenticated, "the session has ended");
     if !session.is_live(&tenant.settings, now) || session.state != ResourceState::Enabled {
         return Err(ended());
     }
@@ -52,5 +73,5 @@ pub async fn administrator_session(
         ));
     }
     state.db.touch_session(&tenant.id, &session.id, now).await?;
-    Ok(Some((session.id, account.id, tenant.id)))
+    Ok(account.id)
 }

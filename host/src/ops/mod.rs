@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod administrators;
 pub mod codes;
+pub mod console;
 pub mod keys;
 pub mod tenants;
 

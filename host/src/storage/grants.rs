@@ -160,6 +160,26 @@ impl Db {
         row.as_ref().map(refresh).transpose()
     }
 
+    /// Spends a code that is redeemed for no token (a console sign-in): whether this call
+    /// spent it. A code spent meanwhile is a replay, and its family is revoked.
+    pub async fn spend_code(&self, tenant_id: &str, code_sha256: &str, family_id: &str, now: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1 WHERE tenant_id = $2 AND code_sha256 = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(tenant_id)
+        .bind(code_sha256)
+        .execute(&mut *tx)
+        .await?;
+        let spent = updated.rows_affected() == 1;
+        if !spent {
+            revoke_family_in(&mut tx, tenant_id, family_id, now).await?;
+        }
+        tx.commit().await?;
+        Ok(spent)
+    }
+
     /// Spends a code or a refresh token and stores the next refresh token of its family
     /// (`next_sha256`, of `grant`), in one transaction: both or neither. If it was spent
     /// meanwhile (a concurrent request), or its family has been revoked, nothing new is

@@ -1,0 +1,322 @@
+//! The tenant administration console under `/console/{tenant}/`: server-rendered pages
+//! ([`pages`]) over the same operations as the admin API (`ops`), a third HTTP surface
+//! that imports neither of the others.
+//!
+//! Sign-in goes through the tenant's own hosted login as the built-in client
+//! `keyhaven-console` (authorization code + PKCE, scope `admin`: the hosted pages step the
+//! administrator up; [`crate::ops::console`]). The callback keeps the login session the
+//! code names in a cookie sealed with the node key (`HttpOnly`, `SameSite=Lax`, `Secure` on
+//! https, path `/console/{tenant}`), and every request checks that session again as the
+//! admin API checks an administrator's: ended, no longer an administrator or too weak is
+//! signed out. Every form carries an anti-forgery token derived from that cookie; every
+//! answer carries a strict Content-Security-Policy (no inline script or style).
+
+mod pages;
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::clock::random_bytes;
+use crate::ops::codes::is_pkce_value;
+use crate::ops::console::{self as sign_in, SignedIn};
+use crate::tenancy::Tenant;
+use crate::vault::SealedSecret;
+use crate::web::{ApiError, Problem, cookie};
+
+const SESSION_COOKIE: &str = "keyhaven_console";
+const FLOW_COOKIE: &str = "keyhaven_console_flow";
+/// How long a sign-in may take between the console and the hosted login's return.
+const FLOW_SECONDS: i64 = 600;
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+static STYLESHEET: &str = include_str!("console.css");
+
+/// The stylesheet's cache-busted path: its content's digest in the name.
+static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| {
+    let digest = crate::secrets::sha256_hex(STYLESHEET.as_bytes());
+    format!("/console/assets/console.{}.css", &digest[..12])
+});
+
+/// The console's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console/assets/{file}", get(asset))
+        .route("/console/{tenant}", get(to_dashboard))
+        .route("/console/{tenant}/", get(dashboard))
+        .route("/console/{tenant}/theme.css", get(theme))
+        .route("/console/{tenant}/signin", get(start_sign_in))
+        .route("/console/{tenant}/callback", get(callback))
+        .route("/console/{tenant}/signout", post(sign_out))
+        .layer(axum::middleware::map_response(secure_headers))
+}
+
+/// `/console/{tenant}` is the dashboard's address without its slash. The name is looked up
+/// first: only a tenant's own (checked) name goes into the `Location`.
+async fn to_dashboard(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    Ok(Redirect::permanent(&format!("/console/{}/", tenant.name)).into_response())
+}
+
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    if format!("/console/assets/{file}") != *STYLESHEET_PATH {
+        return page(
+            StatusCode::NOT_FOUND,
+            pages::error(&STYLESHEET_PATH, None, "Not found", "There is no such file."),
+        );
+    }
+    let mut response = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLESHEET).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    response
+}
+
+fn page(status: StatusCode, html: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// A console error as a readable page.
+fn error_page(tenant: Option<&Tenant>, error: &ApiError) -> Response {
+    let (status, title) = match error.kind {
+        Problem::NotFound => (StatusCode::NOT_FOUND, "Not found"),
+        Problem::Unauthenticated => (StatusCode::UNAUTHORIZED, "Not signed in"),
+        Problem::Forbidden => (StatusCode::FORBIDDEN, "Not allowed"),
+        Problem::InvalidRequest => (StatusCode::BAD_REQUEST, "That did not work"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+    };
+    let detail = if status.is_server_error() {
+        tracing::error!("console: {error}");
+        "The console could not answer. Try again in a moment."
+    } else {
+        error.detail.as_str()
+    };
+    page(status, pages::error(&STYLESHEET_PATH, tenant, title, detail))
+}
+
+/// A console request that failed: answered with its error page, under the tenant's header
+/// when the tenant is known.
+struct Failure {
+    tenant: Option<Box<Tenant>>,
+    error: ApiError,
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        error_page(self.tenant.as_deref(), &self.error)
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure { tenant: None, error: error.into() }
+    }
+}
+
+/// Turns an error into a [`Failure`] shown under `tenant`'s header.
+fn under(tenant: &Tenant) -> impl FnOnce(ApiError) -> Failure + '_ {
+    move |error| Failure { tenant: Some(Box::new(tenant.clone())), error }
+}
+
+/// The tenant the path names, if it exists and is usable; otherwise "not found".
+async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant, ApiError> {
+    let tenant = state.db.tenant_by_name(name).await?;
+    tenant.filter(|t| t.effective_state().is_usable()).ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+fn set_cookie(state: &AppState, tenant: &Tenant, name: &str, value: &str, max_age: Option<i64>) -> Option<HeaderValue> {
+    let max_age = max_age.map(|seconds| format!("; Max-Age={seconds}")).unwrap_or_default();
+    let secure = if state.public_url().starts_with("https://") { "; Secure" } else { "" };
+    let cookie = format!("{name}={value}; Path=/console/{}; HttpOnly; SameSite=Lax{max_age}{secure}", tenant.name);
+    HeaderValue::from_str(&cookie).ok()
+}
+
+fn session_context(tenant: &Tenant) -> String {
+    format!("console-session\0{}", tenant.id)
+}
+
+/// The signed-in administrator of this request: the console cookie opened and its login
+/// session checked now, with the anti-forgery token its forms carry.
+struct Administrator {
+    signed_in: SignedIn,
+    username: String,
+    csrf: String,
+}
+
+async fn administrator(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<Administrator, ApiError> {
+    let signed_out = || ApiError::new(Problem::Unauthenticated, "sign in to use the console");
+    let sealed = cookie(headers, SESSION_COOKIE).ok_or_else(signed_out)?;
+    let opened = SealedSecret::from_text(sealed)
+        .and_then(|s| state.extensions.vault().open(&s, &session_context(tenant)).ok())
+        .ok_or_else(signed_out)?;
+    let now = state.clock.now();
+    let account_id = crate::ops::administrators::administrator_session_by_id(state, tenant, &opened, now)
+        .await
+        .map_err(|e| match e.kind {
+            Problem::Unauthenticated | Problem::Forbidden => signed_out(),
+            _ => e,
+        })?;
+    let account = state.db.account(&tenant.id, &account_id).await?.ok_or_else(signed_out)?;
+    // Derived from the sealed cookie, which a cross-site page can neither read nor guess.
+    let digest = crate::secrets::sha256_hex(format!("console-csrf\0{sealed}").as_bytes());
+    Ok(Administrator {
+        signed_in: SignedIn { session_id: opened, account_id },
+        username: account.username,
+        csrf: digest[..32].to_owned(),
+    })
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    let admin = match administrator(&state, &tenant, &headers).await {
+        Ok(admin) => admin,
+        Err(e) if e.kind == Problem::Unauthenticated => {
+            return Ok(Redirect::to(&format!("/console/{}/signin", tenant.name)).into_response());
+        }
+        Err(e) => return Err(under(&tenant)(e)),
+    };
+    let month = crate::usage::month_of(state.clock.now());
+    state.usage.flush(&state.db).await.map_err(|e| under(&tenant)(e.into()))?;
+    let usage = state.db.usage(&tenant.id, &month).await.map_err(|e| under(&tenant)(e.into()))?;
+    let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
+    Ok(page(StatusCode::OK, pages::dashboard(&STYLESHEET_PATH, &tenant, &signed, &usage)))
+}
+
+async fn theme(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    // The colour was checked (`#rrggbb`) when it was set.
+    let colour = if tenant.colour.is_empty() { "#1f5fbf" } else { tenant.colour.as_str() };
+    let css = format!(":root {{ --brand: {colour}; }}\n");
+    Ok(([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response())
+}
+
+/// Starts a sign-in: a PKCE verifier and a state kept in a short-lived cookie, and the
+/// browser sent to the tenant's hosted login.
+async fn start_sign_in(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    let random = |n| {
+        let bytes = random_bytes(state.entropy.as_ref(), n).map_err(|e| under(&tenant)(e.into()))?;
+        Ok::<_, Failure>(URL_SAFE_NO_PAD.encode(bytes))
+    };
+    let (verifier, flow_state) = (random(32)?, random(16)?);
+    let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", sign_in::CLIENT_ID),
+        ("redirect_uri", &sign_in::callback_url(&state, &tenant.name)),
+        ("scope", sign_in::SCOPES),
+        ("state", &flow_state),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+    ])
+    .map_err(|e| under(&tenant)(ApiError::internal(e)))?;
+    let mut response =
+        Redirect::to(&format!("{}/oauth2/authorize?{query}", state.issuer(&tenant.name))).into_response();
+    if let Some(value) =
+        set_cookie(&state, &tenant, FLOW_COOKIE, &format!("{flow_state}.{verifier}"), Some(FLOW_SECONDS))
+    {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// The hosted login's return: the code redeemed for the login session it names.
+async fn callback(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<Callback>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    let refused = |detail: String| under(&tenant)(ApiError::new(Problem::Unauthenticated, detail));
+    let Ok(Query(query)) = query else { return Err(refused("the sign-in's answer is malformed".into())) };
+    if let Some(error) = query.error {
+        let description = query.error_description.unwrap_or_default();
+        return Err(refused(format!("the sign-in did not finish: {error} {description}")));
+    }
+    let flow = cookie(&headers, FLOW_COOKIE).and_then(|value| value.split_once('.'));
+    let Some((expected, verifier)) = flow.filter(|(_, verifier)| is_pkce_value(verifier)) else {
+        return Err(refused("the sign-in started too long ago, or in another browser: sign in again".into()));
+    };
+    let matches =
+        query.state.as_deref().is_some_and(|s| crate::secrets::constant_time_eq(s.as_bytes(), expected.as_bytes()));
+    let (true, Some(code)) = (matches, query.code) else {
+        return Err(refused("the sign-in's answer does not belong to this browser's sign-in".into()));
+    };
+    let signed_in = sign_in::sign_in(&state, &tenant, &code, verifier).await.map_err(under(&tenant))?;
+    let sealed =
+        state.extensions.vault().seal(state.entropy.as_ref(), &signed_in.session_id, &session_context(&tenant));
+    let sealed = sealed.map_err(|e| under(&tenant)(ApiError::internal(e)))?.to_text();
+    let mut response = Redirect::to(&format!("/console/{}/", tenant.name)).into_response();
+    let cookies = [
+        set_cookie(&state, &tenant, SESSION_COOKIE, &sealed, None),
+        set_cookie(&state, &tenant, FLOW_COOKIE, "", Some(0)),
+    ];
+    for value in cookies.into_iter().flatten() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct Csrf {
+    csrf: Option<String>,
+}
+
+/// Signs out: the login session ends (here and in the hosted login) and the cookie goes.
+async fn sign_out(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<Csrf>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    let admin = administrator(&state, &tenant, &headers).await.map_err(under(&tenant))?;
+    let sent = form.ok().and_then(|Form(form)| form.csrf).unwrap_or_default();
+    if !crate::secrets::constant_time_eq(sent.as_bytes(), admin.csrf.as_bytes()) {
+        let refused =
+            ApiError::new(Problem::Forbidden, "the form did not come from this console: reload and try again");
+        return Err(under(&tenant)(refused));
+    }
+    let now = state.clock.now();
+    state.db.end_session(&tenant.id, &admin.signed_in.session_id, now).await.map_err(|e| under(&tenant)(e.into()))?;
+    let mut response = page(StatusCode::OK, pages::signed_out(&STYLESHEET_PATH, &tenant));
+    if let Some(value) = set_cookie(&state, &tenant, SESSION_COOKIE, "", Some(0)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}

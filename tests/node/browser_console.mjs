@@ -1,0 +1,102 @@
+// An administrator uses the tenant console in a real browser: headless Chromium (the
+// system's, driven by playwright-core) opens the console, is sent to the tenant's hosted
+// login, types the username, the password and the authenticator code the `admin` scope
+// steps up to, lands on the dashboard, and signs out. On every console page it writes a
+// screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
+// fails on any serious or critical violation, and fails on any console error (a Content
+// Security Policy violation among them).
+//
+// Reads CONSOLE_URL, USERNAME, PASSWORD, TOTP_CODE, SCREENSHOTS (a directory) and CHROMIUM
+// (default /usr/bin/chromium) from the environment. Prints one JSON line: each page's title,
+// screenshot path and axe violations (id and impact, all of them), and the console
+// cookie's flags.
+
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { check, launchChromium, required, run } from "./harness.mjs";
+
+const STEP_MS = 10_000;
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+/** axe-core's violations on the page. Evaluated over the DevTools protocol, which the
+ * page's Content Security Policy does not govern, so the policy stays as served. */
+async function audit(page) {
+  await page.evaluate(`${AXE_SOURCE}\n;undefined`);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+}
+
+async function main() {
+  const consoleUrl = new URL(required("CONSOLE_URL"));
+  const screenshots = required("SCREENSHOTS");
+  const seen = [];
+  const consoleErrors = [];
+  const pages = [];
+
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    context.setDefaultTimeout(STEP_MS);
+    context.setDefaultNavigationTimeout(STEP_MS);
+    const page = await context.newPage();
+    page.on("console", (message) => {
+      seen.push(`console ${message.type()}: ${message.text()}`);
+      if (message.type() === "error") consoleErrors.push(message.text());
+    });
+    page.on("pageerror", (error) => consoleErrors.push(error.message));
+    page.on("response", (response) => seen.push(`${response.request().method()} ${response.url()} -> ${response.status()}`));
+
+    /** Records the console page shown now: title, screenshot, axe. */
+    const record = async (name) => {
+      const path = join(screenshots, `${name}.png`);
+      await page.screenshot({ path, fullPage: true });
+      const violations = await audit(page);
+      pages.push({ name, title: await page.title(), url: page.url(), screenshot: path, violations });
+    };
+
+    try {
+      await page.goto(consoleUrl.href, { waitUntil: "load" });
+      // The tenant's hosted login, identifier first.
+      await page.fill("#identify #username", required("USERNAME"));
+      await page.click("#identify button[type=submit]");
+      await page.fill("#password-form #password", required("PASSWORD"));
+      await page.click("#password-form button[type=submit]");
+      // The step-up the admin scope needs: the authenticator app's code.
+      const totp = page.locator("form[id^='totp-'] input[name='code']");
+      await totp.fill(required("TOTP_CODE"));
+      await page.locator("form[id^='totp-'] button[type=submit]").click();
+      await page.waitForURL((url) => url.pathname === consoleUrl.pathname, { waitUntil: "load" });
+      check((await page.title()).startsWith("Dashboard"), `not the dashboard: ${await page.title()}`);
+      await record("dashboard");
+      await page.setViewportSize({ width: 390, height: 844 });
+      await record("dashboard-phone");
+      await page.setViewportSize({ width: 1280, height: 800 });
+
+      // Keyboard: the sign-out button is reachable with Tab and works with Enter.
+      let focused = "";
+      for (let i = 0; i < 10 && focused !== "Sign out"; i++) {
+        await page.keyboard.press("Tab");
+        focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? "");
+      }
+      check(focused === "Sign out", "the sign-out button cannot be reached with the keyboard");
+      const cookies = (await context.cookies(consoleUrl.href))
+        .filter((c) => c.name === "keyhaven_console")
+        .map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, path: c.path }));
+      await page.keyboard.press("Enter");
+      await page.getByText("You are signed out").waitFor({ state: "visible" });
+      await record("signed-out");
+
+      check(consoleErrors.length === 0, `the pages logged errors: ${JSON.stringify(consoleErrors)}`);
+      console.log(JSON.stringify({ pages, cookies }));
+    } catch (failure) {
+      failure.message += `\nthe browser is at ${page.url()}\nwhat it saw:\n  ${seen.join("\n  ")}`;
+      throw failure;
+    }
+  } finally {
+    await browser.close().catch(() => {});
+  }
+}
+
+await run("browser_console.mjs", main);
