@@ -19,6 +19,18 @@ pub fn month_of(unix_time: i64) -> String {
     month_text(month_key(unix_time))
 }
 
+/// The month of `unix_time` and the `count - 1` before it, oldest first (`YYYY-MM`).
+pub fn months_until(unix_time: i64, count: u32) -> Vec<String> {
+    let (mut year, mut month) = month_key(unix_time);
+    let mut months = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        months.push(month_text((year, month)));
+        (year, month) = if month == 1 { (year - 1, 12) } else { (year, month - 1) };
+    }
+    months.reverse();
+    months
+}
+
 fn month_text((year, month): (i32, u32)) -> String {
     format!("{year:04}-{month:02}")
 }
@@ -124,11 +136,19 @@ impl AppState {
 
 #[cfg(test)]
 mod tests {
-    use super::month_of;
+    use super::{month_of, months_until};
 
     #[test]
     fn months_are_utc_calendar_months() {
         assert_eq!(month_of(1_764_547_199), "2025-11"); // 2025-11-30 23:59:59 UTC
         assert_eq!(month_of(1_764_547_200), "2025-12");
+    }
+
+    #[test]
+    fn months_until_counts_back_over_a_year_boundary() {
+        // 2026-02-15 00:00:00 UTC
+        assert_eq!(months_until(1_771_113_600, 3), ["2025-12", "2026-01", "2026-02"]);
+        let year = months_until(1_771_113_600, 13);
+        assert_eq!((year.len(), year[0].as_str(), year[12].as_str()), (13, "2025-02", "2026-02"));
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use keyhaven::clock::{Clock, ManualClock};
 use keyhaven::tenancy::totp;
 use keyhaven_tests::browser::{Browser, Page};
-use keyhaven_tests::{TestServer, TestTenant, node};
+use keyhaven_tests::{TestServer, TestTenant, guests, node};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -79,6 +79,12 @@ async fn an_administrator_signs_in_through_the_hosted_login_and_out_again() {
     let tenant = server.create_tenant("console").await.unwrap();
     server.admin_ok(&tenant, Method::PATCH, "", json!({"label": "Acme Corp", "colour": "#aa3300"})).await;
     let secret = account(&server, &tenant, &clock, "ann", true).await;
+    // Something for the dashboard to show: an extension that has run twice.
+    server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
+    for _ in 0..2 {
+        assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK);
+    }
 
     let mut browser = Browser::new(&server.base_url);
     let page = sign_in(&mut browser, &tenant, &clock, "ann", &secret).await;
@@ -86,7 +92,15 @@ async fn an_administrator_signs_in_through_the_hosted_login_and_out_again() {
     assert!(page.html.contains("<h1>Dashboard</h1>"), "{}", page.html);
     assert!(page.html.contains("Signed in as <strong>ann</strong>"), "{}", page.html);
     assert!(page.html.contains("Acme Corp"), "the console shows the tenant: {}", page.html);
-    assert!(page.html.contains("Monthly active accounts"), "{}", page.html);
+    // This month's usage as the admin API reports it, thirteen months of it, the
+    // extension's invocations and the latest events.
+    let usage = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/usage", tenant.name)).await.unwrap();
+    let month = usage["month"].as_str().unwrap();
+    let row = format!("<tr><th scope=\"row\">{month}</th><td>{}</td>", usage["monthly_active_accounts"]);
+    assert!(page.html.contains(&row), "{row} in {}", page.html);
+    assert_eq!(page.html.matches("<tr><th scope=\"row\">").count(), 13 + 1, "13 months and one extension");
+    assert!(page.html.contains("<tr><th scope=\"row\">extension</th><td>2</td><td>0.0 %</td>"), "{}", page.html);
+    assert!(page.html.contains("<td>account.created</td>"), "{}", page.html);
 
     // The page is served with a strict policy, its stylesheet is cache-busted and immutable,
     // and the tenant's colour comes from its own stylesheet.
@@ -215,6 +229,9 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     let previous = totp::code(&secret, totp::step_of(clock.now()) - 1);
     server.admin_ok(&tenant, Method::POST, &format!("/accounts/{id}/factors/{factor_id}/confirm"), json!({"code": previous})).await;
     let code = totp::code(&secret, totp::step_of(clock.now()) + 1);
+    server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
+    assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK);
 
     let screenshots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();

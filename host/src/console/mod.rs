@@ -201,11 +201,9 @@ async fn dashboard(
         }
         Err(e) => return Err(under(&tenant)(e)),
     };
-    let month = crate::usage::month_of(state.clock.now());
-    state.usage.flush(&state.db).await.map_err(|e| under(&tenant)(e.into()))?;
-    let usage = state.db.usage(&tenant.id, &month).await.map_err(|e| under(&tenant)(e.into()))?;
+    let overview = crate::ops::overview::overview(&state, &tenant).await.map_err(under(&tenant))?;
     let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
-    Ok(page(StatusCode::OK, pages::dashboard(&STYLESHEET_PATH, &tenant, &signed, &usage)))
+    Ok(page(StatusCode::OK, pages::dashboard(&STYLESHEET_PATH, &tenant, &signed, &overview)))
 }
 
 async fn theme(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {

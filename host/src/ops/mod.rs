@@ -10,6 +10,7 @@ pub mod administrators;
 pub mod codes;
 pub mod console;
 pub mod keys;
+pub mod overview;
 pub mod tenants;
 
 pub use keys::RotationError;
