@@ -202,7 +202,7 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(api::router(state.clone()))
         .merge(oauth::router())
-        .merge(console::router())
+        .merge(console::router(state.clone()))
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)
         .with_state(state.clone());

@@ -143,6 +143,36 @@ async fn an_administrator_signs_in_through_the_hosted_login_and_out_again() {
     assert!(forged.text().await.unwrap().contains("did not come from this console"));
     assert_eq!(with_console_cookie(&server, &browser, &format!("/console/{}/", tenant.name)).await.status(), StatusCode::OK);
 
+    // APIs: a token made in the console is shown once and works on the admin API (a viewer's
+    // reads, and only reads); a refused form says why; a revoked token no longer works.
+    let apis = browser.get(&format!("/console/{}/tokens", tenant.name)).await.unwrap();
+    assert!(apis.has_form("create-token") && apis.html.contains("/.well-known/openid-configuration"), "{}", apis.html);
+    let made = browser.submit(&apis, "create-token", &[("name", "ci reader"), ("role", "tenant-viewer")]).await.unwrap();
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.html);
+    let token = made.html.split("<code id=\"new-token\">").nth(1).and_then(|rest| rest.split('<').next()).unwrap().to_owned();
+    let accounts = format!("/admin/v1/tenants/{}/accounts", tenant.name);
+    assert_eq!(server.call(Method::GET, &token, &accounts, None).await.unwrap().status(), StatusCode::OK);
+    let write = server.call(Method::POST, &token, &accounts, Some(json!({"username": "nope"}))).await.unwrap();
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    let shown = browser.get(&format!("/console/{}/tokens", tenant.name)).await.unwrap();
+    assert!(!shown.html.contains(&token), "a token is shown once");
+    let refused = browser.submit(&shown, "create-token", &[("name", " "), ("role", "tenant-admin")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.html.contains("name must be 1 to 200 characters"), "{}", refused.html);
+    let listed = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/tokens", tenant.name)).await.unwrap();
+    let id = listed.as_array().unwrap().iter().find(|t| t["name"] == "ci reader").unwrap()["id"].as_str().unwrap().to_owned();
+    let revoked = browser.submit(&shown, &format!("revoke-{id}"), &[]).await.unwrap();
+    assert_eq!(revoked.status, StatusCode::OK, "back on the APIs page: {}", revoked.html);
+    assert!(!revoked.html.contains("ci reader"), "{}", revoked.html);
+    assert_eq!(server.call(Method::GET, &token, &accounts, None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    // Each form post is in the audit log, by the administrator's account.
+    let audit = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/audit", tenant.name)).await.unwrap();
+    let posts: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["action"] == "POST /console/{tenant}/tokens").collect();
+    assert_eq!(posts.len(), 2, "{audit}");
+    assert!(posts.iter().all(|e| e["role"] == "tenant-admin" && e["actor"].as_str().unwrap().starts_with("acc_")), "{posts:?}");
+    let revoke = "POST /console/{tenant}/tokens/{id}/revoke";
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == revoke && e["status"] == 303), "{audit}");
+
     // Signing out ends the login session: the cookie no longer opens the console.
     let out = browser.submit(&page, "signout", &[]).await.unwrap();
     assert_eq!(out.status, StatusCode::OK, "{}", out.html);
@@ -247,7 +277,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "signed-out"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "apis", "signed-out"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()

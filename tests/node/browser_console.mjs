@@ -1,7 +1,7 @@
 // An administrator uses the tenant console in a real browser: headless Chromium (the
 // system's, driven by playwright-core) opens the console, is sent to the tenant's hosted
 // login, types the username, the password and the authenticator code the `admin` scope
-// steps up to, lands on the dashboard, and signs out. On every console page it writes a
+// steps up to, lands on the dashboard, makes a token on the APIs page, and signs out. On every console page it writes a
 // screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
 // fails on any serious or critical violation, and fails on any console error (a Content
 // Security Policy violation among them).
@@ -73,6 +73,17 @@ async function main() {
       await page.setViewportSize({ width: 390, height: 844 });
       await record("dashboard-phone");
       await page.setViewportSize({ width: 1280, height: 800 });
+
+      // APIs: a token made with the form is shown once.
+      await page.getByRole("link", { name: "APIs" }).click();
+      await page.locator("#create-token").waitFor({ state: "visible" });
+      await page.getByLabel("Name").fill("browser token");
+      await page.getByLabel("Role").selectOption("tenant-viewer");
+      await page.getByRole("button", { name: "Create token" }).click();
+      await page.getByText("it is shown once").waitFor({ state: "visible" });
+      const token = (await page.locator("#new-token").textContent())?.trim() ?? "";
+      check(token.startsWith("khp_"), `no token shown: ${token}`);
+      await record("apis");
 
       // Keyboard: the sign-out button is reachable with Tab and works with Enter.
       let focused = "";

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::auth::Caller;
 use super::pages::{Page, PageQuery, fetch_limit, parse_time_cursor, time_cursor};
 use crate::AppState;
-use crate::clock::sortable_id;
+use crate::ops::audit::Call;
 use crate::storage::AuditEntry;
 use crate::tenancy::Role;
 use crate::web::ApiError;
@@ -91,27 +91,8 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
         Some((token_id, role)) => (token_id, role.as_str()),
         None => ("anonymous".into(), "anonymous"),
     };
-    let succeeded = status.is_success() || status.is_redirection();
-    if succeeded && let Some(tenant_id) = &tenant_id {
-        state.count_api_call(tenant_id);
-    }
-    let time = state.clock.now();
-    let Ok(id) = sortable_id(state.entropy.as_ref(), "aud", time, 8) else { return response };
-    let entry = AuditEntry {
-        id,
-        on_behalf: crate::storage::audit_on_behalf(role, tenant_id.as_deref()),
-        tenant_id,
-        time,
-        actor,
-        role: role.to_owned(),
-        action,
-        target,
-        status: i64::from(status.as_u16()),
-        result: if succeeded { "success" } else { "failed" }.to_owned(),
-    };
-    if let Err(e) = state.db.insert_audit(&entry).await {
-        tracing::error!(action = %entry.action, target = %entry.target, "cannot write the audit entry: {e}");
-    }
+    let call = Call { tenant_id, actor, role, action, target, status: status.as_u16() };
+    crate::ops::audit::record(&state, call).await;
     response
 }
 

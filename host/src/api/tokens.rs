@@ -9,18 +9,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::clock::sortable_id;
-use crate::secrets;
+use crate::ops::tokens::{Maker, NewToken};
 use crate::storage::PatRow;
-use crate::tenancy::{ResourceState, Role};
+use crate::tenancy::ResourceState;
 use crate::web::{ApiError, Problem};
-
-const MAX_DAYS: i64 = 366;
 
 /// A token as listed: never its value or digest.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -102,36 +98,9 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let invalid = |detail: &str| ApiError::new(Problem::InvalidRequest, detail);
-    if body.name.trim().is_empty() || body.name.chars().count() > 200 {
-        return Err(invalid("name must be 1 to 200 characters"));
-    }
-    let role = match body.role.as_str() {
-        "tenant-admin" => Role::TenantAdmin { tenant_id: tenant.id.clone() },
-        "tenant-viewer" => Role::TenantViewer { tenant_id: tenant.id.clone() },
-        _ => return Err(invalid("role must be tenant-admin or tenant-viewer")),
-    };
-    let now = state.clock.now();
-    let expires_at = match body.expires_in_days {
-        Some(days) if (1..=MAX_DAYS).contains(&days) => Some(now + days * 86_400),
-        Some(_) => return Err(invalid("expires_in_days must be 1 to 366")),
-        None => None,
-    };
-    let token = secrets::new_personal_access_token(state.entropy.as_ref())?;
-    let pat = PatRow {
-        id: sortable_id(state.entropy.as_ref(), "pat", now, 8)?,
-        role,
-        name: body.name,
-        token_sha256: secrets::digest(&token),
-        state: ResourceState::Enabled,
-        created_at: now,
-        expires_at,
-        created_by_account: caller.acting_for.clone(),
-    };
-    let detail = json!({"token_id": pat.id, "name": pat.name, "role": pat.role.as_str(), "by": caller.token_id});
-    let created = super::resource_event(&state, &tenant, "token.created", detail).await?;
-    let created = created.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    state.db.insert_pat(&pat, created).await?;
+    let new = NewToken { name: body.name, role: &body.role, expires_in_days: body.expires_in_days };
+    let maker = Maker { by: &caller.token_id, acting_for: caller.acting_for.clone(), origin: "admin-api" };
+    let (pat, token) = crate::ops::tokens::create(&state, &tenant, new, maker).await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { view: TokenView::from(&pat), token })))
 }
 

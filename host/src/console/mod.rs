@@ -48,8 +48,8 @@ static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| {
     format!("/console/assets/console.{}.css", &digest[..12])
 });
 
-/// The console's routes.
-pub fn router() -> Router<AppState> {
+/// The console's routes; every form post is audited ([`audit`]).
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/console/assets/{file}", get(asset))
         .route("/console/{tenant}", get(to_dashboard))
@@ -58,6 +58,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/{tenant}/signin", get(start_sign_in))
         .route("/console/{tenant}/callback", get(callback))
         .route("/console/{tenant}/signout", post(sign_out))
+        .route("/console/{tenant}/tokens", get(tokens).post(create_token))
+        .route("/console/{tenant}/tokens/{id}/revoke", post(revoke_token))
+        .route_layer(axum::middleware::from_fn_with_state(state, audit))
         .layer(axum::middleware::map_response(secure_headers))
 }
 
@@ -66,6 +69,66 @@ pub fn router() -> Router<AppState> {
 async fn to_dashboard(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
     let tenant = usable_tenant(&state, &name).await?;
     Ok(Redirect::permanent(&format!("/console/{}/", tenant.name)).into_response())
+}
+
+/// Who acted, as a handler leaves it in its response for [`audit`].
+#[derive(Clone, Debug)]
+struct Actor {
+    tenant_id: String,
+    account_id: String,
+}
+
+/// Records every form post in the audit log, as the admin API records its calls: the
+/// administrator who acted (or `anonymous`), the route, the path and the status; a
+/// successful one counts as one of the tenant's API calls.
+async fn audit(
+    State(state): State<AppState>,
+    matched: Option<axum::extract::MatchedPath>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if request.method() != axum::http::Method::POST {
+        return next.run(request).await;
+    }
+    let action = format!("POST {}", matched.as_ref().map_or("", |m| m.as_str()));
+    let target = request.uri().path().to_owned();
+    // A change runs to its end, and is recorded, even if its browser goes away meanwhile.
+    let response = match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => error_page(None, &ApiError::internal(format!("a console form post failed: {e}"))),
+    };
+    let (tenant_id, actor, role) = match response.extensions().get::<Actor>().cloned() {
+        Some(actor) => (Some(actor.tenant_id), actor.account_id, "tenant-admin"),
+        None => (None, "anonymous".to_owned(), "anonymous"),
+    };
+    let call = crate::ops::audit::Call { tenant_id, actor, role, action, target, status: response.status().as_u16() };
+    crate::ops::audit::record(&state, call).await;
+    response
+}
+
+/// `response`, marked as `admin`'s doing for the audit log.
+fn acted(mut response: Response, tenant: &Tenant, admin: &Administrator) -> Response {
+    let actor = Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() };
+    response.extensions_mut().insert(actor);
+    response
+}
+
+/// The signed-in administrator of a form post whose anti-forgery token matches.
+async fn posting_administrator(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    sent: Option<&str>,
+) -> Result<Administrator, Failure> {
+    let admin = administrator(state, tenant, headers).await.map_err(under(tenant))?;
+    if !crate::secrets::constant_time_eq(sent.unwrap_or_default().as_bytes(), admin.csrf.as_bytes()) {
+        let refused =
+            ApiError::new(Problem::Forbidden, "the form did not come from this console: reload and try again");
+        let mut failure = under(tenant)(refused);
+        failure.actor = Some(Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() });
+        return Err(failure);
+    }
+    Ok(admin)
 }
 
 async fn secure_headers(mut response: Response) -> Response {
@@ -121,23 +184,34 @@ fn error_page(tenant: Option<&Tenant>, error: &ApiError) -> Response {
 struct Failure {
     tenant: Option<Box<Tenant>>,
     error: ApiError,
+    /// The administrator whose request it was, when known, for the audit log.
+    actor: Option<Actor>,
+    /// Not signed in: where to sign in, instead of an error page.
+    sign_in: Option<String>,
 }
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        error_page(self.tenant.as_deref(), &self.error)
+        if let Some(sign_in) = self.sign_in {
+            return Redirect::to(&sign_in).into_response();
+        }
+        let mut response = error_page(self.tenant.as_deref(), &self.error);
+        if let Some(actor) = self.actor {
+            response.extensions_mut().insert(actor);
+        }
+        response
     }
 }
 
 impl<E: Into<ApiError>> From<E> for Failure {
     fn from(error: E) -> Self {
-        Failure { tenant: None, error: error.into() }
+        Failure { tenant: None, error: error.into(), actor: None, sign_in: None }
     }
 }
 
 /// Turns an error into a [`Failure`] shown under `tenant`'s header.
 fn under(tenant: &Tenant) -> impl FnOnce(ApiError) -> Failure + '_ {
-    move |error| Failure { tenant: Some(Box::new(tenant.clone())), error }
+    move |error| Failure { tenant: Some(Box::new(tenant.clone())), error, actor: None, sign_in: None }
 }
 
 /// The tenant the path names, if it exists and is usable; otherwise "not found".
@@ -188,19 +262,26 @@ async fn administrator(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -
     })
 }
 
+/// The tenant a page is of and its signed-in administrator; without a sign-in, the answer
+/// is the way to sign in.
+async fn signed_in_page(state: &AppState, name: &str, headers: &HeaderMap) -> Result<(Tenant, Administrator), Failure> {
+    let tenant = usable_tenant(state, name).await?;
+    match administrator(state, &tenant, headers).await {
+        Ok(admin) => Ok((tenant, admin)),
+        Err(e) if e.kind == Problem::Unauthenticated => {
+            let sign_in = Some(format!("/console/{}/signin", tenant.name));
+            Err(Failure { sign_in, ..under(&tenant)(e) })
+        }
+        Err(e) => Err(under(&tenant)(e)),
+    }
+}
+
 async fn dashboard(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
-    let tenant = usable_tenant(&state, &name).await?;
-    let admin = match administrator(&state, &tenant, &headers).await {
-        Ok(admin) => admin,
-        Err(e) if e.kind == Problem::Unauthenticated => {
-            return Ok(Redirect::to(&format!("/console/{}/signin", tenant.name)).into_response());
-        }
-        Err(e) => return Err(under(&tenant)(e)),
-    };
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
     let overview = crate::ops::overview::overview(&state, &tenant).await.map_err(under(&tenant))?;
     let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
     Ok(page(StatusCode::OK, pages::dashboard(&STYLESHEET_PATH, &tenant, &signed, &overview)))
@@ -303,18 +384,117 @@ async fn sign_out(
     form: Result<Form<Csrf>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, Failure> {
     let tenant = usable_tenant(&state, &name).await?;
-    let admin = administrator(&state, &tenant, &headers).await.map_err(under(&tenant))?;
-    let sent = form.ok().and_then(|Form(form)| form.csrf).unwrap_or_default();
-    if !crate::secrets::constant_time_eq(sent.as_bytes(), admin.csrf.as_bytes()) {
-        let refused =
-            ApiError::new(Problem::Forbidden, "the form did not come from this console: reload and try again");
-        return Err(under(&tenant)(refused));
-    }
+    let sent = form.ok().and_then(|Form(form)| form.csrf);
+    let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
     let now = state.clock.now();
     state.db.end_session(&tenant.id, &admin.signed_in.session_id, now).await.map_err(|e| under(&tenant)(e.into()))?;
     let mut response = page(StatusCode::OK, pages::signed_out(&STYLESHEET_PATH, &tenant));
     if let Some(value) = set_cookie(&state, &tenant, SESSION_COOKIE, "", Some(0)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    Ok(response)
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// The tenant's APIs and tokens, signed-in administrators only.
+async fn apis_page(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    status: StatusCode,
+    page_state: &pages::ApisPage<'_>,
+) -> Result<Response, Failure> {
+    let tokens = state.db.pats_of(&tenant.id).await.map_err(|e| under(tenant)(e.into()))?;
+    let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
+    Ok(page(status, pages::apis(&STYLESHEET_PATH, tenant, &signed, &tokens, page_state)))
+}
+
+async fn tokens(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
+    let issuer = state.issuer(&tenant.name);
+    let page_state = pages::ApisPage { issuer: &issuer, created: None, message: None };
+    apis_page(&state, &tenant, &admin, StatusCode::OK, &page_state).await
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    expires_in_days: String,
+}
+
+/// Makes a token and shows it once, on this answer; a refused form is shown again with
+/// the reason.
+async fn create_token(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    let form = form.ok().map(|Form(form)| form);
+    let sent = form.as_ref().and_then(|f| f.csrf.as_deref());
+    let admin = posting_administrator(&state, &tenant, &headers, sent).await?;
+    let issuer = state.issuer(&tenant.name);
+    let form = form.unwrap_or(TokenForm {
+        csrf: None,
+        name: String::new(),
+        role: String::new(),
+        expires_in_days: String::new(),
+    });
+    let days = match form.expires_in_days.trim() {
+        "" => Ok(None),
+        days => days.parse::<i64>().map(Some).map_err(|_| "expires after must be a number of days"),
+    };
+    let made = match days {
+        Ok(expires_in_days) => {
+            let new = crate::ops::tokens::NewToken { name: form.name, role: &form.role, expires_in_days };
+            let maker = crate::ops::tokens::Maker {
+                by: &admin.signed_in.session_id,
+                acting_for: Some(admin.signed_in.account_id.clone()),
+                origin: "console",
+            };
+            crate::ops::tokens::create(&state, &tenant, new, maker).await
+        }
+        Err(detail) => Err(ApiError::new(Problem::InvalidRequest, detail)),
+    };
+    let response = match made {
+        Ok((pat, token)) => {
+            let page_state = pages::ApisPage { issuer: &issuer, created: Some((&pat, &token)), message: None };
+            apis_page(&state, &tenant, &admin, StatusCode::CREATED, &page_state).await?
+        }
+        Err(e) if e.kind == Problem::InvalidRequest => {
+            let page_state = pages::ApisPage { issuer: &issuer, created: None, message: Some(&e.detail) };
+            apis_page(&state, &tenant, &admin, StatusCode::BAD_REQUEST, &page_state).await?
+        }
+        Err(e) => return Err(under(&tenant)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// Revokes (deletes) a token of the tenant; another tenant's is not found.
+async fn revoke_token(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<Csrf>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, Failure> {
+    let tenant = usable_tenant(&state, &name).await?;
+    let sent = form.ok().and_then(|Form(form)| form.csrf);
+    let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
+    let deleted = state.db.delete_pat(&tenant.id, &id).await.map_err(|e| under(&tenant)(e.into()))?;
+    if !deleted {
+        let mut failure = under(&tenant)(ApiError::not_found("token"));
+        failure.actor = Some(Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() });
+        return Err(failure);
+    }
+    let response = Redirect::to(&format!("/console/{}/tokens", tenant.name)).into_response();
+    Ok(acted(response, &tenant, &admin))
 }

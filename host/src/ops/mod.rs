@@ -7,11 +7,13 @@
 
 pub mod accounts;
 pub mod administrators;
+pub mod audit;
 pub mod codes;
 pub mod console;
 pub mod keys;
 pub mod overview;
 pub mod tenants;
+pub mod tokens;
 
 pub use keys::RotationError;
 
