@@ -78,6 +78,12 @@ struct Actor {
     account_id: String,
 }
 
+impl Actor {
+    fn of(tenant: &Tenant, admin: &Administrator) -> Self {
+        Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() }
+    }
+}
+
 /// Records every form post in the audit log, as the admin API records its calls: the
 /// administrator who acted (or `anonymous`), the route, the path and the status; a
 /// successful one counts as one of the tenant's API calls.
@@ -108,8 +114,7 @@ async fn audit(
 
 /// `response`, marked as `admin`'s doing for the audit log.
 fn acted(mut response: Response, tenant: &Tenant, admin: &Administrator) -> Response {
-    let actor = Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() };
-    response.extensions_mut().insert(actor);
+    response.extensions_mut().insert(Actor::of(tenant, admin));
     response
 }
 
@@ -124,9 +129,7 @@ async fn posting_administrator(
     if !crate::secrets::constant_time_eq(sent.unwrap_or_default().as_bytes(), admin.csrf.as_bytes()) {
         let refused =
             ApiError::new(Problem::Forbidden, "the form did not come from this console: reload and try again");
-        let mut failure = under(tenant)(refused);
-        failure.actor = Some(Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() });
-        return Err(failure);
+        return Err(by(tenant, &admin)(refused));
     }
     Ok(admin)
 }
@@ -210,8 +213,13 @@ impl<E: Into<ApiError>> From<E> for Failure {
 }
 
 /// Turns an error into a [`Failure`] shown under `tenant`'s header.
-fn under(tenant: &Tenant) -> impl FnOnce(ApiError) -> Failure + '_ {
-    move |error| Failure { tenant: Some(Box::new(tenant.clone())), error, actor: None, sign_in: None }
+fn under<E: Into<ApiError>>(tenant: &Tenant) -> impl FnOnce(E) -> Failure + '_ {
+    move |error| Failure { tenant: Some(Box::new(tenant.clone())), error: error.into(), actor: None, sign_in: None }
+}
+
+/// The same, for a request of `admin`'s: the audit log names them.
+fn by<'a, E: Into<ApiError>>(tenant: &'a Tenant, admin: &'a Administrator) -> impl FnOnce(E) -> Failure + 'a {
+    move |error| Failure { actor: Some(Actor::of(tenant, admin)), ..under(tenant)(error) }
 }
 
 /// The tenant the path names, if it exists and is usable; otherwise "not found".
@@ -300,7 +308,7 @@ async fn theme(State(state): State<AppState>, Path(name): Path<String>) -> Resul
 async fn start_sign_in(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
     let tenant = usable_tenant(&state, &name).await?;
     let random = |n| {
-        let bytes = random_bytes(state.entropy.as_ref(), n).map_err(|e| under(&tenant)(e.into()))?;
+        let bytes = random_bytes(state.entropy.as_ref(), n).map_err(under(&tenant))?;
         Ok::<_, Failure>(URL_SAFE_NO_PAD.encode(bytes))
     };
     let (verifier, flow_state) = (random(32)?, random(16)?);
@@ -343,19 +351,22 @@ async fn callback(
     let tenant = usable_tenant(&state, &name).await?;
     let refused = |detail: String| under(&tenant)(ApiError::new(Problem::Unauthenticated, detail));
     let Ok(Query(query)) = query else { return Err(refused("the sign-in's answer is malformed".into())) };
-    if let Some(error) = query.error {
-        let description = query.error_description.unwrap_or_default();
-        return Err(refused(format!("the sign-in did not finish: {error} {description}")));
-    }
     let flow = cookie(&headers, FLOW_COOKIE).and_then(|value| value.split_once('.'));
     let Some((expected, verifier)) = flow.filter(|(_, verifier)| is_pkce_value(verifier)) else {
         return Err(refused("the sign-in started too long ago, or in another browser: sign in again".into()));
     };
+    // Only an answer to this browser's own sign-in is read, its error text included: a
+    // link made elsewhere cannot put words on the tenant's console.
     let matches =
         query.state.as_deref().is_some_and(|s| crate::secrets::constant_time_eq(s.as_bytes(), expected.as_bytes()));
-    let (true, Some(code)) = (matches, query.code) else {
+    if !matches {
         return Err(refused("the sign-in's answer does not belong to this browser's sign-in".into()));
-    };
+    }
+    if let Some(error) = query.error {
+        let description = query.error_description.unwrap_or_default();
+        return Err(refused(format!("the sign-in did not finish: {error} {description}")));
+    }
+    let Some(code) = query.code else { return Err(refused("the sign-in's answer has no code".into())) };
     let signed_in = sign_in::sign_in(&state, &tenant, &code, verifier).await.map_err(under(&tenant))?;
     let sealed =
         state.extensions.vault().seal(state.entropy.as_ref(), &signed_in.session_id, &session_context(&tenant));
@@ -387,7 +398,7 @@ async fn sign_out(
     let sent = form.ok().and_then(|Form(form)| form.csrf);
     let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
     let now = state.clock.now();
-    state.db.end_session(&tenant.id, &admin.signed_in.session_id, now).await.map_err(|e| under(&tenant)(e.into()))?;
+    state.db.end_session(&tenant.id, &admin.signed_in.session_id, now).await.map_err(by(&tenant, &admin))?;
     let mut response = page(StatusCode::OK, pages::signed_out(&STYLESHEET_PATH, &tenant));
     if let Some(value) = set_cookie(&state, &tenant, SESSION_COOKIE, "", Some(0)) {
         response.headers_mut().append(header::SET_COOKIE, value);
@@ -403,7 +414,7 @@ async fn apis_page(
     status: StatusCode,
     page_state: &pages::ApisPage<'_>,
 ) -> Result<Response, Failure> {
-    let tokens = state.db.pats_of(&tenant.id).await.map_err(|e| under(tenant)(e.into()))?;
+    let tokens = state.db.pats_of(&tenant.id).await.map_err(under(tenant))?;
     let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
     Ok(page(status, pages::apis(&STYLESHEET_PATH, tenant, &signed, &tokens, page_state)))
 }
@@ -474,7 +485,7 @@ async fn create_token(
             let page_state = pages::ApisPage { issuer: &issuer, created: None, message: Some(&e.detail) };
             apis_page(&state, &tenant, &admin, StatusCode::BAD_REQUEST, &page_state).await?
         }
-        Err(e) => return Err(under(&tenant)(e)),
+        Err(e) => return Err(by(&tenant, &admin)(e)),
     };
     Ok(acted(response, &tenant, &admin))
 }
@@ -489,11 +500,9 @@ async fn revoke_token(
     let tenant = usable_tenant(&state, &name).await?;
     let sent = form.ok().and_then(|Form(form)| form.csrf);
     let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
-    let deleted = state.db.delete_pat(&tenant.id, &id).await.map_err(|e| under(&tenant)(e.into()))?;
+    let deleted = state.db.delete_pat(&tenant.id, &id).await.map_err(by(&tenant, &admin))?;
     if !deleted {
-        let mut failure = under(&tenant)(ApiError::not_found("token"));
-        failure.actor = Some(Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() });
-        return Err(failure);
+        return Err(by(&tenant, &admin)(ApiError::not_found("token")));
     }
     let response = Redirect::to(&format!("/console/{}/tokens", tenant.name)).into_response();
     Ok(acted(response, &tenant, &admin))

@@ -75,9 +75,9 @@ fn chart(label: &str, months: &[MonthlyUsage], value: fn(&MonthlyUsage) -> i64) 
             svg role="img" aria-label={ (label) ", by month" } viewBox={ "0 0 " (width) " " (HEIGHT + 20) } {
                 @for (i, month) in months.iter().enumerate() {
                     @let x = i as i64 * (BAR + GAP);
-                    @let h = value(month) * HEIGHT / max;
+                    @let h = value(month).saturating_mul(HEIGHT) / max;
                     rect.bar x=(x) y=(HEIGHT - h) width=(BAR) height=(h) {}
-                    text.axis x=(x + BAR / 2) y=(HEIGHT + 15) text-anchor="middle" { (&month.month[2..]) }
+                    text.axis x=(x + BAR / 2) y=(HEIGHT + 15) text-anchor="middle" { (month.month.get(2..).unwrap_or(&month.month)) }
                 }
             }
         }
@@ -100,7 +100,7 @@ fn extension_row(extension: &InvocationStats) -> Markup {
 /// extensions' figures and its latest events.
 pub fn dashboard(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, overview: &Overview) -> String {
     let state = tenant.effective_state();
-    let empty = MonthlyUsage { month: String::new(), monthly_active_accounts: 0, monthly_api_calls: 0 };
+    let empty = MonthlyUsage::none("");
     let this = overview.months.last().unwrap_or(&empty);
     let body = html! {
             h1 { "Dashboard" }

@@ -28,10 +28,8 @@ pub struct Overview {
 pub async fn overview(state: &AppState, tenant: &Tenant) -> Result<Overview, ApiError> {
     state.usage.flush(&state.db).await?;
     state.extensions.records.flush(&state.db).await?;
-    let mut months = Vec::with_capacity(MONTHS as usize);
-    for month in crate::usage::months_until(state.clock.now(), MONTHS) {
-        months.push(state.db.usage(&tenant.id, &month).await?);
-    }
+    let months = crate::usage::months_until(state.clock.now(), MONTHS);
+    let months = state.db.usage_months(&tenant.id, &months).await?;
     let mut extensions = Vec::new();
     for extension in state.db.list_extensions(&tenant.id).await? {
         extensions.push(state.db.invocation_stats(&tenant.id, &extension.name, INVOCATIONS).await?);

@@ -62,6 +62,13 @@ pub struct MonthlyUsage {
     pub monthly_api_calls: i64,
 }
 
+impl MonthlyUsage {
+    /// A month with nothing counted.
+    pub fn none(month: &str) -> Self {
+        MonthlyUsage { month: month.to_owned(), monthly_active_accounts: 0, monthly_api_calls: 0 }
+    }
+}
+
 impl Db {
     pub async fn insert_audit(&self, entry: &AuditEntry) -> Result<()> {
         let sql = format!("INSERT INTO audit_log ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
@@ -148,22 +155,38 @@ impl Db {
     }
 
     pub async fn usage(&self, tenant_id: &str, month: &str) -> Result<MonthlyUsage> {
-        let calls: Option<i64> =
-            sqlx::query_scalar("SELECT api_calls FROM usage_monthly WHERE tenant_id = $1 AND month = $2")
-                .bind(tenant_id)
-                .bind(month)
-                .fetch_optional(&self.pool)
-                .await?;
-        let accounts: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM usage_active_accounts WHERE tenant_id = $1 AND month = $2")
-                .bind(tenant_id)
-                .bind(month)
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(MonthlyUsage {
-            month: month.to_owned(),
-            monthly_active_accounts: accounts,
-            monthly_api_calls: calls.unwrap_or(0),
-        })
+        let mut months = self.usage_months(tenant_id, &[month.to_owned()]).await?;
+        Ok(months.pop().unwrap_or_else(|| MonthlyUsage::none(month)))
+    }
+
+    /// The tenant's usage in each of `months` (`YYYY-MM`), in their order: two grouped
+    /// queries over the range they span, however many months are asked for.
+    pub async fn usage_months(&self, tenant_id: &str, months: &[String]) -> Result<Vec<MonthlyUsage>> {
+        let (Some(first), Some(last)) = (months.iter().min(), months.iter().max()) else { return Ok(Vec::new()) };
+        let calls = sqlx::query(
+            "SELECT month, api_calls AS n FROM usage_monthly WHERE tenant_id = $1 AND month >= $2 AND month <= $3",
+        );
+        let accounts = sqlx::query(
+            "SELECT month, COUNT(*) AS n FROM usage_active_accounts
+             WHERE tenant_id = $1 AND month >= $2 AND month <= $3 GROUP BY month",
+        );
+        let mut counted = Vec::with_capacity(2);
+        for query in [calls, accounts] {
+            let rows = query.bind(tenant_id).bind(first).bind(last).fetch_all(&self.pool).await?;
+            let by_month = rows
+                .iter()
+                .map(|row| Ok((row.try_get::<String, _>("month")?, row.try_get::<i64, _>("n")?)))
+                .collect::<Result<std::collections::HashMap<_, _>>>()?;
+            counted.push(by_month);
+        }
+        let count = |of: usize, month: &String| counted[of].get(month).copied().unwrap_or(0);
+        Ok(months
+            .iter()
+            .map(|month| MonthlyUsage {
+                month: month.clone(),
+                monthly_api_calls: count(0, month),
+                monthly_active_accounts: count(1, month),
+            })
+            .collect())
     }
 }
