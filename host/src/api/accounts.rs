@@ -15,13 +15,12 @@ use serde_json::{Map, Value, json};
 use super::auth::Caller;
 use super::pages::{Page, PageQuery, fetch_limit};
 use crate::AppState;
-use crate::events::changes;
 use crate::extensions::account_creation::{AccountData, Source};
 use crate::ops::accounts::{
-    Confirm, EnrolFactor, EnrolledFactor, confirm, create_account, enrol, event_from, open_totp_secret,
+    ChangeAccount, Confirm, EnrolFactor, EnrolledFactor, change_account, confirm, create_account, delete_account,
+    enrol, event_from, find, open_totp_secret,
 };
 use crate::storage::SessionRow;
-use crate::tenancy::account::{check_attributes, check_email, check_phone};
 use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Role, Tenant, totp};
 use crate::web::{ApiError, Problem};
 
@@ -87,7 +86,8 @@ pub async fn create(
     let Json(body) = body?;
     let submitted =
         AccountData { username: body.username, email: body.email, phone: body.phone, attributes: body.attributes };
-    let (account, factor) = create_account(&state, &tenant, Source::Admin, submitted, body.password).await?;
+    let (account, factor) =
+        create_account(&state, &tenant, Source::Admin, "admin-api", submitted, body.password).await?;
     Ok((StatusCode::CREATED, Json(AccountView { account, factors: factor.into_iter().collect() })))
 }
 
@@ -111,8 +111,9 @@ pub async fn list(
     Ok(Page::fetched(accounts, query.limit(), |account: &Account| account.username.clone()))
 }
 
-async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Account, ApiError> {
-    state.db.account(&tenant.id, id).await?.ok_or_else(|| ApiError::not_found("account"))
+/// The admin API's caller as a [`crate::ops::Changer`].
+fn changer(caller: &Caller) -> crate::ops::Changer {
+    crate::ops::Changer { origin: "admin-api", operator: caller.role == Role::Operator }
 }
 
 #[utoipa::path(
@@ -133,30 +134,6 @@ pub async fn get(
     Ok(Json(AccountView { account, factors }))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeAccount {
-    /// A new address, or `null` to remove it.
-    #[serde(default, deserialize_with = "present")]
-    email: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
-    phone: Option<Option<String>>,
-    /// Replaces the attributes.
-    attributes: Option<Map<String, Value>>,
-    /// `ENABLED` or `DISABLED`; `LOCKED` (or lifting it) is the operator's.
-    state: Option<ResourceState>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
-/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
-pub(super) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Ok(Some(Option::deserialize(deserializer)?))
-}
-
 #[utoipa::path(
     patch,
     path = "/admin/v1/tenants/{tenant}/accounts/{id}",
@@ -173,51 +150,7 @@ pub async fn change(
 ) -> Result<Json<Account>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let before = find(&state, &tenant, &id).await?;
-    let mut account = before.clone();
-    if let Some(email) = body.email {
-        if let Some(email) = &email {
-            check_email(email).map_err(invalid)?;
-        }
-        account.email = email;
-    }
-    if let Some(phone) = body.phone {
-        if let Some(phone) = &phone {
-            check_phone(phone).map_err(invalid)?;
-        }
-        account.phone = phone;
-    }
-    if let Some(attributes) = body.attributes {
-        check_attributes(&attributes).map_err(invalid)?;
-        account.attributes = attributes;
-    }
-    if let Some(new_state) = body.state {
-        let operator = caller.role == Role::Operator;
-        match new_state {
-            ResourceState::Pending => return Err(invalid("state must be ENABLED, DISABLED or LOCKED")),
-            ResourceState::Locked if !operator => {
-                return Err(ApiError::new(Problem::Forbidden, "only a platform operator may lock an account"));
-            }
-            _ if before.state == ResourceState::Locked && !operator => {
-                return Err(ApiError::new(
-                    Problem::Forbidden,
-                    "the account is locked; only a platform operator may lift it",
-                ));
-            }
-            _ => account.state = new_state,
-        }
-    }
-    let (old, new) = (before.changeable(), account.changeable());
-    if old == new {
-        return Ok(Json(before));
-    }
-    account.updated_at = state.clock.now();
-    let updated = event(&state, &tenant, "account.updated", &account.id, changes(&old, &new)).await?;
-    let updated = updated.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    if !state.db.update_account(&tenant.id, &account, updated).await? {
-        return Err(ApiError::not_found("account"));
-    }
-    Ok(Json(account))
+    Ok(Json(change_account(&state, &tenant, changer(&caller), &id, body).await?))
 }
 
 #[utoipa::path(
@@ -233,14 +166,7 @@ pub async fn delete(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let account = find(&state, &tenant, &id).await?;
-    let mut removed = account.changeable();
-    removed.insert("username".into(), json!(account.username));
-    let deleted = event(&state, &tenant, "account.deleted", &account.id, changes(&removed, &Map::new())).await?;
-    let deleted = deleted.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    if !state.db.delete_account(&tenant.id, &account.id, deleted, state.clock.now()).await? {
-        return Err(ApiError::not_found("account"));
-    }
+    delete_account(&state, &tenant, changer(&caller), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -167,9 +167,15 @@ pub async fn register(
     let Json(body) = body?;
     let submitted =
         AccountData { username: body.username, email: body.email, phone: body.phone, attributes: body.attributes };
-    let (account, _) =
-        crate::ops::accounts::create_account(&state, &tenant, Source::SelfRegistration, submitted, Some(body.password))
-            .await?;
+    let (account, _) = crate::ops::accounts::create_account(
+        &state,
+        &tenant,
+        Source::SelfRegistration,
+        "self-registration",
+        submitted,
+        Some(body.password),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(Registered { account_id: account.id, username: account.username })))
 }
 

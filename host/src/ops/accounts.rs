@@ -75,6 +75,7 @@ pub async fn create_account(
     state: &AppState,
     tenant: &Tenant,
     from: Source,
+    origin: &'static str,
     submitted: AccountData,
     password: Option<String>,
 ) -> Result<(Account, Option<Factor>), ApiError> {
@@ -111,17 +112,90 @@ pub async fn create_account(
     if factor.is_some() {
         added.insert("password".into(), json!("set"));
     }
-    let origin = match from {
-        Source::Admin => "admin-api",
-        Source::SelfRegistration => "self-registration",
-        Source::Import => "import",
-    };
     let created =
         event_from(state, tenant, origin, "account.created", &account.id, changes(&Map::new(), &added)).await?;
     let created = created.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
     state.db.insert_account(&tenant.id, &account, factor.as_ref(), created).await?;
     state.extensions.spawn_after_account_creation(tenant.clone(), from, account.id.clone(), data);
     Ok((account, factor))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeAccount {
+    /// A new address, or `null` to remove it.
+    #[serde(default, deserialize_with = "super::present")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "super::present")]
+    pub phone: Option<Option<String>>,
+    /// Replaces the attributes.
+    pub attributes: Option<Map<String, Value>>,
+    /// `ENABLED` or `DISABLED`; `LOCKED` (or lifting it) is the operator's.
+    pub state: Option<ResourceState>,
+}
+
+/// The tenant's account `id`, or "not found".
+pub async fn find(state: &AppState, tenant: &Tenant, id: &str) -> Result<Account, ApiError> {
+    state.db.account(&tenant.id, id).await?.ok_or_else(|| ApiError::not_found("account"))
+}
+
+/// Changes the tenant's account as `by` may, with its `account.updated` event (what was
+/// added and removed); leaving ENABLED ends its sessions. An unchanged account is written
+/// nowhere and reports no event.
+pub async fn change_account(
+    state: &AppState,
+    tenant: &Tenant,
+    by: super::Changer,
+    id: &str,
+    body: ChangeAccount,
+) -> Result<Account, ApiError> {
+    let before = find(state, tenant, id).await?;
+    let mut account = before.clone();
+    if let Some(email) = body.email {
+        if let Some(email) = &email {
+            check_email(email).map_err(invalid)?;
+        }
+        account.email = email;
+    }
+    if let Some(phone) = body.phone {
+        if let Some(phone) = &phone {
+            check_phone(phone).map_err(invalid)?;
+        }
+        account.phone = phone;
+    }
+    if let Some(attributes) = body.attributes {
+        check_attributes(&attributes).map_err(invalid)?;
+        account.attributes = attributes;
+    }
+    if let Some(requested) = body.state {
+        account.state = super::next_state("account", before.state, requested, by)?;
+    }
+    let (old, new) = (before.changeable(), account.changeable());
+    if old == new {
+        return Ok(before);
+    }
+    account.updated_at = state.clock.now();
+    let updated = event_from(state, tenant, by.origin, "account.updated", &account.id, changes(&old, &new)).await?;
+    let updated = updated.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    if !state.db.update_account(&tenant.id, &account, updated).await? {
+        return Err(ApiError::not_found("account"));
+    }
+    Ok(account)
+}
+
+/// Deletes the tenant's account with its factors and sessions, and its `account.deleted`
+/// event (what it held, no secret).
+pub async fn delete_account(state: &AppState, tenant: &Tenant, by: super::Changer, id: &str) -> Result<(), ApiError> {
+    let account = find(state, tenant, id).await?;
+    let mut removed = account.changeable();
+    removed.insert("username".into(), json!(account.username));
+    let deleted =
+        event_from(state, tenant, by.origin, "account.deleted", &account.id, changes(&removed, &Map::new())).await?;
+    let deleted = deleted.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    if !state.db.delete_account(&tenant.id, &account.id, deleted, state.clock.now()).await? {
+        return Err(ApiError::not_found("account"));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

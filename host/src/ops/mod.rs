@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod administrators;
 pub mod audit;
+pub mod clients;
 pub mod codes;
 pub mod console;
 pub mod keys;
@@ -17,8 +18,11 @@ pub mod tokens;
 
 pub use keys::RotationError;
 
+use serde::Deserialize;
+
 use crate::AppState;
-use crate::web::ApiError;
+use crate::tenancy::ResourceState;
+use crate::web::{ApiError, Problem};
 
 /// An event of the tenant about to be written with the change it reports, and the
 /// `events` bindings it goes to.
@@ -45,4 +49,53 @@ pub async fn prepare_event(
         detail,
     };
     Ok(state.extensions.prepare_event(tenant, new, false).await?)
+}
+
+/// Who changes a resource: the surface it comes through (the events' `origin`) and whether
+/// a platform operator asks (only an operator locks a resource, or lifts a lock).
+#[derive(Clone, Copy, Debug)]
+pub struct Changer {
+    pub origin: &'static str,
+    pub operator: bool,
+}
+
+impl Changer {
+    /// A tenant administrator in the console.
+    pub const CONSOLE: Changer = Changer { origin: "console", operator: false };
+}
+
+/// The state a `what` (account, client) in state `before` may be moved to on `by`'s asking.
+pub(crate) fn next_state(
+    what: &str,
+    before: ResourceState,
+    requested: ResourceState,
+    by: Changer,
+) -> Result<ResourceState, ApiError> {
+    match requested {
+        ResourceState::Pending => {
+            Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED, DISABLED or LOCKED"))
+        }
+        ResourceState::Locked if !by.operator => {
+            Err(ApiError::new(Problem::Forbidden, format!("only a platform operator may lock {}", a(what))))
+        }
+        _ if before == ResourceState::Locked && !by.operator => Err(ApiError::new(
+            Problem::Forbidden,
+            format!("the {what} is locked; only a platform operator may lift it"),
+        )),
+        _ => Ok(requested),
+    }
+}
+
+fn a(what: &str) -> String {
+    let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {what}")
+}
+
+/// Tells a field sent as `null` (`Some(None)`) from one not sent (`None`).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Some(Option::deserialize(deserializer)?))
 }
