@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use keyhaven::clock::{Clock, ManualClock};
 use keyhaven::tenancy::totp;
-use keyhaven_tests::browser::{Browser, Page};
+use keyhaven_tests::browser::{Browser, Page, unescape};
 use keyhaven_tests::{TestServer, TestTenant, guests, node};
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
 use reqwest::{Method, StatusCode};
@@ -277,7 +277,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "apis", "signed-out"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "apis", "signed-out"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -293,4 +293,161 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     let cookie = &seen["cookies"][0];
     assert_eq!((cookie["httpOnly"].as_bool(), cookie["sameSite"].as_str()), (Some(true), Some("Lax")), "{seen}");
     assert_eq!(cookie["path"], format!("/console/{}", tenant.name));
+}}
+
+/// The text between `start` and the next `end` in `html`.
+fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+    let rest = html.split_once(start).unwrap_or_else(|| panic!("no {start:?} in {html}")).1;
+    rest.split_once(end).unwrap_or_else(|| panic!("no {end:?} after {start:?}")).0
+}
+
+db_test! {
+async fn an_administrator_manages_accounts_and_clients_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-accounts").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+
+    // Create: the account passes the same checks as the admin API's, and its event names
+    // the console as its origin.
+    let list = browser.get(&format!("{base}/accounts")).await.unwrap();
+    assert!(list.html.contains(">ann</a>") && list.has_form("create-account"), "{}", list.html);
+    let typed = [("username", "Bob"), ("email", "bob@example.com"), ("password", PASSWORD)];
+    let bob = browser.submit(&list, "create-account", &typed).await.unwrap();
+    assert_eq!(bob.status, StatusCode::OK, "{}", bob.html);
+    assert!(bob.html.contains("<h1>Account bob</h1>") && bob.html.contains("bob@example.com"), "{}", bob.html);
+    assert!(bob.html.contains("<th scope=\"row\">password</th>"), "its password factor: {}", bob.html);
+    let bob_id = between(&bob.html, "<dt>Id</dt><dd><code>", "<").to_owned();
+    let stored = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{bob_id}", tenant.name)).await.unwrap();
+    assert_eq!(stored["username"], "bob");
+    let events = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events", tenant.name)).await.unwrap();
+    let created = events.as_array().unwrap().iter().find(|e| e["action"] == "account.created" && e["account_id"] == bob_id.as_str());
+    assert_eq!(created.map(|e| e["origin"].clone()), Some(json!("console")), "{events}");
+    for (typed, status, reason) in [
+        ([("username", "bob"), ("email", ""), ("password", "")], StatusCode::CONFLICT, "already"),
+        ([("username", "eve"), ("email", ""), ("password", "short")], StatusCode::BAD_REQUEST, "15"),
+        ([("username", "eve"), ("email", "not an address"), ("password", "")], StatusCode::BAD_REQUEST, "mail"),
+    ] {
+        let refused = browser.submit(&list, "create-account", &typed).await.unwrap();
+        assert_eq!(refused.status, status, "{typed:?}: {}", refused.html);
+        assert!(refused.html.contains("role=\"alert\"") && refused.html.contains(reason), "{typed:?}: {}", refused.html);
+    }
+    let usernames = |page: &str| -> Vec<String> {
+        page.split("<th scope=\"row\"><a href=\"").skip(1).map(|row| between(row, ">", "<").to_owned()).collect()
+    };
+    assert_eq!(usernames(&browser.get(&format!("{base}/accounts")).await.unwrap().html), ["admin", "ann", "bob"], "eve was never made (admin is the tenant's first administrator)");
+
+    // Search (username or e-mail, any case; `%` and `_` are plain characters) and pages.
+    for i in 0..55 {
+        let email = if i == 7 { json!("Someone@Corp.Example") } else { json!(null) };
+        server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": format!("user{i:02}"), "email": email})).await;
+    }
+    let found = browser.get(&format!("{base}/accounts?q=CORP")).await.unwrap();
+    assert_eq!(usernames(&found.html), ["user07"], "{}", found.html);
+    let none = browser.get(&format!("{base}/accounts?q=%25")).await.unwrap();
+    assert!(usernames(&none.html).is_empty() && none.html.contains("No account matches"), "{}", none.html);
+    let first = browser.get(&format!("{base}/accounts")).await.unwrap();
+    let next = unescape(between(&first.html, "<p><a href=\"", "\" rel=\"next\""));
+    let second = browser.get(&next).await.unwrap();
+    let (first, second) = (usernames(&first.html), usernames(&second.html));
+    assert_eq!((first.len(), second.len()), (50, 8), "58 accounts: {second:?}");
+    assert!(first.last() < second.first(), "the second page goes on after the first: {first:?} {second:?}");
+
+    // Disable (shown, explained, and the API agrees), enable, then delete after a question.
+    let page = browser.get(&format!("{base}/accounts/{bob_id}")).await.unwrap();
+    let disabled = browser.submit(&page, "account-state", &[]).await.unwrap();
+    assert!(disabled.html.contains(">DISABLED</span>") && disabled.html.contains("Switched off by an administrator"), "{}", disabled.html);
+    assert_eq!(server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{bob_id}", tenant.name)).await.unwrap()["state"], "DISABLED");
+    let enabled = browser.submit(&disabled, "account-state", &[]).await.unwrap();
+    assert!(enabled.html.contains(">ENABLED</span>"), "{}", enabled.html);
+    let question = browser.get(&format!("{base}/accounts/{bob_id}/delete")).await.unwrap();
+    assert!(question.html.contains("Delete account bob?") && question.html.contains("cannot be undone"), "{}", question.html);
+    let gone = browser.submit(&question, "delete-account", &[]).await.unwrap();
+    assert_eq!(gone.status, StatusCode::OK);
+    assert!(!usernames(&gone.html).contains(&"bob".to_owned()), "{}", gone.html);
+    let path = format!("/admin/v1/tenants/{}/accounts/{bob_id}", tenant.name);
+    assert_eq!(server.call(Method::GET, &tenant.admin_token, &path, None).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(browser.get(&format!("{base}/accounts/{bob_id}")).await.unwrap().status, StatusCode::NOT_FOUND);
+
+    // Clients: the secret is shown once, on the answer that made it, and obtains a token
+    // the tenant's JWKS verifies; a disabled client obtains none.
+    let clients = browser.get(&format!("{base}/clients")).await.unwrap();
+    assert!(clients.html.contains("No clients yet."), "{}", clients.html);
+    let refused = browser.submit(&clients, "create-client", &[("name", "svc"), ("redirect_uris", "http://app.example/cb")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.html.contains("plain http is allowed only on a loopback host"), "{}", refused.html);
+    let made = browser.submit(&clients, "create-client", &[("name", "svc"), ("scopes", "read write")]).await.unwrap();
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.html);
+    let client = keyhaven_tests::TestClient {
+        client_id: between(&made.html, "<code id=\"new-client-id\">", "<").to_owned(),
+        client_secret: between(&made.html, "<code id=\"new-client-secret\">", "<").to_owned(),
+    };
+    let response = server.token(&tenant, &client).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let access = response.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    let issuer = server.url(&format!("/t/{}", tenant.name));
+    assert_eq!(server.verify(&tenant, &access, &issuer).await.unwrap()["client_id"], client.client_id.as_str());
+    let listed = browser.get(&format!("{base}/clients")).await.unwrap();
+    assert!(listed.html.contains(&client.client_id) && !listed.html.contains(&client.client_secret), "shown once");
+    let page = browser.get(&format!("{base}/clients/{}", client.client_id)).await.unwrap();
+    assert!(page.html.contains("read write") && page.html.contains("confidential"), "{}", page.html);
+    let disabled = browser.submit(&page, "client-state", &[]).await.unwrap();
+    assert!(disabled.html.contains(">DISABLED</span>"), "{}", disabled.html);
+    assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let public = browser.submit(&clients, "create-client", &[("name", "spa"), ("public", "on"), ("redirect_uris", "https://app.example/cb")]).await.unwrap();
+    assert_eq!(public.status, StatusCode::CREATED, "{}", public.html);
+    assert!(public.html.contains("new-client-id") && !public.html.contains("new-client-secret"), "a public client has no secret");
+
+    // A form without the anti-forgery token changes nothing; every post is audited.
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let forged = direct().post(server.url(&format!("{base}/accounts"))).header(COOKIE, &cookie).form(&[("username", "mallory")]).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let search = browser.get(&format!("{base}/accounts?q=mallory")).await.unwrap();
+    assert!(usernames(&search.html).is_empty());
+    let audit = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/audit", tenant.name)).await.unwrap();
+    let count = |action: &str| audit.as_array().unwrap().iter().filter(|e| e["action"] == action).count();
+    assert_eq!(count("POST /console/{tenant}/accounts"), 5, "{audit}");
+    assert_eq!(count("POST /console/{tenant}/accounts/{id}/state"), 2);
+    assert_eq!(count("POST /console/{tenant}/accounts/{id}/delete"), 1);
+    assert_eq!(count("POST /console/{tenant}/clients"), 3);
+}}
+
+db_test! {
+async fn another_tenants_accounts_and_clients_are_not_found_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let a = server.create_tenant("console-own-a").await.unwrap();
+    let b = server.create_tenant("console-own-b").await.unwrap();
+    let victim = server.admin_ok(&a, Method::POST, "/accounts", json!({"username": "victim"})).await["id"].as_str().unwrap().to_owned();
+    let client = server.create_client(&a, json!({"name": "a-client"})).await.unwrap();
+    let secret = account(&server, &b, &clock, "cy", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &b, &clock, "cy", &secret).await.status, StatusCode::OK);
+
+    // B's administrator, at B's console, names A's account and client: not found, and
+    // not listed; a post at them changes nothing.
+    let base = format!("/console/{}", b.name);
+    for path in [format!("{base}/accounts/{victim}"), format!("{base}/accounts/{victim}/delete"), format!("{base}/clients/{}", client.client_id)] {
+        let page = browser.get(&path).await.unwrap();
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.html);
+        assert!(page.html.contains("<h1>Not found</h1>"), "{}", page.html);
+    }
+    let list = browser.get(&format!("{base}/accounts?q=victim")).await.unwrap();
+    assert!(!list.html.contains("victim</a>"), "{}", list.html);
+    assert!(!browser.get(&format!("{base}/clients")).await.unwrap().html.contains("a-client"));
+    let csrf = between(&list.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    for (path, form) in [
+        (format!("{base}/accounts/{victim}/state"), vec![("csrf", csrf.as_str()), ("state", "DISABLED")]),
+        (format!("{base}/accounts/{victim}/delete"), vec![("csrf", csrf.as_str())]),
+        (format!("{base}/clients/{}/state", client.client_id), vec![("csrf", csrf.as_str()), ("state", "DISABLED")]),
+    ] {
+        let response = direct().post(server.url(&path)).header(COOKIE, &cookie).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(server.get(&a.admin_token, &format!("/admin/v1/tenants/{}/accounts/{victim}", a.name)).await.unwrap()["state"], "ENABLED");
+    assert_eq!(server.token(&a, &client).await.unwrap().status(), StatusCode::OK);
 }}

@@ -1,7 +1,8 @@
 // An administrator uses the tenant console in a real browser: headless Chromium (the
 // system's, driven by playwright-core) opens the console, is sent to the tenant's hosted
 // login, types the username, the password and the authenticator code the `admin` scope
-// steps up to, lands on the dashboard, makes a token on the APIs page, and signs out. On every console page it writes a
+// steps up to, lands on the dashboard, creates an account, registers a client (its secret
+// shown once), makes a token on the APIs page, and signs out. On every console page it writes a
 // screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
 // fails on any serious or critical violation, and fails on any console error (a Content
 // Security Policy violation among them).
@@ -74,8 +75,31 @@ async function main() {
       await record("dashboard-phone");
       await page.setViewportSize({ width: 1280, height: 800 });
 
+      // Accounts: one made with the form is shown; the list has it.
+      const nav = page.getByRole("navigation", { name: "Console" });
+      await nav.getByRole("link", { name: "Accounts" }).click();
+      await page.locator("#create-account").waitFor({ state: "visible" });
+      await page.getByLabel("Username", { exact: true }).fill("browser-made");
+      await page.getByLabel("E-mail (optional)").fill("made@example.com");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.getByRole("heading", { name: "Account browser-made" }).waitFor({ state: "visible" });
+      await record("account");
+      await nav.getByRole("link", { name: "Accounts" }).click();
+      await page.getByRole("link", { name: "browser-made" }).waitFor({ state: "visible" });
+      await record("accounts");
+
+      // Clients: one registered with the form shows its secret once.
+      await nav.getByRole("link", { name: "Clients" }).click();
+      await page.getByLabel("Name").fill("browser client");
+      await page.getByLabel("Scopes (separated by spaces, optional)").fill("read");
+      await page.getByRole("button", { name: "Register client" }).click();
+      await page.getByText("shown once").waitFor({ state: "visible" });
+      const secret = (await page.locator("#new-client-secret").textContent())?.trim() ?? "";
+      check(secret.length === 43, `no client secret shown: ${secret}`);
+      await record("clients");
+
       // APIs: a token made with the form is shown once.
-      await page.getByRole("link", { name: "APIs" }).click();
+      await nav.getByRole("link", { name: "APIs" }).click();
       await page.locator("#create-token").waitFor({ state: "visible" });
       await page.getByLabel("Name").fill("browser token");
       await page.getByLabel("Role").selectOption("tenant-viewer");

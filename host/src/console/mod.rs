@@ -11,7 +11,9 @@
 //! signed out. Every form carries an anti-forgery token derived from that cookie; every
 //! answer carries a strict Content-Security-Policy (no inline script or style).
 
+mod accounts;
 mod pages;
+mod tokens;
 
 use std::sync::LazyLock;
 
@@ -58,8 +60,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/signin", get(start_sign_in))
         .route("/console/{tenant}/callback", get(callback))
         .route("/console/{tenant}/signout", post(sign_out))
-        .route("/console/{tenant}/tokens", get(tokens).post(create_token))
-        .route("/console/{tenant}/tokens/{id}/revoke", post(revoke_token))
+        .route("/console/{tenant}/accounts", get(accounts::accounts).post(accounts::create_account_form))
+        .route("/console/{tenant}/accounts/{id}", get(accounts::account))
+        .route("/console/{tenant}/accounts/{id}/state", post(accounts::account_state))
+        .route("/console/{tenant}/accounts/{id}/delete", get(accounts::confirm_delete).post(accounts::delete))
+        .route("/console/{tenant}/clients", get(accounts::clients).post(accounts::create_client))
+        .route("/console/{tenant}/clients/{id}", get(accounts::client))
+        .route("/console/{tenant}/clients/{id}/state", post(accounts::client_state))
+        .route("/console/{tenant}/tokens", get(tokens::tokens).post(tokens::create_token))
+        .route("/console/{tenant}/tokens/{id}/revoke", post(tokens::revoke_token))
         .route_layer(axum::middleware::from_fn_with_state(state, audit))
         .layer(axum::middleware::map_response(secure_headers))
 }
@@ -132,6 +141,35 @@ async fn posting_administrator(
         return Err(by(tenant, &admin)(refused));
     }
     Ok(admin)
+}
+
+/// A form's fields with the anti-forgery token every console form carries.
+#[derive(Debug, Deserialize)]
+struct Posted<T> {
+    csrf: Option<String>,
+    #[serde(flatten)]
+    fields: T,
+}
+
+/// A form with no fields but its anti-forgery token.
+#[derive(Debug, Default, Deserialize)]
+struct Nothing {}
+
+/// A form post's tenant, its administrator (signed in, the anti-forgery token matching)
+/// and its fields; a form that cannot be read has its fields' defaults.
+async fn posted<T: Default>(
+    state: &AppState,
+    name: &str,
+    headers: &HeaderMap,
+    form: Result<Form<Posted<T>>, axum::extract::rejection::FormRejection>,
+) -> Result<(Tenant, Administrator, T), Failure> {
+    let tenant = usable_tenant(state, name).await?;
+    let (sent, fields) = match form {
+        Ok(Form(posted)) => (posted.csrf, posted.fields),
+        Err(_) => (None, T::default()),
+    };
+    let admin = posting_administrator(state, &tenant, headers, sent.as_deref()).await?;
+    Ok((tenant, admin, fields))
 }
 
 async fn secure_headers(mut response: Response) -> Response {
@@ -247,6 +285,13 @@ struct Administrator {
     csrf: String,
 }
 
+impl Administrator {
+    /// What the pages show of them.
+    fn signed(&self) -> pages::Signed<'_> {
+        pages::Signed { username: &self.username, csrf: &self.csrf }
+    }
+}
+
 async fn administrator(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -> Result<Administrator, ApiError> {
     let signed_out = || ApiError::new(Problem::Unauthenticated, "sign in to use the console");
     let sealed = cookie(headers, SESSION_COOKIE).ok_or_else(signed_out)?;
@@ -291,8 +336,7 @@ async fn dashboard(
 ) -> Result<Response, Failure> {
     let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
     let overview = crate::ops::overview::overview(&state, &tenant).await.map_err(under(&tenant))?;
-    let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
-    Ok(page(StatusCode::OK, pages::dashboard(&STYLESHEET_PATH, &tenant, &signed, &overview)))
+    Ok(page(StatusCode::OK, pages::dashboard(&STYLESHEET_PATH, &tenant, &admin.signed(), &overview)))
 }
 
 async fn theme(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
@@ -382,128 +426,19 @@ async fn callback(
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct Csrf {
-    csrf: Option<String>,
-}
-
 /// Signs out: the login session ends (here and in the hosted login) and the cookie goes.
 async fn sign_out(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    form: Result<Form<Csrf>, axum::extract::rejection::FormRejection>,
+    form: Result<Form<Posted<Nothing>>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, Failure> {
-    let tenant = usable_tenant(&state, &name).await?;
-    let sent = form.ok().and_then(|Form(form)| form.csrf);
-    let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
     let now = state.clock.now();
     state.db.end_session(&tenant.id, &admin.signed_in.session_id, now).await.map_err(by(&tenant, &admin))?;
     let mut response = page(StatusCode::OK, pages::signed_out(&STYLESHEET_PATH, &tenant));
     if let Some(value) = set_cookie(&state, &tenant, SESSION_COOKIE, "", Some(0)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
-    Ok(acted(response, &tenant, &admin))
-}
-
-/// The tenant's APIs and tokens, signed-in administrators only.
-async fn apis_page(
-    state: &AppState,
-    tenant: &Tenant,
-    admin: &Administrator,
-    status: StatusCode,
-    page_state: &pages::ApisPage<'_>,
-) -> Result<Response, Failure> {
-    let tokens = state.db.pats_of(&tenant.id).await.map_err(under(tenant))?;
-    let signed = pages::Signed { username: &admin.username, csrf: &admin.csrf };
-    Ok(page(status, pages::apis(&STYLESHEET_PATH, tenant, &signed, &tokens, page_state)))
-}
-
-async fn tokens(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, Failure> {
-    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
-    let issuer = state.issuer(&tenant.name);
-    let page_state = pages::ApisPage { issuer: &issuer, created: None, message: None };
-    apis_page(&state, &tenant, &admin, StatusCode::OK, &page_state).await
-}
-
-#[derive(Debug, Deserialize)]
-struct TokenForm {
-    csrf: Option<String>,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    role: String,
-    #[serde(default)]
-    expires_in_days: String,
-}
-
-/// Makes a token and shows it once, on this answer; a refused form is shown again with
-/// the reason.
-async fn create_token(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    form: Result<Form<TokenForm>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, Failure> {
-    let tenant = usable_tenant(&state, &name).await?;
-    let form = form.ok().map(|Form(form)| form);
-    let sent = form.as_ref().and_then(|f| f.csrf.as_deref());
-    let admin = posting_administrator(&state, &tenant, &headers, sent).await?;
-    let issuer = state.issuer(&tenant.name);
-    let form = form.unwrap_or(TokenForm {
-        csrf: None,
-        name: String::new(),
-        role: String::new(),
-        expires_in_days: String::new(),
-    });
-    let days = match form.expires_in_days.trim() {
-        "" => Ok(None),
-        days => days.parse::<i64>().map(Some).map_err(|_| "expires after must be a number of days"),
-    };
-    let made = match days {
-        Ok(expires_in_days) => {
-            let new = crate::ops::tokens::NewToken { name: form.name, role: &form.role, expires_in_days };
-            let maker = crate::ops::tokens::Maker {
-                by: &admin.signed_in.session_id,
-                acting_for: Some(admin.signed_in.account_id.clone()),
-                origin: "console",
-            };
-            crate::ops::tokens::create(&state, &tenant, new, maker).await
-        }
-        Err(detail) => Err(ApiError::new(Problem::InvalidRequest, detail)),
-    };
-    let response = match made {
-        Ok((pat, token)) => {
-            let page_state = pages::ApisPage { issuer: &issuer, created: Some((&pat, &token)), message: None };
-            apis_page(&state, &tenant, &admin, StatusCode::CREATED, &page_state).await?
-        }
-        Err(e) if e.kind == Problem::InvalidRequest => {
-            let page_state = pages::ApisPage { issuer: &issuer, created: None, message: Some(&e.detail) };
-            apis_page(&state, &tenant, &admin, StatusCode::BAD_REQUEST, &page_state).await?
-        }
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
-}
-
-/// Revokes (deletes) a token of the tenant; another tenant's is not found.
-async fn revoke_token(
-    State(state): State<AppState>,
-    Path((name, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    form: Result<Form<Csrf>, axum::extract::rejection::FormRejection>,
-) -> Result<Response, Failure> {
-    let tenant = usable_tenant(&state, &name).await?;
-    let sent = form.ok().and_then(|Form(form)| form.csrf);
-    let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
-    let deleted = state.db.delete_pat(&tenant.id, &id).await.map_err(by(&tenant, &admin))?;
-    if !deleted {
-        return Err(by(&tenant, &admin)(ApiError::not_found("token")));
-    }
-    let response = Redirect::to(&format!("/console/{}/tokens", tenant.name)).into_response();
     Ok(acted(response, &tenant, &admin))
 }

@@ -230,6 +230,31 @@ impl Db {
         rows.iter().map(account).collect()
     }
 
+    /// The tenant's accounts whose username or e-mail address contains `text` (any case),
+    /// in username order, after `after`.
+    pub async fn search_accounts(
+        &self,
+        tenant_id: &str,
+        text: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Account>> {
+        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE tenant_id = $1 AND username > $2
+             AND (username LIKE $3 ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE $3 ESCAPE '\\')
+             ORDER BY username LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(after.unwrap_or(""))
+            .bind(format!("%{escaped}%"))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account).collect()
+    }
+
     /// Writes an account's changeable fields; on leaving ENABLED its sessions end.
     pub async fn update_account(&self, tenant_id: &str, account: &Account, event: EventToWrite<'_>) -> Result<bool> {
         let mut tx = self.begin_write().await?;

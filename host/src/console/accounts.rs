@@ -1,0 +1,299 @@
+//! The accounts and clients screens: lists, searches and pages of the tenant's accounts,
+//! an account's details, and its clients, over the same operations as the admin API
+//! (`ops::accounts`, `ops::clients`) with the console as the events' origin. Another
+//! tenant's account or client is "not found"; a refused form is shown again with why.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::{Administrator, Failure, STYLESHEET_PATH, acted, by, page, pages, posted, signed_in_page, under};
+use crate::AppState;
+use crate::extensions::account_creation::{AccountData, Source};
+use crate::ops::Changer;
+use crate::ops::accounts::{ChangeAccount, change_account, create_account, delete_account, find};
+use crate::ops::clients::{ChangeClient, CreateClient};
+use crate::tenancy::{ResourceState, Tenant};
+use crate::web::{ApiError, Problem};
+
+/// Accounts per page.
+const PAGE: u32 = 50;
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    q: String,
+    after: Option<String>,
+}
+
+async fn accounts_page(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    status: StatusCode,
+    query: &ListQuery,
+    message: Option<&str>,
+) -> Result<Response, Failure> {
+    let search = query.q.trim();
+    let after = query.after.as_deref();
+    let mut accounts = match search {
+        "" => state.db.list_accounts(&tenant.id, after, PAGE + 1).await,
+        text => state.db.search_accounts(&tenant.id, text, after, PAGE + 1).await,
+    }
+    .map_err(under(tenant))?;
+    let more = accounts.len() > PAGE as usize;
+    accounts.truncate(PAGE as usize);
+    let next = if more { accounts.last().map(|a| a.username.as_str()) } else { None };
+    let page_state = pages::AccountsPage { search, next, message };
+    Ok(page(status, pages::accounts(&STYLESHEET_PATH, tenant, &admin.signed(), &accounts, &page_state)))
+}
+
+pub(super) async fn accounts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    accounts_page(&state, &tenant, &admin, StatusCode::OK, &query, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct NewAccount {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The text of a form field, or `None` when it was left empty.
+fn filled(text: String) -> Option<String> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// Creates an account (through the tenant's `account-creation` extensions) and shows it.
+pub(super) async fn create_account_form(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<NewAccount>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let submitted = AccountData {
+        username: form.username.trim().to_owned(),
+        email: filled(form.email),
+        phone: None,
+        attributes: Default::default(),
+    };
+    // A password is taken as typed: its spaces are part of it.
+    let password = (!form.password.is_empty()).then_some(form.password);
+    let response = match create_account(&state, &tenant, Source::Admin, "console", submitted, password).await {
+        Ok((account, _)) => Redirect::to(&format!("/console/{}/accounts/{}", tenant.name, account.id)).into_response(),
+        Err(e) if refused(&e) => {
+            accounts_page(&state, &tenant, &admin, e.kind.status(), &ListQuery::default(), Some(&e.detail)).await?
+        }
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// A refusal the form is shown again with (rather than an error page).
+fn refused(error: &ApiError) -> bool {
+    matches!(error.kind, Problem::InvalidRequest | Problem::Conflict | Problem::Forbidden | Problem::ExtensionFailed)
+}
+
+async fn account_page(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    status: StatusCode,
+    id: &str,
+    message: Option<&str>,
+) -> Result<Response, Failure> {
+    let account = find(state, tenant, id).await.map_err(under(tenant))?;
+    let factors = state.db.factors(&tenant.id, &account.id).await.map_err(under(tenant))?;
+    let html = pages::account(&STYLESHEET_PATH, tenant, &admin.signed(), &account, &factors, message);
+    Ok(page(status, html))
+}
+
+pub(super) async fn account(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
+    account_page(&state, &tenant, &admin, StatusCode::OK, &id, None).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct NewState {
+    #[serde(default)]
+    state: String,
+}
+
+/// ENABLED or DISABLED, as the state buttons post them.
+fn requested_state(form: &NewState) -> Result<ResourceState, ApiError> {
+    match form.state.as_str() {
+        "ENABLED" => Ok(ResourceState::Enabled),
+        "DISABLED" => Ok(ResourceState::Disabled),
+        _ => Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED")),
+    }
+}
+
+/// Enables or disables an account (disabling ends its sessions) and shows it again.
+pub(super) async fn account_state(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<NewState>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let changed = async {
+        let change = ChangeAccount { state: Some(requested_state(&form)?), ..ChangeAccount::default() };
+        change_account(&state, &tenant, Changer::CONSOLE, &id, change).await
+    }
+    .await;
+    let response = match changed {
+        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+pub(super) async fn confirm_delete(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
+    let account = find(&state, &tenant, &id).await.map_err(under(&tenant))?;
+    Ok(page(StatusCode::OK, pages::confirm_delete(&STYLESHEET_PATH, &tenant, &admin.signed(), &account)))
+}
+
+/// Deletes an account, once confirmed, and goes back to the list.
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    delete_account(&state, &tenant, Changer::CONSOLE, &id).await.map_err(by(&tenant, &admin))?;
+    let response = Redirect::to(&format!("/console/{}/accounts", tenant.name)).into_response();
+    Ok(acted(response, &tenant, &admin))
+}
+
+async fn clients_page(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    status: StatusCode,
+    page_state: &pages::ClientsPage<'_>,
+) -> Result<Response, Failure> {
+    let clients = state.db.list_clients(&tenant.id).await.map_err(under(tenant))?;
+    Ok(page(status, pages::clients(&STYLESHEET_PATH, tenant, &admin.signed(), &clients, page_state)))
+}
+
+pub(super) async fn clients(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
+    clients_page(&state, &tenant, &admin, StatusCode::OK, &pages::ClientsPage { created: None, message: None }).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct NewClient {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    redirect_uris: String,
+    /// A checkbox: present (`on`) when ticked.
+    public: Option<String>,
+}
+
+/// Registers a client and shows its secret, once, on this answer.
+pub(super) async fn create_client(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<NewClient>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let new = CreateClient {
+        name: form.name.trim().to_owned(),
+        scopes: words(&form.scopes),
+        redirect_uris: words(&form.redirect_uris),
+        public: form.public.is_some(),
+        ..CreateClient::default()
+    };
+    let response = match crate::ops::clients::create(&state, &tenant, new).await {
+        Ok(created) => {
+            let shown = Some((&created.client, created.client_secret.as_deref()));
+            let page_state = pages::ClientsPage { created: shown, message: None };
+            clients_page(&state, &tenant, &admin, StatusCode::CREATED, &page_state).await?
+        }
+        Err(e) if refused(&e) => {
+            let page_state = pages::ClientsPage { created: None, message: Some(&e.detail) };
+            clients_page(&state, &tenant, &admin, e.kind.status(), &page_state).await?
+        }
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+async fn client_page(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    status: StatusCode,
+    client_id: &str,
+    message: Option<&str>,
+) -> Result<Response, Failure> {
+    let client = state.db.client(&tenant.id, client_id).await.map_err(under(tenant))?;
+    let client = client.ok_or_else(|| under(tenant)(ApiError::not_found("client")))?;
+    Ok(page(status, pages::client(&STYLESHEET_PATH, tenant, &admin.signed(), &client, message)))
+}
+
+pub(super) async fn client(
+    State(state): State<AppState>,
+    Path((name, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, Failure> {
+    let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
+    client_page(&state, &tenant, &admin, StatusCode::OK, &client_id, None).await
+}
+
+/// Enables or disables a client and shows it again.
+pub(super) async fn client_state(
+    State(state): State<AppState>,
+    Path((name, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<NewState>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let changed = async {
+        let change = ChangeClient { state: Some(requested_state(&form)?), ..ChangeClient::default() };
+        crate::ops::clients::change(&state, &tenant, Changer::CONSOLE, &client_id, change).await
+    }
+    .await;
+    let response = match changed {
+        Ok(_) => Redirect::to(&format!("/console/{}/clients/{client_id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => {
+            client_page(&state, &tenant, &admin, e.kind.status(), &client_id, Some(&e.detail)).await?
+        }
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}

@@ -1,0 +1,318 @@
+//! The accounts and clients pages: a tenant's human accounts (search, pages, create, one
+//! account's details and factors, disable or enable, delete after a confirmation) and its
+//! machine clients (create, the secret shown once, disable or enable).
+
+use maud::{Markup, html};
+
+use super::{Signed, explain, layout, refusal, state, states_legend, time};
+use crate::tenancy::{Account, Client, Factor, ResourceState, Tenant};
+
+/// What the accounts list shows besides the accounts.
+#[derive(Debug)]
+pub struct AccountsPage<'a> {
+    /// The search text, if any.
+    pub search: &'a str,
+    /// The next page's cursor, when there is one.
+    pub next: Option<&'a str>,
+    /// Why the last form was refused.
+    pub message: Option<&'a str>,
+}
+
+fn distinct_states<'a>(states: impl Iterator<Item = &'a ResourceState>) -> Vec<ResourceState> {
+    let mut shown: Vec<ResourceState> = Vec::new();
+    for each in states {
+        if !shown.contains(each) {
+            shown.push(*each);
+        }
+    }
+    shown
+}
+
+/// The tenant's accounts, in username order, with the search and create forms.
+pub fn accounts(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    accounts: &[Account],
+    page: &AccountsPage<'_>,
+) -> String {
+    let base = format!("/console/{}/accounts", tenant.name);
+    let body = html! {
+        h1 { "Accounts" }
+        form.search role="search" method="get" action=(base) {
+            div.field {
+                label for="search" { "Username or e-mail contains" }
+                input id="search" name="q" type="search" value=(page.search) maxlength="100";
+            }
+            button.quiet type="submit" { "Search" }
+        }
+        @if accounts.is_empty() {
+            p.muted { @if page.search.is_empty() { "No accounts yet." } @else { "No account matches." } }
+        } @else {
+            div.scroll tabindex="0" role="region" aria-label="Accounts" {
+                table id="accounts" {
+                    caption { "The tenant's accounts, by username" }
+                    thead {
+                        tr {
+                            th scope="col" { "Username" } th scope="col" { "E-mail" } th scope="col" { "State" }
+                            th scope="col" { "Created (UTC)" } th scope="col" { "Last active (UTC)" }
+                        }
+                    }
+                    tbody {
+                        @for account in accounts {
+                            tr {
+                                th scope="row" { a href={ (base) "/" (account.id) } { (account.username) } }
+                                td { (account.email.as_deref().unwrap_or("")) }
+                                td { (state(account.state)) }
+                                td { (time(account.created_at)) }
+                                td { @if let Some(at) = account.last_active_at { (time(at)) } @else { "never" } }
+                            }
+                        }
+                    }
+                }
+            }
+            (states_legend(&distinct_states(accounts.iter().map(|a| &a.state))))
+        }
+        @if let Some(next) = page.next {
+            p { a href={ (base) "?q=" (urlencoded(page.search)) "&after=" (urlencoded(next)) } rel="next" { "Next page" } }
+        }
+        h2 { "Create an account" }
+        (refusal(page.message))
+        form id="create-account" method="post" action=(base) {
+            input type="hidden" name="csrf" value=(signed.csrf);
+            div.field { label for="account-username" { "Username" } input id="account-username" name="username" required maxlength="100" autocomplete="off"; }
+            div.field { label for="account-email" { "E-mail (optional)" } input id="account-email" name="email" type="email" autocomplete="off"; }
+            div.field {
+                label for="account-password" { "Password (optional, 15 to 100 characters)" }
+                input id="account-password" name="password" type="password" minlength="15" maxlength="100" autocomplete="new-password";
+            }
+            button type="submit" { "Create account" }
+        }
+    };
+    layout("Accounts", stylesheet, Some(tenant), Some(signed), body).into_string()
+}
+
+fn urlencoded(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A form that posts one button: its id, its action, the button's words and any fields.
+fn button_form(
+    id: &str,
+    action: &str,
+    signed: &Signed<'_>,
+    words: &str,
+    danger: bool,
+    fields: &[(&str, &str)],
+) -> Markup {
+    html! {
+        form id=(id) method="post" action=(action) {
+            input type="hidden" name="csrf" value=(signed.csrf);
+            @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
+            @if danger { button.danger type="submit" { (words) } } @else { button.quiet type="submit" { (words) } }
+        }
+    }
+}
+
+/// The enable/disable control of a resource in `current` state (none while it is pending
+/// or locked: those are not an administrator's to change).
+fn state_control(id: &str, action: &str, signed: &Signed<'_>, current: ResourceState) -> Markup {
+    match current {
+        ResourceState::Enabled => button_form(id, action, signed, "Disable", false, &[("state", "DISABLED")]),
+        ResourceState::Disabled => button_form(id, action, signed, "Enable", false, &[("state", "ENABLED")]),
+        ResourceState::Pending | ResourceState::Locked => html! {},
+    }
+}
+
+/// One account: its details, its factors and what may be done with it.
+pub fn account(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    account: &Account,
+    factors: &[Factor],
+    message: Option<&str>,
+) -> String {
+    let base = format!("/console/{}/accounts/{}", tenant.name, account.id);
+    let attributes = serde_json::to_string_pretty(&account.attributes).unwrap_or_default();
+    let body = html! {
+        p { a href={ "/console/" (tenant.name) "/accounts" } { "← Accounts" } }
+        h1 { "Account " (account.username) }
+        (refusal(message))
+        dl.facts {
+            dt { "State" } dd { (state(account.state)) " " span.muted { (explain(account.state)) } }
+            dt { "Id" } dd { code { (account.id) } }
+            dt { "E-mail" } dd { (account.email.as_deref().unwrap_or("none")) }
+            dt { "Phone" } dd { (account.phone.as_deref().unwrap_or("none")) }
+            dt { "Created (UTC)" } dd { (time(account.created_at)) }
+            dt { "Changed (UTC)" } dd { (time(account.updated_at)) }
+            dt { "Last active (UTC)" } dd { @if let Some(at) = account.last_active_at { (time(at)) } @else { "never" } }
+            dt { "Attributes" } dd { code { (attributes) } }
+        }
+        div.actions {
+            (state_control("account-state", &format!("{base}/state"), signed, account.state))
+            a.button href={ (base) "/delete" } { "Delete…" }
+        }
+        h2 { "Factors" }
+        @if factors.is_empty() {
+            p.muted { "No factors: this account cannot sign in yet." }
+        } @else {
+            div.scroll tabindex="0" role="region" aria-label="Factors" {
+                table id="factors" {
+                    caption { "The account's factors" }
+                    thead {
+                        tr {
+                            th scope="col" { "Kind" } th scope="col" { "State" } th scope="col" { "Failed attempts" }
+                            th scope="col" { "Created (UTC)" } th scope="col" { "Last used (UTC)" }
+                        }
+                    }
+                    tbody {
+                        @for factor in factors {
+                            tr {
+                                th scope="row" {
+                                    (factor.kind.as_str())
+                                    @if let Some(channel) = &factor.channel { " (" (channel) ")" }
+                                }
+                                td { (state(factor.state)) }
+                                td { (factor.failed_attempts) }
+                                td { (time(factor.created_at)) }
+                                td { @if let Some(at) = factor.last_used_at { (time(at)) } @else { "never" } }
+                            }
+                        }
+                    }
+                }
+            }
+            (states_legend(&distinct_states(factors.iter().map(|f| &f.state))))
+        }
+    };
+    layout(&format!("Account {}", account.username), stylesheet, Some(tenant), Some(signed), body).into_string()
+}
+
+/// The question before an account is deleted.
+pub fn confirm_delete(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, account: &Account) -> String {
+    let base = format!("/console/{}/accounts/{}", tenant.name, account.id);
+    let body = html! {
+        h1 { "Delete account " (account.username) "?" }
+        p {
+            "The account, its factors and its sessions are removed. "
+            "This cannot be undone: to stop it signing in for now, disable it instead."
+        }
+        div.actions {
+            (button_form("delete-account", &format!("{base}/delete"), signed, &format!("Delete {}", account.username), true, &[]))
+            a href=(base) { "Cancel" }
+        }
+    };
+    layout("Delete account", stylesheet, Some(tenant), Some(signed), body).into_string()
+}
+
+/// What the clients list shows besides the clients.
+#[derive(Debug)]
+pub struct ClientsPage<'a> {
+    /// A client just made, and its secret (none for a public client): shown once, here.
+    pub created: Option<(&'a Client, Option<&'a str>)>,
+    /// Why the last form was refused.
+    pub message: Option<&'a str>,
+}
+
+/// The tenant's machine clients and the form that registers one.
+pub fn clients(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    clients: &[Client],
+    page: &ClientsPage<'_>,
+) -> String {
+    let base = format!("/console/{}/clients", tenant.name);
+    let body = html! {
+        h1 { "Clients" }
+        @if let Some((client, secret)) = page.created {
+            div.created role="status" {
+                p { "The client " strong { (client.name) } " was registered, with the id " code id="new-client-id" { (client.client_id) } "." }
+                @if let Some(secret) = secret {
+                    p { "Its secret, shown once: copy it now." }
+                    p { code id="new-client-secret" { (secret) } }
+                }
+            }
+        }
+        @if clients.is_empty() {
+            p.muted { "No clients yet." }
+        } @else {
+            div.scroll tabindex="0" role="region" aria-label="Clients" {
+                table id="clients" {
+                    caption { "The tenant's clients" }
+                    thead {
+                        tr {
+                            th scope="col" { "Name" } th scope="col" { "Client id" } th scope="col" { "Kind" }
+                            th scope="col" { "State" } th scope="col" { "Created (UTC)" }
+                        }
+                    }
+                    tbody {
+                        @for client in clients {
+                            tr {
+                                th scope="row" { a href={ (base) "/" (client.client_id) } { (client.name) } }
+                                td { code { (client.client_id) } }
+                                td { @if client.public { "public (no secret)" } @else { "confidential" } }
+                                td { (state(client.state)) }
+                                td { (time(client.created_at)) }
+                            }
+                        }
+                    }
+                }
+            }
+            (states_legend(&distinct_states(clients.iter().map(|c| &c.state))))
+        }
+        h2 { "Register a client" }
+        (refusal(page.message))
+        form id="create-client" method="post" action=(base) {
+            input type="hidden" name="csrf" value=(signed.csrf);
+            div.field { label for="client-name" { "Name" } input id="client-name" name="name" required maxlength="200" autocomplete="off"; }
+            div.field {
+                label for="client-scopes" { "Scopes (separated by spaces, optional)" }
+                input id="client-scopes" name="scopes" autocomplete="off";
+            }
+            div.field {
+                label for="client-redirects" { "Redirect URIs (one per line, optional)" }
+                textarea id="client-redirects" name="redirect_uris" {}
+            }
+            div.field {
+                label.check for="client-public" {
+                    input id="client-public" name="public" type="checkbox" value="on";
+                    "Public (a browser or native app: no secret, PKCE required)"
+                }
+            }
+            button type="submit" { "Register client" }
+        }
+    };
+    layout("Clients", stylesheet, Some(tenant), Some(signed), body).into_string()
+}
+
+/// One client: its registration and what may be done with it.
+pub fn client(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    client: &Client,
+    message: Option<&str>,
+) -> String {
+    let base = format!("/console/{}/clients/{}", tenant.name, client.client_id);
+    let list = |items: &[String]| if items.is_empty() { "none".to_owned() } else { items.join(" ") };
+    let body = html! {
+        p { a href={ "/console/" (tenant.name) "/clients" } { "← Clients" } }
+        h1 { "Client " (client.name) }
+        (refusal(message))
+        dl.facts {
+            dt { "State" } dd { (state(client.state)) " " span.muted { (explain(client.state)) } }
+            dt { "Client id" } dd { code { (client.client_id) } }
+            dt { "Kind" } dd { @if client.public { "public (no secret, PKCE required)" } @else { "confidential" } }
+            dt { "Scopes" } dd { (list(&client.scopes)) }
+            dt { "Audience" } dd { (list(&client.audience)) }
+            dt { "Redirect URIs" } dd { (list(&client.redirect_uris)) }
+            dt { "Created (UTC)" } dd { (time(client.created_at)) }
+            @if !client.public {
+                dt { "Secret issued (UTC)" } dd { (time(client.secret_created_at)) }
+            }
+        }
+        div.actions { (state_control("client-state", &format!("{base}/state"), signed, client.state)) }
+    };
+    layout(&format!("Client {}", client.name), stylesheet, Some(tenant), Some(signed), body).into_string()
+}
