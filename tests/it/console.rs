@@ -363,6 +363,23 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
     assert_eq!(server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{bob_id}", tenant.name)).await.unwrap()["state"], "DISABLED");
     let enabled = browser.submit(&disabled, "account-state", &[]).await.unwrap();
     assert!(enabled.html.contains(">ENABLED</span>"), "{}", enabled.html);
+    // Edit contact data and attributes; a refused edit says why and writes nothing.
+    let edited = browser
+        .submit(&enabled, "edit-account", &[("email", "new@example.com"), ("phone", ""), ("attributes", r#"{"tier": "gold"}"#)])
+        .await
+        .unwrap();
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.html);
+    let stored = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{bob_id}", tenant.name)).await.unwrap();
+    assert_eq!((stored["email"].clone(), stored["attributes"]["tier"].clone()), (json!("new@example.com"), json!("gold")));
+    for (attributes, reason) in [("[1]", "JSON object"), ("{", "JSON object")] {
+        let refused = browser.submit(&edited, "edit-account", &[("attributes", attributes)]).await.unwrap();
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(refused.html.contains(reason), "{}", refused.html);
+    }
+    let refused = browser.submit(&edited, "edit-account", &[("email", "not an address")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    let kept = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/accounts/{bob_id}", tenant.name)).await.unwrap();
+    assert_eq!(kept, stored, "a refused edit writes nothing");
     let question = browser.get(&format!("{base}/accounts/{bob_id}/delete")).await.unwrap();
     assert!(question.html.contains("Delete account bob?") && question.html.contains("cannot be undone"), "{}", question.html);
     let gone = browser.submit(&question, "delete-account", &[]).await.unwrap();
@@ -394,12 +411,32 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
     assert!(listed.html.contains(&client.client_id) && !listed.html.contains(&client.client_secret), "shown once");
     let page = browser.get(&format!("{base}/clients/{}", client.client_id)).await.unwrap();
     assert!(page.html.contains("read write") && page.html.contains("confidential"), "{}", page.html);
+    // Rotation without downtime: the new secret is shown once and both work until the
+    // previous one is retired.
+    let rotated = browser.submit(&page, "rotate-secret", &[]).await.unwrap();
+    assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.html);
+    let new = keyhaven_tests::TestClient {
+        client_id: client.client_id.clone(),
+        client_secret: between(&rotated.html, "<code id=\"new-client-secret\">", "<").to_owned(),
+    };
+    assert_ne!(new.client_secret, client.client_secret);
+    assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK, "the previous secret still works");
+    assert_eq!(server.token(&tenant, &new).await.unwrap().status(), StatusCode::OK);
+    assert!(rotated.html.contains("still works") && rotated.has_form("retire-secret"), "{}", rotated.html);
+    let retired = browser.submit(&rotated, "retire-secret", &[]).await.unwrap();
+    assert!(!retired.has_form("retire-secret") && !retired.html.contains(&new.client_secret), "{}", retired.html);
+    assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.token(&tenant, &new).await.unwrap().status(), StatusCode::OK);
+    let page = retired;
     let disabled = browser.submit(&page, "client-state", &[]).await.unwrap();
     assert!(disabled.html.contains(">DISABLED</span>"), "{}", disabled.html);
-    assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(server.token(&tenant, &new).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let public = browser.submit(&clients, "create-client", &[("name", "spa"), ("public", "on"), ("redirect_uris", "https://app.example/cb")]).await.unwrap();
     assert_eq!(public.status, StatusCode::CREATED, "{}", public.html);
     assert!(public.html.contains("new-client-id") && !public.html.contains("new-client-secret"), "a public client has no secret");
+    let spa = between(&public.html, "<code id=\"new-client-id\">", "<").to_owned();
+    let spa_page = browser.get(&format!("{base}/clients/{spa}")).await.unwrap();
+    assert!(!spa_page.has_form("rotate-secret"), "nothing to rotate: {}", spa_page.html);
 
     // A form without the anti-forgery token changes nothing; every post is audited.
     let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
@@ -412,6 +449,9 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
     assert_eq!(count("POST /console/{tenant}/accounts"), 5, "{audit}");
     assert_eq!(count("POST /console/{tenant}/accounts/{id}/state"), 2);
     assert_eq!(count("POST /console/{tenant}/accounts/{id}/delete"), 1);
+    assert_eq!(count("POST /console/{tenant}/accounts/{id}"), 4);
+    assert_eq!(count("POST /console/{tenant}/clients/{id}/secret"), 1);
+    assert_eq!(count("POST /console/{tenant}/clients/{id}/secret/previous"), 1);
     assert_eq!(count("POST /console/{tenant}/clients"), 3);
 }}
 

@@ -10,15 +10,18 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use serde_json::json;
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
 use crate::ops::clients::{ChangeClient, CreateClient, CreatedClient};
-use crate::secrets;
 use crate::tenancy::{Client, Role};
-use crate::web::{ApiError, Problem};
+use crate::web::ApiError;
+
+/// The admin API's caller as a [`crate::ops::Changer`].
+fn changer(caller: &Caller) -> crate::ops::Changer {
+    crate::ops::Changer { origin: "admin-api", operator: caller.role == Role::Operator }
+}
 
 #[utoipa::path(
     post,
@@ -91,8 +94,7 @@ pub async fn change(
 ) -> Result<Json<Client>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let by = crate::ops::Changer { origin: "admin-api", operator: caller.role == Role::Operator };
-    Ok(Json(crate::ops::clients::change(&state, &tenant, by, &client_id, body).await?))
+    Ok(Json(crate::ops::clients::change(&state, &tenant, changer(&caller), &client_id, body).await?))
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -117,18 +119,7 @@ pub async fn rotate_secret(
     Path((tenant, client_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<RotatedSecret>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let client = state.db.client(&tenant.id, &client_id).await?.ok_or_else(|| ApiError::not_found("client"))?;
-    if client.public {
-        return Err(ApiError::new(Problem::Conflict, "a public client has no secret"));
-    }
-    let client_secret = secrets::new_client_secret(state.entropy.as_ref())?;
-    let event =
-        super::resource_event(&state, &tenant, "client.secret_rotated", json!({"client_id": client_id})).await?;
-    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    let now = state.clock.now();
-    if !state.db.rotate_client_secret(&tenant.id, &client_id, &secrets::digest(&client_secret), now, event).await? {
-        return Err(ApiError::not_found("client"));
-    }
+    let client_secret = crate::ops::clients::rotate_secret(&state, &tenant, changer(&caller), &client_id).await?;
     Ok((StatusCode::CREATED, Json(RotatedSecret { client_id, client_secret })))
 }
 

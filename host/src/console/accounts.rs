@@ -1,5 +1,6 @@
 //! The accounts and clients screens: lists, searches and pages of the tenant's accounts,
-//! an account's details, and its clients, over the same operations as the admin API
+//! an account's details (edited, disabled, deleted), and its clients (registered, their
+//! secrets rotated and retired), over the same operations as the admin API
 //! (`ops::accounts`, `ops::clients`) with the console as the events' origin. Another
 //! tenant's account or client is "not found"; a refused form is shown again with why.
 
@@ -253,17 +254,26 @@ pub(super) async fn create_client(
     Ok(acted(response, &tenant, &admin))
 }
 
+/// What a client's page shows besides the client: a secret just made, or why the last
+/// form was refused.
+#[derive(Clone, Copy, Debug, Default)]
+struct Shown<'a> {
+    secret: Option<&'a str>,
+    message: Option<&'a str>,
+}
+
 async fn client_page(
     state: &AppState,
     tenant: &Tenant,
     admin: &Administrator,
     status: StatusCode,
     client_id: &str,
-    message: Option<&str>,
+    shown: Shown<'_>,
 ) -> Result<Response, Failure> {
     let client = state.db.client(&tenant.id, client_id).await.map_err(under(tenant))?;
     let client = client.ok_or_else(|| under(tenant)(ApiError::not_found("client")))?;
-    Ok(page(status, pages::client(&STYLESHEET_PATH, tenant, &admin.signed(), &client, message)))
+    let html = pages::client(&STYLESHEET_PATH, tenant, &admin.signed(), &client, shown.secret, shown.message);
+    Ok(page(status, html))
 }
 
 pub(super) async fn client(
@@ -272,7 +282,7 @@ pub(super) async fn client(
     headers: HeaderMap,
 ) -> Result<Response, Failure> {
     let (tenant, admin) = signed_in_page(&state, &name, &headers).await?;
-    client_page(&state, &tenant, &admin, StatusCode::OK, &client_id, None).await
+    client_page(&state, &tenant, &admin, StatusCode::OK, &client_id, Shown::default()).await
 }
 
 /// Enables or disables a client and shows it again.
@@ -291,8 +301,90 @@ pub(super) async fn client_state(
     let response = match changed {
         Ok(_) => Redirect::to(&format!("/console/{}/clients/{client_id}", tenant.name)).into_response(),
         Err(e) if refused(&e) => {
-            client_page(&state, &tenant, &admin, e.kind.status(), &client_id, Some(&e.detail)).await?
+            let shown = Shown { message: Some(&e.detail), ..Shown::default() };
+            client_page(&state, &tenant, &admin, e.kind.status(), &client_id, shown).await?
         }
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// A new current secret for a client, shown once on this answer.
+pub(super) async fn rotate_secret(
+    State(state): State<AppState>,
+    Path((name, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    let response = match crate::ops::clients::rotate_secret(&state, &tenant, Changer::CONSOLE, &client_id).await {
+        Ok(secret) => {
+            let shown = Shown { secret: Some(&secret), message: None };
+            client_page(&state, &tenant, &admin, StatusCode::CREATED, &client_id, shown).await?
+        }
+        Err(e) if refused(&e) => {
+            let shown = Shown { message: Some(&e.detail), ..Shown::default() };
+            client_page(&state, &tenant, &admin, e.kind.status(), &client_id, shown).await?
+        }
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// The previous secret of a client stops working.
+pub(super) async fn retire_secret(
+    State(state): State<AppState>,
+    Path((name, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    let retired = state.db.retire_previous_secret(&tenant.id, &client_id).await.map_err(by(&tenant, &admin))?;
+    if !retired {
+        return Err(by(&tenant, &admin)(ApiError::not_found("previous secret")));
+    }
+    let response = Redirect::to(&format!("/console/{}/clients/{client_id}", tenant.name)).into_response();
+    Ok(acted(response, &tenant, &admin))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Edited {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    attributes: String,
+}
+
+/// Changes an account's contact data and attributes (an empty field removes it) and shows
+/// it again; a refused change is shown with why, and writes nothing.
+pub(super) async fn edit_account(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<Edited>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let changed = async {
+        let attributes = match form.attributes.trim() {
+            "" => serde_json::Map::new(),
+            text => serde_json::from_str(text).map_err(|e| {
+                ApiError::new(Problem::InvalidRequest, format!("attributes must be a JSON object: {e}"))
+            })?,
+        };
+        let change = ChangeAccount {
+            email: Some(filled(form.email)),
+            phone: Some(filled(form.phone)),
+            attributes: Some(attributes),
+            state: None,
+        };
+        change_account(&state, &tenant, Changer::CONSOLE, &id, change).await
+    }
+    .await;
+    let response = match changed {
+        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
         Err(e) => return Err(by(&tenant, &admin)(e)),
     };
     Ok(acted(response, &tenant, &admin))

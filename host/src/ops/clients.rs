@@ -1,7 +1,9 @@
 //! Machine-client operations below HTTP, for the admin API and the console alike: the
 //! checks a client's registration must pass, creating one (its secret generated here,
 //! returned once and stored only as its SHA-256 digest) and changing one (the state rules
-//! of [`super::next_state`], with its `client.updated` event in the same transaction).
+//! of [`super::next_state`], with its `client.updated` event in the same transaction),
+//! and rotating its secret without downtime (the new one shown once; the previous one
+//! keeps working until it is retired).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -189,4 +191,29 @@ pub async fn change(
         return Err(ApiError::not_found("client"));
     }
     Ok(client)
+}
+
+/// A new current secret for the tenant's client, returned once; the current one becomes
+/// the previous (an older previous one stops working). A public client has none.
+pub async fn rotate_secret(
+    state: &AppState,
+    tenant: &Tenant,
+    by: super::Changer,
+    client_id: &str,
+) -> Result<String, ApiError> {
+    let client = state.db.client(&tenant.id, client_id).await?.ok_or_else(|| ApiError::not_found("client"))?;
+    if client.public {
+        return Err(ApiError::new(Problem::Conflict, "a public client has no secret"));
+    }
+    let client_secret = secrets::new_client_secret(state.entropy.as_ref())?;
+    let detail = json!({"client_id": client_id});
+    let event =
+        super::prepare_event(state, tenant, "resource-change", "client.secret_rotated", by.origin, None, detail)
+            .await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    let now = state.clock.now();
+    if !state.db.rotate_client_secret(&tenant.id, client_id, &secrets::digest(&client_secret), now, event).await? {
+        return Err(ApiError::not_found("client"));
+    }
+    Ok(client_secret)
 }

@@ -153,6 +153,14 @@ pub fn account(
             (state_control("account-state", &format!("{base}/state"), signed, account.state))
             a.button href={ (base) "/delete" } { "Delete…" }
         }
+        h2 { "Contact and attributes" }
+        form id="edit-account" method="post" action=(base) {
+            input type="hidden" name="csrf" value=(signed.csrf);
+            div.field { label for="edit-email" { "E-mail (empty: none)" } input id="edit-email" name="email" type="email" value=(account.email.as_deref().unwrap_or("")) autocomplete="off"; }
+            div.field { label for="edit-phone" { "Phone, E.164 (empty: none)" } input id="edit-phone" name="phone" type="tel" value=(account.phone.as_deref().unwrap_or("")) autocomplete="off"; }
+            div.field { label for="edit-attributes" { "Attributes (a JSON object)" } textarea id="edit-attributes" name="attributes" { (attributes) } }
+            button type="submit" { "Save" }
+        }
         h2 { "Factors" }
         @if factors.is_empty() {
             p.muted { "No factors: this account cannot sign in yet." }
@@ -286,12 +294,14 @@ pub fn clients(
     layout("Clients", stylesheet, Some(tenant), Some(signed), body).into_string()
 }
 
-/// One client: its registration and what may be done with it.
+/// One client: its registration and what may be done with it; `new_secret`, just made by
+/// a rotation, is shown once, here.
 pub fn client(
     stylesheet: &str,
     tenant: &Tenant,
     signed: &Signed<'_>,
     client: &Client,
+    new_secret: Option<&str>,
     message: Option<&str>,
 ) -> String {
     let base = format!("/console/{}/clients/{}", tenant.name, client.client_id);
@@ -300,6 +310,12 @@ pub fn client(
         p { a href={ "/console/" (tenant.name) "/clients" } { "← Clients" } }
         h1 { "Client " (client.name) }
         (refusal(message))
+        @if let Some(secret) = new_secret {
+            div.created role="status" {
+                p { "A new secret, shown once: copy it now. The previous one keeps working until you retire it." }
+                p { code id="new-client-secret" { (secret) } }
+            }
+        }
         dl.facts {
             dt { "State" } dd { (state(client.state)) " " span.muted { (explain(client.state)) } }
             dt { "Client id" } dd { code { (client.client_id) } }
@@ -310,9 +326,18 @@ pub fn client(
             dt { "Created (UTC)" } dd { (time(client.created_at)) }
             @if !client.public {
                 dt { "Secret issued (UTC)" } dd { (time(client.secret_created_at)) }
+                dt { "Previous secret" } dd { @if client.previous_secret_sha256.is_some() { "still works" } @else { "none" } }
             }
         }
-        div.actions { (state_control("client-state", &format!("{base}/state"), signed, client.state)) }
+        div.actions {
+            (state_control("client-state", &format!("{base}/state"), signed, client.state))
+            @if !client.public {
+                (button_form("rotate-secret", &format!("{base}/secret"), signed, "Rotate secret", false, &[]))
+            }
+            @if client.previous_secret_sha256.is_some() {
+                (button_form("retire-secret", &format!("{base}/secret/previous"), signed, "Retire the previous secret", false, &[]))
+            }
+        }
     };
     layout(&format!("Client {}", client.name), stylesheet, Some(tenant), Some(signed), body).into_string()
 }
