@@ -276,6 +276,18 @@ async fn client_page(
     Ok(page(status, html))
 }
 
+/// The client's page again, with why the last form was refused.
+async fn client_refused(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    client_id: &str,
+    error: &ApiError,
+) -> Result<Response, Failure> {
+    let shown = Shown { message: Some(&error.detail), ..Shown::default() };
+    client_page(state, tenant, admin, error.kind.status(), client_id, shown).await
+}
+
 pub(super) async fn client(
     State(state): State<AppState>,
     Path((name, client_id)): Path<(String, String)>,
@@ -300,10 +312,7 @@ pub(super) async fn client_state(
     .await;
     let response = match changed {
         Ok(_) => Redirect::to(&format!("/console/{}/clients/{client_id}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => {
-            let shown = Shown { message: Some(&e.detail), ..Shown::default() };
-            client_page(&state, &tenant, &admin, e.kind.status(), &client_id, shown).await?
-        }
+        Err(e) if refused(&e) => client_refused(&state, &tenant, &admin, &client_id, &e).await?,
         Err(e) => return Err(by(&tenant, &admin)(e)),
     };
     Ok(acted(response, &tenant, &admin))
@@ -322,10 +331,7 @@ pub(super) async fn rotate_secret(
             let shown = Shown { secret: Some(&secret), message: None };
             client_page(&state, &tenant, &admin, StatusCode::CREATED, &client_id, shown).await?
         }
-        Err(e) if refused(&e) => {
-            let shown = Shown { message: Some(&e.detail), ..Shown::default() };
-            client_page(&state, &tenant, &admin, e.kind.status(), &client_id, shown).await?
-        }
+        Err(e) if refused(&e) => client_refused(&state, &tenant, &admin, &client_id, &e).await?,
         Err(e) => return Err(by(&tenant, &admin)(e)),
     };
     Ok(acted(response, &tenant, &admin))
