@@ -15,11 +15,10 @@ use serde_json::Value;
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::extensions::Hook;
 use crate::extensions::hook_run::HookRun;
-use crate::extensions::js_build::SourceType;
-use crate::storage::{DeploymentRow, DeploymentState};
-use crate::web::{ApiError, Problem};
+use crate::ops::extensions;
+use crate::storage::DeploymentRow;
+use crate::web::ApiError;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -68,8 +67,7 @@ pub async fn get(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Json<DeploymentRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let deployment = state.db.deployment(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("deployment"))?;
-    Ok(Json(deployment))
+    Ok(Json(extensions::deployment(&state, &tenant, &id).await?))
 }
 
 #[utoipa::path(
@@ -85,12 +83,8 @@ pub async fn source(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    state.db.deployment(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("deployment"))?;
-    let (kind, text) = state.db.deployment_source(&tenant.id, &id).await?.ok_or_else(|| {
-        ApiError::new(Problem::NotFound, "this version was uploaded as a component: it has no source")
-    })?;
-    let media_type = SourceType::parse(&kind).unwrap_or(SourceType::JavaScript).media_type();
-    Ok(([(header::CONTENT_TYPE, media_type)], text).into_response())
+    let (source_type, text) = extensions::source(&state, &tenant, &id).await?;
+    Ok(([(header::CONTENT_TYPE, source_type.media_type())], text).into_response())
 }
 
 #[utoipa::path(
@@ -106,10 +100,7 @@ pub async fn delete(
     Path((tenant, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let _change = state.extensions.change(&tenant.id);
-    if !state.db.delete_deployment(&tenant.id, &id).await? {
-        return Err(ApiError::not_found("deployment"));
-    }
+    extensions::delete_deployment(&state, &tenant, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -136,28 +127,5 @@ pub async fn dry_run(
 ) -> Result<Json<HookRun>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let hook = Hook::from_name(&body.hook).ok_or_else(|| {
-        let known: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
-        ApiError::new(Problem::InvalidRequest, format!("hook must be one of {}", known.join(", ")))
-    })?;
-    let deployment = state.db.deployment(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("deployment"))?;
-    if deployment.state != DeploymentState::Enabled {
-        return Err(ApiError::new(
-            Problem::Conflict,
-            format!("the deployment is {}; only a built (ENABLED) version can run", deployment.state.as_str()),
-        ));
-    }
-    if !deployment.hooks.iter().any(|h| h == hook.name()) {
-        return Err(ApiError::new(Problem::InvalidRequest, format!("the deployment does not export {}", hook.name())));
-    }
-    let runtime = &state.extensions;
-    let target = runtime
-        .target(&tenant, &deployment.extension, &deployment.id, deployment.version, hook, true)
-        .await
-        .map_err(ApiError::internal)?;
-    let answer = runtime
-        .run_hook(&target, hook, body.input)
-        .await
-        .map_err(|e| ApiError::new(Problem::InvalidRequest, e.to_string()))?;
-    Ok(Json(answer))
+    Ok(Json(extensions::dry_run(&state, &tenant, &id, &body.hook, body.input).await?))
 }

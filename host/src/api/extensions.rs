@@ -11,23 +11,17 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::extensions::deployments::{SourceUpload, Upload, UploadError};
 use crate::extensions::js_build::SourceType;
-use crate::extensions::{DeployError, secret_context};
-use crate::storage::{BindingRow, DeploymentRow, DeploymentState, ExtensionRow};
-use crate::tenancy::ResourceState;
+use crate::ops::extensions::{self, ChangeExtension, ExtensionView, Uploaded};
+use crate::storage::{DeploymentRow, ExtensionRow};
 use crate::web::{ApiError, Problem};
 
 const WASM: &str = "application/wasm";
-const MAX_NAME: usize = 100;
-const MAX_CONFIG_ENTRIES: usize = 100;
-const MAX_CONFIG_BYTES: usize = 16 << 10;
-const MAX_SECRET_BYTES: usize = 8 << 10;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -37,21 +31,6 @@ pub struct UploadQuery {
     /// `auto` (default): once built, bind the hooks it exports if the extension has no
     /// binding yet; `none`: bind nothing.
     bind: Option<String>,
-}
-
-/// An extension name: 1 to 100 characters of `[a-z0-9._-]`, starting with a letter or digit.
-pub fn check_name(name: &str) -> Result<(), ApiError> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-    match valid {
-        true => Ok(()),
-        false => Err(ApiError::new(
-            Problem::InvalidRequest,
-            format!("extension names are 1 to {MAX_NAME} characters of a-z, 0-9, '.', '_' and '-'"),
-        )),
-    }
 }
 
 #[utoipa::path(
@@ -98,7 +77,7 @@ pub async fn upload(
         ));
     }
     let name = query.name.unwrap_or_else(|| "extension".into());
-    check_name(&name)?;
+    extensions::check_name(&name)?;
     let bind = match query.bind.as_deref() {
         None | Some("auto") => true,
         Some("none") => false,
@@ -106,54 +85,21 @@ pub async fn upload(
             return Err(ApiError::new(Problem::InvalidRequest, format!("bind must be auto or none, not {other:?}")));
         }
     };
-    // Read up to the largest size any language may have; the upload's own check then holds
-    // the component to its language's limit.
-    let limits = state.extensions.tenant_limits(&tenant.id).await?;
-    let limit = limits.component_bytes.max(limits.js_component_bytes);
+    let limit = extensions::upload_limit(&state, &tenant).await?;
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(Problem::PayloadTooLarge, format!("the component exceeds this tenant's limit of {limit} bytes"))
     })?;
     let uploaded = match source_type {
-        Some(source_type) if !is_component => {
-            let source = std::str::from_utf8(&bytes)
-                .map_err(|_| ApiError::new(Problem::InvalidRequest, "the source is not UTF-8 text"))?;
-            let upload = SourceUpload { tenant_id: &tenant.id, extension: &name, source_type, source, bind };
-            state.extensions.upload_source(upload).await
-        }
-        _ => {
-            let upload = Upload { tenant_id: &tenant.id, extension: &name, component: &bytes, bind };
-            state.extensions.upload(upload).await
-        }
+        Some(source_type) if !is_component => Uploaded::Source(source_type, &bytes),
+        _ => Uploaded::Component(&bytes),
     };
-    let deployment = uploaded.map_err(|e| match e {
-        UploadError::Rejected(e @ DeployError::TooLarge { .. }) => {
-            ApiError::new(Problem::PayloadTooLarge, e.to_string())
-        }
-        e @ UploadError::SourceTooLarge { .. } => ApiError::new(Problem::PayloadTooLarge, e.to_string()),
-        e @ UploadError::NoJavaScriptToolchain => ApiError::new(Problem::UnsupportedMediaType, e.to_string()),
-        UploadError::Rejected(e) => ApiError::new(Problem::InvalidComponent, e.to_string()),
-        UploadError::Storage(e) => e.into(),
-        UploadError::Entropy(e) => e.into(),
-    })?;
-    tracing::info!(tenant = %tenant.id, extension = %name, deployment = %deployment.id, "extension uploaded");
+    let deployment = extensions::upload(&state, &tenant, &name, uploaded, bind).await?;
     let location = format!("/admin/v1/tenants/{}/deployments/{}", tenant.name, deployment.id);
     let mut response = (StatusCode::ACCEPTED, Json(deployment)).into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }
     Ok(response)
-}
-
-/// An extension with its versions, bindings, configuration and secret names.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ExtensionView {
-    #[serde(flatten)]
-    extension: ExtensionRow,
-    config: BTreeMap<String, String>,
-    /// Names only: secret values are write-only.
-    secrets: Vec<String>,
-    deployments: Vec<DeploymentRow>,
-    bindings: Vec<BindingRow>,
 }
 
 #[utoipa::path(
@@ -188,20 +134,7 @@ pub async fn get(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<Json<ExtensionView>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
-    let deployments = state.db.list_deployments(&tenant.id, Some(&name)).await?;
-    let bindings = state.db.list_bindings(&tenant.id).await?.into_iter().filter(|b| b.extension == name).collect();
-    let secrets = state.db.extension_secret_names(&tenant.id, &name).await?;
-    Ok(Json(ExtensionView { config: extension.config.clone(), extension, secrets, deployments, bindings }))
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeExtension {
-    /// `ENABLED` or `DISABLED`.
-    state: Option<ResourceState>,
-    /// Make this (built) version the active one.
-    active_deployment_id: Option<String>,
+    Ok(Json(extensions::view(&state, &tenant, &name).await?))
 }
 
 #[utoipa::path(
@@ -219,30 +152,8 @@ pub async fn change(
     body: Result<Json<ChangeExtension>, JsonRejection>,
 ) -> Result<Json<ExtensionRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let _change = state.extensions.change(&tenant.id);
     let Json(body) = body?;
-    let now = state.clock.now();
-    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
-    if extension.state == ResourceState::Locked {
-        return Err(ApiError::new(Problem::Forbidden, "the extension is locked"));
-    }
-    if let Some(deployment_id) = &body.active_deployment_id
-        && !state.db.activate_deployment(&tenant.id, &name, deployment_id, now).await?
-    {
-        return Err(ApiError::new(
-            Problem::Conflict,
-            "only a successfully built (ENABLED) version of this extension can be activated",
-        ));
-    }
-    if let Some(new_state) = body.state {
-        if !matches!(new_state, ResourceState::Enabled | ResourceState::Disabled) {
-            return Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED"));
-        }
-        let limit = state.extensions.tenant_limits(&tenant.id).await?.enabled_extensions;
-        state.db.set_extension_state(&tenant.id, &name, new_state, limit, now).await?;
-    }
-    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
-    Ok(Json(extension))
+    Ok(Json(extensions::change(&state, &tenant, &name, &body).await?))
 }
 
 /// Activates the newest built version older than the active one.
@@ -259,18 +170,7 @@ pub async fn rollback(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<Json<ExtensionRow>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let _change = state.extensions.change(&tenant.id);
-    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
-    let versions = state.db.list_deployments(&tenant.id, Some(&name)).await?;
-    let active = versions.iter().find(|d| Some(&d.id) == extension.active_deployment_id.as_ref()).map(|d| d.version);
-    let previous = versions
-        .iter()
-        .filter(|d| d.state == DeploymentState::Enabled && active.is_some_and(|active| d.version < active))
-        .max_by_key(|d| d.version)
-        .ok_or_else(|| ApiError::new(Problem::Conflict, "there is no earlier built version to roll back to"))?;
-    state.db.activate_deployment(&tenant.id, &name, &previous.id, state.clock.now()).await?;
-    let extension = state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
-    Ok(Json(extension))
+    Ok(Json(extensions::rollback(&state, &tenant, &name).await?))
 }
 
 #[utoipa::path(
@@ -286,10 +186,7 @@ pub async fn delete(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let _change = state.extensions.change(&tenant.id);
-    if !state.db.delete_extension(&tenant.id, &name).await? {
-        return Err(ApiError::not_found("extension"));
-    }
+    extensions::delete(&state, &tenant, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -307,18 +204,8 @@ pub async fn set_config(
     body: Result<Json<BTreeMap<String, String>>, JsonRejection>,
 ) -> Result<Json<BTreeMap<String, String>>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let _change = state.extensions.change(&tenant.id);
     let Json(config) = body?;
-    let size: usize = config.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if config.len() > MAX_CONFIG_ENTRIES || size > MAX_CONFIG_BYTES || config.keys().any(|k| k.is_empty()) {
-        return Err(ApiError::new(
-            Problem::InvalidRequest,
-            format!("configuration holds at most {MAX_CONFIG_ENTRIES} non-empty keys and {MAX_CONFIG_BYTES} bytes"),
-        ));
-    }
-    if !state.db.set_extension_config(&tenant.id, &name, &config, state.clock.now()).await? {
-        return Err(ApiError::not_found("extension"));
-    }
+    extensions::set_config(&state, &tenant, &name, &config).await?;
     Ok(Json(config))
 }
 
@@ -344,19 +231,7 @@ pub async fn set_secret(
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    if secret.is_empty() || secret.len() > MAX_NAME || body.value.len() > MAX_SECRET_BYTES {
-        return Err(ApiError::new(
-            Problem::InvalidRequest,
-            format!("secret names are 1 to {MAX_NAME} bytes and values at most {MAX_SECRET_BYTES} bytes"),
-        ));
-    }
-    let context = secret_context(&tenant.id, &name, &secret);
-    let sealed =
-        state.extensions.vault().seal(state.entropy.as_ref(), &body.value, &context).map_err(ApiError::internal)?;
-    let _change = state.extensions.change(&tenant.id);
-    if !state.db.set_extension_secret(&tenant.id, &name, &secret, &sealed, state.clock.now()).await? {
-        return Err(ApiError::not_found("extension"));
-    }
+    extensions::set_secret(&state, &tenant, &name, &secret, &body.value).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -373,9 +248,6 @@ pub async fn delete_secret(
     Path((tenant, name, secret)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let _change = state.extensions.change(&tenant.id);
-    if !state.db.delete_extension_secret(&tenant.id, &name, &secret).await? {
-        return Err(ApiError::not_found("secret"));
-    }
+    extensions::delete_secret(&state, &tenant, &name, &secret).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,11 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use crate::AppState;
+use crate::ops::extensions;
 use crate::storage::{InvocationRow, InvocationStats};
 use crate::web::{ApiError, Problem};
-
-/// Invocations the metrics look at: the extension's most recent ones.
-const METRICS_WINDOW: u32 = 1_000;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -47,20 +45,13 @@ pub async fn list(
 ) -> Result<Json<InvocationPage>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
-    let limit = query.limit.unwrap_or(50).clamp(1, 500);
     let before = match &query.before {
         Some(cursor) => Some(parse_cursor(cursor)?),
         None => None,
     };
-    state.extensions.records.flush(&state.db).await?;
-    let invocations = state
-        .db
-        .list_invocations(&tenant.id, Some(&name), before.as_ref().map(|(at, id)| (*at, id.as_str())), limit)
-        .await?;
-    let next = match invocations.len() == limit as usize {
-        true => invocations.last().map(|last| format!("{}.{}", last.started_at, last.id)),
-        false => None,
-    };
+    let before = before.as_ref().map(|(at, id)| (*at, id.as_str()));
+    let (invocations, next) =
+        extensions::invocations(&state, &tenant, &name, before, query.limit.unwrap_or(50)).await?;
     Ok(Json(InvocationPage { invocations, next }))
 }
 
@@ -84,7 +75,5 @@ pub async fn metrics(
     Path((tenant, name)): Path<(String, String)>,
 ) -> Result<Json<InvocationStats>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    state.db.extension(&tenant.id, &name).await?.ok_or_else(|| ApiError::not_found("extension"))?;
-    state.extensions.records.flush(&state.db).await?;
-    Ok(Json(state.db.invocation_stats(&tenant.id, &name, METRICS_WINDOW).await?))
+    Ok(Json(extensions::metrics(&state, &tenant, &name).await?))
 }

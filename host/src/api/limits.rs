@@ -130,7 +130,7 @@ pub async fn put_plan(
 ) -> Result<Json<PlanRow>, ApiError> {
     caller.require_operator()?;
     let Json(overrides) = body?;
-    super::extensions::check_name(&name)?;
+    crate::ops::extensions::check_name(&name)?;
     let limits = check(&overrides, &state)?;
     // Every tenant (any may be on the plan) sees it on its next invocation on this node.
     let tenants = state.db.list_tenants().await?;
