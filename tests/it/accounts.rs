@@ -574,7 +574,7 @@ async fn each_scope_needs_its_score_and_a_stronger_scope_asks_for_a_step_up() {
     let tenant = server.create_tenant("scopes").await.unwrap();
     let builtin = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/scopes", tenant.name)).await.unwrap();
     let values: Vec<&str> = builtin.as_array().unwrap().iter().map(|s| s["value"].as_str().unwrap()).collect();
-    assert_eq!(values, ["openid", "account", "admin"]);
+    assert_eq!(values, ["openid", "account", "admin", "admin:read"]);
     let create = |body: Value| admin(&server, &tenant, Method::POST, "/scopes", Some(body));
     let payments = create(json!({"value": "payments:write", "label": "Make payments", "required_score": 5, "consent_required": true})).await;
     assert_eq!(expect_status(payments, StatusCode::CREATED).await.unwrap()["builtin"], false);
@@ -600,12 +600,12 @@ async fn each_scope_needs_its_score_and_a_stronger_scope_asks_for_a_step_up() {
     let with_password = expect_status(login(&server, &tenant, "login/password", &token, json!({"password": password})).await, StatusCode::OK).await.unwrap();
     assert_eq!(with_password["scopes"], json!(["openid", "account"]));
     assert_eq!(with_password["step_up"], json!([{"scope": "payments:write", "required_score": 5}]));
-    assert_eq!(with_password["needs_permission"], json!(["admin"]));
+    assert_eq!(with_password["needs_permission"], json!(["admin", "admin:read"]));
     clock.advance(30);
     let code = totp::code(&secret, totp::step_of(clock.now()));
     let stepped_up = expect_status(login(&server, &tenant, "login/totp", &token, json!({"factor_id": factor_id, "code": code})).await, StatusCode::OK).await.unwrap();
     assert_eq!(stepped_up["scopes"], json!(["openid", "account", "payments:write"]));
-    assert_eq!(stepped_up["needs_permission"], json!(["admin"]), "a score does not grant a permission");
+    assert_eq!(stepped_up["needs_permission"], json!(["admin", "admin:read"]), "a score does not grant a permission");
     assert_eq!(stepped_up["step_up"], json!([]));
 
     let deleted = admin(&server, &tenant, Method::DELETE, "/scopes/payments:write", None).await;

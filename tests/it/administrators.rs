@@ -77,7 +77,7 @@ async fn the_first_administrator_accepts_an_invite_and_administers_with_a_steppe
     // Signed in with a password (score 2): the admin scope needs a step-up, and so does the API.
     let (weak, view) = sign_in(&server, &name, "admin").await;
     assert_eq!(view["needs_permission"], json!([]), "the account holds the permission");
-    assert_eq!(view["step_up"], json!([{"scope": "admin", "required_score": 5}]));
+    assert_eq!(view["step_up"], json!([{"scope": "admin", "required_score": 5}, {"scope": "admin:read", "required_score": 5}]));
     let refused = server.call(Method::GET, &weak, &format!("{base}/accounts"), None).await.unwrap();
     let problem = expect_problem(refused, StatusCode::FORBIDDEN).await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("score 5"), "{problem}");
@@ -150,7 +150,7 @@ async fn the_first_administrator_accepts_an_invite_and_administers_with_a_steppe
     let problem = expect_problem(server.call(Method::GET, &strong, &format!("{base}/accounts"), None).await.unwrap(), StatusCode::FORBIDDEN).await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("admin permission"), "{problem}");
     let view = server.http.get(server.url(&format!("/t/{name}/session"))).bearer_auth(&strong).send().await.unwrap();
-    assert_eq!(expect_status(view, StatusCode::OK).await.unwrap()["needs_permission"], json!(["admin"]));
+    assert_eq!(expect_status(view, StatusCode::OK).await.unwrap()["needs_permission"], json!(["admin", "admin:read"]));
     // Only permission-requiring scopes are permissions; granting it back works once.
     let path = format!("{base}/accounts/{account_id}/permissions");
     expect_problem(server.call(Method::PUT, &admin_token, &format!("{path}/openid"), None).await.unwrap(), StatusCode::BAD_REQUEST).await.unwrap();
@@ -194,7 +194,7 @@ async fn invites_are_single_use_expire_and_pending_items_never_completed_are_rem
     expect_problem(use_invite(replaced).await, StatusCode::UNAUTHORIZED).await.unwrap();
     expect_status(use_invite(current).await, StatusCode::OK).await.unwrap();
     let (session, view) = sign_in(&server, &name, "bob").await;
-    assert_eq!(view["needs_permission"], json!(["admin"]), "an invite is not a permission");
+    assert_eq!(view["needs_permission"], json!(["admin", "admin:read"]), "an invite is not a permission");
     // A later invite resets the password: the sessions opened with the old one end.
     expect_status(use_invite(invite(bob.clone()).await).await, StatusCode::OK).await.unwrap();
     let ended = server.http.get(server.url(&format!("/t/{name}/session"))).bearer_auth(&session).send().await.unwrap();

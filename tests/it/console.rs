@@ -26,10 +26,21 @@ async fn account(
     username: &str,
     administrator: bool,
 ) -> Vec<u8> {
+    account_holding(server, tenant, clock, username, if administrator { Some("admin") } else { None }).await
+}
+
+/// The same, holding `permission` if any (`admin`, or `admin:read` for a viewer).
+async fn account_holding(
+    server: &TestServer,
+    tenant: &TestTenant,
+    clock: &ManualClock,
+    username: &str,
+    permission: Option<&str>,
+) -> Vec<u8> {
     let body = json!({"username": username, "password": PASSWORD});
     let id = server.admin_ok(tenant, Method::POST, "/accounts", body).await["id"].as_str().unwrap().to_owned();
-    if administrator {
-        server.admin_ok(tenant, Method::PUT, &format!("/accounts/{id}/permissions/admin"), json!({})).await;
+    if let Some(permission) = permission {
+        server.admin_ok(tenant, Method::PUT, &format!("/accounts/{id}/permissions/{permission}"), json!({})).await;
     }
     let enrolled =
         server.admin_ok(tenant, Method::POST, &format!("/accounts/{id}/factors"), json!({"kind": "totp"})).await;
@@ -259,6 +270,17 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     let previous = totp::code(&secret, totp::step_of(clock.now()) - 1);
     server.admin_ok(&tenant, Method::POST, &format!("/accounts/{id}/factors/{factor_id}/confirm"), json!({"code": previous})).await;
     let code = totp::code(&secret, totp::step_of(clock.now()) + 1);
+    let viewer = server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": "vic", "password": PASSWORD})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.admin_ok(&tenant, Method::PUT, &format!("/accounts/{viewer}/permissions/admin:read"), json!({})).await;
+    let enrolled = server.admin_ok(&tenant, Method::POST, &format!("/accounts/{viewer}/factors"), json!({"kind": "totp"})).await;
+    let factor_id = enrolled["id"].as_str().unwrap().to_owned();
+    let viewer_secret = totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap();
+    let previous = totp::code(&viewer_secret, totp::step_of(clock.now()) - 1);
+    server.admin_ok(&tenant, Method::POST, &format!("/accounts/{viewer}/factors/{factor_id}/confirm"), json!({"code": previous})).await;
+    let viewer_code = totp::code(&viewer_secret, totp::step_of(clock.now()) + 1);
     server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
     let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
     assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK);
@@ -270,6 +292,9 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
         ("USERNAME", "ann"),
         ("PASSWORD", PASSWORD),
         ("TOTP_CODE", &code),
+        ("VIEWER_USERNAME", "vic"),
+        ("VIEWER_TOTP_CODE", &viewer_code),
+        ("COMPONENT", guests::CUSTOM_CLAIMS),
         ("SCREENSHOTS", screenshots.to_str().unwrap()),
         ("CHROMIUM", chromium.to_str().unwrap()),
     ])
@@ -277,7 +302,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "apis", "signed-out"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "signed-out", "viewer"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -456,13 +481,15 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
 }}
 
 db_test! {
-async fn another_tenants_accounts_and_clients_are_not_found_in_the_console() {
+async fn another_tenants_accounts_clients_and_extensions_are_not_found_in_the_console() {
     let clock = Arc::new(ManualClock::new(1_800_000_000));
     let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
     let a = server.create_tenant("console-own-a").await.unwrap();
     let b = server.create_tenant("console-own-b").await.unwrap();
     let victim = server.admin_ok(&a, Method::POST, "/accounts", json!({"username": "victim"})).await["id"].as_str().unwrap().to_owned();
     let client = server.create_client(&a, json!({"name": "a-client"})).await.unwrap();
+    let deployment = server.deploy_as(&a, guests::CUSTOM_CLAIMS, "a-ext", "").await.unwrap();
+    let deployment = deployment["id"].as_str().unwrap().to_owned();
     let secret = account(&server, &b, &clock, "cy", true).await;
     let mut browser = Browser::new(&server.base_url);
     assert_eq!(sign_in(&mut browser, &b, &clock, "cy", &secret).await.status, StatusCode::OK);
@@ -470,7 +497,14 @@ async fn another_tenants_accounts_and_clients_are_not_found_in_the_console() {
     // B's administrator, at B's console, names A's account and client: not found, and
     // not listed; a post at them changes nothing.
     let base = format!("/console/{}", b.name);
-    for path in [format!("{base}/accounts/{victim}"), format!("{base}/accounts/{victim}/delete"), format!("{base}/clients/{}", client.client_id)] {
+    for path in [
+        format!("{base}/accounts/{victim}"),
+        format!("{base}/accounts/{victim}/delete"),
+        format!("{base}/clients/{}", client.client_id),
+        format!("{base}/extensions/a-ext"),
+        format!("{base}/extensions/a-ext/delete"),
+        format!("{base}/extensions/a-ext/versions/{deployment}"),
+    ] {
         let page = browser.get(&path).await.unwrap();
         assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: {}", page.html);
         assert!(page.html.contains("<h1>Not found</h1>"), "{}", page.html);
@@ -484,10 +518,263 @@ async fn another_tenants_accounts_and_clients_are_not_found_in_the_console() {
         (format!("{base}/accounts/{victim}/state"), vec![("csrf", csrf.as_str()), ("state", "DISABLED")]),
         (format!("{base}/accounts/{victim}/delete"), vec![("csrf", csrf.as_str())]),
         (format!("{base}/clients/{}/state", client.client_id), vec![("csrf", csrf.as_str()), ("state", "DISABLED")]),
+        (format!("{base}/extensions/a-ext/state"), vec![("csrf", csrf.as_str()), ("state", "DISABLED")]),
+        (format!("{base}/extensions/a-ext/delete"), vec![("csrf", csrf.as_str())]),
+        (format!("{base}/extensions/a-ext/activate"), vec![("csrf", csrf.as_str()), ("deployment_id", deployment.as_str())]),
+        (format!("{base}/extensions/a-ext/test"), vec![("csrf", csrf.as_str()), ("deployment_id", deployment.as_str()), ("hook", "token-issuance"), ("input", "{}")]),
     ] {
         let response = direct().post(server.url(&path)).header(COOKIE, &cookie).form(&form).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(server.get(&a.admin_token, &format!("/admin/v1/tenants/{}/accounts/{victim}", a.name)).await.unwrap()["state"], "ENABLED");
     assert_eq!(server.token(&a, &client).await.unwrap().status(), StatusCode::OK);
+    assert!(!browser.get(&format!("{base}/extensions")).await.unwrap().html.contains("a-ext"));
+    let a_ext = server.get(&a.admin_token, &format!("/admin/v1/tenants/{}/extensions/a-ext", a.name)).await.unwrap();
+    assert_eq!((a_ext["state"].as_str(), a_ext["active_deployment_id"].as_str()), (Some("ENABLED"), Some(deployment.as_str())));
+}}
+
+/// The extension page of `name`, once no version of it is building; the page seen while
+/// one was (if any was seen).
+async fn built_extension_page(browser: &mut Browser, base: &str, name: &str) -> (Page, Option<Page>) {
+    let started = std::time::Instant::now();
+    let mut building = None;
+    loop {
+        let page = browser.get(&format!("{base}/extensions/{name}")).await.unwrap();
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        if !page.html.contains(">PENDING<") {
+            return (page, building);
+        }
+        building = Some(page);
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the build did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+db_test! {
+async fn an_administrator_uploads_tests_and_rolls_back_an_extension_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-extensions").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+
+    // Upload: the version is accepted at once and built in the background; while it
+    // builds, its page says so and reloads itself.
+    let list = browser.get(&format!("{base}/extensions")).await.unwrap();
+    assert!(list.has_form("upload-extension") && list.html.contains("No extensions yet."), "{}", list.html);
+    let component = guests::bytes(guests::CUSTOM_CLAIMS);
+    let typed = [("name", "claims"), ("bind", "auto")];
+    let uploaded = browser.submit_file(&list, "upload-extension", &typed, ("file", "claims.wasm", &component)).await.unwrap();
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.html);
+    assert!(uploaded.html.contains("<h1>Extension claims</h1>") && uploaded.html.contains(">v1<"), "{}", uploaded.html);
+    if uploaded.html.contains(">PENDING<") {
+        assert!(uploaded.html.contains("http-equiv=\"refresh\"") && uploaded.html.contains("being built"), "{}", uploaded.html);
+    }
+    let (v1, _) = built_extension_page(&mut browser, &base, "claims").await;
+    assert!(v1.html.contains(">ENABLED<") && v1.html.contains("<strong>Active</strong>"), "{}", v1.html);
+    assert!(!v1.html.contains("http-equiv=\"refresh\""), "a built page stays put: {}", v1.html);
+    assert!(v1.html.contains("token-issuance") && v1.html.contains("the whole tenant"), "bound once built: {}", v1.html);
+    let extension = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/extensions/claims", tenant.name)).await.unwrap();
+    let v1_id = extension["active_deployment_id"].as_str().unwrap().to_owned();
+
+    // Test: the sample input runs as a dry run; the result shows the claims, the outcome,
+    // fuel, µs and the captured log, and the invocation log lists the run.
+    assert!(v1.has_form("test-extension") && v1.html.contains("&quot;grant_type&quot;"), "{}", v1.html);
+    let input = r#"{"subject": {"kind": "client", "client_id": "cl_x", "name": "x", "attributes": {"org": "acme"}}, "grant_type": "client_credentials"}"#;
+    // (A browser sends the selected version and hook; this one types them.)
+    let chosen = [("deployment_id", v1_id.as_str()), ("hook", "token-issuance")];
+    let ran = browser.submit(&v1, "test-extension", &[chosen[0], chosen[1], ("input", input)]).await.unwrap();
+    assert_eq!(ran.status, StatusCode::OK, "{}", ran.html);
+    assert!(ran.html.contains("<strong id=\"test-outcome\">ok</strong>"), "{}", ran.html);
+    assert!(ran.html.contains("issued_by_extension") && ran.html.contains("acme"), "the claims: {}", ran.html);
+    assert!(ran.html.contains("info: added claims for"), "the captured log: {}", ran.html);
+    let log = between(&ran.html, "<table id=\"invocations\">", "</table>");
+    assert!(log.contains("token-issuance") && log.contains("(test)") && log.contains(">ok<"), "{log}");
+    let bad = browser.submit(&v1, "test-extension", &[chosen[0], chosen[1], ("input", "{not json")]).await.unwrap();
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.html);
+    assert!(bad.html.contains("the input is not JSON") && bad.html.contains("{not json</textarea>"), "kept: {}", bad.html);
+
+    // A second version becomes the active one once built; rolling back brings v1 back.
+    let page = browser.get(&format!("{base}/extensions")).await.unwrap();
+    assert!(page.html.contains(">claims</a>") && page.html.contains("v1"), "{}", page.html);
+    let misbehaving = guests::bytes(guests::MISBEHAVING);
+    browser.submit_file(&page, "upload-extension", &[("name", "claims")], ("file", "v2.wasm", &misbehaving)).await.unwrap();
+    let (v2, _) = built_extension_page(&mut browser, &base, "claims").await;
+    let active = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/extensions/claims", tenant.name)).await.unwrap();
+    assert_ne!(active["active_deployment_id"], v1_id, "{active}");
+    assert!(v2.has_form("rollback") && v2.has_form("activate-1"), "{}", v2.html);
+    let rolled = browser.submit(&v2, "rollback", &[]).await.unwrap();
+    assert_eq!(rolled.status, StatusCode::OK, "{}", rolled.html);
+    let active = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/extensions/claims", tenant.name)).await.unwrap();
+    assert_eq!(active["active_deployment_id"], v1_id, "{active}");
+    assert!(!rolled.has_form("rollback") && rolled.has_form("activate-2"), "v1 has nothing earlier: {}", rolled.html);
+
+    // Configuration and a write-only secret: the name is listed, never the value.
+    let configured = browser.submit(&rolled, "extension-config", &[("config", r#"{"region": "eu"}"#)]).await.unwrap();
+    assert!(configured.html.contains("&quot;region&quot;: &quot;eu&quot;"), "{}", configured.html);
+    let refused = browser.submit(&configured, "extension-config", &[("config", r#"{"n": 1}"#)]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    let with_secret = browser.submit(&configured, "set-secret", &[("secret", "api-key"), ("value", "s3cr3t-value")]).await.unwrap();
+    assert!(with_secret.html.contains("<code>api-key</code>") && !with_secret.html.contains("s3cr3t-value"), "{}", with_secret.html);
+
+    // A file of no known kind, or a bad name, is refused with the reason; nothing is stored.
+    let list = browser.get(&format!("{base}/extensions")).await.unwrap();
+    let text = browser.submit_file(&list, "upload-extension", &[("name", "claims")], ("file", "notes.txt", b"hello")).await.unwrap();
+    assert_eq!(text.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", text.html);
+    assert!(text.html.contains("choose a component (.wasm)"), "{}", text.html);
+    let bad_name = browser.submit_file(&list, "upload-extension", &[("name", "Bad Name")], ("file", "c.wasm", &component)).await.unwrap();
+    assert_eq!(bad_name.status, StatusCode::BAD_REQUEST, "{}", bad_name.html);
+    let versions = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/deployments", tenant.name)).await.unwrap();
+    assert_eq!(versions.as_array().unwrap().len(), 2, "nothing stored: {versions}");
+    let v1_page = browser.get(&format!("{base}/extensions/claims/versions/{v1_id}")).await.unwrap();
+    assert!(v1_page.html.contains("claims v1") && !v1_page.html.contains("id=\"source\""), "{}", v1_page.html);
+
+    // A form from elsewhere (no anti-forgery token) is refused, the upload too.
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let forged = direct()
+        .post(server.url(&format!("{base}/extensions/claims/state")))
+        .header(COOKIE, &cookie)
+        .form(&[("state", "DISABLED")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let forged_upload = direct()
+        .post(server.url(&format!("{base}/extensions")))
+        .header(COOKIE, &cookie)
+        .header(reqwest::header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body("--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nforged\r\n--x--\r\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_upload.status(), StatusCode::FORBIDDEN);
+    assert_eq!(server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/extensions", tenant.name)).await.unwrap().as_array().unwrap().len(), 1);
+
+    // Disable, then delete after the question.
+    let disabled = browser.submit(&with_secret, "extension-state", &[]).await.unwrap();
+    assert!(disabled.html.contains(">DISABLED<") && disabled.html.contains(">Enable<"), "{}", disabled.html);
+    let question = browser.get(&format!("{base}/extensions/claims/delete")).await.unwrap();
+    assert!(question.has_form("delete-extension"), "{}", question.html);
+    let gone = browser.submit(&question, "delete-extension", &[]).await.unwrap();
+    assert!(gone.html.contains("No extensions yet."), "{}", gone.html);
+    let missing = browser.get(&format!("{base}/extensions/claims")).await.unwrap();
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}}
+
+db_test! {
+async fn pasted_javascript_that_does_not_build_shows_why_and_its_source_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let node = keyhaven::extensions::NodeLimits {
+        js_builder: Some(keyhaven_tests::js::builder_script().unwrap()),
+        ..keyhaven_tests::test_node_limits()
+    };
+    let server = TestServer::start_with_node_and_clock(node, clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-js").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+
+    // Pasted (no file chosen): built in the background, FAILED with the build's reason.
+    let broken = "export async function onTokenIssuance(event, api) {\n  const = 1;\n}\n";
+    let list = browser.get(&format!("{base}/extensions")).await.unwrap();
+    let typed = [("name", "broken"), ("source", broken), ("language", "javascript")];
+    let uploaded = browser.submit_file(&list, "upload-extension", &typed, ("file", "", b"")).await.unwrap();
+    assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.html);
+    let (failed, _) = built_extension_page(&mut browser, &base, "broken").await;
+    assert!(failed.html.contains(">FAILED<") && failed.html.contains("handler.js:2:"), "the reason: {}", failed.html);
+    assert!(failed.html.contains("none: nothing runs"), "a failed build is not active: {}", failed.html);
+    assert!(!failed.has_form("test-extension"), "nothing built to test: {}", failed.html);
+
+    // The version's page is the code view: the source as pasted.
+    let versions = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/deployments", tenant.name)).await.unwrap();
+    let id = versions[0]["id"].as_str().unwrap();
+    let version = browser.get(&format!("{base}/extensions/broken/versions/{id}")).await.unwrap();
+    assert_eq!(version.status, StatusCode::OK, "{}", version.html);
+    assert!(version.html.contains("id=\"source\"") && version.html.contains("const = 1;"), "{}", version.html);
+    assert!(version.html.contains("uploaded as javascript"), "{}", version.html);
+    // Under another extension's name the version is not found.
+    let elsewhere = browser.get(&format!("{base}/extensions/other/versions/{id}")).await.unwrap();
+    assert_eq!(elsewhere.status, StatusCode::NOT_FOUND);
+}}
+
+db_test! {
+async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refuses_their_changes() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-viewer").await.unwrap();
+    let bob = server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": "bob"})).await["id"].as_str().unwrap().to_owned();
+    let client = server.create_client(&tenant, json!({"name": "billing"})).await.unwrap();
+    server.deploy_as(&tenant, guests::CUSTOM_CLAIMS, "claims", "").await.unwrap();
+    let secret = account_holding(&server, &tenant, &clock, "vi", Some("admin:read")).await;
+    let mut browser = Browser::new(&server.base_url);
+    let dashboard = sign_in(&mut browser, &tenant, &clock, "vi", &secret).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "a viewer signs in: {}", dashboard.html);
+    assert!(dashboard.html.contains("signed in as a viewer"), "{}", dashboard.html);
+    let base = format!("/console/{}", tenant.name);
+
+    // Every screen is there, with the data, and no form but signing out.
+    for (path, shows) in [
+        (format!("{base}/"), "Dashboard"),
+        (format!("{base}/accounts"), ">bob</a>"),
+        (format!("{base}/accounts/{bob}"), "Account bob"),
+        (format!("{base}/clients"), "billing"),
+        (format!("{base}/clients/{}", client.client_id), "billing"),
+        (format!("{base}/extensions"), ">claims</a>"),
+        (format!("{base}/extensions/claims"), "<strong>Active</strong>"),
+        (format!("{base}/tokens"), "Personal access tokens"),
+    ] {
+        let page = browser.get(&path).await.unwrap();
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
+        assert!(page.html.contains(shows), "{path} shows {shows}: {}", page.html);
+        assert_eq!(page.forms(), ["signout"], "{path}: no write control for a viewer");
+        assert!(!page.html.contains("Delete…"), "{path}");
+    }
+
+    // Their posts, with the right anti-forgery token, are refused and change nothing.
+    let page = browser.get(&format!("{base}/accounts")).await.unwrap();
+    let csrf = between(&page.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let deployment = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/extensions/claims", tenant.name)).await.unwrap();
+    let deployment = deployment["active_deployment_id"].as_str().unwrap().to_owned();
+    for (path, form) in [
+        (format!("{base}/accounts"), vec![("username", "eve")]),
+        (format!("{base}/accounts/{bob}/state"), vec![("state", "DISABLED")]),
+        (format!("{base}/accounts/{bob}/delete"), vec![]),
+        (format!("{base}/clients/{}/secret", client.client_id), vec![]),
+        (format!("{base}/extensions/claims/state"), vec![("state", "DISABLED")]),
+        (format!("{base}/extensions/claims/test"), vec![("deployment_id", deployment.as_str()), ("hook", "token-issuance"), ("input", "{}")]),
+        (format!("{base}/tokens"), vec![("name", "mine"), ("role", "tenant-admin")]),
+    ] {
+        let mut form = form;
+        form.push(("csrf", csrf.as_str()));
+        let response = direct().post(server.url(&path)).header(COOKIE, &cookie).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(response.text().await.unwrap().contains("read-only for you"), "{path}: the reason is shown");
+    }
+    let upload = format!("--x\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n--x\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nmine\r\n--x\r\nContent-Disposition: form-data; name=\"source\"\r\n\r\nexport function onTokenIssuance() {{}}\r\n--x--\r\n");
+    let response = direct()
+        .post(server.url(&format!("{base}/extensions")))
+        .header(COOKIE, &cookie)
+        .header(reqwest::header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body(upload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}"))).await.unwrap()["state"], "ENABLED");
+    assert!(!server.get(&tenant.admin_token, &admin_path("/accounts")).await.unwrap().to_string().contains("\"eve\""), "no eve");
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/extensions")).await.unwrap().as_array().unwrap().len(), 1);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/extensions/claims")).await.unwrap()["state"], "ENABLED");
+    assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK, "the secret was not rotated");
+    let audit = server.get(&tenant.admin_token, &admin_path("/audit?limit=1000")).await.unwrap();
+    let refused: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["role"] == "tenant-viewer" && e["status"] == 403).collect();
+    assert_eq!(refused.len(), 8, "each refused post is audited as the viewer's: {audit}");
+
+    // A viewer signs out like anyone.
+    let signed_out = browser.submit(&page, "signout", &[]).await.unwrap();
+    assert!(signed_out.html.contains("You are signed out"), "{}", signed_out.html);
 }}

@@ -2,12 +2,16 @@
 // system's, driven by playwright-core) opens the console, is sent to the tenant's hosted
 // login, types the username, the password and the authenticator code the `admin` scope
 // steps up to, lands on the dashboard, creates an account, registers a client (its secret
-// shown once), makes a token on the APIs page, and signs out. On every console page it writes a
+// shown once), uploads an extension and watches it build, tests it, uploads a second
+// version and rolls back, makes a token on the APIs page, and signs out; then a viewer
+// signs in and finds no control that changes anything. On every console page it writes a
 // screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
 // fails on any serious or critical violation, and fails on any console error (a Content
 // Security Policy violation among them).
 //
-// Reads CONSOLE_URL, USERNAME, PASSWORD, TOTP_CODE, SCREENSHOTS (a directory) and CHROMIUM
+// Reads CONSOLE_URL, USERNAME, PASSWORD, TOTP_CODE, VIEWER_USERNAME, VIEWER_TOTP_CODE (the
+// viewer has the same password), COMPONENT (a component's path),
+// SCREENSHOTS (a directory) and CHROMIUM
 // (default /usr/bin/chromium) from the environment. Prints one JSON line: each page's title,
 // screenshot path and axe violations (id and impact, all of them), and the console
 // cookie's flags.
@@ -58,17 +62,19 @@ async function main() {
     };
 
     try {
+      /** Signs in on the tenant's hosted login, identifier first, and lands on the dashboard. */
+      const signIn = async (username, code) => {
+        await page.fill("#identify #username", username);
+        await page.click("#identify button[type=submit]");
+        await page.fill("#password-form #password", required("PASSWORD"));
+        await page.click("#password-form button[type=submit]");
+        // The step-up the admin scopes need: the authenticator app's code.
+        await page.locator("form[id^='totp-'] input[name='code']").fill(code);
+        await page.locator("form[id^='totp-'] button[type=submit]").click();
+        await page.waitForURL((url) => url.pathname === consoleUrl.pathname, { waitUntil: "load" });
+      };
       await page.goto(consoleUrl.href, { waitUntil: "load" });
-      // The tenant's hosted login, identifier first.
-      await page.fill("#identify #username", required("USERNAME"));
-      await page.click("#identify button[type=submit]");
-      await page.fill("#password-form #password", required("PASSWORD"));
-      await page.click("#password-form button[type=submit]");
-      // The step-up the admin scope needs: the authenticator app's code.
-      const totp = page.locator("form[id^='totp-'] input[name='code']");
-      await totp.fill(required("TOTP_CODE"));
-      await page.locator("form[id^='totp-'] button[type=submit]").click();
-      await page.waitForURL((url) => url.pathname === consoleUrl.pathname, { waitUntil: "load" });
+      await signIn(required("USERNAME"), required("TOTP_CODE"));
       check((await page.title()).startsWith("Dashboard"), `not the dashboard: ${await page.title()}`);
       await record("dashboard");
       await page.setViewportSize({ width: 390, height: 844 });
@@ -98,6 +104,34 @@ async function main() {
       check(secret.length === 43, `no client secret shown: ${secret}`);
       await record("clients");
 
+      // Extensions: a component uploaded with the form builds while its page reloads
+      // itself, is tested with the sample input, gets a second version, and is rolled back.
+      const BUILD_MS = 90_000;
+      await nav.getByRole("link", { name: "Extensions" }).click();
+      await page.getByLabel("Extension name (a-z, 0-9, '.', '_', '-')").fill("browser-claims");
+      await page.getByLabel("A component (.wasm)", { exact: false }).setInputFiles(required("COMPONENT"));
+      await page.getByRole("button", { name: "Upload" }).click();
+      await page.getByRole("heading", { name: "Extension browser-claims" }).waitFor({ state: "visible" });
+      await page.locator("#versions strong", { hasText: "Active" }).waitFor({ state: "visible", timeout: BUILD_MS });
+      await page.getByRole("button", { name: "Run test" }).click();
+      await page.locator("#test-outcome").waitFor({ state: "visible" });
+      const outcome = (await page.locator("#test-outcome").textContent())?.trim();
+      check(outcome === "ok", `the test run's outcome: ${outcome}`);
+      check((await page.locator("#invocations").textContent()).includes("(test)"), "the invocation log lists the test run");
+      await record("extension");
+      await nav.getByRole("link", { name: "Extensions" }).click();
+      await page.getByLabel("Extension name (a-z, 0-9, '.', '_', '-')").fill("browser-claims");
+      await page.getByLabel("A component (.wasm)", { exact: false }).setInputFiles(required("COMPONENT"));
+      await page.getByRole("button", { name: "Upload" }).click();
+      await page.getByRole("button", { name: "Roll back to the previous version" }).waitFor({ state: "visible", timeout: BUILD_MS });
+      await page.getByRole("button", { name: "Roll back to the previous version" }).click();
+      await page.getByRole("button", { name: "Activate v2" }).waitFor({ state: "visible" });
+      const active = (await page.locator("#versions tr", { has: page.locator("strong", { hasText: "Active" }) }).locator("th").textContent())?.trim();
+      check(active === "v1", `after the roll-back the active version is ${active}`);
+      await nav.getByRole("link", { name: "Extensions" }).click();
+      await page.getByRole("link", { name: "browser-claims" }).waitFor({ state: "visible" });
+      await record("extensions");
+
       // APIs: a token made with the form is shown once.
       await nav.getByRole("link", { name: "APIs" }).click();
       await page.locator("#create-token").waitFor({ state: "visible" });
@@ -122,6 +156,24 @@ async function main() {
       await page.keyboard.press("Enter");
       await page.getByText("You are signed out").waitFor({ state: "visible" });
       await record("signed-out");
+
+      // A viewer (admin:read) signs in the same way and sees the screens with no control
+      // that changes anything: no button but Sign out.
+      await page.getByRole("link", { name: "Sign in again" }).click();
+      await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_CODE"));
+      await page.getByText("signed in as a viewer").waitFor({ state: "visible" });
+      for (const screen of ["Accounts", "Clients", "Extensions", "APIs"]) {
+        await nav.getByRole("link", { name: screen }).click();
+        await page.getByRole("heading", { level: 1 }).first().waitFor({ state: "visible" });
+        // (Searching the accounts is a GET form: reading.)
+        const writes = await page.locator("main form[method=post], main textarea, main input[type=file]").count();
+        check(writes === 0, `a viewer sees ${writes} write controls on ${screen}`);
+      }
+      await nav.getByRole("link", { name: "Extensions" }).click();
+      await page.getByRole("link", { name: "browser-claims" }).click();
+      await page.getByRole("heading", { name: "Extension browser-claims" }).waitFor({ state: "visible" });
+      check((await page.locator("main button, main form").count()) === 0, "a viewer sees no control on an extension");
+      await record("viewer");
 
       check(consoleErrors.length === 0, `the pages logged errors: ${JSON.stringify(consoleErrors)}`);
       console.log(JSON.stringify({ pages, cookies }));

@@ -175,6 +175,47 @@ impl Browser {
         self.follow(page).await
     }
 
+    /// Submits form `id` of `page` as `multipart/form-data`, as a browser sends a form with
+    /// a file input: its hidden fields, `typed`, and `file` (field name, file name, bytes);
+    /// follows redirects that stay on the service.
+    pub async fn submit_file(
+        &mut self,
+        page: &Page,
+        id: &str,
+        typed: &[(&str, &str)],
+        file: (&str, &str, &[u8]),
+    ) -> Result<Page> {
+        let (action, mut fields) = Self::form(page, id)?;
+        fields.retain(|(name, _)| !typed.iter().any(|(typed, _)| typed == name));
+        fields.extend(typed.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let boundary = "----keyhaven-test-boundary-7d41c0";
+        let mut body = Vec::new();
+        for (name, value) in &fields {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            );
+        }
+        let (field, file_name, bytes) = file;
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        let response = self
+            .request(reqwest::Method::POST, &action)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await?;
+        let page = self.read(response).await?;
+        self.follow(page).await
+    }
+
     /// Opens an authorization URL and follows it as far as the service goes.
     pub async fn open(&mut self, path_or_url: &str) -> Result<Page> {
         let page = self.get(path_or_url).await?;

@@ -199,6 +199,13 @@ impl TestServer {
         Self::start_configured(Limits::default(), node, clock).await
     }
 
+    /// A server with these node limits and this clock (no background jobs, as
+    /// [`Self::start_with_clock`]).
+    pub async fn start_with_node_and_clock(node: NodeLimits, clock: Arc<dyn Clock>) -> Result<Self> {
+        let node = NodeLimits { background_jobs: false, ..node };
+        Self::start_configured(Limits::default(), node, clock).await
+    }
+
     async fn start_configured(limits: Limits, node: NodeLimits, clock: Arc<dyn Clock>) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let (postgres, database_url) = match Database::current() {

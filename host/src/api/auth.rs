@@ -1,6 +1,7 @@
 //! Admin API authentication: `Authorization: Bearer <token>`, a personal access token or
-//! the session of an administrator — an account holding the `admin` permission, signed in
-//! with a score that reaches the `admin` scope's (step-up). The token is hashed and looked
+//! the session of an administrator — an account holding the `admin` permission (or
+//! `admin:read`: a viewer, who only reads), signed in with a score that reaches the `admin`
+//! scope's (step-up). The token is hashed and looked
 //! up; the caller's [`Role`] decides what it may touch. A tenant administrator asking about
 //! another tenant is told the tenant does not exist.
 
@@ -10,7 +11,7 @@ use axum::http::{Method, header};
 
 use super::audit::AuditSlot;
 use crate::AppState;
-use crate::ops::administrators::{administrator_session, is_administrator};
+use crate::ops::administrators::{Access, administrator_session, is_administrator};
 use crate::tenancy::{Role, Tenant};
 use crate::web::{ApiError, Problem, bearer_token};
 
@@ -57,10 +58,14 @@ impl FromRequestParts<AppState> for Caller {
             }
             Some(_) => return Err(unauthenticated("the token is unknown, expired or revoked")),
             None => {
-                let (session_id, account_id, tenant_id) = administrator_session(state, &digest, now)
+                let (session_id, account_id, tenant_id, access) = administrator_session(state, &digest, now)
                     .await?
                     .ok_or_else(|| unauthenticated("the token is unknown, expired or revoked"))?;
-                (session_id, Some(account_id.clone()), Some(account_id), Role::TenantAdmin { tenant_id })
+                let role = match access {
+                    Access::Administer => Role::TenantAdmin { tenant_id },
+                    Access::View => Role::TenantViewer { tenant_id },
+                };
+                (session_id, Some(account_id.clone()), Some(account_id), role)
             }
         };
         let audit = parts.extensions.get::<AuditSlot>().cloned();

@@ -12,13 +12,14 @@
 //! answer carries a strict Content-Security-Policy (no inline script or style).
 
 mod accounts;
+mod extensions;
 mod pages;
 mod tokens;
 
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -28,6 +29,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::clock::random_bytes;
+use crate::ops::administrators::Access;
 use crate::ops::codes::is_pkce_value;
 use crate::ops::console::{self as sign_in, SignedIn};
 use crate::tenancy::Tenant;
@@ -69,6 +71,21 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/clients/{id}/state", post(accounts::client_state))
         .route("/console/{tenant}/clients/{id}/secret", post(accounts::rotate_secret))
         .route("/console/{tenant}/clients/{id}/secret/previous", post(accounts::retire_secret))
+        .route(
+            "/console/{tenant}/extensions",
+            // The upload's size is held to the tenant's limit as it is read.
+            get(extensions::extensions).post(extensions::upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/console/{tenant}/extensions/{ext}", get(extensions::extension))
+        .route("/console/{tenant}/extensions/{ext}/state", post(extensions::change_state))
+        .route("/console/{tenant}/extensions/{ext}/activate", post(extensions::activate))
+        .route("/console/{tenant}/extensions/{ext}/rollback", post(extensions::rollback))
+        .route("/console/{tenant}/extensions/{ext}/test", post(extensions::test))
+        .route("/console/{tenant}/extensions/{ext}/config", post(extensions::set_config))
+        .route("/console/{tenant}/extensions/{ext}/secrets", post(extensions::set_secret))
+        .route("/console/{tenant}/extensions/{ext}/secrets/{secret}/delete", post(extensions::delete_secret))
+        .route("/console/{tenant}/extensions/{ext}/delete", get(extensions::confirm_delete).post(extensions::delete))
+        .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
         .route("/console/{tenant}/tokens", get(tokens::tokens).post(tokens::create_token))
         .route("/console/{tenant}/tokens/{id}/revoke", post(tokens::revoke_token))
         .route_layer(axum::middleware::from_fn_with_state(state, audit))
@@ -87,11 +104,12 @@ async fn to_dashboard(State(state): State<AppState>, Path(name): Path<String>) -
 struct Actor {
     tenant_id: String,
     account_id: String,
+    access: Access,
 }
 
 impl Actor {
     fn of(tenant: &Tenant, admin: &Administrator) -> Self {
-        Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone() }
+        Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone(), access: admin.signed_in.access }
     }
 }
 
@@ -115,7 +133,13 @@ async fn audit(
         Err(e) => error_page(None, &ApiError::internal(format!("a console form post failed: {e}"))),
     };
     let (tenant_id, actor, role) = match response.extensions().get::<Actor>().cloned() {
-        Some(actor) => (Some(actor.tenant_id), actor.account_id, "tenant-admin"),
+        Some(actor) => {
+            let role = match actor.access {
+                Access::Administer => "tenant-admin",
+                Access::View => "tenant-viewer",
+            };
+            (Some(actor.tenant_id), actor.account_id, role)
+        }
         None => (None, "anonymous".to_owned(), "anonymous"),
     };
     let call = crate::ops::audit::Call { tenant_id, actor, role, action, target, status: response.status().as_u16() };
@@ -137,12 +161,29 @@ async fn posting_administrator(
     sent: Option<&str>,
 ) -> Result<Administrator, Failure> {
     let admin = administrator(state, tenant, headers).await.map_err(under(tenant))?;
+    check_csrf(tenant, &admin, sent)?;
+    Ok(admin)
+}
+
+/// Refuses a form whose anti-forgery token is not `admin`'s.
+fn check_csrf(tenant: &Tenant, admin: &Administrator, sent: Option<&str>) -> Result<(), Failure> {
     if !crate::secrets::constant_time_eq(sent.unwrap_or_default().as_bytes(), admin.csrf.as_bytes()) {
         let refused =
             ApiError::new(Problem::Forbidden, "the form did not come from this console: reload and try again");
-        return Err(by(tenant, &admin)(refused));
+        return Err(by(tenant, admin)(refused));
     }
-    Ok(admin)
+    Ok(())
+}
+
+/// Refuses a change by a viewer: their console is read-only.
+fn check_writer(tenant: &Tenant, admin: &Administrator) -> Result<(), Failure> {
+    match admin.signed_in.access {
+        Access::Administer => Ok(()),
+        Access::View => Err(by(tenant, admin)(ApiError::new(
+            Problem::Forbidden,
+            "you are signed in as a viewer (admin:read): the console is read-only for you",
+        ))),
+    }
 }
 
 /// A form's fields with the anti-forgery token every console form carries.
@@ -157,8 +198,9 @@ struct Posted<T> {
 #[derive(Debug, Default, Deserialize)]
 struct Nothing {}
 
-/// A form post's tenant, its administrator (signed in, the anti-forgery token matching)
-/// and its fields; a form that cannot be read has its fields' defaults.
+/// A form post's tenant, its administrator (signed in, the anti-forgery token matching, not
+/// a viewer: every such form changes the tenant) and its fields; a form that cannot be
+/// read has its fields' defaults.
 async fn posted<T: Default>(
     state: &AppState,
     name: &str,
@@ -171,6 +213,7 @@ async fn posted<T: Default>(
         Err(_) => (None, T::default()),
     };
     let admin = posting_administrator(state, &tenant, headers, sent.as_deref()).await?;
+    check_writer(&tenant, &admin)?;
     Ok((tenant, admin, fields))
 }
 
@@ -228,7 +271,7 @@ struct Failure {
     tenant: Option<Box<Tenant>>,
     error: ApiError,
     /// The administrator whose request it was, when known, for the audit log.
-    actor: Option<Actor>,
+    actor: Option<Box<Actor>>,
     /// Not signed in: where to sign in, instead of an error page.
     sign_in: Option<String>,
 }
@@ -240,7 +283,7 @@ impl IntoResponse for Failure {
         }
         let mut response = error_page(self.tenant.as_deref(), &self.error);
         if let Some(actor) = self.actor {
-            response.extensions_mut().insert(actor);
+            response.extensions_mut().insert(*actor);
         }
         response
     }
@@ -259,7 +302,7 @@ fn under<E: Into<ApiError>>(tenant: &Tenant) -> impl FnOnce(E) -> Failure + '_ {
 
 /// The same, for a request of `admin`'s: the audit log names them.
 fn by<'a, E: Into<ApiError>>(tenant: &'a Tenant, admin: &'a Administrator) -> impl FnOnce(E) -> Failure + 'a {
-    move |error| Failure { actor: Some(Actor::of(tenant, admin)), ..under(tenant)(error) }
+    move |error| Failure { actor: Some(Box::new(Actor::of(tenant, admin))), ..under(tenant)(error) }
 }
 
 /// The tenant the path names, if it exists and is usable; otherwise "not found".
@@ -290,7 +333,8 @@ struct Administrator {
 impl Administrator {
     /// What the pages show of them.
     fn signed(&self) -> pages::Signed<'_> {
-        pages::Signed { username: &self.username, csrf: &self.csrf }
+        let can_write = self.signed_in.access == Access::Administer;
+        pages::Signed { username: &self.username, csrf: &self.csrf, can_write }
     }
 }
 
@@ -301,7 +345,7 @@ async fn administrator(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -
         .and_then(|s| state.extensions.vault().open(&s, &session_context(tenant)).ok())
         .ok_or_else(signed_out)?;
     let now = state.clock.now();
-    let account_id = crate::ops::administrators::administrator_session_by_id(state, tenant, &opened, now)
+    let (account_id, access) = crate::ops::administrators::administrator_session_by_id(state, tenant, &opened, now)
         .await
         .map_err(|e| match e.kind {
             Problem::Unauthenticated | Problem::Forbidden => signed_out(),
@@ -311,7 +355,7 @@ async fn administrator(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -
     // Derived from the sealed cookie, which a cross-site page can neither read nor guess.
     let digest = crate::secrets::sha256_hex(format!("console-csrf\0{sealed}").as_bytes());
     Ok(Administrator {
-        signed_in: SignedIn { session_id: opened, account_id },
+        signed_in: SignedIn { session_id: opened, account_id, access },
         username: account.username,
         csrf: digest[..32].to_owned(),
     })
@@ -435,7 +479,10 @@ async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<Posted<Nothing>>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, Failure> {
-    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    // A viewer signs out too: it ends their own session, no change to the tenant.
+    let tenant = usable_tenant(&state, &name).await?;
+    let sent = form.ok().and_then(|Form(posted)| posted.csrf);
+    let admin = posting_administrator(&state, &tenant, &headers, sent.as_deref()).await?;
     let now = state.clock.now();
     state.db.end_session(&tenant.id, &admin.signed_in.session_id, now).await.map_err(by(&tenant, &admin))?;
     let mut response = page(StatusCode::OK, pages::signed_out(&STYLESHEET_PATH, &tenant));

@@ -2,13 +2,15 @@
 //! tenant, [`CLIENT_ID`], that no row stores: the authorization endpoint resolves it
 //! ([`client_for_authorization`]) with one redirect URI, the console's callback on the
 //! service's public URL, and PKCE required as for any public client. It asks for the
-//! built-in `admin` scope, so the tenant's hosted login steps the person up to the
-//! administrator score and checks the `admin` permission. Its codes are redeemed only here
+//! built-in `admin:read` scope, so the tenant's hosted login steps the person up to the
+//! administrator score and checks the `admin:read` permission, which `admin` includes: an
+//! administrator and a viewer sign in the same way, and the session's permissions decide,
+//! on every request, whether it may change anything. Its codes are redeemed only here
 //! ([`sign_in`]), for no token: the console keeps the login session the code names and checks
 //! it on every request as the admin API checks an administrator's session.
 
 use crate::AppState;
-use crate::ops::administrators::administrator_session_by_id;
+use crate::ops::administrators::{Access, administrator_session_by_id};
 use crate::ops::codes::{self, CodeError, Presented};
 use crate::storage::StorageError;
 use crate::tenancy::{Client, ResourceState, Tenant};
@@ -18,7 +20,7 @@ use crate::web::{ApiError, Problem};
 pub const CLIENT_ID: &str = "keyhaven-console";
 
 /// The scopes the console asks for.
-pub const SCOPES: &str = "openid admin";
+pub const SCOPES: &str = "openid admin:read";
 
 /// Where the tenant's hosted login returns to the console with a code.
 pub fn callback_url(state: &AppState, tenant_name: &str) -> String {
@@ -62,6 +64,8 @@ pub async fn client_for_authorization(
 pub struct SignedIn {
     pub session_id: String,
     pub account_id: String,
+    /// An administrator's, or a viewer's (read only).
+    pub access: Access,
 }
 
 /// Redeems a console code with its PKCE verifier: checked as the token endpoint checks
@@ -78,6 +82,6 @@ pub async fn sign_in(state: &AppState, tenant: &Tenant, code: &str, verifier: &s
     if !state.db.spend_code(&tenant.id, &digest, &code.grant.family_id, now).await? {
         return Err(ApiError::new(Problem::Unauthenticated, "the sign-in failed: the code has been used already"));
     }
-    let account_id = administrator_session_by_id(state, tenant, &code.grant.session_id, now).await?;
-    Ok(SignedIn { session_id: code.grant.session_id, account_id })
+    let (account_id, access) = administrator_session_by_id(state, tenant, &code.grant.session_id, now).await?;
+    Ok(SignedIn { session_id: code.grant.session_id, account_id, access })
 }

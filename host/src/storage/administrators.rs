@@ -11,8 +11,7 @@ use super::grants::{Holder, revoke_refresh_tokens_in};
 use super::{Db, Result};
 use crate::tenancy::{Account, Factor};
 
-/// The permission that makes an account one of its tenant's administrators.
-pub const ADMIN_PERMISSION: &str = "admin";
+pub use crate::tenancy::controls::{ADMIN_PERMISSION, VIEWER_PERMISSION};
 
 /// A new tenant's first administrator: a PENDING account holding the `admin` permission,
 /// and the digest of its one-time invite.

@@ -16,7 +16,7 @@ pub struct AuditEntry {
     pub time: i64,
     /// The personal access token's id, or `anonymous` when none was accepted.
     pub actor: String,
-    /// `operator`, `tenant-admin` or `anonymous`.
+    /// `operator`, `tenant-admin`, `tenant-viewer` or `anonymous`.
     pub role: String,
     /// Method and route, e.g. `PATCH /admin/v1/tenants/{tenant}`.
     pub action: String,

@@ -35,7 +35,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{EventToWrite, FactorCounter, NewOtpCode, SessionRow};
-pub use administrators::{ADMIN_PERMISSION, FirstAdministrator, InviteRow};
+pub use administrators::{ADMIN_PERMISSION, FirstAdministrator, InviteRow, VIEWER_PERMISSION};
 pub use audit::{AuditEntry, MonthlyUsage, on_behalf as audit_on_behalf};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
 pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};

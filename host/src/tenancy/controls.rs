@@ -22,6 +22,14 @@ pub struct Scope {
     pub builtin: bool,
 }
 
+/// The permission (and built-in scope) that makes an account one of its tenant's
+/// administrators.
+pub const ADMIN_PERMISSION: &str = "admin";
+
+/// The permission (and built-in scope) of a read-only administrator, a viewer: it sees what
+/// an administrator sees and changes nothing. `admin` includes it.
+pub const VIEWER_PERMISSION: &str = "admin:read";
+
 /// The session score the built-in `admin` scope needs: what an administrator's session
 /// must reach to use the admin API.
 pub const ADMIN_REQUIRED_SCORE: i64 = 5;
@@ -39,8 +47,16 @@ pub fn builtin_scopes() -> Vec<Scope> {
     vec![
         scope("openid", "OpenID Connect sign-in", 2, false),
         scope("account", "Account access", 2, false),
-        scope("admin", "Administrator access", ADMIN_REQUIRED_SCORE, true),
+        scope(ADMIN_PERMISSION, "Administrator access", ADMIN_REQUIRED_SCORE, true),
+        scope(VIEWER_PERMISSION, "Read-only administrator access", ADMIN_REQUIRED_SCORE, true),
     ]
+}
+
+/// Whether `permissions` hold `permission`: by name, or `admin:read` through `admin`
+/// (an administrator may do all a viewer may).
+pub fn holds_permission(permissions: &[String], permission: &str) -> bool {
+    permissions.iter().any(|p| p == permission)
+        || (permission == VIEWER_PERMISSION && permissions.iter().any(|p| p == ADMIN_PERMISSION))
 }
 
 /// What a session's score allows of a catalogue.
@@ -60,7 +76,7 @@ pub struct ScopeAccess {
 pub fn scopes_for_score(catalogue: &[Scope], score: i64, permissions: &[String]) -> ScopeAccess {
     let mut access = ScopeAccess::default();
     for scope in catalogue {
-        if scope.permission_required && !permissions.contains(&scope.value) {
+        if scope.permission_required && !holds_permission(permissions, &scope.value) {
             access.needs_permission.push(scope.value.clone());
         } else if scope.required_score <= score {
             access.allowed.push(scope.value.clone());
@@ -227,13 +243,17 @@ mod tests {
         let access = scopes_for_score(&catalogue, 2, &[]);
         assert_eq!(access.allowed, ["openid", "account"]);
         assert_eq!(access.step_up, [("pay".to_owned(), 5)]);
-        assert_eq!(access.needs_permission, ["admin"], "however strong the session");
+        assert_eq!(access.needs_permission, ["admin", "admin:read"], "however strong the session");
         assert_eq!(scopes_for_score(&catalogue, 5, &[]).allowed, ["openid", "account", "pay"]);
         assert!(scopes_for_score(&catalogue, 0, &[]).allowed.is_empty());
         // With the permission, the scope is a matter of score like any other.
         let admin = ["admin".to_owned()];
-        assert_eq!(scopes_for_score(&catalogue, 2, &admin).step_up, [("admin".to_owned(), 5), ("pay".to_owned(), 5)]);
-        assert_eq!(scopes_for_score(&catalogue, 5, &admin).allowed, ["openid", "account", "admin", "pay"]);
+        let step_up = |scope: &str| (scope.to_owned(), 5);
+        assert_eq!(scopes_for_score(&catalogue, 2, &admin).step_up, [step_up("admin"), step_up("admin:read"), step_up("pay")]);
+        assert_eq!(scopes_for_score(&catalogue, 5, &admin).allowed, ["openid", "account", "admin", "admin:read", "pay"]);
+        // A viewer may read, not administer.
+        let viewer = scopes_for_score(&catalogue, 5, &["admin:read".to_owned()]);
+        assert_eq!((viewer.allowed, viewer.needs_permission), (vec!["openid".to_owned(), "account".into(), "admin:read".into(), "pay".into()], vec!["admin".to_owned()]));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! account's details and factors, disable or enable, delete after a confirmation) and its
 //! machine clients (create, the secret shown once, disable or enable).
 
-use maud::{Markup, html};
+use maud::html;
 
-use super::{Signed, explain, layout, refusal, state, states_legend, time};
-use crate::tenancy::{Account, Client, Factor, ResourceState, Tenant};
+use super::{Signed, button_form, distinct_states, explain, layout, refusal, state, state_control, states_legend, time};
+use crate::tenancy::{Account, Client, Factor, Tenant};
 
 /// What the accounts list shows besides the accounts.
 #[derive(Debug)]
@@ -16,16 +16,6 @@ pub struct AccountsPage<'a> {
     pub next: Option<&'a str>,
     /// Why the last form was refused.
     pub message: Option<&'a str>,
-}
-
-fn distinct_states<'a>(states: impl Iterator<Item = &'a ResourceState>) -> Vec<ResourceState> {
-    let mut shown: Vec<ResourceState> = Vec::new();
-    for each in states {
-        if !shown.contains(each) {
-            shown.push(*each);
-        }
-    }
-    shown
 }
 
 /// The tenant's accounts, in username order, with the search and create forms.
@@ -78,15 +68,17 @@ pub fn accounts(
         }
         h2 { "Create an account" }
         (refusal(page.message))
-        form id="create-account" method="post" action=(base) {
-            input type="hidden" name="csrf" value=(signed.csrf);
-            div.field { label for="account-username" { "Username" } input id="account-username" name="username" required maxlength="100" autocomplete="off"; }
-            div.field { label for="account-email" { "E-mail (optional)" } input id="account-email" name="email" type="email" autocomplete="off"; }
-            div.field {
-                label for="account-password" { "Password (optional, 15 to 100 characters)" }
-                input id="account-password" name="password" type="password" minlength="15" maxlength="100" autocomplete="new-password";
+        @if signed.can_write {
+            form id="create-account" method="post" action=(base) {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field { label for="account-username" { "Username" } input id="account-username" name="username" required maxlength="100" autocomplete="off"; }
+                div.field { label for="account-email" { "E-mail (optional)" } input id="account-email" name="email" type="email" autocomplete="off"; }
+                div.field {
+                    label for="account-password" { "Password (optional, 15 to 100 characters)" }
+                    input id="account-password" name="password" type="password" minlength="15" maxlength="100" autocomplete="new-password";
+                }
+                button type="submit" { "Create account" }
             }
-            button type="submit" { "Create account" }
         }
     };
     layout("Accounts", stylesheet, Some(tenant), Some(signed), body).into_string()
@@ -96,33 +88,6 @@ fn urlencoded(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// A form that posts one button: its id, its action, the button's words and any fields.
-fn button_form(
-    id: &str,
-    action: &str,
-    signed: &Signed<'_>,
-    words: &str,
-    danger: bool,
-    fields: &[(&str, &str)],
-) -> Markup {
-    html! {
-        form id=(id) method="post" action=(action) {
-            input type="hidden" name="csrf" value=(signed.csrf);
-            @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
-            @if danger { button.danger type="submit" { (words) } } @else { button.quiet type="submit" { (words) } }
-        }
-    }
-}
-
-/// The enable/disable control of a resource in `current` state (none while it is pending
-/// or locked: those are not an administrator's to change).
-fn state_control(id: &str, action: &str, signed: &Signed<'_>, current: ResourceState) -> Markup {
-    match current {
-        ResourceState::Enabled => button_form(id, action, signed, "Disable", false, &[("state", "DISABLED")]),
-        ResourceState::Disabled => button_form(id, action, signed, "Enable", false, &[("state", "ENABLED")]),
-        ResourceState::Pending | ResourceState::Locked => html! {},
-    }
-}
 
 /// One account: its details, its factors and what may be done with it.
 pub fn account(
@@ -151,15 +116,19 @@ pub fn account(
         }
         div.actions {
             (state_control("account-state", &format!("{base}/state"), signed, account.state))
-            a.button href={ (base) "/delete" } { "Delete…" }
+            @if signed.can_write {
+                a.button href={ (base) "/delete" } { "Delete…" }
+            }
         }
         h2 { "Contact and attributes" }
-        form id="edit-account" method="post" action=(base) {
-            input type="hidden" name="csrf" value=(signed.csrf);
-            div.field { label for="edit-email" { "E-mail (empty: none)" } input id="edit-email" name="email" type="email" value=(account.email.as_deref().unwrap_or("")) autocomplete="off"; }
-            div.field { label for="edit-phone" { "Phone, E.164 (empty: none)" } input id="edit-phone" name="phone" type="tel" value=(account.phone.as_deref().unwrap_or("")) autocomplete="off"; }
-            div.field { label for="edit-attributes" { "Attributes (a JSON object)" } textarea id="edit-attributes" name="attributes" { (attributes) } }
-            button type="submit" { "Save" }
+        @if signed.can_write {
+            form id="edit-account" method="post" action=(base) {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field { label for="edit-email" { "E-mail (empty: none)" } input id="edit-email" name="email" type="email" value=(account.email.as_deref().unwrap_or("")) autocomplete="off"; }
+                div.field { label for="edit-phone" { "Phone, E.164 (empty: none)" } input id="edit-phone" name="phone" type="tel" value=(account.phone.as_deref().unwrap_or("")) autocomplete="off"; }
+                div.field { label for="edit-attributes" { "Attributes (a JSON object)" } textarea id="edit-attributes" name="attributes" { (attributes) } }
+                button type="submit" { "Save" }
+            }
         }
         h2 { "Factors" }
         @if factors.is_empty() {
@@ -271,24 +240,26 @@ pub fn clients(
         }
         h2 { "Register a client" }
         (refusal(page.message))
-        form id="create-client" method="post" action=(base) {
-            input type="hidden" name="csrf" value=(signed.csrf);
-            div.field { label for="client-name" { "Name" } input id="client-name" name="name" required maxlength="200" autocomplete="off"; }
-            div.field {
-                label for="client-scopes" { "Scopes (separated by spaces, optional)" }
-                input id="client-scopes" name="scopes" autocomplete="off";
-            }
-            div.field {
-                label for="client-redirects" { "Redirect URIs (one per line, optional)" }
-                textarea id="client-redirects" name="redirect_uris" {}
-            }
-            div.field {
-                label.check for="client-public" {
-                    input id="client-public" name="public" type="checkbox" value="on";
-                    "Public (a browser or native app: no secret, PKCE required)"
+        @if signed.can_write {
+            form id="create-client" method="post" action=(base) {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field { label for="client-name" { "Name" } input id="client-name" name="name" required maxlength="200" autocomplete="off"; }
+                div.field {
+                    label for="client-scopes" { "Scopes (separated by spaces, optional)" }
+                    input id="client-scopes" name="scopes" autocomplete="off";
                 }
+                div.field {
+                    label for="client-redirects" { "Redirect URIs (one per line, optional)" }
+                    textarea id="client-redirects" name="redirect_uris" {}
+                }
+                div.field {
+                    label.check for="client-public" {
+                        input id="client-public" name="public" type="checkbox" value="on";
+                        "Public (a browser or native app: no secret, PKCE required)"
+                    }
+                }
+                button type="submit" { "Register client" }
             }
-            button type="submit" { "Register client" }
         }
     };
     layout("Clients", stylesheet, Some(tenant), Some(signed), body).into_string()

@@ -39,21 +39,23 @@ pub fn apis(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, tokens: &[Pa
         @if let Some(message) = page.message {
             p.notice role="alert" { (message) }
         }
-        form id="create-token" method="post" action=(action) {
-            input type="hidden" name="csrf" value=(signed.csrf);
-            div.field { label for="token-name" { "Name" } input id="token-name" name="name" required maxlength="200"; }
-            div.field {
-                label for="token-role" { "Role" }
-                select id="token-role" name="role" {
-                    option value="tenant-admin" { "Administrator" }
-                    option value="tenant-viewer" { "Viewer (read only)" }
+        @if signed.can_write {
+            form id="create-token" method="post" action=(action) {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field { label for="token-name" { "Name" } input id="token-name" name="name" required maxlength="200"; }
+                div.field {
+                    label for="token-role" { "Role" }
+                    select id="token-role" name="role" {
+                        option value="tenant-admin" { "Administrator" }
+                        option value="tenant-viewer" { "Viewer (read only)" }
+                    }
                 }
+                div.field {
+                    label for="token-days" { "Expires after (days, optional)" }
+                    input id="token-days" name="expires_in_days" type="number" min="1" max="366";
+                }
+                button type="submit" { "Create token" }
             }
-            div.field {
-                label for="token-days" { "Expires after (days, optional)" }
-                input id="token-days" name="expires_in_days" type="number" min="1" max="366";
-            }
-            button type="submit" { "Create token" }
         }
         @if tokens.is_empty() {
             p.muted { "No tokens." }
@@ -76,9 +78,11 @@ pub fn apis(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, tokens: &[Pa
                                 td { (time(pat.created_at)) }
                                 td { @if let Some(at) = pat.expires_at { (time(at)) } @else { "never" } }
                                 td {
-                                    form id={ "revoke-" (pat.id) } method="post" action={ (action) "/" (pat.id) "/revoke" } {
-                                        input type="hidden" name="csrf" value=(signed.csrf);
-                                        button.quiet type="submit" aria-label={ "Revoke " (pat.name) } { "Revoke" }
+                                    @if signed.can_write {
+                                        form id={ "revoke-" (pat.id) } method="post" action={ (action) "/" (pat.id) "/revoke" } {
+                                            input type="hidden" name="csrf" value=(signed.csrf);
+                                            button.quiet type="submit" aria-label={ "Revoke " (pat.name) } { "Revoke" }
+                                        }
                                     }
                                 }
                             }

@@ -10,10 +10,12 @@ use crate::tenancy::{ResourceState, Tenant};
 mod accounts;
 mod apis;
 mod dashboard;
+mod extensions;
 
 pub use accounts::{AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
 pub use apis::{ApisPage, apis};
 pub use dashboard::dashboard;
+pub use extensions::{ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version};
 
 /// What the layout shows of the signed-in administrator.
 #[derive(Debug)]
@@ -21,15 +23,32 @@ pub struct Signed<'a> {
     pub username: &'a str,
     /// The anti-forgery token every form posts.
     pub csrf: &'a str,
+    /// An administrator's console; a viewer's (`admin:read`) shows no control that
+    /// changes anything.
+    pub can_write: bool,
 }
 
 fn layout(title: &str, stylesheet: &str, tenant: Option<&Tenant>, signed: Option<&Signed<'_>>, body: Markup) -> Markup {
+    refreshing_layout(title, stylesheet, tenant, signed, None, body)
+}
+
+/// The layout of a page that reloads itself every `refresh` seconds (a build in progress),
+/// with no script: a `refresh` meta element.
+fn refreshing_layout(
+    title: &str,
+    stylesheet: &str,
+    tenant: Option<&Tenant>,
+    signed: Option<&Signed<'_>>,
+    refresh: Option<u32>,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
                 title { (title) " · Keyhaven console" }
                 // No favicon to fetch (a browser would ask for /favicon.ico otherwise).
                 link rel="icon" href="data:,";
@@ -59,10 +78,18 @@ fn layout(title: &str, stylesheet: &str, tenant: Option<&Tenant>, signed: Option
                         a href={ "/console/" (tenant.name) "/" } { "Dashboard" }
                         a href={ "/console/" (tenant.name) "/accounts" } { "Accounts" }
                         a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
+                        a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
                         a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
                     }
                 }
-                main { (body) }
+                main {
+                    @if signed.is_some_and(|signed| !signed.can_write) {
+                        p.readonly role="note" {
+                            "You are signed in as a viewer: you see what an administrator sees, and change nothing."
+                        }
+                    }
+                    (body)
+                }
             }
         }
     }
@@ -92,6 +119,17 @@ fn explain(state: ResourceState) -> &'static str {
     }
 }
 
+/// The states among `states`, each once, in the order first seen.
+fn distinct_states<'a>(states: impl Iterator<Item = &'a ResourceState>) -> Vec<ResourceState> {
+    let mut shown: Vec<ResourceState> = Vec::new();
+    for each in states {
+        if !shown.contains(each) {
+            shown.push(*each);
+        }
+    }
+    shown
+}
+
 /// The states, explained: shown under lists of resources.
 fn states_legend(shown: &[ResourceState]) -> Markup {
     html! {
@@ -102,6 +140,37 @@ fn states_legend(shown: &[ResourceState]) -> Markup {
                 }
             }
         }
+    }
+}
+
+/// A form that posts one button (none for a viewer): its id, its action, the button's words and any fields.
+fn button_form(
+    id: &str,
+    action: &str,
+    signed: &Signed<'_>,
+    words: &str,
+    danger: bool,
+    fields: &[(&str, &str)],
+) -> Markup {
+    if !signed.can_write {
+        return html! {};
+    }
+    html! {
+        form id=(id) method="post" action=(action) {
+            input type="hidden" name="csrf" value=(signed.csrf);
+            @for (name, value) in fields { input type="hidden" name=(name) value=(value); }
+            @if danger { button.danger type="submit" { (words) } } @else { button.quiet type="submit" { (words) } }
+        }
+    }
+}
+
+/// The enable/disable control of a resource in `current` state (none while it is pending
+/// or locked: those are not an administrator's to change).
+fn state_control(id: &str, action: &str, signed: &Signed<'_>, current: ResourceState) -> Markup {
+    match current {
+        ResourceState::Enabled => button_form(id, action, signed, "Disable", false, &[("state", "DISABLED")]),
+        ResourceState::Disabled => button_form(id, action, signed, "Enable", false, &[("state", "ENABLED")]),
+        ResourceState::Pending | ResourceState::Locked => html! {},
     }
 }
 
