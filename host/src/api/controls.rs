@@ -72,7 +72,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<LegalDocument>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    super::tenants::check_label(&body.label)?;
+    crate::ops::tenants::check_label(&body.label)?;
     check_version(&body.url, &body.text)?;
     let now = state.clock.now();
     let doc = LegalDocument {
@@ -238,7 +238,7 @@ pub async fn create_scope(
     if !is_scope_token(&body.value) || body.value.len() > 200 {
         return Err(invalid(format!("{:?} is not a scope (RFC 6749 §3.3 scope-token, at most 200 bytes)", body.value)));
     }
-    super::tenants::check_label(&body.label)?;
+    crate::ops::tenants::check_label(&body.label)?;
     if !(0..=20).contains(&body.required_score) {
         return Err(invalid("required_score must be 0 to 20"));
     }

@@ -29,7 +29,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
 
 /// A rule's label is 1 to 200 characters; its scopes, 1 to 100, each in the catalogue.
 async fn check(state: &AppState, tenant: &Tenant, label: &str, scopes: &[String]) -> Result<(), ApiError> {
-    super::tenants::check_label(label)?;
+    crate::ops::tenants::check_label(label)?;
     if scopes.is_empty() || scopes.len() > MAX_SCOPES {
         return Err(invalid(format!("a rule grants 1 to {MAX_SCOPES} scopes")));
     }

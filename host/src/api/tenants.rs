@@ -13,19 +13,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::events::changes;
-use crate::events::outbox::NewEvent;
-use crate::extensions::events::EventResult;
-use crate::ops::tenants::{Administrator, NewTenant, create_tenant, settings};
+use crate::ops::tenants::{Administrator, ChangeTenant, NewTenant, change_tenant, check_label, create_tenant};
 use crate::tenancy::{ResourceState, Role, Tenant, TenantName, check_colour, check_tags};
 use crate::web::{ApiError, Problem};
-
-const MAX_LABEL: usize = 200;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -73,14 +68,6 @@ fn view(state: &AppState, tenant: Tenant) -> TenantView {
 
 fn invalid(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(Problem::InvalidRequest, e.to_string())
-}
-
-/// A label (of a tenant, a rule, a scope, a legal document): 1 to 200 characters.
-pub(super) fn check_label(label: &str) -> Result<(), ApiError> {
-    match label.trim().is_empty() || label.chars().count() > MAX_LABEL {
-        true => Err(invalid(format!("label must be 1 to {MAX_LABEL} characters"))),
-        false => Ok(()),
-    }
 }
 
 #[utoipa::path(
@@ -164,33 +151,6 @@ pub async fn get(
     Ok(Json(view(&state, tenant)))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeTenant {
-    label: Option<String>,
-    colour: Option<String>,
-    /// Replaces the tags.
-    tags: Option<BTreeMap<String, String>>,
-    /// Settings to change; a field set to `null` returns to its default.
-    settings: Option<Map<String, Value>>,
-    /// `ENABLED`, `DISABLED` or `LOCKED`; operators only.
-    state: Option<ResourceState>,
-    /// Make this the default tenant; operators only.
-    default: Option<bool>,
-}
-
-/// The fields of a tenant an update may change, as events show them.
-fn changeable(tenant: &Tenant) -> Map<String, Value> {
-    let mut fields = Map::new();
-    fields.insert("label".into(), json!(tenant.label));
-    fields.insert("colour".into(), json!(tenant.colour));
-    fields.insert("tags".into(), json!(tenant.tags));
-    fields.insert("settings".into(), Value::Object(tenant.settings_changed.clone()));
-    fields.insert("state".into(), json!(tenant.state));
-    fields.insert("default".into(), json!(tenant.default));
-    fields
-}
-
 /// Changes a tenant. Its administrators may change label, colour, tags and settings;
 /// state and the default flag are the operator's (so a tenant's own administrators can
 /// neither lift a LOCKED tenant nor lock themselves out). The change and its event
@@ -211,76 +171,6 @@ pub async fn change(
 ) -> Result<Json<TenantView>, ApiError> {
     let before = caller.tenant(&state, &name).await?;
     let Json(body) = body?;
-    if (body.state.is_some() || body.default.is_some()) && caller.role != Role::Operator {
-        return Err(ApiError::new(
-            Problem::Forbidden,
-            "only a platform operator may change a tenant's state or default",
-        ));
-    }
-    let mut tenant = before.clone();
-    if let Some(label) = body.label {
-        check_label(&label)?;
-        tenant.label = label;
-    }
-    if let Some(colour) = body.colour {
-        tenant.colour = check_colour(&colour).map_err(invalid)?;
-    }
-    if let Some(tags) = body.tags {
-        check_tags(&tags).map_err(invalid)?;
-        tenant.tags = tags;
-    }
-    if let Some(changes) = body.settings {
-        for (field, value) in changes {
-            match value {
-                Value::Null => tenant.settings_changed.remove(&field),
-                value => tenant.settings_changed.insert(field, value),
-            };
-        }
-        tenant.settings = settings(&tenant.settings_changed)?;
-    }
-    if let Some(new_state) = body.state {
-        if new_state == ResourceState::Pending {
-            return Err(invalid("state must be ENABLED, DISABLED or LOCKED"));
-        }
-        tenant.state = new_state;
-    }
-    if let Some(default) = body.default {
-        tenant.default = default;
-    }
-    let (old, new) = (changeable(&before), changeable(&tenant));
-    if old == new {
-        return Ok(Json(view(&state, before)));
-    }
-    tenant.updated_at = state.clock.now();
-    let state_changed = before.state != tenant.state;
-    let updated = NewEvent {
-        category: "resource-change",
-        action: if state_changed { "tenant.state_changed" } else { "tenant.updated" },
-        origin: "admin-api",
-        result: EventResult::Success,
-        reason: None,
-        account_id: None,
-        detail: changes(&old, &new),
-    };
-    let event = state.extensions.prepare_event(&tenant, updated, false).await?;
-    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    if !state.db.update_tenant(&tenant, event).await? {
-        return Err(ApiError::not_found("tenant"));
-    }
-    // Nothing to invalidate: tenants (with their parent's state) are read afresh by every
-    // request, so the change and its cascade apply at once on every node.
-    if state_changed {
-        tracing::info!(tenant = %tenant.id, from = %before.state, to = %tenant.state, "tenant state changed");
-    }
-    let tenant = state.db.tenant_by_id(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    // A new signing algorithm takes effect at once: the key rotates to one of that kind
-    // (the previous key stays published until its tokens expire).
-    if tenant.settings.signing_algorithm != before.settings.signing_algorithm {
-        // The change is committed: should the rotation fail, maintenance finishes it (a key
-        // not of the tenant's algorithm is due), so the answer is still the changed tenant.
-        if let Err(e) = state.rotate_signing_key(&tenant, "admin-api", "algorithm-changed").await {
-            tracing::warn!(tenant = %tenant.id, "the algorithm changed but the key did not rotate yet: {e}");
-        }
-    }
+    let tenant = change_tenant(&state, &before, body, "admin-api", caller.role == Role::Operator).await?;
     Ok(Json(view(&state, tenant)))
 }

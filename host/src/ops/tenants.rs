@@ -1,11 +1,12 @@
 //! Tenant operations below HTTP: creating a tenant with everything it starts with — its
 //! signing key, its first administrator (an account, PENDING, with a one-time invite), a
-//! token for automation, and its `tenant.created` event, in one transaction — and the
-//! settings a tenant's changed values put in force.
+//! token for automation, and its `tenant.created` event, in one transaction — the settings a
+//! tenant's changed values put in force, and a change of a tenant (label, colour, tags,
+//! settings; state and default for the operator) with its event.
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -16,11 +17,133 @@ use crate::jwt::keys;
 use crate::secrets;
 use crate::storage::{FirstAdministrator, PatRow};
 use crate::tenancy::account::INVITE_SECONDS;
-use crate::tenancy::{Account, ResourceState, Role, Tenant, TenantName, TenantSettings};
+use crate::tenancy::{Account, ResourceState, Role, Tenant, TenantName, TenantSettings, check_colour, check_tags};
 use crate::web::{ApiError, Problem};
+
+const MAX_LABEL: usize = 200;
 
 fn invalid(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(Problem::InvalidRequest, e.to_string())
+}
+
+/// A label (of a tenant, a rule, a scope, a legal document): 1 to 200 characters.
+pub fn check_label(label: &str) -> Result<(), ApiError> {
+    match label.trim().is_empty() || label.chars().count() > MAX_LABEL {
+        true => Err(invalid(format!("label must be 1 to {MAX_LABEL} characters"))),
+        false => Ok(()),
+    }
+}
+
+/// A change to a tenant; absent fields stay as they are.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeTenant {
+    pub label: Option<String>,
+    pub colour: Option<String>,
+    /// Replaces the tags.
+    pub tags: Option<BTreeMap<String, String>>,
+    /// Settings to change; a field set to `null` returns to its default.
+    pub settings: Option<Map<String, Value>>,
+    /// `ENABLED`, `DISABLED` or `LOCKED`; operators only.
+    pub state: Option<ResourceState>,
+    /// Make this the default tenant; operators only.
+    pub default: Option<bool>,
+}
+
+/// The fields of a tenant an update may change, as events show them.
+fn changeable(tenant: &Tenant) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("label".into(), json!(tenant.label));
+    fields.insert("colour".into(), json!(tenant.colour));
+    fields.insert("tags".into(), json!(tenant.tags));
+    fields.insert("settings".into(), Value::Object(tenant.settings_changed.clone()));
+    fields.insert("state".into(), json!(tenant.state));
+    fields.insert("default".into(), json!(tenant.default));
+    fields
+}
+
+/// Changes `before` as `change` says, by an operator or not, with `origin` as its event's.
+/// Its administrators may change label, colour, tags and settings; state and the default
+/// flag are the operator's (so a tenant's own administrators can neither lift a LOCKED
+/// tenant nor lock themselves out). Every field is checked before anything is written; the
+/// change and its event (`tenant.updated`, or `tenant.state_changed`) are one transaction.
+/// A new signing algorithm rotates the key at once. Returns the tenant as it is now.
+pub async fn change_tenant(
+    state: &AppState,
+    before: &Tenant,
+    change: ChangeTenant,
+    origin: &'static str,
+    operator: bool,
+) -> Result<Tenant, ApiError> {
+    if (change.state.is_some() || change.default.is_some()) && !operator {
+        return Err(ApiError::new(Problem::Forbidden, "only a platform operator may change a tenant's state or default"));
+    }
+    let mut tenant = before.clone();
+    if let Some(label) = change.label {
+        check_label(&label)?;
+        tenant.label = label;
+    }
+    if let Some(colour) = change.colour {
+        tenant.colour = check_colour(&colour).map_err(invalid)?;
+    }
+    if let Some(tags) = change.tags {
+        check_tags(&tags).map_err(invalid)?;
+        tenant.tags = tags;
+    }
+    if let Some(changes) = change.settings {
+        for (field, value) in changes {
+            match value {
+                Value::Null => tenant.settings_changed.remove(&field),
+                value => tenant.settings_changed.insert(field, value),
+            };
+        }
+        tenant.settings = settings(&tenant.settings_changed)?;
+    }
+    if let Some(new_state) = change.state {
+        if new_state == ResourceState::Pending {
+            return Err(invalid("state must be ENABLED, DISABLED or LOCKED"));
+        }
+        tenant.state = new_state;
+    }
+    if let Some(default) = change.default {
+        tenant.default = default;
+    }
+    let (old, new) = (changeable(before), changeable(&tenant));
+    if old == new {
+        return Ok(before.clone());
+    }
+    tenant.updated_at = state.clock.now();
+    let state_changed = before.state != tenant.state;
+    let updated = NewEvent {
+        category: "resource-change",
+        action: if state_changed { "tenant.state_changed" } else { "tenant.updated" },
+        origin,
+        result: EventResult::Success,
+        reason: None,
+        account_id: None,
+        detail: crate::events::changes(&old, &new),
+    };
+    let event = state.extensions.prepare_event(&tenant, updated, false).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    if !state.db.update_tenant(&tenant, event).await? {
+        return Err(ApiError::not_found("tenant"));
+    }
+    // Nothing to invalidate: tenants (with their parent's state) are read afresh by every
+    // request, so the change and its cascade apply at once on every node.
+    if state_changed {
+        tracing::info!(tenant = %tenant.id, from = %before.state, to = %tenant.state, "tenant state changed");
+    }
+    let tenant = state.db.tenant_by_id(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    // A new signing algorithm takes effect at once: the key rotates to one of that kind
+    // (the previous key stays published until its tokens expire).
+    if tenant.settings.signing_algorithm != before.settings.signing_algorithm {
+        // The change is committed: should the rotation fail, maintenance finishes it (a key
+        // not of the tenant's algorithm is due), so the answer is still the changed tenant.
+        if let Err(e) = state.rotate_signing_key(&tenant, origin, "algorithm-changed").await {
+            tracing::warn!(tenant = %tenant.id, "the algorithm changed but the key did not rotate yet: {e}");
+        }
+    }
+    Ok(tenant)
 }
 
 /// A new tenant's first administrator: the account, and the invite with which its owner
