@@ -302,7 +302,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "signed-out", "viewer"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "settings", "signed-out", "viewer"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -725,6 +725,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/extensions"), ">claims</a>"),
         (format!("{base}/extensions/claims"), "<strong>Active</strong>"),
         (format!("{base}/tokens"), "Personal access tokens"),
+        (format!("{base}/settings"), "Signing keys"),
     ] {
         let page = browser.get(&path).await.unwrap();
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
@@ -747,6 +748,8 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/extensions/claims/state"), vec![("state", "DISABLED")]),
         (format!("{base}/extensions/claims/test"), vec![("deployment_id", deployment.as_str()), ("hook", "token-issuance"), ("input", "{}")]),
         (format!("{base}/tokens"), vec![("name", "mine"), ("role", "tenant-admin")]),
+        (format!("{base}/settings"), vec![("label", "Taken over")]),
+        (format!("{base}/settings/rotate-key"), vec![]),
     ] {
         let mut form = form;
         form.push(("csrf", csrf.as_str()));
@@ -772,9 +775,77 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
     assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK, "the secret was not rotated");
     let audit = server.get(&tenant.admin_token, &admin_path("/audit?limit=1000")).await.unwrap();
     let refused: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["role"] == "tenant-viewer" && e["status"] == 403).collect();
-    assert_eq!(refused.len(), 8, "each refused post is audited as the viewer's: {audit}");
+    assert_eq!(refused.len(), 10, "each refused post is audited as the viewer's: {audit}");
+    let after = server.get(&tenant.admin_token, &admin_path("")).await.unwrap();
+    assert_ne!(after["label"], "Taken over");
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/keys")).await.unwrap().as_array().unwrap().len(), 1, "no rotation");
 
     // A viewer signs out like anyone.
     let signed_out = browser.submit(&page, "signout", &[]).await.unwrap();
     assert!(signed_out.html.contains("You are signed out"), "{}", signed_out.html);
+}}
+
+db_test! {
+async fn an_administrator_changes_the_tenants_settings_and_rotates_its_key_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-settings").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+    let page = browser.get(&format!("{base}/settings")).await.unwrap();
+    assert!(page.has_form("tenant-settings") && page.has_form("rotate-key"), "{}", page.html);
+    assert!(page.html.contains("value=\"30\"") && page.html.contains(">ES256<"), "the defaults in force: {}", page.html);
+
+    // (A browser sends every field; this one types them.)
+    let form = |idle: &'static str, account_days: &'static str| {
+        vec![
+            ("label", "Acme Corp"), ("colour", "#AA3300"), ("session_idle_minutes", idle), ("stay_signed_in_days", "14"),
+            ("second_factor_required", "on"), ("account_inactivity_days", account_days), ("tenant_inactivity_days", ""),
+            ("human_access_token_minutes", "60"), ("client_access_token_minutes", "1440"), ("id_token_minutes", "60"),
+            ("refresh_token_idle_days", "30"), ("signing_algorithm", "EdDSA"), ("signing_key_rotation_days", "90"),
+        ]
+    };
+    // A refused value writes nothing, and says why.
+    for (idle, days, why) in [("soon", "", "whole number"), ("45", "500", "400")] {
+        let refused = browser.submit(&page, "tenant-settings", &form(idle, days)).await.unwrap();
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(refused.html.contains(why), "{why}: {}", refused.html);
+    }
+    assert_ne!(server.get(&tenant.admin_token, &admin_path("")).await.unwrap()["label"], "Acme Corp");
+
+    let saved = browser.submit(&page, "tenant-settings", &form("45", "")).await.unwrap();
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.html);
+    let now = server.get(&tenant.admin_token, &admin_path("")).await.unwrap();
+    assert_eq!((now["label"].as_str(), now["colour"].as_str()), (Some("Acme Corp"), Some("#aa3300")), "{now}");
+    assert_eq!(now["settings"]["session_idle_seconds"], 45 * 60, "{now}");
+    assert_eq!(now["settings"]["second_factor_required"], true, "{now}");
+    assert_eq!(now["settings"]["signing_algorithm"], "EdDSA", "{now}");
+    // Only what changed is kept as the tenant's own: the rest follows the defaults.
+    let events = server.get(&tenant.admin_token, &admin_path("/events")).await.unwrap();
+    let updated = events.as_array().unwrap().iter().find(|e| e["action"] == "tenant.updated").unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(updated["origin"], "console", "{updated}");
+    let changed = updated["detail"].to_string();
+    assert!(changed.contains("session_idle_seconds") && !changed.contains("stay_signed_in_seconds"), "{changed}");
+    // The new algorithm rotated the key at once.
+    let keys = server.get(&tenant.admin_token, &admin_path("/keys")).await.unwrap();
+    let signing: Vec<_> = keys.as_array().unwrap().iter().filter(|k| k["state"] == "ENABLED").collect();
+    assert_eq!(signing.len(), 1, "{keys}");
+    assert_eq!(signing[0]["algorithm"], "EdDSA", "{keys}");
+    let theme = server.http.get(server.url(&format!("{base}/theme.css"))).send().await.unwrap().text().await.unwrap();
+    assert!(theme.contains("#aa3300"), "the console takes the colour: {theme}");
+
+    // Saving again unchanged changes nothing; rotating now adds a key.
+    let before = keys.as_array().unwrap().len();
+    let again = browser.submit(&saved, "tenant-settings", &form("45", "")).await.unwrap();
+    assert_eq!(again.status, StatusCode::OK);
+    let rotated = browser.submit(&again, "rotate-key", &[]).await.unwrap();
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.html);
+    let keys = server.get(&tenant.admin_token, &admin_path("/keys")).await.unwrap();
+    assert_eq!(keys.as_array().unwrap().len(), before + 1, "{keys}");
+    let events = server.get(&tenant.admin_token, &admin_path("/events")).await.unwrap();
+    assert_eq!(events.as_array().unwrap().iter().filter(|e| e["action"] == "tenant.updated").count(), 1, "{events}");
+    assert!(events.as_array().unwrap().iter().any(|e| e["action"] == "key.rotated" && e["origin"] == "console"), "{events}");
 }}

@@ -143,6 +143,11 @@ async function main() {
       check(token.startsWith("khp_"), `no token shown: ${token}`);
       await record("apis");
 
+      // Settings: the tenant's settings and its signing keys.
+      await nav.getByRole("link", { name: "Settings" }).click();
+      await page.locator("#tenant-settings").waitFor({ state: "visible" });
+      await record("settings");
+
       // Keyboard: the sign-out button is reachable with Tab and works with Enter.
       let focused = "";
       for (let i = 0; i < 10 && focused !== "Sign out"; i++) {
@@ -162,7 +167,7 @@ async function main() {
       await page.getByRole("link", { name: "Sign in again" }).click();
       await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_CODE"));
       await page.getByText("signed in as a viewer").waitFor({ state: "visible" });
-      for (const screen of ["Accounts", "Clients", "Extensions", "APIs"]) {
+      for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Settings"]) {
         await nav.getByRole("link", { name: screen }).click();
         await page.getByRole("heading", { level: 1 }).first().waitFor({ state: "visible" });
         // (Searching the accounts is a GET form: reading.)

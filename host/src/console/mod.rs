@@ -14,6 +14,7 @@
 mod accounts;
 mod extensions;
 mod pages;
+mod settings;
 mod tokens;
 
 use std::sync::LazyLock;
@@ -86,6 +87,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/extensions/{ext}/secrets/{secret}/delete", post(extensions::delete_secret))
         .route("/console/{tenant}/extensions/{ext}/delete", get(extensions::confirm_delete).post(extensions::delete))
         .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
+        .route("/console/{tenant}/settings", get(settings::settings).post(settings::save_settings))
+        .route("/console/{tenant}/settings/rotate-key", post(settings::rotate_key))
         .route("/console/{tenant}/tokens", get(tokens::tokens).post(tokens::create_token))
         .route("/console/{tenant}/tokens/{id}/revoke", post(tokens::revoke_token))
         .route_layer(axum::middleware::from_fn_with_state(state, audit))
@@ -388,7 +391,7 @@ async fn dashboard(
 async fn theme(State(state): State<AppState>, Path(name): Path<String>) -> Result<Response, Failure> {
     let tenant = usable_tenant(&state, &name).await?;
     // The colour was checked (`#rrggbb`) when it was set.
-    let colour = if tenant.colour.is_empty() { "#1f5fbf" } else { tenant.colour.as_str() };
+    let colour = if tenant.colour.is_empty() { pages::DEFAULT_COLOUR } else { tenant.colour.as_str() };
     let css = format!(":root {{ --brand: {colour}; }}\n");
     Ok(([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response())
 }

@@ -11,10 +11,12 @@ mod accounts;
 mod apis;
 mod dashboard;
 mod extensions;
+mod settings;
 
 pub use accounts::{AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
 pub use apis::{ApisPage, apis};
 pub use dashboard::dashboard;
+pub use settings::{DEFAULT_COLOUR, settings};
 pub use extensions::{ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version};
 
 /// What the layout shows of the signed-in administrator.
@@ -80,6 +82,7 @@ fn refreshing_layout(
                         a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
                         a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
                         a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
+                        a href={ "/console/" (tenant.name) "/settings" } { "Settings" }
                     }
                 }
                 main {
