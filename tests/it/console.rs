@@ -462,6 +462,19 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
     let spa = between(&public.html, "<code id=\"new-client-id\">", "<").to_owned();
     let spa_page = browser.get(&format!("{base}/clients/{spa}")).await.unwrap();
     assert!(!spa_page.has_form("rotate-secret"), "nothing to rotate: {}", spa_page.html);
+    // Its registration is edited with the registration's checks: a bad redirect URI is
+    // refused and changes nothing; good ones replace the old.
+    let typed = [("name", "spa"), ("scopes", "read"), ("redirect_uris", "http://app.example/cb")];
+    let refused = browser.submit(&spa_page, "edit-client", &typed).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    let kept = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/clients/{spa}", tenant.name)).await.unwrap();
+    assert_eq!(kept["redirect_uris"], json!(["https://app.example/cb"]), "{kept}");
+    let typed = [("name", "web app"), ("scopes", "read write"), ("redirect_uris", "https://app.example/cb\nhttps://app.example/cb2")];
+    let edited = browser.submit(&spa_page, "edit-client", &typed).await.unwrap();
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.html);
+    let now = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/clients/{spa}", tenant.name)).await.unwrap();
+    assert_eq!((now["name"].as_str(), &now["scopes"]), (Some("web app"), &json!(["read", "write"])), "{now}");
+    assert_eq!(now["redirect_uris"], json!(["https://app.example/cb", "https://app.example/cb2"]), "{now}");
 
     // A form without the anti-forgery token changes nothing; every post is audited.
     let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());

@@ -318,6 +318,40 @@ pub(super) async fn client_state(
     Ok(acted(response, &tenant, &admin))
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ClientEdit {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    scopes: String,
+    #[serde(default)]
+    redirect_uris: String,
+}
+
+/// Changes a client's name, scopes and redirect URIs (the same checks as at registration);
+/// a refused change writes nothing and shows the page again with why.
+pub(super) async fn edit_client(
+    State(state): State<AppState>,
+    Path((name, client_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<ClientEdit>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    let change = ChangeClient {
+        name: Some(form.name.trim().to_owned()),
+        scopes: Some(words(&form.scopes)),
+        redirect_uris: Some(words(&form.redirect_uris)),
+        ..ChangeClient::default()
+    };
+    let response = match crate::ops::clients::change(&state, &tenant, Changer::CONSOLE, &client_id, change).await {
+        Ok(_) => Redirect::to(&format!("/console/{}/clients/{client_id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => client_refused(&state, &tenant, &admin, &client_id, &e).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
 /// A new current secret for a client, shown once on this answer.
 pub(super) async fn rotate_secret(
     State(state): State<AppState>,

@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{
-    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, administrator, by, check_csrf, check_writer, page, pages,
-    posted, signed_in_page, under, usable_tenant,
+    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, administrator, by, check_csrf, check_writer, page,
+    pages, posted, signed_in_page, under, usable_tenant,
 };
 use crate::AppState;
 use crate::extensions::Hook;
@@ -91,9 +91,8 @@ async fn read_upload(mut multipart: Multipart, limit: usize, form: &mut UploadFo
     let unreadable = |e: axum::extract::multipart::MultipartError| {
         ApiError::new(Problem::InvalidRequest, format!("the upload form could not be read: {e}"))
     };
-    let too_large = || {
-        ApiError::new(Problem::PayloadTooLarge, format!("the upload exceeds this tenant's limit of {limit} bytes"))
-    };
+    let too_large =
+        || ApiError::new(Problem::PayloadTooLarge, format!("the upload exceeds this tenant's limit of {limit} bytes"));
     let mut read = 0usize;
     while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
         let field_name = field.name().unwrap_or_default().to_owned();
@@ -231,8 +230,8 @@ async fn extension_page(
             });
             match (built, hook) {
                 (Some(deployment), Some(hook)) => {
-                    sample = serde_json::to_string_pretty(&ops::sample_input(hook, state.clock.now()))
-                        .unwrap_or_default();
+                    sample =
+                        serde_json::to_string_pretty(&ops::sample_input(hook, state.clock.now())).unwrap_or_default();
                     Some(pages::TestRun { deployment_id: &deployment.id, hook, input: &sample, result: None })
                 }
                 _ => None,

@@ -3,8 +3,10 @@
 //! that imports neither of the others.
 //!
 //! Sign-in goes through the tenant's own hosted login as the built-in client
-//! `keyhaven-console` (authorization code + PKCE, scope `admin`: the hosted pages step the
-//! administrator up; [`crate::ops::console`]). The callback keeps the login session the
+//! `keyhaven-console` (authorization code + PKCE, scope `admin:read`, which `admin`
+//! includes: the hosted pages step the administrator up; [`crate::ops::console`]). A viewer
+//! (`admin:read` only) sees the same pages without their write controls, and every post of
+//! theirs but sign-out is refused. The callback keeps the login session the
 //! code names in a cookie sealed with the node key (`HttpOnly`, `SameSite=Lax`, `Secure` on
 //! https, path `/console/{tenant}`), and every request checks that session again as the
 //! admin API checks an administrator's: ended, no longer an administrator or too weak is
@@ -68,7 +70,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/accounts/{id}/state", post(accounts::account_state))
         .route("/console/{tenant}/accounts/{id}/delete", get(accounts::confirm_delete).post(accounts::delete))
         .route("/console/{tenant}/clients", get(accounts::clients).post(accounts::create_client))
-        .route("/console/{tenant}/clients/{id}", get(accounts::client))
+        .route("/console/{tenant}/clients/{id}", get(accounts::client).post(accounts::edit_client))
         .route("/console/{tenant}/clients/{id}/state", post(accounts::client_state))
         .route("/console/{tenant}/clients/{id}/secret", post(accounts::rotate_secret))
         .route("/console/{tenant}/clients/{id}/secret/previous", post(accounts::retire_secret))
@@ -112,7 +114,11 @@ struct Actor {
 
 impl Actor {
     fn of(tenant: &Tenant, admin: &Administrator) -> Self {
-        Actor { tenant_id: tenant.id.clone(), account_id: admin.signed_in.account_id.clone(), access: admin.signed_in.access }
+        Actor {
+            tenant_id: tenant.id.clone(),
+            account_id: admin.signed_in.account_id.clone(),
+            access: admin.signed_in.access,
+        }
     }
 }
 

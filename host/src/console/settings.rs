@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, signed_in_page, under};
+use super::{
+    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, signed_in_page, under,
+};
 use crate::AppState;
 use crate::ops::tenants::{ChangeTenant, change_tenant};
 use crate::tenancy::Tenant;
@@ -99,12 +101,42 @@ fn change_of(tenant: &Tenant, form: &SettingsForm) -> Result<ChangeTenant, ApiEr
         Ok(())
     };
     scaled("session_idle_seconds", &form.session_idle_minutes, "idle minutes", MINUTE, now.session_idle_seconds)?;
-    scaled("stay_signed_in_seconds", &form.stay_signed_in_days, "stay signed in days", DAY, now.stay_signed_in_seconds)?;
-    scaled("human_access_token_seconds", &form.human_access_token_minutes, "people's token minutes", MINUTE, now.human_access_token_seconds)?;
-    scaled("client_access_token_seconds", &form.client_access_token_minutes, "clients' token minutes", MINUTE, now.client_access_token_seconds)?;
+    scaled(
+        "stay_signed_in_seconds",
+        &form.stay_signed_in_days,
+        "stay signed in days",
+        DAY,
+        now.stay_signed_in_seconds,
+    )?;
+    scaled(
+        "human_access_token_seconds",
+        &form.human_access_token_minutes,
+        "people's token minutes",
+        MINUTE,
+        now.human_access_token_seconds,
+    )?;
+    scaled(
+        "client_access_token_seconds",
+        &form.client_access_token_minutes,
+        "clients' token minutes",
+        MINUTE,
+        now.client_access_token_seconds,
+    )?;
     scaled("id_token_seconds", &form.id_token_minutes, "ID token minutes", MINUTE, now.id_token_seconds)?;
-    scaled("refresh_token_idle_seconds", &form.refresh_token_idle_days, "refresh token days", DAY, now.refresh_token_idle_seconds)?;
-    scaled("signing_key_rotation_days", &form.signing_key_rotation_days, "key rotation days", 1, now.signing_key_rotation_days)?;
+    scaled(
+        "refresh_token_idle_seconds",
+        &form.refresh_token_idle_days,
+        "refresh token days",
+        DAY,
+        now.refresh_token_idle_seconds,
+    )?;
+    scaled(
+        "signing_key_rotation_days",
+        &form.signing_key_rotation_days,
+        "key rotation days",
+        1,
+        now.signing_key_rotation_days,
+    )?;
     for (field, typed, what, current) in [
         ("account_inactivity_days", &form.account_inactivity_days, "account expiry days", now.account_inactivity_days),
         ("tenant_inactivity_days", &form.tenant_inactivity_days, "tenant expiry days", now.tenant_inactivity_days),

@@ -218,7 +218,13 @@ pub async fn set_config(
 
 /// Sets (sealed with the node key) secret `secret` of extension `name`; its value can be
 /// read by the extension only.
-pub async fn set_secret(state: &AppState, tenant: &Tenant, name: &str, secret: &str, value: &str) -> Result<(), ApiError> {
+pub async fn set_secret(
+    state: &AppState,
+    tenant: &Tenant,
+    name: &str,
+    secret: &str,
+    value: &str,
+) -> Result<(), ApiError> {
     if secret.is_empty() || secret.len() > MAX_NAME || value.len() > MAX_SECRET_BYTES {
         return Err(ApiError::new(
             Problem::InvalidRequest,
@@ -268,7 +274,13 @@ pub async fn source(state: &AppState, tenant: &Tenant, id: &str) -> Result<(Sour
 
 /// Runs hook `hook` of built version `id` with `input`, without side effects: key-value
 /// writes stay in the run and outbound HTTP is not sent.
-pub async fn dry_run(state: &AppState, tenant: &Tenant, id: &str, hook: &str, input: Value) -> Result<HookRun, ApiError> {
+pub async fn dry_run(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+    hook: &str,
+    input: Value,
+) -> Result<HookRun, ApiError> {
     let hook = Hook::from_name(hook).ok_or_else(|| {
         let known: Vec<&str> = Hook::ALL.iter().map(|h| h.name()).collect();
         ApiError::new(Problem::InvalidRequest, format!("hook must be one of {}", known.join(", ")))

@@ -76,7 +76,10 @@ pub async fn change_tenant(
     operator: bool,
 ) -> Result<Tenant, ApiError> {
     if (change.state.is_some() || change.default.is_some()) && !operator {
-        return Err(ApiError::new(Problem::Forbidden, "only a platform operator may change a tenant's state or default"));
+        return Err(ApiError::new(
+            Problem::Forbidden,
+            "only a platform operator may change a tenant's state or default",
+        ));
     }
     let mut tenant = before.clone();
     if let Some(label) = change.label {

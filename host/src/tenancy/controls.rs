@@ -249,11 +249,20 @@ mod tests {
         // With the permission, the scope is a matter of score like any other.
         let admin = ["admin".to_owned()];
         let step_up = |scope: &str| (scope.to_owned(), 5);
-        assert_eq!(scopes_for_score(&catalogue, 2, &admin).step_up, [step_up("admin"), step_up("admin:read"), step_up("pay")]);
-        assert_eq!(scopes_for_score(&catalogue, 5, &admin).allowed, ["openid", "account", "admin", "admin:read", "pay"]);
+        assert_eq!(
+            scopes_for_score(&catalogue, 2, &admin).step_up,
+            [step_up("admin"), step_up("admin:read"), step_up("pay")]
+        );
+        assert_eq!(
+            scopes_for_score(&catalogue, 5, &admin).allowed,
+            ["openid", "account", "admin", "admin:read", "pay"]
+        );
         // A viewer may read, not administer.
         let viewer = scopes_for_score(&catalogue, 5, &["admin:read".to_owned()]);
-        assert_eq!((viewer.allowed, viewer.needs_permission), (vec!["openid".to_owned(), "account".into(), "admin:read".into(), "pay".into()], vec!["admin".to_owned()]));
+        assert_eq!(
+            (viewer.allowed, viewer.needs_permission),
+            (vec!["openid".to_owned(), "account".into(), "admin:read".into(), "pay".into()], vec!["admin".to_owned()])
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use maud::html;
 
-use super::{Signed, button_form, distinct_states, explain, layout, refusal, state, state_control, states_legend, time};
+use super::{
+    Signed, button_form, distinct_states, explain, layout, refusal, state, state_control, states_legend, time,
+};
 use crate::tenancy::{Account, Client, Factor, Tenant};
 
 /// What the accounts list shows besides the accounts.
@@ -87,7 +89,6 @@ pub fn accounts(
 fn urlencoded(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
-
 
 /// One account: its details, its factors and what may be done with it.
 pub fn account(
@@ -307,6 +308,16 @@ pub fn client(
             }
             @if client.previous_secret_sha256.is_some() {
                 (button_form("retire-secret", &format!("{base}/secret/previous"), signed, "Retire the previous secret", false, &[]))
+            }
+        }
+        @if signed.can_write {
+            h2 { "Registration" }
+            form id="edit-client" method="post" action=(base) {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field { label for="edit-client-name" { "Name" } input id="edit-client-name" name="name" required maxlength="200" value=(client.name); }
+                div.field { label for="edit-client-scopes" { "Scopes (separated by spaces)" } input id="edit-client-scopes" name="scopes" value=(client.scopes.join(" ")) autocomplete="off"; }
+                div.field { label for="edit-client-redirects" { "Redirect URIs (one per line)" } textarea id="edit-client-redirects" name="redirect_uris" spellcheck="false" { (client.redirect_uris.join("\n")) } }
+                button type="submit" { "Save" }
             }
         }
     };

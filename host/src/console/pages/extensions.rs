@@ -148,7 +148,13 @@ pub struct ExtensionPage<'a> {
 
 /// One extension: its state, versions, bindings, Test, configuration, secrets, metrics and
 /// invocation log.
-pub fn extension(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, view: &ExtensionView, page: &ExtensionPage<'_>) -> String {
+pub fn extension(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    view: &ExtensionView,
+    page: &ExtensionPage<'_>,
+) -> String {
     let extension = &view.extension;
     let base = format!("/console/{}/extensions/{}", tenant.name, extension.name);
     let active = view.active();
@@ -282,7 +288,8 @@ fn versions(base: &str, signed: &Signed<'_>, view: &ExtensionView, active: Optio
 
 fn test_form(base: &str, signed: &Signed<'_>, view: &ExtensionView, test: &TestRun<'_>) -> Markup {
     let built: Vec<&DeploymentRow> = view.deployments.iter().filter(|d| d.state == DeploymentState::Enabled).collect();
-    let hooks: Vec<Hook> = Hook::ALL.iter().copied().filter(|h| built.iter().any(|d| d.hooks.iter().any(|n| n == h.name()))).collect();
+    let hooks: Vec<Hook> =
+        Hook::ALL.iter().copied().filter(|h| built.iter().any(|d| d.hooks.iter().any(|n| n == h.name()))).collect();
     html! {
         h2 id="test" { "Test" }
         p.muted {
@@ -442,7 +449,12 @@ pub fn version(
 }
 
 /// The question before an extension is deleted.
-pub fn confirm_delete_extension(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, extension: &ExtensionRow) -> String {
+pub fn confirm_delete_extension(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    extension: &ExtensionRow,
+) -> String {
     let base = format!("/console/{}/extensions/{}", tenant.name, extension.name);
     let body = html! {
         h1 { "Delete extension " (extension.name) "?" }

@@ -16,8 +16,10 @@ mod settings;
 pub use accounts::{AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
 pub use apis::{ApisPage, apis};
 pub use dashboard::dashboard;
+pub use extensions::{
+    ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version,
+};
 pub use settings::{DEFAULT_COLOUR, settings};
-pub use extensions::{ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version};
 
 /// What the layout shows of the signed-in administrator.
 #[derive(Debug)]

@@ -28,7 +28,13 @@ fn number(name: &str, label: &str, value: Option<i64>, optional: bool, can_write
 }
 
 /// The tenant's settings, its keys and its state.
-pub fn settings(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, keys: &[KeyInfo], message: Option<&str>) -> String {
+pub fn settings(
+    stylesheet: &str,
+    tenant: &Tenant,
+    signed: &Signed<'_>,
+    keys: &[KeyInfo],
+    message: Option<&str>,
+) -> String {
     let base = format!("/console/{}/settings", tenant.name);
     let s = &tenant.settings;
     let w = signed.can_write;
