@@ -631,6 +631,12 @@ async fn an_administrator_uploads_tests_and_rolls_back_an_extension_in_the_conso
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
     let with_secret = browser.submit(&configured, "set-secret", &[("secret", "api-key"), ("value", "s3cr3t-value")]).await.unwrap();
     assert!(with_secret.html.contains("<code>api-key</code>") && !with_secret.html.contains("s3cr3t-value"), "{}", with_secret.html);
+    // A name that is no path segment is set and deleted all the same.
+    let odd = browser.submit(&with_secret, "set-secret", &[("secret", "a/b?c#d"), ("value", "v")]).await.unwrap();
+    assert!(odd.html.contains("<code>a/b?c#d</code>"), "{}", odd.html);
+    // Secrets are listed by name: "a/b?c#d" before "api-key".
+    let without = browser.submit(&odd, "delete-secret-0", &[]).await.unwrap();
+    assert!(!without.html.contains("a/b?c#d") && without.html.contains("<code>api-key</code>"), "{}", without.html);
 
     // A file of no known kind, or a bad name, is refused with the reason; nothing is stored.
     let list = browser.get(&format!("{base}/extensions")).await.unwrap();

@@ -421,14 +421,21 @@ pub(super) async fn set_secret(
     changed(&state, &tenant, &admin, &extension, result).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct SecretName {
+    #[serde(default)]
+    secret: String,
+}
+
+/// Deletes a secret, named in the form.
 pub(super) async fn delete_secret(
     State(state): State<AppState>,
-    Path((name, extension, secret)): Path<(String, String, String)>,
+    Path((name, extension)): Path<(String, String)>,
     headers: HeaderMap,
-    form: Result<Form<Posted<Nothing>>, FormRejection>,
+    form: Result<Form<Posted<SecretName>>, FormRejection>,
 ) -> Result<Response, Failure> {
-    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
-    let result = ops::delete_secret(&state, &tenant, &extension, &secret).await;
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let result = ops::delete_secret(&state, &tenant, &extension, &form.secret).await;
     changed(&state, &tenant, &admin, &extension, result).await
 }
 

@@ -86,7 +86,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/extensions/{ext}/test", post(extensions::test))
         .route("/console/{tenant}/extensions/{ext}/config", post(extensions::set_config))
         .route("/console/{tenant}/extensions/{ext}/secrets", post(extensions::set_secret))
-        .route("/console/{tenant}/extensions/{ext}/secrets/{secret}/delete", post(extensions::delete_secret))
+        .route("/console/{tenant}/extensions/{ext}/secrets/delete", post(extensions::delete_secret))
         .route("/console/{tenant}/extensions/{ext}/delete", get(extensions::confirm_delete).post(extensions::delete))
         .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
         .route("/console/{tenant}/settings", get(settings::settings).post(settings::save_settings))

@@ -223,10 +223,11 @@ pub fn extension(
             p.muted { "No secrets." }
         } @else {
             ul id="secrets" {
-                @for secret in &view.secrets {
+                @for (i, secret) in view.secrets.iter().enumerate() {
                     li {
                         code { (secret) } " "
-                        (button_form(&format!("delete-secret-{secret}"), &format!("{base}/secrets/{secret}/delete"), signed, &format!("Delete {secret}"), false, &[]))
+                        // The name goes as a field: any text, never part of a path.
+                        (button_form(&format!("delete-secret-{i}"), &format!("{base}/secrets/delete"), signed, &format!("Delete {secret}"), false, &[("secret", secret)]))
                     }
                 }
             }
