@@ -10,13 +10,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::{Administrator, Failure, STYLESHEET_PATH, acted, by, page, pages, posted, signed_in_page, under};
+use super::{
+    Administrator, Failure, STYLESHEET_PATH, acted, by, page, pages, posted, refused, signed_in_page, under, words,
+};
 use crate::AppState;
 use crate::extensions::account_creation::{AccountData, Source};
 use crate::ops::Changer;
 use crate::ops::accounts::{ChangeAccount, change_account, create_account, delete_account, find};
 use crate::ops::clients::{ChangeClient, CreateClient};
-use crate::tenancy::{ResourceState, Tenant};
+use crate::tenancy::Tenant;
 use crate::web::{ApiError, Problem};
 
 /// Accounts per page.
@@ -104,11 +106,6 @@ pub(super) async fn create_account_form(
     Ok(acted(response, &tenant, &admin))
 }
 
-/// A refusal the form is shown again with (rather than an error page).
-fn refused(error: &ApiError) -> bool {
-    matches!(error.kind, Problem::InvalidRequest | Problem::Conflict | Problem::Forbidden | Problem::ExtensionFailed)
-}
-
 async fn account_page(
     state: &AppState,
     tenant: &Tenant,
@@ -132,31 +129,16 @@ pub(super) async fn account(
     account_page(&state, &tenant, &admin, StatusCode::OK, &id, None).await
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct NewState {
-    #[serde(default)]
-    state: String,
-}
-
-/// ENABLED or DISABLED, as the state buttons post them.
-fn requested_state(form: &NewState) -> Result<ResourceState, ApiError> {
-    match form.state.as_str() {
-        "ENABLED" => Ok(ResourceState::Enabled),
-        "DISABLED" => Ok(ResourceState::Disabled),
-        _ => Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED")),
-    }
-}
-
 /// Enables or disables an account (disabling ends its sessions) and shows it again.
 pub(super) async fn account_state(
     State(state): State<AppState>,
     Path((name, id)): Path<(String, String)>,
     headers: HeaderMap,
-    form: Result<Form<super::Posted<NewState>>, FormRejection>,
+    form: Result<Form<super::Posted<super::NewState>>, FormRejection>,
 ) -> Result<Response, Failure> {
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
     let changed = async {
-        let change = ChangeAccount { state: Some(requested_state(&form)?), ..ChangeAccount::default() };
+        let change = ChangeAccount { state: Some(form.requested()?), ..ChangeAccount::default() };
         change_account(&state, &tenant, Changer::CONSOLE, &id, change).await
     }
     .await;
@@ -231,7 +213,6 @@ pub(super) async fn create_client(
     form: Result<Form<super::Posted<NewClient>>, FormRejection>,
 ) -> Result<Response, Failure> {
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
-    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     let new = CreateClient {
         name: form.name.trim().to_owned(),
         scopes: words(&form.scopes),
@@ -302,11 +283,11 @@ pub(super) async fn client_state(
     State(state): State<AppState>,
     Path((name, client_id)): Path<(String, String)>,
     headers: HeaderMap,
-    form: Result<Form<super::Posted<NewState>>, FormRejection>,
+    form: Result<Form<super::Posted<super::NewState>>, FormRejection>,
 ) -> Result<Response, Failure> {
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
     let changed = async {
-        let change = ChangeClient { state: Some(requested_state(&form)?), ..ChangeClient::default() };
+        let change = ChangeClient { state: Some(form.requested()?), ..ChangeClient::default() };
         crate::ops::clients::change(&state, &tenant, Changer::CONSOLE, &client_id, change).await
     }
     .await;
@@ -337,7 +318,6 @@ pub(super) async fn edit_client(
     form: Result<Form<super::Posted<ClientEdit>>, FormRejection>,
 ) -> Result<Response, Failure> {
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
-    let words = |text: &str| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     let change = ChangeClient {
         name: Some(form.name.trim().to_owned()),
         scopes: Some(words(&form.scopes)),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::{
     Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, administrator, by, check_csrf, check_writer, page,
-    pages, posted, signed_in_page, under, usable_tenant,
+    pages, posted, refused, signed_in_page, under, usable_tenant,
 };
 use crate::AppState;
 use crate::extensions::Hook;
@@ -23,26 +23,13 @@ use crate::extensions::hook_run::HookRun;
 use crate::extensions::js_build::SourceType;
 use crate::ops::extensions::{self as ops, ChangeExtension, Uploaded};
 use crate::storage::DeploymentState;
-use crate::tenancy::{ResourceState, Tenant};
+use crate::tenancy::Tenant;
 use crate::web::{ApiError, Problem};
 
 /// Invocations the log shows.
 const LOG_ROWS: u32 = 50;
 /// Room for the upload form's small fields besides the component or source.
 const FORM_FIELDS_BYTES: usize = 64 << 10;
-
-/// A refusal the page is shown again with (rather than an error page).
-fn refused(error: &ApiError) -> bool {
-    matches!(
-        error.kind,
-        Problem::InvalidRequest
-            | Problem::Conflict
-            | Problem::Forbidden
-            | Problem::PayloadTooLarge
-            | Problem::UnsupportedMediaType
-            | Problem::InvalidComponent
-    )
-}
 
 async fn extensions_page(
     state: &AppState,
@@ -280,26 +267,15 @@ async fn changed(
     Ok(acted(response, tenant, admin))
 }
 
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct NewState {
-    #[serde(default)]
-    state: String,
-}
-
 /// Enables or disables an extension.
 pub(super) async fn change_state(
     State(state): State<AppState>,
     Path((name, extension)): Path<(String, String)>,
     headers: HeaderMap,
-    form: Result<Form<Posted<NewState>>, FormRejection>,
+    form: Result<Form<Posted<super::NewState>>, FormRejection>,
 ) -> Result<Response, Failure> {
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
-    let new_state = match form.state.as_str() {
-        "ENABLED" => Ok(ResourceState::Enabled),
-        "DISABLED" => Ok(ResourceState::Disabled),
-        _ => Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED")),
-    };
-    let result = match new_state {
+    let result = match form.requested() {
         Ok(new_state) => {
             let change = ChangeExtension { state: Some(new_state), ..ChangeExtension::default() };
             ops::change(&state, &tenant, &extension, &change).await.map(|_| ())

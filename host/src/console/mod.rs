@@ -35,7 +35,7 @@ use crate::clock::random_bytes;
 use crate::ops::administrators::Access;
 use crate::ops::codes::is_pkce_value;
 use crate::ops::console::{self as sign_in, SignedIn};
-use crate::tenancy::Tenant;
+use crate::tenancy::{ResourceState, Tenant};
 use crate::vault::SealedSecret;
 use crate::web::{ApiError, Problem, cookie};
 
@@ -201,6 +201,44 @@ struct Posted<T> {
     csrf: Option<String>,
     #[serde(flatten)]
     fields: T,
+}
+
+/// A refusal a form is shown again with, under the operation's own reason and status,
+/// rather than an error page.
+fn refused(error: &ApiError) -> bool {
+    matches!(
+        error.kind,
+        Problem::InvalidRequest
+            | Problem::Conflict
+            | Problem::Forbidden
+            | Problem::ExtensionFailed
+            | Problem::PayloadTooLarge
+            | Problem::UnsupportedMediaType
+            | Problem::InvalidComponent
+    )
+}
+
+/// The words of a field that lists them separated by spaces or lines (scopes, URIs).
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// The form of an Enable or Disable button.
+#[derive(Debug, Default, Deserialize)]
+struct NewState {
+    #[serde(default)]
+    state: String,
+}
+
+impl NewState {
+    /// ENABLED or DISABLED, as the state buttons post them.
+    fn requested(&self) -> Result<ResourceState, ApiError> {
+        match self.state.as_str() {
+            "ENABLED" => Ok(ResourceState::Enabled),
+            "DISABLED" => Ok(ResourceState::Disabled),
+            _ => Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED")),
+        }
+    }
 }
 
 /// A form with no fields but its anti-forgery token.

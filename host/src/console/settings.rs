@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, signed_in_page, under,
+    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, refused, signed_in_page,
+    under,
 };
 use crate::AppState;
 use crate::ops::tenants::{ChangeTenant, change_tenant};
@@ -183,9 +184,7 @@ pub(super) async fn save_settings(
     };
     let response = match changed {
         Ok(_) => Redirect::to(&format!("/console/{}/settings", tenant.name)).into_response(),
-        Err(e) if matches!(e.kind, Problem::InvalidRequest | Problem::Forbidden) => {
-            settings_page(&state, &tenant, &admin, e.kind.status(), Some(&e.detail)).await?
-        }
+        Err(e) if refused(&e) => settings_page(&state, &tenant, &admin, e.kind.status(), Some(&e.detail)).await?,
         Err(e) => return Err(by(&tenant, &admin)(e)),
     };
     Ok(acted(response, &tenant, &admin))

@@ -470,3 +470,87 @@ pub fn confirm_delete_extension(
     };
     layout("Delete extension", stylesheet, Some(tenant), Some(signed), body).into_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::{ResourceState, TenantSettings};
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: "ten_1".into(),
+            name: "acme".into(),
+            label: "Acme".into(),
+            colour: String::new(),
+            tags: Default::default(),
+            parent_id: None,
+            state: ResourceState::Enabled,
+            settings: TenantSettings::default(),
+            settings_changed: Default::default(),
+            default: false,
+            created_at: 0,
+            updated_at: 0,
+            parent_state: None,
+        }
+    }
+
+    fn version(number: i64, built: DeploymentState) -> DeploymentRow {
+        DeploymentRow {
+            id: format!("dep_{number}"),
+            extension: "claims".into(),
+            version: number,
+            content_sha256: String::new(),
+            size_bytes: 1,
+            language: "compiled".into(),
+            source_type: None,
+            hooks: vec!["token-issuance".into()],
+            state: built,
+            build_error: None,
+            created_at: 0,
+            built_at: None,
+        }
+    }
+
+    /// The extension page with versions in these build states, for an administrator.
+    fn page_with(states: &[DeploymentState]) -> String {
+        let deployments: Vec<DeploymentRow> =
+            states.iter().enumerate().map(|(i, built)| version(i as i64 + 1, *built)).collect();
+        let row = ExtensionRow {
+            name: "claims".into(),
+            state: ResourceState::Enabled,
+            active_deployment_id: None,
+            config: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let view = ExtensionView {
+            extension: row,
+            config: Default::default(),
+            secrets: vec![],
+            deployments,
+            bindings: vec![],
+        };
+        let metrics = InvocationStats {
+            extension: "claims".into(),
+            count: 0,
+            errors: 0,
+            denied: 0,
+            error_rate: 0.0,
+            p50_us: 0,
+            p99_us: 0,
+            by_outcome: Default::default(),
+        };
+        let page = ExtensionPage { metrics: &metrics, invocations: &[], test: None, message: None };
+        let signed = Signed { username: "ann", csrf: "token", can_write: true };
+        extension("/s.css", &tenant(), &signed, &view, &page)
+    }
+
+    #[test]
+    fn a_page_with_a_build_in_progress_reloads_itself_and_one_without_does_not() {
+        let building = page_with(&[DeploymentState::Enabled, DeploymentState::Pending]);
+        assert!(building.contains(r#"<meta http-equiv="refresh" content="2">"#), "{building}");
+        assert!(building.contains("being built"), "{building}");
+        let built = page_with(&[DeploymentState::Enabled, DeploymentState::Failed]);
+        assert!(!built.contains("http-equiv") && !built.contains("being built"), "{built}");
+    }
+}
