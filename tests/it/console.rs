@@ -256,8 +256,8 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("console-browser").await.unwrap();
     server.admin_ok(&tenant, Method::PATCH, "", json!({"label": "Acme Corp", "colour": "#aa3300"})).await;
-    // The authenticator is confirmed with the previous step's code, so the browser's code
-    // (this step's or the next one's) is later than the last one used.
+    // The authenticator is confirmed with the previous step's code, so the code the browser
+    // computes from the secret when it types it is later than the last one used.
     let clock = keyhaven::clock::SystemClock;
     let id = server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": "ann", "password": PASSWORD})).await["id"]
         .as_str()
@@ -266,10 +266,10 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     server.admin_ok(&tenant, Method::PUT, &format!("/accounts/{id}/permissions/admin"), json!({})).await;
     let enrolled = server.admin_ok(&tenant, Method::POST, &format!("/accounts/{id}/factors"), json!({"kind": "totp"})).await;
     let factor_id = enrolled["id"].as_str().unwrap().to_owned();
-    let secret = totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap();
+    let totp_secret = enrolled["totp"]["secret"].as_str().unwrap().to_owned();
+    let secret = totp::from_base32(&totp_secret).unwrap();
     let previous = totp::code(&secret, totp::step_of(clock.now()) - 1);
     server.admin_ok(&tenant, Method::POST, &format!("/accounts/{id}/factors/{factor_id}/confirm"), json!({"code": previous})).await;
-    let code = totp::code(&secret, totp::step_of(clock.now()) + 1);
     let viewer = server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": "vic", "password": PASSWORD})).await["id"]
         .as_str()
         .unwrap()
@@ -277,10 +277,10 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     server.admin_ok(&tenant, Method::PUT, &format!("/accounts/{viewer}/permissions/admin:read"), json!({})).await;
     let enrolled = server.admin_ok(&tenant, Method::POST, &format!("/accounts/{viewer}/factors"), json!({"kind": "totp"})).await;
     let factor_id = enrolled["id"].as_str().unwrap().to_owned();
-    let viewer_secret = totp::from_base32(enrolled["totp"]["secret"].as_str().unwrap()).unwrap();
+    let viewer_totp_secret = enrolled["totp"]["secret"].as_str().unwrap().to_owned();
+    let viewer_secret = totp::from_base32(&viewer_totp_secret).unwrap();
     let previous = totp::code(&viewer_secret, totp::step_of(clock.now()) - 1);
     server.admin_ok(&tenant, Method::POST, &format!("/accounts/{viewer}/factors/{factor_id}/confirm"), json!({"code": previous})).await;
-    let viewer_code = totp::code(&viewer_secret, totp::step_of(clock.now()) + 1);
     server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
     let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
     assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK);
@@ -291,9 +291,9 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
         ("CONSOLE_URL", &server.url(&format!("/console/{}/", tenant.name))),
         ("USERNAME", "ann"),
         ("PASSWORD", PASSWORD),
-        ("TOTP_CODE", &code),
+        ("TOTP_SECRET", &totp_secret),
         ("VIEWER_USERNAME", "vic"),
-        ("VIEWER_TOTP_CODE", &viewer_code),
+        ("VIEWER_TOTP_SECRET", &viewer_totp_secret),
         ("COMPONENT", guests::CUSTOM_CLAIMS),
         ("SCREENSHOTS", screenshots.to_str().unwrap()),
         ("CHROMIUM", chromium.to_str().unwrap()),

@@ -9,8 +9,9 @@
 // fails on any serious or critical violation, and fails on any console error (a Content
 // Security Policy violation among them).
 //
-// Reads CONSOLE_URL, USERNAME, PASSWORD, TOTP_CODE, VIEWER_USERNAME, VIEWER_TOTP_CODE (the
-// viewer has the same password), COMPONENT (a component's path),
+// Reads CONSOLE_URL, USERNAME, PASSWORD, TOTP_SECRET, VIEWER_USERNAME, VIEWER_TOTP_SECRET
+// (base32 authenticator secrets, whose codes are computed when typed; the viewer has the
+// same password), COMPONENT (a component's path),
 // SCREENSHOTS (a directory) and CHROMIUM
 // (default /usr/bin/chromium) from the environment. Prints one JSON line: each page's title,
 // screenshot path and axe violations (id and impact, all of them), and the console
@@ -19,7 +20,7 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { check, launchChromium, required, run } from "./harness.mjs";
+import { check, closeBrowser, launchChromium, note, required, run, totpCode, trail } from "./harness.mjs";
 
 const STEP_MS = 10_000;
 const require = createRequire(import.meta.url);
@@ -36,7 +37,6 @@ async function audit(page) {
 async function main() {
   const consoleUrl = new URL(required("CONSOLE_URL"));
   const screenshots = required("SCREENSHOTS");
-  const seen = [];
   const consoleErrors = [];
   const pages = [];
 
@@ -47,34 +47,38 @@ async function main() {
     context.setDefaultNavigationTimeout(STEP_MS);
     const page = await context.newPage();
     page.on("console", (message) => {
-      seen.push(`console ${message.type()}: ${message.text()}`);
+      note(`console ${message.type()}: ${message.text()}`);
       if (message.type() === "error") consoleErrors.push(message.text());
     });
     page.on("pageerror", (error) => consoleErrors.push(error.message));
-    page.on("response", (response) => seen.push(`${response.request().method()} ${response.url()} -> ${response.status()}`));
+    page.on("response", (response) => note(`${response.request().method()} ${response.url()} -> ${response.status()}`));
+    page.on("requestfailed", (request) => note(`failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
 
     /** Records the console page shown now: title, screenshot, axe. */
     const record = async (name) => {
+      note(`record ${name}`);
       const path = join(screenshots, `${name}.png`);
       await page.screenshot({ path, fullPage: true });
       const violations = await audit(page);
       pages.push({ name, title: await page.title(), url: page.url(), screenshot: path, violations });
+      note(`recorded ${name}`);
     };
 
     try {
       /** Signs in on the tenant's hosted login, identifier first, and lands on the dashboard. */
-      const signIn = async (username, code) => {
+      const signIn = async (username, secret) => {
+        note(`sign in as ${username}`);
         await page.fill("#identify #username", username);
         await page.click("#identify button[type=submit]");
         await page.fill("#password-form #password", required("PASSWORD"));
         await page.click("#password-form button[type=submit]");
         // The step-up the admin scopes need: the authenticator app's code.
-        await page.locator("form[id^='totp-'] input[name='code']").fill(code);
+        await page.locator("form[id^='totp-'] input[name='code']").fill(totpCode(secret));
         await page.locator("form[id^='totp-'] button[type=submit]").click();
         await page.waitForURL((url) => url.pathname === consoleUrl.pathname, { waitUntil: "load" });
       };
       await page.goto(consoleUrl.href, { waitUntil: "load" });
-      await signIn(required("USERNAME"), required("TOTP_CODE"));
+      await signIn(required("USERNAME"), required("TOTP_SECRET"));
       check((await page.title()).startsWith("Dashboard"), `not the dashboard: ${await page.title()}`);
       await record("dashboard");
       await page.setViewportSize({ width: 390, height: 844 });
@@ -165,7 +169,7 @@ async function main() {
       // A viewer (admin:read) signs in the same way and sees the screens with no control
       // that changes anything: no button but Sign out.
       await page.getByRole("link", { name: "Sign in again" }).click();
-      await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_CODE"));
+      await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_SECRET"));
       await page.getByText("signed in as a viewer").waitFor({ state: "visible" });
       for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Settings"]) {
         await nav.getByRole("link", { name: screen }).click();
@@ -183,12 +187,14 @@ async function main() {
       check(consoleErrors.length === 0, `the pages logged errors: ${JSON.stringify(consoleErrors)}`);
       console.log(JSON.stringify({ pages, cookies }));
     } catch (failure) {
-      failure.message += `\nthe browser is at ${page.url()}\nwhat it saw:\n  ${seen.join("\n  ")}`;
+      failure.message += `\nthe browser is at ${page.url()}`;
       throw failure;
     }
   } finally {
-    await browser.close().catch(() => {});
+    await closeBrowser(browser);
   }
 }
 
-await run("browser_console.mjs", main);
+// The longest script: two sign-ins, two builds and a dozen pages, on a machine the other
+// tests keep busy; its trail says where the time went if it runs out.
+await run("browser_console.mjs", main, 200_000);

@@ -14,7 +14,7 @@
 // error (a Content Security Policy violation among them), a redirect that never reaches the
 // client — with what the browser saw.
 
-import { check, launchChromium, required, run } from "./harness.mjs";
+import { check, closeBrowser, launchChromium, note, required, run, trail } from "./harness.mjs";
 
 /** How long one step (a navigation, a click, an element to appear) may take. */
 const STEP_MS = 10_000;
@@ -37,7 +37,6 @@ async function main() {
   const service = authorizeUrl.origin;
 
   // Everything the browser reports, for the error message when something goes wrong.
-  const seen = [];
   const consoleErrors = [];
 
   const browser = await launchChromium();
@@ -47,18 +46,18 @@ async function main() {
     context.setDefaultNavigationTimeout(STEP_MS);
     const page = await context.newPage();
     page.on("console", (message) => {
-      seen.push(`console ${message.type()}: ${message.text()}`);
+      note(`console ${message.type()}: ${message.text()}`);
       if (message.type() === "error") consoleErrors.push(message.text());
     });
     page.on("pageerror", (error) => {
-      seen.push(`page error: ${error.message}`);
+      note(`page error: ${error.message}`);
       consoleErrors.push(error.message);
     });
     page.on("response", (response) => {
       const location = response.headers().location;
-      seen.push(`${response.request().method()} ${response.url()} -> ${response.status()}${location ? ` (Location: ${location})` : ""}`);
+      note(`${response.request().method()} ${response.url()} -> ${response.status()}${location ? ` (Location: ${location})` : ""}`);
     });
-    page.on("requestfailed", (request) => seen.push(`failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
+    page.on("requestfailed", (request) => note(`failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`));
 
     // The client's redirect URI: answered by the browser itself, its URL kept.
     let arrived;
@@ -130,11 +129,11 @@ async function main() {
         }),
       );
     } catch (failure) {
-      failure.message += `\nthe browser is at ${page.url()}\nwhat it saw:\n  ${seen.join("\n  ")}`;
+      failure.message += `\nthe browser is at ${page.url()}`;
       throw failure;
     }
   } finally {
-    await browser.close().catch(() => {});
+    await closeBrowser(browser);
   }
 }
 

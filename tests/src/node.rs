@@ -21,8 +21,9 @@ const LOCKFILE: &str = include_str!("../node/package-lock.json");
 /// What the scripts share; installed beside the packages, where the scripts' copies run.
 const HARNESS: &str = include_str!("../node/harness.mjs");
 const SCRIPTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/node");
-/// How long one script may run before it is killed.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long one script may run before it is killed (the scripts' own watchdogs stop them
+/// sooner, printing where they were).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
 /// How long `npm ci` may take.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// Names the Chromium binary the real-browser tests drive.
@@ -173,7 +174,7 @@ pub async fn modules() -> Result<PathBuf> {
         .cloned()
 }
 
-/// Runs `tests/node/<script>` with `env`, killed after two minutes; the last line of its
+/// Runs `tests/node/<script>` with `env`, killed after four minutes; the last line of its
 /// standard output, as JSON.
 pub async fn run_script(script: &str, env: &[(&str, &str)]) -> Result<serde_json::Value> {
     let modules = modules().await?;

@@ -38,8 +38,9 @@ async fn extensions_page(
     status: StatusCode,
     message: Option<&str>,
 ) -> Result<Response, Failure> {
-    let extensions = state.db.list_extensions(&tenant.id).await.map_err(under(tenant))?;
+    // Versions first, as in `ops::extensions::view`: an active version is then in the list.
     let versions = state.db.list_deployments(&tenant.id, None).await.map_err(under(tenant))?;
+    let extensions = state.db.list_extensions(&tenant.id).await.map_err(under(tenant))?;
     let active_versions: Vec<(String, i64)> = extensions
         .iter()
         .filter_map(|e| {

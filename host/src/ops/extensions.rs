@@ -120,9 +120,13 @@ pub async fn find(state: &AppState, tenant: &Tenant, name: &str) -> Result<Exten
 }
 
 /// Extension `name` with everything that belongs to it.
+///
+/// The versions are read before the extension and its bindings: a build that finishes
+/// between the reads (one transaction that marks the version ENABLED, makes it active and
+/// binds it) is then either seen whole or still PENDING, never built but not yet active.
 pub async fn view(state: &AppState, tenant: &Tenant, name: &str) -> Result<ExtensionView, ApiError> {
-    let extension = find(state, tenant, name).await?;
     let deployments = state.db.list_deployments(&tenant.id, Some(name)).await?;
+    let extension = find(state, tenant, name).await?;
     let bindings = state.db.list_bindings(&tenant.id).await?.into_iter().filter(|b| b.extension == name).collect();
     let secrets = state.db.extension_secret_names(&tenant.id, name).await?;
     Ok(ExtensionView { config: extension.config.clone(), extension, secrets, deployments, bindings })
