@@ -302,7 +302,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "settings", "signed-out", "viewer"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "signed-out", "viewer"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -318,6 +318,10 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     let cookie = &seen["cookies"][0];
     assert_eq!((cookie["httpOnly"].as_bool(), cookie["sameSite"].as_str()), (Some(true), Some("Lax")), "{seen}");
     assert_eq!(cookie["path"], format!("/console/{}", tenant.name));
+    // The token the browser made and revoked is refused.
+    let revoked = seen["revoked"].as_str().unwrap();
+    let refused = server.http.get(server.url(&format!("/admin/v1/tenants/{}", tenant.name))).bearer_auth(revoked).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "a revoked token");
 }}
 
 /// The text between `start` and the next `end` in `html`.
@@ -745,11 +749,16 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/extensions/claims"), "<strong>Active</strong>"),
         (format!("{base}/tokens"), "Personal access tokens"),
         (format!("{base}/settings"), "Signing keys"),
+        (format!("{base}/events"), "account.created"),
+        (format!("{base}/audit"), "POST /admin/v1/tenants/{tenant}/accounts"),
     ] {
         let page = browser.get(&path).await.unwrap();
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
         assert!(page.html.contains(shows), "{path} shows {shows}: {}", page.html);
-        assert_eq!(page.forms(), ["signout"], "{path}: no write control for a viewer");
+        // (Filtering the events and searching the audit log are GET forms: reading.)
+        let forms: Vec<String> = page.forms().into_iter().filter(|f| f != "event-filter" && f != "audit-search").collect();
+        assert_eq!(forms, ["signout"], "{path}: no write control for a viewer");
+        assert_eq!(page.html.matches("method=\"post\"").count(), 1, "{path}: only signing out posts");
         assert!(!page.html.contains("Delete…"), "{path}");
     }
 
@@ -867,4 +876,93 @@ async fn an_administrator_changes_the_tenants_settings_and_rotates_its_key_in_th
     let events = server.get(&tenant.admin_token, &admin_path("/events")).await.unwrap();
     assert_eq!(events.as_array().unwrap().iter().filter(|e| e["action"] == "tenant.updated").count(), 1, "{events}");
     assert!(events.as_array().unwrap().iter().any(|e| e["action"] == "key.rotated" && e["origin"] == "console"), "{events}");
+}}
+
+db_test! {
+async fn an_administrator_filters_the_events_and_searches_the_audit_log_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-activity").await.unwrap();
+    let other = server.create_tenant("console-activity-other").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+
+    // Events from two origins, and one of another tenant's.
+    let accounts = browser.get(&format!("{base}/accounts")).await.unwrap();
+    let made = browser.submit(&accounts, "create-account", &[("username", "made-in-console"), ("email", ""), ("password", "")]).await.unwrap();
+    assert_eq!(made.status, StatusCode::OK, "{}", made.html);
+    let console_made = between(&made.html, "<dt>Id</dt><dd><code>", "</code>").to_owned();
+    assert!(console_made.starts_with("acc_"), "{console_made}");
+    let api_made = server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": "made-by-api"})).await["id"].as_str().unwrap().to_owned();
+    let elsewhere = server.admin_ok(&other, Method::POST, "/accounts", json!({"username": "elsewhere"})).await["id"].as_str().unwrap().to_owned();
+
+    let all = browser.get(&format!("{base}/events")).await.unwrap();
+    assert_eq!(all.status, StatusCode::OK, "{}", all.html);
+    assert!(all.has_form("event-filter"), "{}", all.html);
+    assert!(all.html.contains(&console_made) && all.html.contains(&api_made), "{}", all.html);
+    assert!(!all.html.contains(&elsewhere), "another tenant's event: {}", all.html);
+    // Filtered by origin: only the console's account.
+    let by_console = browser.get(&format!("{base}/events?category=&action=account.created&result=&origin=console&account_id=")).await.unwrap();
+    assert_eq!(by_console.status, StatusCode::OK, "{}", by_console.html);
+    assert!(by_console.html.contains(&console_made) && !by_console.html.contains(&api_made), "{}", by_console.html);
+    assert!(by_console.html.contains("value=\"console\""), "the filter is kept: {}", by_console.html);
+    // By account, and one that matches nothing; another tenant's account finds nothing.
+    let by_account = browser.get(&format!("{base}/events?account_id={api_made}")).await.unwrap();
+    assert!(by_account.html.contains(&api_made) && !by_account.html.contains(&console_made), "{}", by_account.html);
+    let none = browser.get(&format!("{base}/events?result=failed&origin=console")).await.unwrap();
+    assert!(none.html.contains("No event matches."), "{}", none.html);
+    let theirs = browser.get(&format!("{base}/events?account_id={elsewhere}")).await.unwrap();
+    assert!(theirs.html.contains("No event matches.") && !theirs.html.contains("elsewhere"), "{}", theirs.html);
+    // A result no event has is refused with why, the form kept.
+    let refused = browser.get(&format!("{base}/events?result=maybe")).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(refused.html.contains("not success, failed or pending") && refused.has_form("event-filter"), "{}", refused.html);
+    // The admin API filters the same way.
+    let listed = server.get(&tenant.admin_token, &admin_path("/events?origin=console&action=account.created")).await.unwrap();
+    let ids: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|e| e["account_id"].as_str()).collect();
+    assert_eq!(ids, [console_made.as_str()], "{listed}");
+    let bad = server.http.get(server.url(&admin_path("/events?result=maybe"))).bearer_auth(&tenant.admin_token).send().await.unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // The audit log: the console's post and the admin API's calls; a refused post is
+    // "failed"; searching finds by text, result and role, whatever the case.
+    let refused_post = browser.submit(&accounts, "create-account", &[("username", ""), ("email", ""), ("password", "")]).await.unwrap();
+    assert_eq!(refused_post.status, StatusCode::BAD_REQUEST, "{}", refused_post.html);
+    let audit = browser.get(&format!("{base}/audit")).await.unwrap();
+    assert_eq!(audit.status, StatusCode::OK, "{}", audit.html);
+    assert!(audit.has_form("audit-search"), "{}", audit.html);
+    assert!(audit.html.contains("POST /console/{tenant}/accounts") && audit.html.contains("POST /admin/v1/tenants/{tenant}/accounts"), "{}", audit.html);
+    assert!(!audit.html.contains(&other.name), "another tenant's entries: {}", audit.html);
+    let failed = browser.get(&format!("{base}/audit?q=Post+%2FCONSOLE&result=failed&role=")).await.unwrap();
+    assert_eq!(failed.status, StatusCode::OK, "{}", failed.html);
+    let rows = between(&failed.html, "<tbody>", "</tbody>");
+    assert_eq!(rows.matches("<tr>").count(), 1, "one refused console post: {rows}");
+    assert!(rows.contains("POST /console/{tenant}/accounts") && rows.contains(">400<"), "{rows}");
+    let viewers = browser.get(&format!("{base}/audit?role=tenant-viewer")).await.unwrap();
+    assert!(viewers.html.contains("No entry matches."), "{}", viewers.html);
+    // `%` and `_` are searched as themselves, not as patterns.
+    let literal = browser.get(&format!("{base}/audit?q=%25")).await.unwrap();
+    assert!(literal.html.contains("No entry matches."), "{}", literal.html);
+    let refused = browser.get(&format!("{base}/audit?role=root")).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(unescape(&refused.html).contains("role \"root\" is not one of"), "{}", refused.html);
+
+    // Pages of 50, newest first, following each other with no entry twice.
+    for _ in 0..55 {
+        server.get(&tenant.admin_token, &admin_path("/clients")).await.unwrap();
+    }
+    let first = browser.get(&format!("{base}/audit?q=%2Fclients")).await.unwrap();
+    let rows = between(&first.html, "<tbody>", "</tbody>").to_owned();
+    assert_eq!(rows.matches("<tr>").count(), 50, "{rows}");
+    let next = unescape(between(&first.html, "<a rel=\"next\" href=\"", "\""));
+    let second = browser.get(&next).await.unwrap();
+    assert_eq!(second.status, StatusCode::OK, "{next}: {}", second.html);
+    let rest = between(&second.html, "<tbody>", "</tbody>");
+    assert_eq!(rest.matches("<tr>").count(), 5, "{rest}");
+    assert!(!second.html.contains("rel=\"next\""), "the last page: {}", second.html);
+    let api = server.get(&tenant.admin_token, &admin_path("/audit?q=%2Fclients&limit=1000")).await.unwrap();
+    assert_eq!(api.as_array().unwrap().len(), 55, "the admin API searches the same way");
 }}

@@ -3,7 +3,8 @@
 // login, types the username, the password and the authenticator code the `admin` scope
 // steps up to, lands on the dashboard, creates an account, registers a client (its secret
 // shown once), uploads an extension and watches it build, tests it, uploads a second
-// version and rolls back, makes a token on the APIs page, and signs out; then a viewer
+// version and rolls back, makes a token on the APIs page and revokes it, filters the
+// events, searches the audit log, and signs out; then a viewer
 // signs in and finds no control that changes anything. On every console page it writes a
 // screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
 // fails on any serious or critical violation, and fails on any console error (a Content
@@ -146,6 +147,28 @@ async function main() {
       const token = (await page.locator("#new-token").textContent())?.trim() ?? "";
       check(token.startsWith("khp_"), `no token shown: ${token}`);
       await record("apis");
+      // Revoked, it leaves the list (the test checks that the admin API refuses it).
+      await page.getByRole("button", { name: "Revoke browser token" }).click();
+      await page.getByRole("button", { name: "Revoke browser token" }).waitFor({ state: "detached" });
+
+      // Events, filtered: the console's own changes that succeeded.
+      await nav.getByRole("link", { name: "Events" }).click();
+      await page.getByLabel("Origin").fill("console");
+      await page.getByLabel("Result").selectOption("success");
+      await page.getByRole("button", { name: "Filter" }).click();
+      await page.waitForURL((url) => url.searchParams.get("origin") === "console");
+      const origins = await page.locator("#event-log tbody tr td:nth-child(5)").allTextContents();
+      check(origins.length > 0 && origins.every((o) => o.trim() === "console"), `filtered origins: ${origins}`);
+      await record("events");
+
+      // The audit log, searched: the token made and revoked here.
+      await nav.getByRole("link", { name: "Audit log" }).click();
+      await page.getByLabel("Actor, action or path contains").fill("tokens");
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.waitForURL((url) => url.searchParams.get("q") === "tokens");
+      const actions = await page.locator("#audit-log tbody th").allTextContents();
+      check(actions.includes("POST /console/{tenant}/tokens") && actions.includes("POST /console/{tenant}/tokens/{id}/revoke"), `audited: ${actions}`);
+      await record("audit");
 
       // Settings: the tenant's settings and its signing keys.
       await nav.getByRole("link", { name: "Settings" }).click();
@@ -171,10 +194,10 @@ async function main() {
       await page.getByRole("link", { name: "Sign in again" }).click();
       await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_SECRET"));
       await page.getByText("signed in as a viewer").waitFor({ state: "visible" });
-      for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Settings"]) {
+      for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Events", "Audit log", "Settings"]) {
         await nav.getByRole("link", { name: screen }).click();
         await page.getByRole("heading", { level: 1 }).first().waitFor({ state: "visible" });
-        // (Searching the accounts is a GET form: reading.)
+        // (Searching the accounts, filtering the events and the audit log are GET forms: reading.)
         const writes = await page.locator("main form[method=post], main textarea, main input[type=file]").count();
         check(writes === 0, `a viewer sees ${writes} write controls on ${screen}`);
       }
@@ -185,7 +208,7 @@ async function main() {
       await record("viewer");
 
       check(consoleErrors.length === 0, `the pages logged errors: ${JSON.stringify(consoleErrors)}`);
-      console.log(JSON.stringify({ pages, cookies }));
+      console.log(JSON.stringify({ pages, cookies, revoked: token }));
     } catch (failure) {
       failure.message += `\nthe browser is at ${page.url()}`;
       throw failure;

@@ -4,7 +4,8 @@
 //! tenant is marked `on_behalf`) — and counts the tenant's
 //! successful calls for its monthly usage. A call that changes something runs on its own
 //! task, so it finishes and is recorded even if its client goes away. `GET /admin/v1/tenants/{tenant}/audit` lists a
-//! tenant's entries; `GET /admin/v1/audit` (operators) lists all.
+//! tenant's entries; `GET /admin/v1/audit` (operators) lists all; both search them
+//! (`?q=&result=&role=`).
 
 use std::sync::{Arc, Mutex};
 
@@ -17,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::Caller;
-use super::pages::{Page, PageQuery, fetch_limit, parse_time_cursor, time_cursor};
+use super::pages::{DEFAULT_LIMIT, MAX_LIMIT, Page};
 use crate::AppState;
 use crate::ops::audit::Call;
 use crate::storage::AuditEntry;
@@ -96,25 +97,51 @@ pub async fn record(State(state): State<AppState>, mut request: Request, next: N
     response
 }
 
+/// `?after=&limit=` (as every list) and the search: `q` (found, whatever its case, in the
+/// actor, the action or the path), `result` and `role`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// The cursor of the previous page's last item, as its `Link: rel="next"` named it.
+    after: Option<String>,
+    /// Items per page: 1 to 1,000 (100 by default).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u32>,
+    /// Text found in the actor, the action or the path (up to 100 characters).
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// `success` or `failed`.
+    result: Option<String>,
+    /// `operator`, `tenant-admin`, `tenant-viewer` or `anonymous`.
+    role: Option<String>,
+}
+
+/// A page of the entries `query` asks for, of one tenant or (none) all.
+async fn page(state: &AppState, tenant_id: Option<&str>, query: &AuditQuery) -> Result<Page<AuditEntry>, ApiError> {
+    let search = crate::ops::audit::search(query.q.as_deref(), query.result.as_deref(), query.role.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let entries = crate::ops::audit::entries(state, tenant_id, &search, query.after.as_deref(), limit).await?;
+    Ok(Page::fetched(entries, limit, crate::ops::audit::cursor))
+}
+
 #[utoipa::path(
     get,
     path = "/admin/v1/tenants/{tenant}/audit",
     operation_id = "audit_list",
     tag = "audit",
-    params(PageQuery),
+    params(AuditQuery),
     responses((status = 200, description = "OK", body = [AuditEntry]))
 )]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(tenant): Path<String>,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Page<AuditEntry>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Query(query) = query?;
-    let after = query.after.as_deref().map(parse_time_cursor).transpose()?;
-    let entries = state.db.list_audit(Some(&tenant.id), after, fetch_limit(query.limit())).await?;
-    Ok(Page::fetched(entries, query.limit(), entry_cursor))
+    page(&state, Some(&tenant.id), &query).await
 }
 
 #[utoipa::path(
@@ -122,24 +149,17 @@ pub async fn list(
     path = "/admin/v1/audit",
     operation_id = "audit_list_all",
     tag = "audit",
-    params(PageQuery),
+    params(AuditQuery),
     responses((status = 200, description = "OK", body = [AuditEntry]))
 )]
 pub async fn list_all(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<Query<PageQuery>, QueryRejection>,
+    query: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Page<AuditEntry>, ApiError> {
     caller.require_operator()?;
     let Query(query) = query?;
-    let after = query.after.as_deref().map(parse_time_cursor).transpose()?;
-    let entries = state.db.list_audit(None, after, fetch_limit(query.limit())).await?;
-    Ok(Page::fetched(entries, query.limit(), entry_cursor))
-}
-
-/// An audit entry's place in the log, newest first.
-fn entry_cursor(entry: &AuditEntry) -> String {
-    time_cursor(entry.time, &entry.id)
+    page(&state, None, &query).await
 }
 
 /// `GET /admin/v1/tenants/{tenant}/usage[?month=YYYY-MM]`: the month's active accounts and

@@ -96,20 +96,6 @@ pub fn fetch_limit(limit: u32) -> u32 {
     limit.saturating_add(1)
 }
 
-/// A `time.id` cursor (lists newest first) as its parts.
-pub fn parse_time_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
-    cursor
-        .split_once('.')
-        .and_then(|(time, id)| Some((time.parse().ok()?, id.to_owned())))
-        .ok_or_else(|| ApiError::new(Problem::InvalidRequest, "after is not a cursor this API returned"))
-}
-
-/// The `time.id` cursor of an item.
-pub fn time_cursor(time: i64, id: &str) -> String {
-    // Zero-padded, so cursors compare as strings the way (time, id) pairs do.
-    format!("{time:020}.{id}")
-}
-
 /// Middleware: a page that has a next one gets `Link: <path?…&after=…>; rel="next"`, the
 /// request's path and its other query parameters kept.
 pub async fn link(request: Request, next: Next) -> Response {
@@ -164,7 +150,6 @@ mod tests {
         assert_eq!((page.items, page.next.as_deref()), (vec![1, 2], Some("2")));
         let page = Page::fetched(vec![1, 2], 2, i32::to_string);
         assert_eq!(page.next, None);
-        assert!(time_cursor(9, "b") < time_cursor(10, "a"), "time cursors sort as times");
     }
 
     #[test]
@@ -172,7 +157,5 @@ mod tests {
         assert_eq!(query(None, 0).limit(), 1);
         assert_eq!(query(None, 5000).limit(), MAX_LIMIT);
         assert_eq!(PageQuery::default().limit(), DEFAULT_LIMIT);
-        assert!(parse_time_cursor("12.ab").is_ok_and(|(t, id)| t == 12 && id == "ab"));
-        assert!(parse_time_cursor("nope").is_err());
     }
 }

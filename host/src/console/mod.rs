@@ -14,6 +14,7 @@
 //! answer carries a strict Content-Security-Policy (no inline script or style).
 
 mod accounts;
+mod activity;
 mod extensions;
 mod pages;
 mod settings;
@@ -89,6 +90,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/extensions/{ext}/secrets/delete", post(extensions::delete_secret))
         .route("/console/{tenant}/extensions/{ext}/delete", get(extensions::confirm_delete).post(extensions::delete))
         .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
+        .route("/console/{tenant}/events", get(activity::events))
+        .route("/console/{tenant}/audit", get(activity::audit))
         .route("/console/{tenant}/settings", get(settings::settings).post(settings::save_settings))
         .route("/console/{tenant}/settings/rotate-key", post(settings::rotate_key))
         .route("/console/{tenant}/tokens", get(tokens::tokens).post(tokens::create_token))

@@ -34,6 +34,6 @@ pub async fn overview(state: &AppState, tenant: &Tenant) -> Result<Overview, Api
     for extension in state.db.list_extensions(&tenant.id).await? {
         extensions.push(state.db.invocation_stats(&tenant.id, &extension.name, INVOCATIONS).await?);
     }
-    let events = state.db.list_events(&tenant.id, EVENTS).await?;
+    let events = state.db.list_events(&tenant.id, &Default::default(), EVENTS).await?;
     Ok(Overview { months, extensions, events })
 }

@@ -53,6 +53,17 @@ fn entry(row: &AnyRow) -> Result<AuditEntry> {
     })
 }
 
+/// Which audit entries a list keeps; none set keeps all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditSearch {
+    /// Found, whatever its case, in the actor, the action or the path.
+    pub text: Option<String>,
+    /// `success` or `failed`.
+    pub result: Option<String>,
+    /// `operator`, `tenant-admin`, `tenant-viewer` or `anonymous`.
+    pub role: Option<String>,
+}
+
 /// A tenant's usage in one month.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct MonthlyUsage {
@@ -87,22 +98,36 @@ impl Db {
         Ok(())
     }
 
-    /// The tenant's latest audit entries, newest first.
+    /// The tenant's latest audit entries that `search` keeps, newest first.
     /// With no tenant, every tenant's and the platform's entries (the operator's view).
     /// `before` is an exclusive (time, id) cursor.
     pub async fn list_audit(
         &self,
         tenant_id: Option<&str>,
+        search: &AuditSearch,
         before: Option<(i64, String)>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
-        let page = "(time < $1 OR (time = $1 AND id < $2)) ORDER BY time DESC, id DESC LIMIT $3";
+        // Text is found in the actor, the action or the path, whatever its case; `%`, `_`
+        // and `\` in it are themselves. Each optional value is bound twice, as elsewhere.
+        let page = "($4 IS NULL OR LOWER(actor) LIKE $5 ESCAPE '\\' OR LOWER(action) LIKE $6 ESCAPE '\\'
+                        OR LOWER(target) LIKE $7 ESCAPE '\\')
+                    AND ($8 IS NULL OR result = $9) AND ($10 IS NULL OR role = $11)
+                    AND (time < $1 OR (time = $1 AND id < $2)) ORDER BY time DESC, id DESC LIMIT $3";
         let sql = match tenant_id {
-            Some(_) => format!("SELECT {COLUMNS} FROM audit_log WHERE tenant_id = $4 AND {page}"),
+            Some(_) => format!("SELECT {COLUMNS} FROM audit_log WHERE tenant_id = $12 AND {page}"),
             None => format!("SELECT {COLUMNS} FROM audit_log WHERE {page}"),
         };
         let (time, id) = before.unwrap_or((i64::MAX, String::new()));
+        let pattern = search.text.as_deref().map(|text| {
+            let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
         let mut query = sqlx::query(&sql).bind(time).bind(id).bind(i64::from(limit));
+        query =
+            query.bind(pattern.as_deref()).bind(pattern.as_deref()).bind(pattern.as_deref()).bind(pattern.as_deref());
+        query = query.bind(search.result.as_deref()).bind(search.result.as_deref());
+        query = query.bind(search.role.as_deref()).bind(search.role.as_deref());
         if let Some(tenant_id) = tenant_id {
             query = query.bind(tenant_id);
         }

@@ -45,6 +45,19 @@ pub enum DeliveryOutcome<'a> {
     },
 }
 
+/// Which events a list keeps: each field set must match exactly; none set keeps all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventFilter {
+    /// e.g. `login`.
+    pub category: Option<String>,
+    /// e.g. `succeeded`.
+    pub action: Option<String>,
+    pub result: Option<EventResult>,
+    /// `admin-api`, `console`, `login`, …
+    pub origin: Option<String>,
+    pub account_id: Option<String>,
+}
+
 const EVENT_COLUMNS: &str = "e.id, e.time, e.category, e.action, e.origin, e.result, e.reason, e.account_id, e.detail";
 
 fn event(row: &AnyRow) -> Result<Event> {
@@ -117,12 +130,28 @@ impl Db {
         Ok(())
     }
 
-    /// The tenant's latest events, newest first.
-    pub async fn list_events(&self, tenant_id: &str, limit: u32) -> Result<Vec<Event>> {
+    /// The tenant's latest events that `filter` keeps, newest first.
+    pub async fn list_events(&self, tenant_id: &str, filter: &EventFilter, limit: u32) -> Result<Vec<Event>> {
+        // Each optional value is bound twice (`$n IS NULL OR column = $n+1`), as elsewhere
+        // in this layer: one placeholder, one use.
         let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = $1 ORDER BY e.time DESC, e.id DESC LIMIT $2"
+            "SELECT {EVENT_COLUMNS} FROM events e WHERE e.tenant_id = $1
+               AND ($2 IS NULL OR e.category = $3) AND ($4 IS NULL OR e.action = $5)
+               AND ($6 IS NULL OR e.result = $7) AND ($8 IS NULL OR e.origin = $9)
+               AND ($10 IS NULL OR e.account_id = $11)
+             ORDER BY e.time DESC, e.id DESC LIMIT $12"
         );
-        let rows = sqlx::query(&sql).bind(tenant_id).bind(i64::from(limit)).fetch_all(&self.pool).await?;
+        let mut query = sqlx::query(&sql).bind(tenant_id);
+        for value in [
+            filter.category.as_deref(),
+            filter.action.as_deref(),
+            filter.result.map(EventResult::as_str),
+            filter.origin.as_deref(),
+            filter.account_id.as_deref(),
+        ] {
+            query = query.bind(value).bind(value);
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await?;
         rows.iter().map(event).collect()
     }
 
@@ -198,23 +227,26 @@ impl Db {
         Ok(())
     }
 
-    /// The deliveries of the tenant's latest `limit` events, by event id.
-    pub async fn latest_event_deliveries(
+    /// The deliveries of the tenant's events `event_ids`, by event.
+    pub async fn event_deliveries(
         &self,
         tenant_id: &str,
-        limit: u32,
+        event_ids: &[String],
     ) -> Result<HashMap<String, Vec<DeliveryRow>>> {
-        let rows = sqlx::query(
+        if event_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let placeholders: Vec<String> = (2..event_ids.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
             "SELECT event_id, binding_id, state, attempts, last_error FROM event_deliveries
-             WHERE tenant_id = $1 AND event_id IN (
-               SELECT id FROM events WHERE tenant_id = $2 ORDER BY time DESC, id DESC LIMIT $3)
-             ORDER BY event_id, binding_id",
-        )
-        .bind(tenant_id)
-        .bind(tenant_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE tenant_id = $1 AND event_id IN ({}) ORDER BY event_id, binding_id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(tenant_id);
+        for id in event_ids {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut deliveries: HashMap<String, Vec<DeliveryRow>> = HashMap::new();
         for row in &rows {
             deliveries.entry(row.try_get("event_id")?).or_default().push(DeliveryRow {

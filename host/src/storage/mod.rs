@@ -36,9 +36,9 @@ use sqlx::{AnyPool, Executor};
 
 pub use accounts::{EventToWrite, FactorCounter, NewOtpCode, SessionRow};
 pub use administrators::{ADMIN_PERMISSION, FirstAdministrator, InviteRow, VIEWER_PERMISSION};
-pub use audit::{AuditEntry, MonthlyUsage, on_behalf as audit_on_behalf};
+pub use audit::{AuditEntry, AuditSearch, MonthlyUsage, on_behalf as audit_on_behalf};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};
-pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery};
+pub use events::{DeliveryOutcome, DeliveryRow, DueDelivery, EventFilter};
 pub use extensions::{BuildResult, DeploymentRow, DeploymentState, ExtensionRow, NewDeployment};
 pub use grants::{CodeRow, Grant, Redeemed, RefreshRow, Spent};
 pub use idempotency::{IDEMPOTENCY_KEY_SECONDS, KeyClaim};

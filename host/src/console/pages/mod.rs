@@ -8,12 +8,14 @@ use maud::{DOCTYPE, Markup, html};
 use crate::tenancy::{ResourceState, Tenant};
 
 mod accounts;
+mod activity;
 mod apis;
 mod dashboard;
 mod extensions;
 mod settings;
 
 pub use accounts::{AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
+pub use activity::{AuditFilter, EventsFilter, audit, events};
 pub use apis::{ApisPage, apis};
 pub use dashboard::dashboard;
 pub use extensions::{
@@ -84,6 +86,8 @@ fn refreshing_layout(
                         a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
                         a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
                         a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
+                        a href={ "/console/" (tenant.name) "/events" } { "Events" }
+                        a href={ "/console/" (tenant.name) "/audit" } { "Audit log" }
                         a href={ "/console/" (tenant.name) "/settings" } { "Settings" }
                     }
                 }
