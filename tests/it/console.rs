@@ -302,7 +302,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "signed-out", "viewer"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "security", "signed-out", "viewer"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -751,6 +751,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/settings"), "Signing keys"),
         (format!("{base}/events"), "account.created"),
         (format!("{base}/audit"), "POST /admin/v1/tenants/{tenant}/accounts"),
+        (format!("{base}/security"), "This session"),
     ] {
         let page = browser.get(&path).await.unwrap();
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
@@ -965,4 +966,125 @@ async fn an_administrator_filters_the_events_and_searches_the_audit_log_in_the_c
     assert!(!second.html.contains("rel=\"next\""), "the last page: {}", second.html);
     let api = server.get(&tenant.admin_token, &admin_path("/audit?q=%2Fclients&limit=1000")).await.unwrap();
     assert_eq!(api.as_array().unwrap().len(), 55, "the admin API searches the same way");
+}}
+
+db_test! {
+async fn an_administrator_changes_their_password_adds_an_authenticator_app_and_ends_a_session_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-security").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let other_secret = account(&server, &tenant, &clock, "bea", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    clock.advance(30);
+    let mut laptop = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut laptop, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    clock.advance(30);
+    let mut bea = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut bea, &tenant, &clock, "bea", &other_secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+
+    let page = browser.get(&format!("{base}/security")).await.unwrap();
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.has_form("change-password") && page.has_form("add-totp"), "{}", page.html);
+    let sessions = between(&page.html, "<table id=\"my-sessions\">", "</table>").to_owned();
+    assert_eq!(sessions.matches("<tr>").count(), 3, "a header and ann's two sessions, not bea's: {sessions}");
+    assert_eq!(sessions.matches("This session").count(), 1, "{sessions}");
+    let laptop_form = page.form_starting("end-").unwrap_or_else(|| panic!("{}", page.html));
+
+    // The password: refused while the current one is wrong, the new ones differ or are
+    // too short, each with why and nothing changed; then changed.
+    let new_password = "an even longer passphrase";
+    for (current, new, repeated, why) in [
+        ("not the password at all", new_password, new_password, "current password is not right"),
+        (PASSWORD, new_password, "another longer passphrase", "the two new passwords differ"),
+        (PASSWORD, "short", "short", "15 to 100 characters"),
+    ] {
+        let refused = browser.submit(&page, "change-password", &[("current", current), ("new", new), ("repeated", repeated)]).await.unwrap();
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{why}: {}", refused.html);
+        assert!(refused.html.contains(why), "{why}: {}", refused.html);
+    }
+    let changed = browser.submit(&page, "change-password", &[("current", PASSWORD), ("new", new_password), ("repeated", new_password)]).await.unwrap();
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.html);
+    assert!(changed.html.contains("Your password is changed."), "{}", changed.html);
+    // The hosted login takes the new password, no longer the old one.
+    for (password, works) in [(PASSWORD, false), (new_password, true)] {
+        let mut fresh = Browser::new(&server.base_url);
+        let login = fresh.open(&format!("{base}/")).await.unwrap();
+        let login = fresh.submit(&login, "identify", &[("username", "ann")]).await.unwrap();
+        let next = fresh.submit(&login, "password-form", &[("password", password)]).await.unwrap();
+        assert_eq!(!next.html.contains("authentication failed"), works, "{password}: {}", next.html);
+    }
+    let events = server.get(&tenant.admin_token, &admin_path("/events?action=password.changed&origin=console")).await.unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+
+    // An authenticator app: a QR code and the secret; a wrong code shows them again; the
+    // app's code confirms it.
+    let added = browser.submit(&changed, "add-totp", &[]).await.unwrap();
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.html);
+    assert!(added.html.contains("<svg class=\"qr\"") && added.html.contains("<path d=\"M"), "{}", added.html);
+    let new_secret = between(&added.html, "<code id=\"totp-secret\">", "</code>").to_owned();
+    let wrong = browser.submit(&added, "confirm-totp", &[("code", "000000")]).await.unwrap();
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.html);
+    assert!(wrong.html.contains("not valid now") && wrong.html.contains(&new_secret), "the same secret again: {}", wrong.html);
+    let code = totp::code(&totp::from_base32(&new_secret).unwrap(), totp::step_of(clock.now()));
+    let confirmed = browser.submit(&wrong, "confirm-totp", &[("code", &code)]).await.unwrap();
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.html);
+    assert!(confirmed.html.contains("Your authenticator app is set up."), "{}", confirmed.html);
+    let me = server.get(&tenant.admin_token, &admin_path("/accounts?limit=10")).await.unwrap();
+    let ann = me.as_array().unwrap().iter().find(|a| a["username"] == "ann").unwrap()["id"].as_str().unwrap().to_owned();
+    let factors = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{ann}"))).await.unwrap()["factors"].clone();
+    let totps: Vec<_> = factors.as_array().unwrap().iter().filter(|f| f["kind"] == "totp" && f["state"] == "ENABLED").collect();
+    assert_eq!(totps.len(), 2, "{factors}");
+
+    // A factor disabled and enabled again; another account's factor is not found.
+    let new_factor = totps.iter().map(|f| f["id"].as_str().unwrap()).max().unwrap().to_owned();
+    let disabled = browser.submit(&confirmed, &format!("factor-{new_factor}"), &[]).await.unwrap();
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.html);
+    let factor = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{ann}"))).await.unwrap()["factors"].clone();
+    assert!(factor.as_array().unwrap().iter().any(|f| f["id"] == new_factor.as_str() && f["state"] == "DISABLED"), "{factor}");
+    let enabled = browser.submit(&disabled, &format!("factor-{new_factor}"), &[]).await.unwrap();
+    assert_eq!(enabled.status, StatusCode::OK, "{}", enabled.html);
+    let bea_id = me.as_array().unwrap().iter().find(|a| a["username"] == "bea").unwrap()["id"].as_str().unwrap().to_owned();
+    let bea_factors = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bea_id}"))).await.unwrap()["factors"].clone();
+    let bea_factor = bea_factors[0]["id"].as_str().unwrap();
+    let csrf = between(&enabled.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let theirs = direct()
+        .post(server.url(&format!("{base}/security/factors/{bea_factor}/state")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("state", "DISABLED")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let bea_factors_after = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bea_id}"))).await.unwrap()["factors"].clone();
+    assert_eq!(bea_factors_after, bea_factors, "bea's factors are unchanged");
+
+    // The laptop's session ended: the laptop is signed out; bea's session cannot be ended here.
+    let bea_sessions = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bea_id}/sessions"))).await.unwrap();
+    let bea_session = bea_sessions[0]["id"].as_str().unwrap();
+    let theirs = direct()
+        .post(server.url(&format!("{base}/security/sessions/{bea_session}/end")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    assert_eq!(bea.get(&format!("{base}/security")).await.unwrap().status, StatusCode::OK, "bea is still signed in");
+    let ended = browser.submit(&page, &laptop_form, &[]).await.unwrap();
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.html);
+    assert!(!ended.has_form(&laptop_form), "the laptop's session is no longer listed: {}", ended.html);
+    let signed_out = with_console_cookie(&server, &laptop, &format!("{base}/security")).await;
+    assert!(signed_out.status().is_redirection(), "the laptop is signed out: {}", signed_out.status());
+
+    // A token made on the APIs page is listed as one this administrator made.
+    let apis = browser.get(&format!("{base}/tokens")).await.unwrap();
+    let made = browser.submit(&apis, "create-token", &[("name", "ann token"), ("role", "tenant-viewer"), ("expires_in_days", "")]).await.unwrap();
+    assert!(made.status.is_success(), "{}", made.html);
+    let listed = browser.get(&format!("{base}/security")).await.unwrap();
+    assert!(between(&listed.html, "<table id=\"my-tokens\">", "</table>").contains("ann token"), "{}", listed.html);
 }}

@@ -4,7 +4,8 @@
 // steps up to, lands on the dashboard, creates an account, registers a client (its secret
 // shown once), uploads an extension and watches it build, tests it, uploads a second
 // version and rolls back, makes a token on the APIs page and revokes it, filters the
-// events, searches the audit log, and signs out; then a viewer
+// events, searches the audit log, starts adding an authenticator app (its QR code), and
+// signs out; then a viewer
 // signs in and finds no control that changes anything. On every console page it writes a
 // screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
 // fails on any serious or critical violation, and fails on any console error (a Content
@@ -174,6 +175,13 @@ async function main() {
       await nav.getByRole("link", { name: "Settings" }).click();
       await page.locator("#tenant-settings").waitFor({ state: "visible" });
       await record("settings");
+
+      // Your security: an authenticator app's QR code (the enrolment stays PENDING).
+      await page.getByRole("link", { name: "Your security" }).click();
+      await page.getByRole("button", { name: "Add an authenticator app" }).click();
+      await page.getByRole("img", { name: "QR code of your authenticator app's new entry" }).waitFor({ state: "visible" });
+      check(/^[A-Z2-7]{32}$/.test((await page.locator("#totp-secret").textContent()).trim()), "the secret is shown");
+      await record("security");
 
       // Keyboard: the sign-out button is reachable with Tab and works with Enter.
       let focused = "";

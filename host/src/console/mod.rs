@@ -17,6 +17,7 @@ mod accounts;
 mod activity;
 mod extensions;
 mod pages;
+mod security;
 mod settings;
 mod tokens;
 
@@ -92,6 +93,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
         .route("/console/{tenant}/events", get(activity::events))
         .route("/console/{tenant}/audit", get(activity::audit))
+        .route("/console/{tenant}/security", get(security::security))
+        .route("/console/{tenant}/security/password", post(security::change_password))
+        .route("/console/{tenant}/security/totp", post(security::add_totp))
+        .route("/console/{tenant}/security/totp/confirm", post(security::confirm_totp))
+        .route("/console/{tenant}/security/factors/{factor}/state", post(security::factor_state))
+        .route("/console/{tenant}/security/sessions/{session}/end", post(security::end_session))
         .route("/console/{tenant}/settings", get(settings::settings).post(settings::save_settings))
         .route("/console/{tenant}/settings/rotate-key", post(settings::rotate_key))
         .route("/console/{tenant}/tokens", get(tokens::tokens).post(tokens::create_token))

@@ -762,27 +762,8 @@ pub async fn change_my_factor(
 ) -> Result<Json<Factor>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (_, account, factors) = stepped_up(&state, &tenant, &headers).await?;
-    let factor = factors.iter().find(|f| f.id == factor_id).ok_or_else(|| ApiError::not_found("factor"))?;
-    match body.state {
-        ResourceState::Disabled => {
-            let others = factors.iter().filter(|f| f.id != factor.id && f.state.is_usable()).count();
-            if others == 0 {
-                return Err(ApiError::new(Problem::Conflict, "an account keeps at least one enabled factor"));
-            }
-        }
-        ResourceState::Enabled if factor.state == ResourceState::Pending => {
-            return Err(ApiError::new(Problem::Conflict, "confirm the enrolment with its first code instead"));
-        }
-        ResourceState::Enabled => {}
-        _ => return Err(ApiError::new(Problem::InvalidRequest, "state must be ENABLED or DISABLED")),
-    }
-    state.db.set_factor_state(&tenant.id, &factor.id, body.state).await?;
-    let detail = json!({"factor_id": factor.id, "kind": factor.kind, "state": body.state});
-    let event = login_event("factor.changed", EventResult::Success, None, &account, detail);
-    if let Err(e) = state.extensions.emit(&tenant, event, false).await {
-        tracing::warn!(tenant = %tenant.id, "cannot record factor.changed: {e}");
-    }
-    let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
+    let (_, account, _) = stepped_up(&state, &tenant, &headers).await?;
+    let factor =
+        crate::ops::security::change_factor(&state, &tenant, &account, &factor_id, body.state, "login").await?;
     Ok(Json(factor))
 }

@@ -210,6 +210,13 @@ pub(crate) struct EnrolFactor {
     recipient: Option<String>,
 }
 
+impl EnrolFactor {
+    /// An authenticator app (TOTP): PENDING until its first code.
+    pub(crate) fn totp() -> Self {
+        EnrolFactor { kind: FactorKind::Totp.as_str().to_owned(), password: None, channel: None, recipient: None }
+    }
+}
+
 /// Enrols a factor for an account (by its administrator, or by the account itself).
 pub(crate) async fn enrol(
     state: &AppState,
@@ -287,11 +294,22 @@ pub struct EnrolledFactor {
     totp: Option<TotpEnrolment>,
 }
 
+impl EnrolledFactor {
+    pub fn factor(&self) -> &Factor {
+        &self.factor
+    }
+
+    /// For TOTP: the secret and the `otpauth://` URI the authenticator app takes.
+    pub fn totp(&self) -> Option<&TotpEnrolment> {
+        self.totp.as_ref()
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
     /// The shared secret, base32.
-    secret: String,
-    otpauth_uri: String,
+    pub secret: String,
+    pub otpauth_uri: String,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -595,6 +595,40 @@ impl Db {
         Ok(true)
     }
 
+    /// Replaces the password of the account's password factor `factor_id` and revokes the
+    /// account's refresh tokens, with `event`, in one transaction; false if there is no such
+    /// factor of the account.
+    pub async fn change_password(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        factor_id: &str,
+        secret_hash: &str,
+        event: Option<(&Event, &[String])>,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE factors SET secret_hash = $1, failed_attempts = 0, locked_until = NULL
+             WHERE tenant_id = $2 AND account_id = $3 AND id = $4 AND kind = 'password'",
+        )
+        .bind(secret_hash)
+        .bind(tenant_id)
+        .bind(account_id)
+        .bind(factor_id)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        revoke_refresh_tokens_in(&mut tx, tenant_id, Holder::Account(account_id), now).await?;
+        if let Some((event, bindings)) = event {
+            insert_event_in(&mut tx, tenant_id, event, bindings, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Stores a code sent for a factor in a login; earlier unused codes of it stop working.
     pub async fn insert_otp_code(&self, tenant_id: &str, code: &NewOtpCode<'_>) -> Result<()> {
         let mut tx = self.begin_write().await?;

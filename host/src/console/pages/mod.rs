@@ -12,6 +12,7 @@ mod activity;
 mod apis;
 mod dashboard;
 mod extensions;
+mod security;
 mod settings;
 
 pub use accounts::{AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
@@ -21,6 +22,7 @@ pub use dashboard::dashboard;
 pub use extensions::{
     ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version,
 };
+pub use security::{SecurityPage, security};
 pub use settings::{DEFAULT_COLOUR, settings};
 
 /// What the layout shows of the signed-in administrator.
@@ -72,6 +74,7 @@ fn refreshing_layout(
                     @if let (Some(tenant), Some(signed)) = (tenant, signed) {
                         span {
                             "Signed in as " strong { (signed.username) } " "
+                            a.security href={ "/console/" (tenant.name) "/security" } { "Your security" } " "
                             form id="signout" method="post" action={ "/console/" (tenant.name) "/signout" } {
                                 input type="hidden" name="csrf" value=(signed.csrf);
                                 button.quiet type="submit" { "Sign out" }
