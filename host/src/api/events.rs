@@ -22,9 +22,9 @@ pub struct EventsQuery {
     /// Items per page: 1 to 1,000 (100 by default).
     #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
-    /// e.g. `login`.
+    /// The event's type, e.g. `authentication` or `resource-change`.
     category: Option<String>,
-    /// e.g. `succeeded`.
+    /// e.g. `login.succeeded` or `account.created`.
     action: Option<String>,
     /// `success`, `failed` or `pending`.
     result: Option<String>,

@@ -48,9 +48,9 @@ pub enum DeliveryOutcome<'a> {
 /// Which events a list keeps: each field set must match exactly; none set keeps all.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EventFilter {
-    /// e.g. `login`.
+    /// The event's type, e.g. `authentication` or `resource-change`.
     pub category: Option<String>,
-    /// e.g. `succeeded`.
+    /// e.g. `login.succeeded` or `account.created`.
     pub action: Option<String>,
     pub result: Option<EventResult>,
     /// `admin-api`, `console`, `login`, …
