@@ -1088,3 +1088,107 @@ async fn an_administrator_changes_their_password_adds_an_authenticator_app_and_e
     let listed = browser.get(&format!("{base}/security")).await.unwrap();
     assert!(between(&listed.html, "<table id=\"my-tokens\">", "</table>").contains("ann token"), "{}", listed.html);
 }}
+
+db_test! {
+async fn an_administrator_grants_permissions_invites_and_manages_an_accounts_factors_and_sessions_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-access").await.unwrap();
+    let other = server.create_tenant("console-access-other").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let bob_secret = account(&server, &tenant, &clock, "bob", false).await;
+    // Bob signs in on the hosted pages with his password (the console then turns him
+    // away: he is no administrator), so he has a session.
+    let _ = bob_secret;
+    let mut bobs = Browser::new(&server.base_url);
+    let login = bobs.open(&format!("/console/{}/", tenant.name)).await.unwrap();
+    let login = bobs.submit(&login, "identify", &[("username", "bob")]).await.unwrap();
+    let login = bobs.submit(&login, "password-form", &[("password", PASSWORD)]).await.unwrap();
+    assert!(!login.html.contains("authentication failed"), "{}", login.html);
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+    let accounts = server.get(&tenant.admin_token, &admin_path("/accounts")).await.unwrap();
+    let id_of = |name: &str| accounts.as_array().unwrap().iter().find(|a| a["username"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+    let (bob, ann) = (id_of("bob"), id_of("ann"));
+
+    let page = browser.get(&format!("{base}/accounts/{bob}")).await.unwrap();
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.has_form("grant-permission") && page.has_form("invite"), "{}", page.html);
+    assert!(page.html.contains("None: this account cannot administer the tenant."), "{}", page.html);
+    assert!(page.form_starting("end-").is_some(), "bob's session is listed: {}", page.html);
+
+    // Permissions: granted (a viewer), a made-up one refused, revoked again.
+    let granted = browser.submit(&page, "grant-permission", &[("permission", "admin:read")]).await.unwrap();
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.html);
+    assert!(granted.has_form("revoke-admin:read"), "{}", granted.html);
+    let held = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}/permissions"))).await.unwrap();
+    assert_eq!(held, json!(["admin:read"]));
+    let refused = browser.submit(&page, "grant-permission", &[("permission", "root")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(refused.html.contains("is not a permission"), "{}", refused.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}/permissions"))).await.unwrap(), json!(["admin:read"]));
+    let revoked = browser.submit(&granted, "revoke-admin:read", &[]).await.unwrap();
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}/permissions"))).await.unwrap(), json!([]));
+    let events = server.get(&tenant.admin_token, &admin_path(&format!("/events?origin=console&account_id={bob}"))).await.unwrap();
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["permission.revoked", "permission.granted"], "{events}");
+    // Ann's own permissions have no revoke button.
+    let own = browser.get(&format!("{base}/accounts/{ann}")).await.unwrap();
+    assert!(own.html.contains("<code>admin</code>") && !own.has_form("revoke-admin"), "{}", own.html);
+
+    // An invitation, shown once, with which bob sets a new password.
+    let invited = browser.submit(&revoked, "invite", &[]).await.unwrap();
+    assert_eq!(invited.status, StatusCode::CREATED, "{}", invited.html);
+    let token = between(&invited.html, "<code id=\"invite-token\">", "</code>").to_owned();
+    let accepted = server
+        .http
+        .post(server.url(&format!("/t/{}/invite", tenant.name)))
+        .json(&json!({"invite_token": token, "password": "bob's new long passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), StatusCode::OK, "{}", accepted.text().await.unwrap());
+
+    // Accepting the invite ended the session his old password opened; he signs in with
+    // the new one, and that session is ended here.
+    clock.advance(30);
+    let mut bobs = Browser::new(&server.base_url);
+    let login = bobs.open(&format!("{base}/")).await.unwrap();
+    let login = bobs.submit(&login, "identify", &[("username", "bob")]).await.unwrap();
+    let login = bobs.submit(&login, "password-form", &[("password", "bob's new long passphrase")]).await.unwrap();
+    assert!(!login.html.contains("authentication failed"), "{}", login.html);
+    let page = browser.get(&format!("{base}/accounts/{bob}")).await.unwrap();
+    let session_form = page.form_starting("end-").unwrap_or_else(|| panic!("bob's new session is listed: {}", page.html));
+    let ended = browser.submit(&page, &session_form, &[]).await.unwrap();
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.html);
+    assert!(ended.html.contains("Not signed in anywhere."), "{}", ended.html);
+    let sessions = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}/sessions"))).await.unwrap();
+    assert!(sessions.as_array().unwrap().iter().all(|s| s["authenticated_at"].is_null()), "{sessions}");
+
+    // A factor disabled; another tenant's account, factor or session is not found.
+    let factors = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}"))).await.unwrap()["factors"].clone();
+    let totp_id = factors.as_array().unwrap().iter().find(|f| f["kind"] == "totp").unwrap()["id"].as_str().unwrap().to_owned();
+    let disabled = browser.submit(&ended, &format!("factor-{totp_id}"), &[]).await.unwrap();
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.html);
+    let factors = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{bob}"))).await.unwrap()["factors"].clone();
+    assert!(factors.as_array().unwrap().iter().any(|f| f["id"] == totp_id.as_str() && f["state"] == "DISABLED"), "{factors}");
+    let stranger = server.admin_ok(&other, Method::POST, "/accounts", json!({"username": "zed"})).await["id"].as_str().unwrap().to_owned();
+    let csrf = between(&disabled.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    for (path, form) in [
+        (format!("{base}/accounts/{stranger}/permissions"), vec![("permission", "admin")]),
+        (format!("{base}/accounts/{stranger}/invite"), vec![]),
+        (format!("{base}/accounts/{bob}/factors/fac_not_bobs/state"), vec![("state", "DISABLED")]),
+        (format!("{base}/accounts/{ann}/factors/{totp_id}/state"), vec![("state", "ENABLED")]),
+    ] {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend(form);
+        let response = direct().post(server.url(&path)).header(COOKIE, &cookie).form(&fields).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/accounts/{stranger}/permissions", other.name)).await.unwrap();
+    assert_eq!(theirs, json!([]), "nothing granted across tenants");
+}}

@@ -28,17 +28,6 @@ fn invalid(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(Problem::InvalidRequest, e.to_string())
 }
 
-/// A resource-change event of the tenant, ready to write with its change.
-pub(crate) async fn event(
-    state: &AppState,
-    tenant: &Tenant,
-    action: &'static str,
-    account_id: &str,
-    detail: Value,
-) -> Result<crate::ops::PreparedEvent, ApiError> {
-    crate::ops::accounts::event_from(state, tenant, "admin-api", action, account_id, detail).await
-}
-
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateAccount {
@@ -234,16 +223,7 @@ pub async fn change_factor(
 ) -> Result<Json<Factor>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let factor = state.db.factor(&tenant.id, &factor_id).await?.filter(|f| f.account_id == id);
-    let factor = factor.ok_or_else(|| ApiError::not_found("factor"))?;
-    if !matches!(body.state, ResourceState::Enabled | ResourceState::Disabled) {
-        return Err(invalid("state must be ENABLED or DISABLED"));
-    }
-    if body.state == ResourceState::Enabled && factor.state == ResourceState::Pending {
-        return Err(ApiError::new(Problem::Conflict, "confirm the enrolment with its first code instead"));
-    }
-    state.db.set_factor_state(&tenant.id, &factor.id, body.state).await?;
-    let factor = state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))?;
+    let factor = crate::ops::permissions::change_factor(&state, &tenant, &id, &factor_id, body.state).await?;
     Ok(Json(factor))
 }
 

@@ -1,7 +1,9 @@
 //! The accounts and clients screens: lists, searches and pages of the tenant's accounts,
 //! an account's details (edited, disabled, deleted), and its clients (registered, their
 //! secrets rotated and retired), over the same operations as the admin API
-//! (`ops::accounts`, `ops::clients`) with the console as the events' origin. Another
+//! (`ops::accounts`, `ops::clients`, `ops::permissions`: permissions granted and revoked,
+//! invites, an account's factors disabled or enabled and its sessions ended) with the
+//! console as the events' origin. Another
 //! tenant's account or client is "not found"; a refused form is shown again with why.
 
 use axum::extract::rejection::FormRejection;
@@ -18,6 +20,7 @@ use crate::extensions::account_creation::{AccountData, Source};
 use crate::ops::Changer;
 use crate::ops::accounts::{ChangeAccount, change_account, create_account, delete_account, find};
 use crate::ops::clients::{ChangeClient, CreateClient};
+use crate::ops::permissions::Invite;
 use crate::tenancy::Tenant;
 use crate::web::{ApiError, Problem};
 
@@ -114,10 +117,134 @@ async fn account_page(
     id: &str,
     message: Option<&str>,
 ) -> Result<Response, Failure> {
+    account_page_with(state, tenant, admin, status, id, message, None).await
+}
+
+/// The account's page, with an invite just issued (shown once) if any.
+async fn account_page_with(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    status: StatusCode,
+    id: &str,
+    message: Option<&str>,
+    invite: Option<&Invite>,
+) -> Result<Response, Failure> {
     let account = find(state, tenant, id).await.map_err(under(tenant))?;
     let factors = state.db.factors(&tenant.id, &account.id).await.map_err(under(tenant))?;
-    let html = pages::account(&STYLESHEET_PATH, tenant, &admin.signed(), &account, &factors, message);
+    let held = state.db.permissions_of(&tenant.id, &account.id).await.map_err(under(tenant))?;
+    let grantable = crate::ops::permissions::grantable(state, tenant).await.map_err(under(tenant))?;
+    let now = state.clock.now();
+    let sessions: Vec<_> = state
+        .db
+        .sessions_of(&tenant.id, &account.id)
+        .await
+        .map_err(under(tenant))?
+        .into_iter()
+        .filter(|s| s.is_live(&tenant.settings, now) && s.authenticated_at.is_some())
+        .collect();
+    let access = pages::AccountAccess {
+        factors: &factors,
+        permissions: &held,
+        grantable: &grantable,
+        sessions: &sessions,
+        own: account.id == admin.signed_in.account_id,
+        invite,
+    };
+    let html = pages::account(&STYLESHEET_PATH, tenant, &admin.signed(), &account, &access, message);
     Ok(page(status, html))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct PermissionForm {
+    #[serde(default)]
+    permission: String,
+}
+
+/// Grants a permission (`admin`, `admin:read`, or one of the tenant's own) to the account.
+pub(super) async fn grant_permission(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<PermissionForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let granted = crate::ops::permissions::grant(&state, &tenant, &id, form.permission.trim(), "console").await;
+    let response = match granted {
+        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// Revokes a permission the account holds (never the signed-in administrator's own).
+pub(super) async fn revoke_permission(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<PermissionForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let me = Some(admin.signed_in.account_id.as_str());
+    let revoked = crate::ops::permissions::revoke(&state, &tenant, &id, &form.permission, me, "console").await;
+    let response = match revoked {
+        Ok(()) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// Issues the account a new one-time invite, shown once on this answer.
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    let response = match crate::ops::permissions::invite(&state, &tenant, &id, "console").await {
+        Ok(invite) => account_page_with(&state, &tenant, &admin, StatusCode::CREATED, &id, None, Some(&invite)).await?,
+        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// Disables or enables one of the account's factors.
+pub(super) async fn factor_state(
+    State(state): State<AppState>,
+    Path((name, id, factor_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::NewState>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let changed = async {
+        let requested = form.requested()?;
+        find(&state, &tenant, &id).await?;
+        crate::ops::permissions::change_factor(&state, &tenant, &id, &factor_id, requested).await
+    }
+    .await;
+    let response = match changed {
+        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
+        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
+}
+
+/// Ends one of the account's sessions (and what it granted).
+pub(super) async fn end_session(
+    State(state): State<AppState>,
+    Path((name, id, session_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    let account = find(&state, &tenant, &id).await.map_err(by(&tenant, &admin))?;
+    crate::ops::security::end_session(&state, &tenant, &account, &session_id).await.map_err(by(&tenant, &admin))?;
+    Ok(acted(Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(), &tenant, &admin))
 }
 
 pub(super) async fn account(

@@ -15,6 +15,7 @@ pub mod events;
 pub mod extensions;
 pub mod keys;
 pub mod overview;
+pub mod permissions;
 pub mod security;
 pub mod tenants;
 pub mod tokens;

@@ -1,5 +1,7 @@
 //! The accounts and clients pages: a tenant's human accounts (search, pages, create, one
-//! account's details and factors, disable or enable, delete after a confirmation) and its
+//! account's details, factors (disabled or enabled), permissions (granted, revoked),
+//! invitation (shown once) and sessions (ended), disable or enable, delete after a
+//! confirmation) and its
 //! machine clients (create, the secret shown once, disable or enable).
 
 use maud::html;
@@ -7,6 +9,8 @@ use maud::html;
 use super::{
     Signed, button_form, distinct_states, explain, layout, refusal, state, state_control, states_legend, time,
 };
+use crate::ops::permissions::Invite;
+use crate::storage::SessionRow;
 use crate::tenancy::{Account, Client, Factor, Tenant};
 
 /// What the accounts list shows besides the accounts.
@@ -90,15 +94,33 @@ fn urlencoded(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// One account: its details, its factors and what may be done with it.
+/// What an account's page shows of its access besides its details.
+#[derive(Debug)]
+pub struct AccountAccess<'a> {
+    pub factors: &'a [Factor],
+    /// The permissions it holds.
+    pub permissions: &'a [String],
+    /// The permissions it may be granted (the tenant's permission-requiring scopes).
+    pub grantable: &'a [String],
+    /// Its live, signed-in sessions.
+    pub sessions: &'a [SessionRow],
+    /// Whether it is the signed-in administrator's own account (whose permissions stay).
+    pub own: bool,
+    /// An invite just issued: shown once.
+    pub invite: Option<&'a Invite>,
+}
+
+/// One account: its details, its factors, permissions and sessions, and what may be done
+/// with it.
 pub fn account(
     stylesheet: &str,
     tenant: &Tenant,
     signed: &Signed<'_>,
     account: &Account,
-    factors: &[Factor],
+    access: &AccountAccess<'_>,
     message: Option<&str>,
 ) -> String {
+    let factors = access.factors;
     let base = format!("/console/{}/accounts/{}", tenant.name, account.id);
     let attributes = serde_json::to_string_pretty(&account.attributes).unwrap_or_default();
     let body = html! {
@@ -142,6 +164,7 @@ pub fn account(
                         tr {
                             th scope="col" { "Kind" } th scope="col" { "State" } th scope="col" { "Failed attempts" }
                             th scope="col" { "Created (UTC)" } th scope="col" { "Last used (UTC)" }
+                            th scope="col" { span.hidden { "Actions" } }
                         }
                     }
                     tbody {
@@ -155,12 +178,79 @@ pub fn account(
                                 td { (factor.failed_attempts) }
                                 td { (time(factor.created_at)) }
                                 td { @if let Some(at) = factor.last_used_at { (time(at)) } @else { "never" } }
+                                td { (state_control(&format!("factor-{}", factor.id), &format!("{base}/factors/{}/state", factor.id), signed, factor.state)) }
                             }
                         }
                     }
                 }
             }
             (states_legend(&distinct_states(factors.iter().map(|f| &f.state))))
+        }
+        h2 { "Invitation" }
+        @if let Some(invite) = access.invite {
+            div.created role="status" {
+                p { "A new invitation, valid until " (time(invite.expires_at)) " UTC. Copy it now: it is shown once, and an earlier one no longer works." }
+                p { code id="invite-token" { (invite.invite_token) } }
+                p.muted { "Its owner sets a password with it: " code { "POST /t/" (tenant.name) "/invite" } "." }
+            }
+        }
+        (button_form("invite", &format!("{base}/invite"), signed, "Send a new invitation", false, &[]))
+        h2 { "Permissions" }
+        @if access.permissions.is_empty() {
+            p.muted { "None: this account cannot administer the tenant." }
+        } @else {
+            ul id="permissions" {
+                @for permission in access.permissions {
+                    li {
+                        code { (permission) }
+                        @if permission == "admin" { " — administers the tenant" }
+                        @if permission == "admin:read" { " — sees the console read-only" }
+                        " "
+                        @if !access.own {
+                            (button_form(&format!("revoke-{permission}"), &format!("{base}/permissions/revoke"), signed, "Revoke", false, &[("permission", permission)]))
+                        }
+                    }
+                }
+            }
+        }
+        @let grantable: Vec<&String> = access.grantable.iter().filter(|p| !access.permissions.contains(p)).collect();
+        @if signed.can_write && !grantable.is_empty() {
+            form id="grant-permission" method="post" action={ (base) "/permissions" } {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field {
+                    label for="grant" { "Grant a permission" }
+                    select id="grant" name="permission" {
+                        @for permission in grantable { option value=(permission) { (permission) } }
+                    }
+                }
+                button.quiet type="submit" { "Grant" }
+            }
+        }
+        h2 { "Sessions" }
+        @if access.sessions.is_empty() {
+            p.muted { "Not signed in anywhere." }
+        } @else {
+            div.scroll tabindex="0" role="region" aria-label="Sessions" {
+                table id="sessions" {
+                    caption { "Where the account is signed in" }
+                    thead {
+                        tr {
+                            th scope="col" { "Started (UTC)" } th scope="col" { "Last seen (UTC)" }
+                            th scope="col" { "Factors passed" } th scope="col" { span.hidden { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @for session in access.sessions {
+                            tr {
+                                th scope="row" { (time(session.created_at)) }
+                                td { (time(session.last_seen_at)) }
+                                td { (session.factors.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")) }
+                                td { (button_form(&format!("end-{}", session.id), &format!("{base}/sessions/{}/end", session.id), signed, "End", false, &[])) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     };
     layout(&format!("Account {}", account.username), stylesheet, Some(tenant), Some(signed), body).into_string()

@@ -15,7 +15,7 @@ mod extensions;
 mod security;
 mod settings;
 
-pub use accounts::{AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
+pub use accounts::{AccountAccess, AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
 pub use activity::{AuditFilter, EventsFilter, audit, events};
 pub use apis::{ApisPage, apis};
 pub use dashboard::dashboard;
