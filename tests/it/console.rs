@@ -1192,3 +1192,84 @@ async fn an_administrator_grants_permissions_invites_and_manages_an_accounts_fac
     let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/accounts/{stranger}/permissions", other.name)).await.unwrap();
     assert_eq!(theirs, json!([]), "nothing granted across tenants");
 }}
+
+db_test! {
+async fn an_administrator_binds_an_extension_and_sets_the_allowed_hosts_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-bindings").await.unwrap();
+    let other = server.create_tenant("console-bindings-other").await.unwrap();
+    server.deploy_as(&tenant, guests::CUSTOM_CLAIMS, "claims", "").await.unwrap();
+    server.deploy_as(&other, guests::CUSTOM_CLAIMS, "claims", "").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "billing"})).await.unwrap();
+    let theirs = server.create_client(&other, json!({"name": "theirs"})).await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let bindings = |t: &TestTenant| {
+        let (token, name) = (t.admin_token.clone(), t.name.clone());
+        let server = &server;
+        async move { server.get(&token, &format!("/admin/v1/tenants/{name}/bindings")).await.unwrap() }
+    };
+    let before = bindings(&tenant).await;
+
+    let page = browser.get(&format!("{base}/extensions/claims")).await.unwrap();
+    assert!(page.has_form("add-binding"), "{}", page.html);
+    assert!(page.html.contains("<option value=\"token-issuance\">") && page.html.contains("billing ("), "{}", page.html);
+    // Refused with why, nothing bound.
+    for (typed, why) in [
+        (vec![("hook", "token-issuance"), ("schedule", "0 * * * * *")], "only scheduled bindings take a schedule"),
+        (vec![("hook", "token-issuance"), ("failure_policy", "sometimes")], "is not fail-closed or fail-open"),
+        (vec![("hook", "token-issuance"), ("position", "first")], "is not a whole number"),
+        (vec![("hook", "token-issuance"), ("filter", "{not json")], "the filter is not JSON"),
+    ] {
+        let refused = browser.submit(&page, "add-binding", &typed).await.unwrap();
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{why}: {}", refused.html);
+        assert!(unescape(&refused.html).contains(why), "{why}: {}", refused.html);
+    }
+    let foreign = browser.submit(&page, "add-binding", &[("hook", "token-issuance"), ("client_id", &theirs.client_id)]).await.unwrap();
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND, "another tenant's client: {}", foreign.html);
+    assert_eq!(bindings(&tenant).await, before, "nothing bound");
+
+    // Bound for one client, fail-open, order 5; then removed.
+    let typed = [("hook", "token-issuance"), ("client_id", client.client_id.as_str()), ("failure_policy", "fail-open"), ("position", "5")];
+    let bound = browser.submit(&page, "add-binding", &typed).await.unwrap();
+    assert_eq!(bound.status, StatusCode::OK, "{}", bound.html);
+    let now = bindings(&tenant).await;
+    let added = now.as_array().unwrap().iter().find(|b| b["client_id"] == client.client_id.as_str()).unwrap_or_else(|| panic!("{now}"));
+    assert_eq!((added["failure_policy"].as_str(), added["position"].as_i64(), added["extension"].as_str()), (Some("fail-open"), Some(5), Some("claims")), "{added}");
+    let id = added["id"].as_str().unwrap().to_owned();
+    assert!(bound.has_form(&format!("unbind-{id}")), "{}", bound.html);
+    // Another tenant's binding cannot be removed from here.
+    let their_binding = bindings(&other).await[0]["id"].as_str().unwrap().to_owned();
+    let csrf = between(&bound.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let response = direct()
+        .post(server.url(&format!("{base}/extensions/claims/bindings/delete")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("binding_id", their_binding.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(bindings(&other).await.as_array().unwrap().len(), 1, "theirs stays");
+    let removed = browser.submit(&bound, &format!("unbind-{id}"), &[]).await.unwrap();
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.html);
+    assert_eq!(bindings(&tenant).await, before);
+
+    // Allowed hosts: saved, and a bad one refused with nothing changed.
+    let settings = format!("/admin/v1/tenants/{}/extension-settings", tenant.name);
+    let list = browser.get(&format!("{base}/extensions")).await.unwrap();
+    assert!(list.has_form("allowed-hosts-form") && list.html.contains("None: extensions reach no host."), "{}", list.html);
+    let saved = browser.submit(&list, "allowed-hosts-form", &[("hosts", "api.example.com\r\n*.example.org:8443")]).await.unwrap();
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.html);
+    assert!(saved.html.contains("<code>*.example.org:8443</code>"), "{}", saved.html);
+    assert_eq!(server.get(&tenant.admin_token, &settings).await.unwrap()["allowed_hosts"], json!(["api.example.com", "*.example.org:8443"]));
+    let refused = browser.submit(&saved, "allowed-hosts-form", &[("hosts", "https://evil.example/path")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert!(unescape(&refused.html).contains("is not a host"), "{}", refused.html);
+    assert_eq!(server.get(&tenant.admin_token, &settings).await.unwrap()["allowed_hosts"], json!(["api.example.com", "*.example.org:8443"]));
+    let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/extension-settings", other.name)).await.unwrap();
+    assert_eq!(theirs["allowed_hosts"], json!([]), "another tenant's hosts are untouched");
+}}

@@ -13,11 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::extensions::{LimitOverrides, Limits, valid_allowed_host};
+use crate::extensions::{LimitOverrides, Limits};
 use crate::storage::PlanRow;
 use crate::web::{ApiError, Problem};
-
-const MAX_ALLOWED_HOSTS: usize = 50;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TenantLimits {
@@ -160,8 +158,7 @@ pub async fn get_settings(
     Path(tenant): Path<String>,
 ) -> Result<Json<ExtensionSettings>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let row = state.db.tenant_limits(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok(Json(ExtensionSettings { allowed_hosts: row.allowed_hosts }))
+    Ok(Json(ExtensionSettings { allowed_hosts: crate::ops::extensions::allowed_hosts(&state, &tenant).await? }))
 }
 
 #[utoipa::path(
@@ -180,16 +177,6 @@ pub async fn put_settings(
 ) -> Result<Json<ExtensionSettings>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    if body.allowed_hosts.len() > MAX_ALLOWED_HOSTS {
-        return Err(ApiError::new(Problem::InvalidRequest, format!("at most {MAX_ALLOWED_HOSTS} allowed hosts")));
-    }
-    if let Some(bad) = body.allowed_hosts.iter().find(|h| !valid_allowed_host(h)) {
-        return Err(ApiError::new(
-            Problem::InvalidRequest,
-            format!("{bad:?} is not a host, host:port or *.suffix (no scheme, no path)"),
-        ));
-    }
-    let _change = state.extensions.change(&tenant.id);
-    state.db.set_allowed_hosts(&tenant.id, &body.allowed_hosts).await?;
+    crate::ops::extensions::set_allowed_hosts(&state, &tenant, &body.allowed_hosts).await?;
     Ok(Json(body))
 }

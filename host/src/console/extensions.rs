@@ -48,7 +48,9 @@ async fn extensions_page(
             Some((e.name.clone(), active.version))
         })
         .collect();
-    let page_state = pages::ExtensionsPage { active_versions: &active_versions, message };
+    let allowed_hosts = ops::allowed_hosts(state, tenant).await.map_err(under(tenant))?;
+    let page_state =
+        pages::ExtensionsPage { active_versions: &active_versions, allowed_hosts: &allowed_hosts, message };
     Ok(page(status, pages::extensions(&STYLESHEET_PATH, tenant, &admin.signed(), &extensions, &page_state)))
 }
 
@@ -226,8 +228,15 @@ async fn extension_page(
             }
         }
     };
-    let page_state =
-        pages::ExtensionPage { metrics: &metrics, invocations: &invocations, test, message: shown.message };
+    let clients = state.db.list_clients(&tenant.id).await.map_err(under(tenant))?;
+    let clients: Vec<(String, String)> = clients.into_iter().map(|c| (c.client_id, c.name)).collect();
+    let page_state = pages::ExtensionPage {
+        metrics: &metrics,
+        invocations: &invocations,
+        test,
+        clients: &clients,
+        message: shown.message,
+    };
     Ok(page(status, pages::extension(&STYLESHEET_PATH, tenant, &admin.signed(), &view, &page_state)))
 }
 
@@ -456,4 +465,121 @@ pub(super) async fn version(
     };
     let html = pages::version(&STYLESHEET_PATH, &tenant, &admin.signed(), &deployment, source.as_deref());
     Ok(page(StatusCode::OK, html))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct BindingForm {
+    #[serde(default)]
+    hook: String,
+    /// Empty: the whole tenant.
+    #[serde(default)]
+    client_id: String,
+    /// Empty: the hook's default.
+    #[serde(default)]
+    failure_policy: String,
+    #[serde(default)]
+    position: String,
+    #[serde(default)]
+    schedule: String,
+    /// A JSON object (events bindings), or empty.
+    #[serde(default)]
+    filter: String,
+}
+
+impl BindingForm {
+    /// The binding the form asks for, for `extension`; a field that cannot be read is
+    /// refused with why.
+    fn binding(&self, extension: &str) -> Result<ops::CreateBinding, ApiError> {
+        let invalid = |detail: String| ApiError::new(Problem::InvalidRequest, detail);
+        let given = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        let failure_policy = match self.failure_policy.trim() {
+            "" => None,
+            "fail-closed" => Some(crate::storage::FailurePolicy::FailClosed),
+            "fail-open" => Some(crate::storage::FailurePolicy::FailOpen),
+            other => return Err(invalid(format!("failure policy {other:?} is not fail-closed or fail-open"))),
+        };
+        let position = match self.position.trim() {
+            "" => 0,
+            text => text.parse().map_err(|_| invalid(format!("the order {text:?} is not a whole number")))?,
+        };
+        let filter = match given(&self.filter) {
+            None => None,
+            Some(text) => Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .map_err(|e| invalid(format!("the filter is not JSON: {e}")))?,
+            ),
+        };
+        Ok(ops::CreateBinding {
+            hook: self.hook.trim().to_owned(),
+            extension: extension.to_owned(),
+            client_id: given(&self.client_id),
+            failure_policy,
+            position,
+            schedule: given(&self.schedule),
+            filter,
+        })
+    }
+}
+
+/// Binds the extension to a hook (tenant-wide or for one client).
+pub(super) async fn add_binding(
+    State(state): State<AppState>,
+    Path((name, extension)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<BindingForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let result = match form.binding(&extension) {
+        Ok(binding) => ops::create_binding(&state, &tenant, &binding).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    changed(&state, &tenant, &admin, &extension, result).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RemoveBindingForm {
+    #[serde(default)]
+    binding_id: String,
+}
+
+/// Removes one of the extension's bindings.
+pub(super) async fn remove_binding(
+    State(state): State<AppState>,
+    Path((name, extension)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<RemoveBindingForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    ops::find(&state, &tenant, &extension).await.map_err(by(&tenant, &admin))?;
+    ops::delete_binding(&state, &tenant, &form.binding_id, Some(&extension)).await.map_err(by(&tenant, &admin))?;
+    changed(&state, &tenant, &admin, &extension, Ok(())).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct AllowedHostsForm {
+    /// One host per line (or separated by spaces or commas).
+    #[serde(default)]
+    hosts: String,
+}
+
+/// Replaces the hosts the tenant's extensions may reach over HTTP.
+pub(super) async fn set_allowed_hosts(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<AllowedHostsForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let hosts: Vec<String> = form
+        .hosts
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let response = match ops::set_allowed_hosts(&state, &tenant, &hosts).await {
+        Ok(()) => Redirect::to(&format!("/console/{}/extensions", tenant.name)).into_response(),
+        Err(e) if refused(&e) => extensions_page(&state, &tenant, &admin, e.kind.status(), Some(&e.detail)).await?,
+        Err(e) => return Err(by(&tenant, &admin)(e)),
+    };
+    Ok(acted(response, &tenant, &admin))
 }

@@ -359,3 +359,116 @@ pub async fn metrics(state: &AppState, tenant: &Tenant, name: &str) -> Result<In
     state.extensions.records.flush(&state.db).await?;
     Ok(state.db.invocation_stats(&tenant.id, name, METRICS_WINDOW).await?)
 }
+
+/// A binding asked for: which extension runs on which hook, for the whole tenant or (token
+/// issuance) one client, in what order and with what failure policy (the hook's default
+/// when none); a cron schedule for `scheduled`, a filter for `events`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBinding {
+    pub hook: String,
+    pub extension: String,
+    pub client_id: Option<String>,
+    pub failure_policy: Option<crate::storage::FailurePolicy>,
+    #[serde(default)]
+    pub position: i64,
+    pub schedule: Option<String>,
+    pub filter: Option<serde_json::Value>,
+}
+
+/// Binds an extension to a hook after checking the binding makes sense for it: the client
+/// (of this tenant) only on token issuance, a schedule only and always on `scheduled`, a
+/// filter only on `events`; an unknown extension or client is "not found".
+pub async fn create_binding(
+    state: &AppState,
+    tenant: &Tenant,
+    body: &CreateBinding,
+) -> Result<crate::storage::BindingRow, ApiError> {
+    let invalid = |detail: String| ApiError::new(Problem::InvalidRequest, detail);
+    let hook = Hook::from_name(&body.hook).ok_or_else(|| invalid(format!("unknown hook {:?}", body.hook)))?;
+    if body.client_id.is_some() && hook != Hook::TokenIssuance {
+        return Err(invalid("only token-issuance bindings may name a client".into()));
+    }
+    if let Some(client_id) = &body.client_id
+        && state.db.client(&tenant.id, client_id).await?.is_none()
+    {
+        return Err(ApiError::not_found("client"));
+    }
+    match (hook, &body.schedule) {
+        (Hook::Scheduled, None) => return Err(invalid("a scheduled binding needs a cron schedule".into())),
+        (Hook::Scheduled, Some(schedule)) => {
+            crate::events::scheduler::parse_schedule(schedule).map_err(invalid)?;
+        }
+        (_, Some(_)) => return Err(invalid("only scheduled bindings take a schedule".into())),
+        _ => {}
+    }
+    match (hook, &body.filter) {
+        (Hook::Events, Some(filter)) => {
+            serde_json::from_value::<crate::events::EventFilter>(filter.clone())
+                .map_err(|e| invalid(format!("invalid filter: {e}")))?;
+        }
+        (_, Some(_)) => return Err(invalid("only events bindings take a filter".into())),
+        _ => {}
+    }
+    let extension = find(state, tenant, &body.extension).await?;
+    let id = crate::clock::random_id(state.entropy.as_ref(), "bnd", 12)?;
+    let binding = crate::storage::NewBinding {
+        id: &id,
+        hook: hook.name(),
+        extension: &extension.name,
+        client_id: body.client_id.as_deref(),
+        failure_policy: body.failure_policy.unwrap_or_else(|| hook.default_failure_policy()),
+        position: body.position,
+        schedule: body.schedule.as_deref(),
+        filter: body.filter.as_ref(),
+        now: state.clock.now(),
+    };
+    let _change = state.extensions.change(&tenant.id);
+    Ok(state.db.insert_binding(&tenant.id, binding).await?)
+}
+
+/// Removes binding `id` of the tenant (of extension `extension`, when one is named).
+pub async fn delete_binding(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+    extension: Option<&str>,
+) -> Result<(), ApiError> {
+    if let Some(extension) = extension {
+        let bindings = state.db.list_bindings(&tenant.id).await?;
+        if !bindings.iter().any(|b| b.id == id && b.extension == extension) {
+            return Err(ApiError::not_found("binding"));
+        }
+    }
+    let _change = state.extensions.change(&tenant.id);
+    match state.db.delete_binding(&tenant.id, id).await? {
+        true => Ok(()),
+        false => Err(ApiError::not_found("binding")),
+    }
+}
+
+/// The most hosts a tenant's extensions may be allowed to reach.
+pub const MAX_ALLOWED_HOSTS: usize = 50;
+
+/// The hosts (`name`, `name:port` or `*.suffix`) the tenant's extensions may reach.
+pub async fn allowed_hosts(state: &AppState, tenant: &Tenant) -> Result<Vec<String>, ApiError> {
+    let row = state.db.tenant_limits(&tenant.id).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(row.allowed_hosts)
+}
+
+/// Replaces the hosts the tenant's extensions may reach; a list too long or an entry that
+/// is no host changes nothing.
+pub async fn set_allowed_hosts(state: &AppState, tenant: &Tenant, hosts: &[String]) -> Result<(), ApiError> {
+    if hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(ApiError::new(Problem::InvalidRequest, format!("at most {MAX_ALLOWED_HOSTS} allowed hosts")));
+    }
+    if let Some(bad) = hosts.iter().find(|h| !crate::extensions::valid_allowed_host(h)) {
+        return Err(ApiError::new(
+            Problem::InvalidRequest,
+            format!("{bad:?} is not a host, host:port or *.suffix (no scheme, no path)"),
+        ));
+    }
+    let _change = state.extensions.change(&tenant.id);
+    state.db.set_allowed_hosts(&tenant.id, hosts).await?;
+    Ok(())
+}

@@ -24,6 +24,8 @@ const BUILD_REFRESH_SECONDS: u32 = 2;
 pub struct ExtensionsPage<'a> {
     /// The active version's number of each extension, by name.
     pub active_versions: &'a [(String, i64)],
+    /// The hosts the tenant's extensions may reach over HTTP.
+    pub allowed_hosts: &'a [String],
     /// Why the last upload was refused.
     pub message: Option<&'a str>,
 }
@@ -121,6 +123,20 @@ pub fn extensions(
             }
             (states_legend(&shown))
         }
+        h2 { "Allowed hosts" }
+        p.muted { "The hosts every extension of the tenant may reach with outbound HTTP (" code { "fetch" } "); any other is refused. A name, a name:port or *.suffix." }
+        @if page.allowed_hosts.is_empty() { p id="allowed-hosts-none" { "None: extensions reach no host." } }
+        @else { ul id="allowed-hosts" { @for host in page.allowed_hosts { li { code { (host) } } } } }
+        @if signed.can_write {
+            form id="allowed-hosts-form" method="post" action={ "/console/" (tenant.name) "/extension-settings" } {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                div.field {
+                    label for="allowed-hosts-text" { "Allowed hosts, one per line (up to 50)" }
+                    textarea id="allowed-hosts-text" name="hosts" spellcheck="false" { (page.allowed_hosts.join("\n")) }
+                }
+                button.quiet type="submit" { "Save allowed hosts" }
+            }
+        }
     };
     layout("Extensions", stylesheet, Some(tenant), Some(signed), body).into_string()
 }
@@ -142,6 +158,8 @@ pub struct ExtensionPage<'a> {
     pub invocations: &'a [InvocationRow],
     /// The Test form (absent without a built version).
     pub test: Option<TestRun<'a>>,
+    /// The tenant's clients (id, name), which a token-issuance binding may name.
+    pub clients: &'a [(String, String)],
     /// Why the last form was refused.
     pub message: Option<&'a str>,
 }
@@ -203,7 +221,7 @@ pub fn extension(
         h2 { "Invocation log" }
         (invocation_log(page.invocations))
         h2 { "Bindings" }
-        (bindings(view))
+        (bindings(view, &base, signed, page.clients))
         h2 { "Configuration" }
         @if signed.can_write {
             form id="extension-config" method="post" action={ (base) "/config" } {
@@ -385,10 +403,15 @@ fn invocation_log(invocations: &[InvocationRow]) -> Markup {
     }
 }
 
-fn bindings(view: &ExtensionView) -> Markup {
+fn bindings(view: &ExtensionView, base: &str, signed: &Signed<'_>, clients: &[(String, String)]) -> Markup {
+    // The hooks a built version exports (else every hook): what a binding can name.
+    let exported: Vec<Hook> = match view.active().filter(|d| d.state == DeploymentState::Enabled) {
+        Some(active) => Hook::ALL.iter().copied().filter(|h| active.hooks.iter().any(|e| e == h.name())).collect(),
+        None => Hook::ALL.to_vec(),
+    };
     html! {
         @if view.bindings.is_empty() {
-            p.muted { "Not bound: it runs on no hook. Bind it through the admin API (" code { "POST /bindings" } ")." }
+            p.muted { "Not bound: it runs on no hook." }
         } @else {
             div.scroll tabindex="0" role="region" aria-label="Bindings" {
                 table id="bindings" {
@@ -396,7 +419,8 @@ fn bindings(view: &ExtensionView) -> Markup {
                     thead {
                         tr {
                             th scope="col" { "Hook" } th scope="col" { "For" } th scope="col" { "Order" }
-                            th scope="col" { "If it fails" } th scope="col" { "Schedule" }
+                            th scope="col" { "If it fails" } th scope="col" { "Schedule or filter" }
+                            th scope="col" { span.hidden { "Actions" } }
                         }
                     }
                     tbody {
@@ -406,10 +430,58 @@ fn bindings(view: &ExtensionView) -> Markup {
                                 td { @if let Some(client) = &binding.client_id { "client " code { (client) } } @else { "the whole tenant" } }
                                 td { (binding.position) }
                                 td { (binding.failure_policy.as_str()) }
-                                td { (binding.schedule.as_deref().unwrap_or("")) }
+                                td {
+                                    (binding.schedule.as_deref().unwrap_or(""))
+                                    @if let Some(filter) = &binding.filter { code { (filter.to_string()) } }
+                                }
+                                td {
+                                    (button_form(&format!("unbind-{}", binding.id), &format!("{base}/bindings/delete"), signed, "Remove", false, &[("binding_id", &binding.id)]))
+                                }
                             }
                         }
                     }
+                }
+            }
+        }
+        @if signed.can_write {
+            form id="add-binding" method="post" action={ (base) "/bindings" } {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                fieldset {
+                    legend { "Bind it to a hook" }
+                    div.field {
+                        label for="binding-hook" { "Hook" }
+                        select id="binding-hook" name="hook" {
+                            @for hook in &exported { option value=(hook.name()) { (hook.name()) } }
+                        }
+                    }
+                    div.field {
+                        label for="binding-client" { "For (token issuance may name one client, whose bindings then replace the tenant's)" }
+                        select id="binding-client" name="client_id" {
+                            option value="" { "the whole tenant" }
+                            @for (id, name) in clients { option value=(id) { (name) " (" (id) ")" } }
+                        }
+                    }
+                    div.field {
+                        label for="binding-policy" { "If it fails" }
+                        select id="binding-policy" name="failure_policy" {
+                            option value="" { "the hook's default" }
+                            option value="fail-closed" { "fail-closed: the request fails" }
+                            option value="fail-open" { "fail-open: the request goes on without it" }
+                        }
+                    }
+                    div.field {
+                        label for="binding-position" { "Order (lower runs first)" }
+                        input id="binding-position" name="position" type="number" value="0" step="1";
+                    }
+                    div.field {
+                        label for="binding-schedule" { "Schedule (scheduled hook only: cron, e.g. 0 */5 * * * *)" }
+                        input id="binding-schedule" name="schedule" autocomplete="off";
+                    }
+                    div.field {
+                        label for="binding-filter" { "Filter (events hook only: JSON, e.g. {\"type\": [\"authentication\"]})" }
+                        input id="binding-filter" name="filter" autocomplete="off";
+                    }
+                    button.quiet type="submit" { "Bind" }
                 }
             }
         }
@@ -540,7 +612,7 @@ mod tests {
             p99_us: 0,
             by_outcome: Default::default(),
         };
-        let page = ExtensionPage { metrics: &metrics, invocations: &[], test: None, message: None };
+        let page = ExtensionPage { metrics: &metrics, invocations: &[], test: None, clients: &[], message: None };
         let signed = Signed { username: "ann", csrf: "token", can_write: true };
         extension("/s.css", &tenant(), &signed, &view, &page)
     }
