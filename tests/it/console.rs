@@ -1019,6 +1019,21 @@ async fn an_administrator_changes_their_password_adds_an_authenticator_app_and_e
     }
     let events = server.get(&tenant.admin_token, &admin_path("/events?action=password.changed&origin=console")).await.unwrap();
     assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+    // Enrolments never change: the new password is a new factor, the old one disabled.
+    let replaced = &events[0]["detail"];
+    let all = server.get(&tenant.admin_token, &admin_path("/accounts?limit=10")).await.unwrap();
+    let ann_id = all.as_array().unwrap().iter().find(|a| a["username"] == "ann").unwrap()["id"].as_str().unwrap().to_owned();
+    let passwords: Vec<(String, String)> = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{ann_id}"))).await.unwrap()["factors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "password")
+        .map(|f| (f["id"].as_str().unwrap().to_owned(), f["state"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(passwords, [
+        (replaced["replaces"].as_str().unwrap().to_owned(), "DISABLED".to_owned()),
+        (replaced["factor_id"].as_str().unwrap().to_owned(), "ENABLED".to_owned()),
+    ]);
 
     // An authenticator app: a QR code and the secret; a wrong code shows them again; the
     // app's code confirms it.

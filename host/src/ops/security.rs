@@ -37,7 +37,8 @@ fn own_event(
 
 /// Changes the account's password: `current` must be its password now (a wrong one is a
 /// failed attempt, and the factor locks after [`MAX_ATTEMPTS`]), `new` passes the password
-/// rules. The account's refresh tokens are revoked; its sessions stay.
+/// rules. As every enrolment changes (PRODUCT.md), a new password factor is added and the
+/// old one disabled. The account's refresh tokens are revoked; its sessions stay.
 pub async fn change_password(
     state: &AppState,
     tenant: &Tenant,
@@ -76,14 +77,15 @@ pub async fn change_password(
             _ => ApiError::new(Problem::InvalidRequest, "the current password is not right"),
         });
     }
-    let hash = super::accounts::hash_password(state, new).await?;
-    let changed =
-        own_event("password.changed", origin, EventResult::Success, None, account, json!({"factor_id": factor.id}));
+    // Enrolments never change: the new password is a new factor, the old one disabled.
+    let replacement = super::accounts::password_factor(state, &account.id, new, now).await?;
+    let detail = json!({"factor_id": replacement.id, "replaces": factor.id});
+    let changed = own_event("password.changed", origin, EventResult::Success, None, account, detail);
     let changed = state.extensions.prepare_event(tenant, changed, false).await?;
     let changed = changed.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    match state.db.change_password(&tenant.id, &account.id, &factor.id, &hash, changed, now).await? {
+    match state.db.change_password(&tenant.id, &factor.id, &replacement, changed, now).await? {
         true => Ok(()),
-        false => Err(ApiError::not_found("factor")),
+        false => Err(ApiError::new(Problem::Conflict, "the password changed meanwhile: reload and try again")),
     }
 }
 

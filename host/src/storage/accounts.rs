@@ -595,33 +595,33 @@ impl Db {
         Ok(true)
     }
 
-    /// Replaces the password of the account's password factor `factor_id` and revokes the
-    /// account's refresh tokens, with `event`, in one transaction; false if there is no such
-    /// factor of the account.
+    /// Changes the account's password the way every enrolment changes: `new` (a password
+    /// factor) is added and the enabled password factor `old_factor_id` disabled, the
+    /// account's refresh tokens are revoked and `event` written, in one transaction; false
+    /// (nothing written) if `old_factor_id` is no longer an enabled password of the account.
     pub async fn change_password(
         &self,
         tenant_id: &str,
-        account_id: &str,
-        factor_id: &str,
-        secret_hash: &str,
+        old_factor_id: &str,
+        new: &Factor,
         event: Option<(&Event, &[String])>,
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE factors SET secret_hash = $1, failed_attempts = 0, locked_until = NULL
-             WHERE tenant_id = $2 AND account_id = $3 AND id = $4 AND kind = 'password'",
+        let disabled = sqlx::query(
+            "UPDATE factors SET state = 'DISABLED'
+             WHERE tenant_id = $1 AND account_id = $2 AND id = $3 AND kind = 'password' AND state = 'ENABLED'",
         )
-        .bind(secret_hash)
         .bind(tenant_id)
-        .bind(account_id)
-        .bind(factor_id)
+        .bind(&new.account_id)
+        .bind(old_factor_id)
         .execute(&mut *tx)
         .await?;
-        if updated.rows_affected() != 1 {
+        if disabled.rows_affected() != 1 {
             return Ok(false);
         }
-        revoke_refresh_tokens_in(&mut tx, tenant_id, Holder::Account(account_id), now).await?;
+        insert_factor_in(&mut tx, tenant_id, new).await?;
+        revoke_refresh_tokens_in(&mut tx, tenant_id, Holder::Account(&new.account_id), now).await?;
         if let Some((event, bindings)) = event {
             insert_event_in(&mut tx, tenant_id, event, bindings, now).await?;
         }
