@@ -302,7 +302,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "security", "signed-out", "viewer"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "controls", "security", "signed-out", "viewer"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -752,6 +752,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/events"), "account.created"),
         (format!("{base}/audit"), "POST /admin/v1/tenants/{tenant}/accounts"),
         (format!("{base}/security"), "This session"),
+        (format!("{base}/controls"), "<code>openid</code>"),
     ] {
         let page = browser.get(&path).await.unwrap();
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
@@ -1287,4 +1288,80 @@ async fn an_administrator_binds_an_extension_and_sets_the_allowed_hosts_in_the_c
     assert_eq!(server.get(&tenant.admin_token, &settings).await.unwrap()["allowed_hosts"], json!(["api.example.com", "*.example.org:8443"]));
     let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/extension-settings", other.name)).await.unwrap();
     assert_eq!(theirs["allowed_hosts"], json!([]), "another tenant's hosts are untouched");
+}}
+
+db_test! {
+async fn an_administrator_adds_scopes_and_publishes_legal_documents_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-controls").await.unwrap();
+    let other = server.create_tenant("console-controls-other").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+
+    let page = browser.get(&format!("{base}/controls")).await.unwrap();
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.has_form("add-scope") && page.has_form("add-document"), "{}", page.html);
+    assert!(page.html.contains("<code>openid</code>") && page.html.contains("<code>admin:read</code>"), "the built-ins: {}", page.html);
+    let scopes_before = server.get(&tenant.admin_token, &admin_path("/scopes")).await.unwrap();
+
+    // Scopes: refused with why (nothing added), added, removed.
+    for (value, score, why, status) in [
+        ("bad scope", "2", "is not a scope", StatusCode::BAD_REQUEST),
+        ("invoices:read", "high", "is not a whole number", StatusCode::BAD_REQUEST),
+        ("invoices:read", "21", "0 to 20", StatusCode::BAD_REQUEST),
+        ("openid", "2", "is a built-in scope", StatusCode::CONFLICT),
+    ] {
+        let refused = browser.submit(&page, "add-scope", &[("value", value), ("label", "Invoices"), ("required_score", score)]).await.unwrap();
+        assert_eq!(refused.status, status, "{why}: {}", refused.html);
+        assert!(unescape(&refused.html).contains(why), "{why}: {}", refused.html);
+    }
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/scopes")).await.unwrap(), scopes_before);
+    let typed = [("value", "invoices:read"), ("label", "Read invoices"), ("required_score", "3"), ("consent_required", "on")];
+    let added = browser.submit(&page, "add-scope", &typed).await.unwrap();
+    assert_eq!(added.status, StatusCode::OK, "{}", added.html);
+    let scopes = server.get(&tenant.admin_token, &admin_path("/scopes")).await.unwrap();
+    let scope = scopes.as_array().unwrap().iter().find(|s| s["value"] == "invoices:read").unwrap_or_else(|| panic!("{scopes}"));
+    assert_eq!((scope["required_score"].as_i64(), scope["consent_required"].as_bool(), scope["permission_required"].as_bool()), (Some(3), Some(true), Some(false)), "{scope}");
+    let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/scopes", other.name)).await.unwrap();
+    assert!(!theirs.to_string().contains("invoices:read"), "another tenant's catalogue: {theirs}");
+    assert!(added.has_form("remove-scope-invoices:read") && !added.has_form("remove-scope-openid"), "{}", added.html);
+    let removed = browser.submit(&added, "remove-scope-invoices:read", &[]).await.unwrap();
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/scopes")).await.unwrap(), scopes_before);
+
+    // Legal documents: both a URL and a text is refused; created at version 1; version 2 published.
+    let refused = browser.submit(&removed, "add-document", &[("label", "Terms"), ("url", "https://example.com/terms"), ("text", "also text")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/legal")).await.unwrap(), json!([]));
+    let created = browser.submit(&removed, "add-document", &[("label", "Terms"), ("url", "https://example.com/terms"), ("text", "")]).await.unwrap();
+    assert_eq!(created.status, StatusCode::OK, "{}", created.html);
+    let docs = server.get(&tenant.admin_token, &admin_path("/legal")).await.unwrap();
+    let id = docs[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!((docs[0]["label"].as_str(), docs[0]["version"].as_i64()), (Some("Terms"), Some(1)), "{docs}");
+    let published = browser.submit(&created, &format!("publish-{id}"), &[("url", ""), ("text", "The terms, second edition.")]).await.unwrap();
+    assert_eq!(published.status, StatusCode::OK, "{}", published.html);
+    assert!(published.html.contains("version 2") && published.html.contains("Publish version 3"), "{}", published.html);
+    let docs = server.get(&tenant.admin_token, &admin_path("/legal")).await.unwrap();
+    assert_eq!((docs[0]["version"].as_i64(), docs[0]["text"].as_str()), (Some(2), Some("The terms, second edition.")), "{docs}");
+    let events = server.get(&tenant.admin_token, &admin_path("/events?action=legal.published&origin=console")).await.unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 2, "{events}");
+
+    // Another tenant's document is not found from here, and stays as it was.
+    let their_doc = server.admin_ok(&other, Method::POST, "/legal", json!({"label": "Theirs", "text": "their terms"})).await["id"].as_str().unwrap().to_owned();
+    let csrf = between(&published.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let response = direct()
+        .post(server.url(&format!("{base}/controls/legal/{their_doc}/versions")))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str()), ("text", "hijacked")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/legal", other.name)).await.unwrap();
+    assert_eq!((theirs[0]["version"].as_i64(), theirs[0]["text"].as_str()), (Some(1), Some("their terms")), "{theirs}");
 }}

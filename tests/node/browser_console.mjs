@@ -176,6 +176,14 @@ async function main() {
       await page.locator("#tenant-settings").waitFor({ state: "visible" });
       await record("settings");
 
+      // Controls: a scope added with the form is in the catalogue.
+      await nav.getByRole("link", { name: "Controls" }).click();
+      await page.getByLabel("Value (e.g. invoices:read)").fill("invoices:read");
+      await page.getByLabel("Scope label").fill("Read invoices");
+      await page.getByRole("button", { name: "Add scope" }).click();
+      await page.locator("#scopes code", { hasText: "invoices:read" }).waitFor({ state: "visible" });
+      await record("controls");
+
       // Your security: an authenticator app's QR code (the enrolment stays PENDING).
       await page.getByRole("link", { name: "Your security" }).click();
       await page.getByRole("button", { name: "Add an authenticator app" }).click();
@@ -202,7 +210,7 @@ async function main() {
       await page.getByRole("link", { name: "Sign in again" }).click();
       await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_SECRET"));
       await page.getByText("signed in as a viewer").waitFor({ state: "visible" });
-      for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Events", "Audit log", "Settings"]) {
+      for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Controls", "Events", "Audit log", "Settings"]) {
         await nav.getByRole("link", { name: screen }).click();
         await page.getByRole("heading", { level: 1 }).first().waitFor({ state: "visible" });
         // (Searching the accounts, filtering the events and the audit log are GET forms: reading.)

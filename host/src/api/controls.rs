@@ -16,27 +16,8 @@ use serde_json::json;
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::clock::sortable_id;
-use crate::extensions::token_issuance::is_scope_token;
-use crate::tenancy::{Consent, LegalDocument, ResourceState, Scope, Tenant};
-use crate::web::{ApiError, Problem};
-
-const MAX_TEXT: usize = 64 << 10;
-
-fn invalid(detail: impl Into<String>) -> ApiError {
-    ApiError::new(Problem::InvalidRequest, detail)
-}
-
-/// A document's version is a URL or a text, not both, and bounded.
-fn check_version(url: &Option<String>, text: &Option<String>) -> Result<(), ApiError> {
-    match (url, text) {
-        (Some(url), None) if (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048 => Ok(()),
-        (None, Some(text)) if !text.trim().is_empty() && text.len() <= MAX_TEXT => Ok(()),
-        _ => Err(invalid(format!(
-            "a version is either a url (http(s), at most 2048 bytes) or a text (at most {MAX_TEXT} bytes)"
-        ))),
-    }
-}
+use crate::tenancy::{Consent, LegalDocument, Scope, Tenant};
+use crate::web::ApiError;
 
 pub(crate) async fn write_event(
     state: &AppState,
@@ -72,23 +53,8 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<LegalDocument>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    crate::ops::tenants::check_label(&body.label)?;
-    check_version(&body.url, &body.text)?;
-    let now = state.clock.now();
-    let doc = LegalDocument {
-        id: sortable_id(state.entropy.as_ref(), "legal", now, 8)?,
-        label: body.label,
-        version: 1,
-        url: body.url,
-        text: body.text,
-        state: ResourceState::Enabled,
-        created_at: now,
-        updated_at: now,
-    };
-    let event =
-        write_event(&state, &tenant, "legal.published", None, json!({"document_id": doc.id, "version": 1})).await?;
-    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    state.db.insert_legal_document(&tenant.id, &doc, event).await?;
+    let doc =
+        crate::ops::controls::create_document(&state, &tenant, body.label, body.url, body.text, "admin-api").await?;
     Ok((StatusCode::CREATED, Json(doc)))
 }
 
@@ -134,16 +100,7 @@ pub async fn publish(
 ) -> Result<Json<LegalDocument>, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    check_version(&body.url, &body.text)?;
-    let current =
-        state.db.legal_document(&tenant.id, &id).await?.ok_or_else(|| ApiError::not_found("legal document"))?;
-    let detail = json!({"document_id": id, "version": current.version + 1});
-    let event = write_event(&state, &tenant, "legal.published", None, detail).await?;
-    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    let now = state.clock.now();
-    let doc =
-        state.db.publish_legal_version(&tenant.id, &id, body.url.as_deref(), body.text.as_deref(), now, event).await?;
-    Ok(Json(doc.ok_or_else(|| ApiError::not_found("legal document"))?))
+    Ok(Json(crate::ops::controls::publish_version(&state, &tenant, &id, body.url, body.text, "admin-api").await?))
 }
 
 #[utoipa::path(
@@ -235,16 +192,6 @@ pub async fn create_scope(
 ) -> Result<(StatusCode, Json<Scope>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    if !is_scope_token(&body.value) || body.value.len() > 200 {
-        return Err(invalid(format!("{:?} is not a scope (RFC 6749 §3.3 scope-token, at most 200 bytes)", body.value)));
-    }
-    crate::ops::tenants::check_label(&body.label)?;
-    if !(0..=20).contains(&body.required_score) {
-        return Err(invalid("required_score must be 0 to 20"));
-    }
-    if crate::tenancy::controls::builtin_scopes().iter().any(|s| s.value == body.value) {
-        return Err(ApiError::new(Problem::Conflict, format!("{} is a built-in scope", body.value)));
-    }
     let scope = Scope {
         value: body.value,
         label: body.label,
@@ -253,7 +200,7 @@ pub async fn create_scope(
         permission_required: body.permission_required,
         builtin: false,
     };
-    state.db.insert_scope(&tenant.id, &scope, state.clock.now()).await?;
+    let scope = crate::ops::controls::create_scope(&state, &tenant, scope).await?;
     Ok((StatusCode::CREATED, Json(scope)))
 }
 
@@ -270,11 +217,6 @@ pub async fn delete_scope(
     Path((tenant, value)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    if crate::tenancy::controls::builtin_scopes().iter().any(|s| s.value == value) {
-        return Err(ApiError::new(Problem::Conflict, format!("{value} is a built-in scope")));
-    }
-    match state.db.delete_scope(&tenant.id, &value).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found("scope")),
-    }
+    crate::ops::controls::delete_scope(&state, &tenant, &value).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

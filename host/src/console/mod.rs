@@ -15,6 +15,7 @@
 
 mod accounts;
 mod activity;
+mod controls;
 mod extensions;
 mod pages;
 mod security;
@@ -99,6 +100,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/extension-settings", post(extensions::set_allowed_hosts))
         .route("/console/{tenant}/extensions/{ext}/delete", get(extensions::confirm_delete).post(extensions::delete))
         .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
+        .route("/console/{tenant}/controls", get(controls::controls))
+        .route("/console/{tenant}/controls/scopes", post(controls::add_scope))
+        .route("/console/{tenant}/controls/scopes/delete", post(controls::remove_scope))
+        .route("/console/{tenant}/controls/legal", post(controls::add_document))
+        .route("/console/{tenant}/controls/legal/{id}/versions", post(controls::publish))
         .route("/console/{tenant}/events", get(activity::events))
         .route("/console/{tenant}/audit", get(activity::audit))
         .route("/console/{tenant}/security", get(security::security))

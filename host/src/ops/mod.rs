@@ -11,6 +11,7 @@ pub mod audit;
 pub mod clients;
 pub mod codes;
 pub mod console;
+pub mod controls;
 pub mod events;
 pub mod extensions;
 pub mod keys;

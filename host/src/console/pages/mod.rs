@@ -10,6 +10,7 @@ use crate::tenancy::{ResourceState, Tenant};
 mod accounts;
 mod activity;
 mod apis;
+mod controls;
 mod dashboard;
 mod extensions;
 mod security;
@@ -18,6 +19,7 @@ mod settings;
 pub use accounts::{AccountAccess, AccountsPage, ClientsPage, account, accounts, client, clients, confirm_delete};
 pub use activity::{AuditFilter, EventsFilter, audit, events};
 pub use apis::{ApisPage, apis};
+pub use controls::{ControlsPage, controls};
 pub use dashboard::dashboard;
 pub use extensions::{
     ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version,
@@ -89,6 +91,7 @@ fn refreshing_layout(
                         a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
                         a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
                         a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
+                        a href={ "/console/" (tenant.name) "/controls" } { "Controls" }
                         a href={ "/console/" (tenant.name) "/events" } { "Events" }
                         a href={ "/console/" (tenant.name) "/audit" } { "Audit log" }
                         a href={ "/console/" (tenant.name) "/settings" } { "Settings" }
