@@ -322,6 +322,9 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     let revoked = seen["revoked"].as_str().unwrap();
     let refused = server.http.get(server.url(&format!("/admin/v1/tenants/{}", tenant.name))).bearer_auth(revoked).send().await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "a revoked token");
+    let path = format!("/admin/v1/tenants/{}/events?action=token.revoked&origin=console", tenant.name);
+    let events = server.get(&tenant.admin_token, &path).await.unwrap();
+    assert_eq!(events.as_array().unwrap().len(), 1, "the revocation is an event: {events}");
 }}
 
 /// The text between `start` and the next `end` in `html`.

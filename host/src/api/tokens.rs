@@ -159,8 +159,6 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     not_self(&caller, &id)?;
-    match state.db.delete_pat(&tenant.id, &id).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found("token")),
-    }
+    crate::ops::tokens::revoke(&state, &tenant, &id, "admin-api").await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -95,10 +95,7 @@ pub(super) async fn revoke_token(
     form: Result<Form<Posted<Nothing>>, FormRejection>,
 ) -> Result<Response, Failure> {
     let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
-    let deleted = state.db.delete_pat(&tenant.id, &id).await.map_err(by(&tenant, &admin))?;
-    if !deleted {
-        return Err(by(&tenant, &admin)(ApiError::not_found("token")));
-    }
+    crate::ops::tokens::revoke(&state, &tenant, &id, "console").await.map_err(by(&tenant, &admin))?;
     let response = Redirect::to(&format!("/console/{}/tokens", tenant.name)).into_response();
     Ok(acted(response, &tenant, &admin))
 }

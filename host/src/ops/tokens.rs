@@ -75,3 +75,15 @@ pub async fn create(
     state.db.insert_pat(&pat, created).await?;
     Ok((pat, token))
 }
+
+/// Revokes (deletes) the tenant's token `id`, with a `token.revoked` event from `origin`;
+/// another tenant's token, or one already gone, is "not found".
+pub async fn revoke(state: &AppState, tenant: &Tenant, id: &str, origin: &'static str) -> Result<(), ApiError> {
+    let detail = json!({"token_id": id});
+    let revoked = super::prepare_event(state, tenant, "resource-change", "token.revoked", origin, None, detail).await?;
+    let revoked = revoked.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    match state.db.delete_pat(&tenant.id, id, revoked, state.clock.now()).await? {
+        true => Ok(()),
+        false => Err(ApiError::not_found("token")),
+    }
+}

@@ -107,13 +107,29 @@ impl Db {
         Ok(updated.rows_affected() == 1)
     }
 
-    pub async fn delete_pat(&self, tenant_id: &str, id: &str) -> Result<bool> {
+    /// Deletes (revokes) the tenant's token `id`, with `event` in the same transaction;
+    /// false (nothing written) if there is no such token.
+    pub async fn delete_pat(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        event: super::EventToWrite<'_>,
+        now: i64,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM personal_access_tokens WHERE tenant_id = $1 AND id = $2")
             .bind(tenant_id)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(deleted.rows_affected() == 1)
+        if deleted.rows_affected() != 1 {
+            return Ok(false);
+        }
+        if let Some((event, bindings)) = event {
+            super::events::insert_event_in(&mut tx, tenant_id, event, bindings, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Whether the root operator token has been set.
