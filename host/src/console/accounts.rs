@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{
-    Administrator, Failure, STYLESHEET_PATH, acted, by, page, pages, posted, refused, signed_in_page, under, words,
+    Administrator, Failure, STYLESHEET_PATH, acted, answer, by, page, pages, posted, refused, signed_in_page, under,
+    words,
 };
 use crate::AppState;
 use crate::extensions::account_creation::{AccountData, Source};
@@ -134,15 +135,7 @@ async fn account_page_with(
     let factors = state.db.factors(&tenant.id, &account.id).await.map_err(under(tenant))?;
     let held = state.db.permissions_of(&tenant.id, &account.id).await.map_err(under(tenant))?;
     let grantable = crate::ops::permissions::grantable(state, tenant).await.map_err(under(tenant))?;
-    let now = state.clock.now();
-    let sessions: Vec<_> = state
-        .db
-        .sessions_of(&tenant.id, &account.id)
-        .await
-        .map_err(under(tenant))?
-        .into_iter()
-        .filter(|s| s.is_live(&tenant.settings, now) && s.authenticated_at.is_some())
-        .collect();
+    let sessions = crate::ops::security::signed_in_sessions(state, tenant, &account.id).await.map_err(under(tenant))?;
     let access = pages::AccountAccess {
         factors: &factors,
         permissions: &held,
@@ -170,12 +163,20 @@ pub(super) async fn grant_permission(
 ) -> Result<Response, Failure> {
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
     let granted = crate::ops::permissions::grant(&state, &tenant, &id, form.permission.trim(), "console").await;
-    let response = match granted {
-        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    account_answer(&state, &tenant, &admin, &id, granted).await
+}
+
+/// The answer to a change of account `id`: its page, again with why when refused.
+async fn account_answer<T>(
+    state: &AppState,
+    tenant: &Tenant,
+    admin: &Administrator,
+    id: &str,
+    result: Result<T, ApiError>,
+) -> Result<Response, Failure> {
+    let to = format!("/console/{}/accounts/{id}", tenant.name);
+    let again = |status, why: String| async move { account_page(state, tenant, admin, status, id, Some(&why)).await };
+    answer(tenant, admin, result, &to, again).await
 }
 
 /// Revokes a permission the account holds (never the signed-in administrator's own).
@@ -188,12 +189,7 @@ pub(super) async fn revoke_permission(
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
     let me = Some(admin.signed_in.account_id.as_str());
     let revoked = crate::ops::permissions::revoke(&state, &tenant, &id, &form.permission, me, "console").await;
-    let response = match revoked {
-        Ok(()) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    account_answer(&state, &tenant, &admin, &id, revoked).await
 }
 
 /// Issues the account a new one-time invite, shown once on this answer.
@@ -226,12 +222,7 @@ pub(super) async fn factor_state(
         crate::ops::permissions::change_factor(&state, &tenant, &id, &factor_id, requested).await
     }
     .await;
-    let response = match changed {
-        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    account_answer(&state, &tenant, &admin, &id, changed).await
 }
 
 /// Ends one of the account's sessions (and what it granted).
@@ -269,12 +260,7 @@ pub(super) async fn account_state(
         change_account(&state, &tenant, Changer::CONSOLE, &id, change).await
     }
     .await;
-    let response = match changed {
-        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    account_answer(&state, &tenant, &admin, &id, changed).await
 }
 
 pub(super) async fn confirm_delete(
@@ -529,10 +515,5 @@ pub(super) async fn edit_account(
         change_account(&state, &tenant, Changer::CONSOLE, &id, change).await
     }
     .await;
-    let response = match changed {
-        Ok(_) => Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => account_page(&state, &tenant, &admin, e.kind.status(), &id, Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    account_answer(&state, &tenant, &admin, &id, changed).await
 }

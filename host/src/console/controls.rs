@@ -6,12 +6,10 @@
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::{
-    Administrator, Failure, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, refused, signed_in_page, under,
-};
+use super::{Administrator, Failure, Posted, STYLESHEET_PATH, answer, page, pages, posted, signed_in_page, under};
 use crate::AppState;
 use crate::ops::controls as ops;
 use crate::tenancy::{Scope, Tenant};
@@ -47,12 +45,9 @@ async fn changed(
     admin: &Administrator,
     result: Result<(), ApiError>,
 ) -> Result<Response, Failure> {
-    let response = match result {
-        Ok(()) => Redirect::to(&format!("/console/{}/controls", tenant.name)).into_response(),
-        Err(e) if refused(&e) => controls_page(state, tenant, admin, e.kind.status(), Some(&e.detail)).await?,
-        Err(e) => return Err(by(tenant, admin)(e)),
-    };
-    Ok(acted(response, tenant, admin))
+    let to = format!("/console/{}/controls", tenant.name);
+    let again = |status, why: String| async move { controls_page(state, tenant, admin, status, Some(&why)).await };
+    answer(tenant, admin, result, &to, again).await
 }
 
 #[derive(Debug, Default, Deserialize)]

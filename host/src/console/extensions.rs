@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{
-    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, administrator, by, check_csrf, check_writer, page,
-    pages, posted, refused, signed_in_page, under, usable_tenant,
+    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, administrator, answer, by, check_csrf,
+    check_writer, page, pages, posted, refused, signed_in_page, under, usable_tenant,
 };
 use crate::AppState;
 use crate::extensions::Hook;
@@ -266,15 +266,12 @@ async fn changed(
     extension: &str,
     result: Result<(), ApiError>,
 ) -> Result<Response, Failure> {
-    let response = match result {
-        Ok(()) => Redirect::to(&format!("/console/{}/extensions/{extension}", tenant.name)).into_response(),
-        Err(e) if refused(&e) => {
-            let shown = Shown { message: Some(&e.detail), ..Shown::default() };
-            extension_page(state, tenant, admin, e.kind.status(), extension, shown).await?
-        }
-        Err(e) => return Err(by(tenant, admin)(e)),
+    let to = format!("/console/{}/extensions/{extension}", tenant.name);
+    let again = |status, why: String| async move {
+        let shown = Shown { message: Some(&why), ..Shown::default() };
+        extension_page(state, tenant, admin, status, extension, shown).await
     };
-    Ok(acted(response, tenant, admin))
+    answer(tenant, admin, result, &to, again).await
 }
 
 /// Enables or disables an extension.
@@ -576,10 +573,9 @@ pub(super) async fn set_allowed_hosts(
         .filter(|h| !h.is_empty())
         .map(str::to_owned)
         .collect();
-    let response = match ops::set_allowed_hosts(&state, &tenant, &hosts).await {
-        Ok(()) => Redirect::to(&format!("/console/{}/extensions", tenant.name)).into_response(),
-        Err(e) if refused(&e) => extensions_page(&state, &tenant, &admin, e.kind.status(), Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    let result = ops::set_allowed_hosts(&state, &tenant, &hosts).await;
+    let (state, tenant, admin) = (&state, &tenant, &admin);
+    let to = format!("/console/{}/extensions", tenant.name);
+    let again = |status, why: String| async move { extensions_page(state, tenant, admin, status, Some(&why)).await };
+    answer(tenant, admin, result, &to, again).await
 }

@@ -227,6 +227,27 @@ struct Posted<T> {
     fields: T,
 }
 
+/// The answer to a form that changes something: a redirect to `to` when `result` is a
+/// success, the screen `again` draws (with the refusal's status and reason) when it is a
+/// refusal, an error page otherwise; the audit log names `admin` either way.
+async fn answer<T, Fut>(
+    tenant: &Tenant,
+    admin: &Administrator,
+    result: Result<T, ApiError>,
+    to: &str,
+    again: impl FnOnce(StatusCode, String) -> Fut,
+) -> Result<Response, Failure>
+where
+    Fut: std::future::Future<Output = Result<Response, Failure>>,
+{
+    let response = match result {
+        Ok(_) => Redirect::to(to).into_response(),
+        Err(e) if refused(&e) => again(e.kind.status(), e.detail).await?,
+        Err(e) => return Err(by(tenant, admin)(e)),
+    };
+    Ok(acted(response, tenant, admin))
+}
+
 /// A refusal a form is shown again with, under the operation's own reason and status,
 /// rather than an error page.
 fn refused(error: &ApiError) -> bool {

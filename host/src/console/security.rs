@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{
-    Administrator, Failure, NewState, Nothing, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, refused,
-    signed_in_page, under,
+    Administrator, Failure, NewState, Nothing, Posted, STYLESHEET_PATH, acted, answer, by, page, pages, posted,
+    refused, signed_in_page, under,
 };
 use crate::AppState;
 use crate::ops::accounts::{EnrolFactor, enrol, find, open_totp_secret};
@@ -41,15 +41,7 @@ async fn security_page(
     let me = &admin.signed_in;
     let account = find(state, tenant, &me.account_id).await.map_err(under(tenant))?;
     let factors = state.db.factors(&tenant.id, &account.id).await.map_err(under(tenant))?;
-    let now = state.clock.now();
-    let sessions: Vec<_> = state
-        .db
-        .sessions_of(&tenant.id, &account.id)
-        .await
-        .map_err(under(tenant))?
-        .into_iter()
-        .filter(|s| s.is_live(&tenant.settings, now))
-        .collect();
+    let sessions = crate::ops::security::signed_in_sessions(state, tenant, &account.id).await.map_err(under(tenant))?;
     let tokens: Vec<_> = state
         .db
         .pats_of(&tenant.id)
@@ -197,15 +189,13 @@ pub(super) async fn factor_state(
         crate::ops::security::change_factor(&state, &tenant, &account, &factor_id, requested, "console").await
     }
     .await;
-    let response = match changed {
-        Ok(_) => Redirect::to(&format!("/console/{}/security", tenant.name)).into_response(),
-        Err(e) if refused(&e) => {
-            let shown = Shown { message: Some(("factors", &e.detail)), ..Default::default() };
-            security_page(&state, &tenant, &admin, e.kind.status(), shown).await?
-        }
-        Err(e) => return Err(by(&tenant, &admin)(e)),
+    let (state, tenant, admin) = (&state, &tenant, &admin);
+    let to = format!("/console/{}/security", tenant.name);
+    let again = |status, why: String| async move {
+        let shown = Shown { message: Some(("factors", &why)), ..Default::default() };
+        security_page(state, tenant, admin, status, shown).await
     };
-    Ok(acted(response, &tenant, &admin))
+    answer(tenant, admin, changed, &to, again).await
 }
 
 /// Ends one of the administrator's sessions (ending this one signs the console out).

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, by, page, pages, posted, refused, signed_in_page,
+    Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, answer, by, page, pages, posted, signed_in_page,
     under,
 };
 use crate::AppState;
@@ -182,12 +182,10 @@ pub(super) async fn save_settings(
         Ok(change) => change_tenant(&state, &tenant, change, "console", false).await,
         Err(e) => Err(e),
     };
-    let response = match changed {
-        Ok(_) => Redirect::to(&format!("/console/{}/settings", tenant.name)).into_response(),
-        Err(e) if refused(&e) => settings_page(&state, &tenant, &admin, e.kind.status(), Some(&e.detail)).await?,
-        Err(e) => return Err(by(&tenant, &admin)(e)),
-    };
-    Ok(acted(response, &tenant, &admin))
+    let (state, tenant, admin) = (&state, &tenant, &admin);
+    let to = format!("/console/{}/settings", tenant.name);
+    let again = |status, why: String| async move { settings_page(state, tenant, admin, status, Some(&why)).await };
+    answer(tenant, admin, changed, &to, again).await
 }
 
 /// Rotates the signing key now (the previous one stays published until its tokens expire).

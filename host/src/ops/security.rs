@@ -123,6 +123,18 @@ pub async fn change_factor(
     state.db.factor(&tenant.id, &factor.id).await?.ok_or_else(|| ApiError::not_found("factor"))
 }
 
+/// Where the tenant's account `account_id` is signed in: its live sessions that passed a
+/// factor (a login still in progress is not one), oldest first.
+pub async fn signed_in_sessions(
+    state: &AppState,
+    tenant: &Tenant,
+    account_id: &str,
+) -> Result<Vec<crate::storage::SessionRow>, ApiError> {
+    let now = state.clock.now();
+    let sessions = state.db.sessions_of(&tenant.id, account_id).await?;
+    Ok(sessions.into_iter().filter(|s| s.is_live(&tenant.settings, now) && s.authenticated_at.is_some()).collect())
+}
+
 /// Ends session `session_id` of the account (and what it granted); another account's
 /// session, or one already ended, is "not found".
 pub async fn end_session(

@@ -16,7 +16,7 @@ use crate::tenancy::{Account, Factor, FactorKind, Tenant};
 pub struct SecurityPage<'a> {
     pub account: &'a Account,
     pub factors: &'a [Factor],
-    /// Live sessions.
+    /// Where the account is signed in (live sessions that passed a factor).
     pub sessions: &'a [SessionRow],
     pub current_session: &'a str,
     /// Tokens the account's sessions made.
