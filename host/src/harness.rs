@@ -101,7 +101,7 @@ impl ComponentHarness {
         let state = started.state;
         let tenant_name = TenantName::parse("harness").map_err(failed)?;
         let (tenant, _admin_token, _administrator) =
-            create_tenant(&state, NewTenant::named(tenant_name, "Component harness".into()))
+            create_tenant(&state, NewTenant::named(tenant_name, "Component harness".into()), "harness")
                 .await
                 .map_err(|e| failed(e.detail))?;
         let upload = Upload { tenant_id: &tenant.id, extension: EXTENSION, component, bind: false };

@@ -128,6 +128,13 @@ async fn client_secrets_are_shown_once_and_never_listed() {
         .await
         .unwrap();
     expect_problem(bad_scope, StatusCode::BAD_REQUEST).await.unwrap();
+    // The registration is an event; the refused one wrote none.
+    let created = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/events?action=client.created", tenant.name)).await.unwrap();
+    let created = created.as_array().unwrap();
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!((created[0]["detail"]["client_id"].as_str(), created[0]["origin"].as_str()), (Some(client.client_id.as_str()), Some("admin-api")));
+    assert_eq!(created[0]["detail"]["scopes"], json!(["read"]));
+    assert!(!created[0].to_string().contains(&client.client_secret));
 }}
 
 db_test! {

@@ -19,7 +19,7 @@ const PASSWORD: &str = "a long enough passphrase";
 
 /// An account of `tenant` with a password and a confirmed authenticator app, holding the
 /// `admin` permission if `administrator`; the TOTP secret.
-async fn account(
+pub(super) async fn account(
     server: &TestServer,
     tenant: &TestTenant,
     clock: &ManualClock,
@@ -55,7 +55,7 @@ async fn account_holding(
 }
 
 /// Opens the console and signs in on the tenant's hosted pages; the page the console answers.
-async fn sign_in(
+pub(super) async fn sign_in(
     browser: &mut Browser,
     tenant: &TestTenant,
     clock: &ManualClock,
@@ -73,7 +73,7 @@ async fn sign_in(
 }
 
 /// An HTTP client that shows redirects instead of following them.
-fn direct() -> reqwest::Client {
+pub(super) fn direct() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
@@ -294,6 +294,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
         ("TOTP_SECRET", &totp_secret),
         ("VIEWER_USERNAME", "vic"),
         ("VIEWER_TOTP_SECRET", &viewer_totp_secret),
+        ("ROOT_TOKEN", &server.root_token),
         ("COMPONENT", guests::CUSTOM_CLAIMS),
         ("SCREENSHOTS", screenshots.to_str().unwrap()),
         ("CHROMIUM", chromium.to_str().unwrap()),
@@ -302,7 +303,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "controls", "security", "signed-out", "viewer"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "controls", "security", "signed-out", "viewer", "operator-signin", "operator-tenants", "operator-tenant", "operator-confirm"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -328,7 +329,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
 }}
 
 /// The text between `start` and the next `end` in `html`.
-fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
+pub(super) fn between<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
     let rest = html.split_once(start).unwrap_or_else(|| panic!("no {start:?} in {html}")).1;
     rest.split_once(end).unwrap_or_else(|| panic!("no {end:?} after {start:?}")).0
 }
@@ -489,7 +490,7 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
     let search = browser.get(&format!("{base}/accounts?q=mallory")).await.unwrap();
     assert!(usernames(&search.html).is_empty());
-    let audit = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/audit", tenant.name)).await.unwrap();
+    let audit = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/audit?limit=1000", tenant.name)).await.unwrap();
     let count = |action: &str| audit.as_array().unwrap().iter().filter(|e| e["action"] == action).count();
     assert_eq!(count("POST /console/{tenant}/accounts"), 5, "{audit}");
     assert_eq!(count("POST /console/{tenant}/accounts/{id}/state"), 2);
@@ -498,6 +499,16 @@ async fn an_administrator_manages_accounts_and_clients_in_the_console() {
     assert_eq!(count("POST /console/{tenant}/clients/{id}/secret"), 1);
     assert_eq!(count("POST /console/{tenant}/clients/{id}/secret/previous"), 1);
     assert_eq!(count("POST /console/{tenant}/clients"), 3);
+    // Each registration is an event from the console, naming the client (never its secret).
+    let path = format!("/admin/v1/tenants/{}/events?action=client.created", tenant.name);
+    let created = server.get(&tenant.admin_token, &path).await.unwrap();
+    let mut named: Vec<&str> = created.as_array().unwrap().iter().map(|e| e["detail"]["client_id"].as_str().unwrap()).collect();
+    named.sort_unstable();
+    let mut expected = vec![client.client_id.as_str(), spa.as_str()];
+    expected.sort_unstable();
+    assert_eq!(named, expected, "{created}");
+    assert!(created.as_array().unwrap().iter().all(|e| e["origin"] == "console"), "{created}");
+    assert!(!created.to_string().contains(&client.client_secret), "{created}");
 }}
 
 db_test! {
@@ -807,7 +818,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
     assert_eq!(server.get(&tenant.admin_token, &admin_path("/extensions/claims")).await.unwrap()["state"], "ENABLED");
     assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK, "the secret was not rotated");
     let audit = server.get(&tenant.admin_token, &admin_path("/audit?limit=1000")).await.unwrap();
-    let refused: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["role"] == "tenant-viewer" && e["status"] == 403).collect();
+    let refused: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["role"] == "tenant-viewer" && e["status"] == 403 && e["action"].as_str().unwrap().starts_with("POST ")).collect();
     assert_eq!(refused.len(), 10, "each refused post is audited as the viewer's: {audit}");
     let after = server.get(&tenant.admin_token, &admin_path("")).await.unwrap();
     assert_ne!(after["label"], "Taken over");
@@ -932,6 +943,13 @@ async fn an_administrator_filters_the_events_and_searches_the_audit_log_in_the_c
     let bad = server.http.get(server.url(&admin_path("/events?result=maybe"))).bearer_auth(&tenant.admin_token).send().await.unwrap();
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 
+    // Page views are audited too, naming who viewed them: six views of the Events screen,
+    // the refused one "failed".
+    let views = server.get(&tenant.admin_token, &admin_path("/audit?q=GET+%2Fconsole%2F%7Btenant%7D%2Fevents&limit=100")).await.unwrap();
+    let views = views.as_array().unwrap();
+    assert_eq!(views.len(), 6, "{views:?}");
+    assert!(views.iter().all(|v| v["role"] == "tenant-admin" && v["actor"] != "anonymous"), "{views:?}");
+    assert_eq!(views.iter().filter(|v| v["result"] == "failed").count(), 1, "{views:?}");
     // The audit log: the console's post and the admin API's calls; a refused post is
     // "failed"; searching finds by text, result and role, whatever the case.
     let refused_post = browser.submit(&accounts, "create-account", &[("username", ""), ("email", ""), ("password", "")]).await.unwrap();
@@ -1367,4 +1385,91 @@ async fn an_administrator_adds_scopes_and_publishes_legal_documents_in_the_conso
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let theirs = server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/legal", other.name)).await.unwrap();
     assert_eq!((theirs[0]["version"].as_i64(), theirs[0]["text"].as_str()), (Some(1), Some("their terms")), "{theirs}");
+}}
+
+db_test! {
+async fn an_administrator_manages_scope_rules_and_revokes_an_accounts_consent_in_the_console() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("console-rules").await.unwrap();
+    let other = server.create_tenant("console-rules-other").await.unwrap();
+    let secret = account(&server, &tenant, &clock, "ann", true).await;
+    server.admin_ok(&tenant, Method::POST, "/scopes", json!({"value": "reports", "label": "Reports", "required_score": 0})).await;
+    server.admin_ok(&tenant, Method::POST, "/scopes", json!({"value": "contacts", "label": "Contacts", "required_score": 2, "consent_required": true})).await;
+    let billing = server.create_client(&tenant, json!({"name": "billing"})).await.unwrap();
+    let mut browser = Browser::new(&server.base_url);
+    assert_eq!(sign_in(&mut browser, &tenant, &clock, "ann", &secret).await.status, StatusCode::OK);
+    let base = format!("/console/{}", tenant.name);
+    let admin_path = |path: &str| format!("/admin/v1/tenants/{}{path}", tenant.name);
+    let scopes_of = |response: serde_json::Value| response["scope"].as_str().unwrap_or_default().to_owned();
+    let token_scopes = || async { scopes_of(server.token(&tenant, &billing).await.unwrap().json().await.unwrap()) };
+    assert_eq!(token_scopes().await, "", "no rule, no scope");
+
+    // A rule is refused for a scope not in the catalogue or a client of another tenant.
+    let page = browser.get(&format!("{base}/controls")).await.unwrap();
+    assert!(page.html.contains(&format!("<option value=\"{}\">", billing.client_id)), "{}", page.html);
+    let theirs = server.create_client(&other, json!({"name": "theirs"})).await.unwrap();
+    for (client, scopes, why) in [(billing.client_id.as_str(), "nonsense", "is not a scope of this tenant"), (theirs.client_id.as_str(), "reports", "there is no client")] {
+        let refused = browser.submit(&page, "add-rule", &[("label", "Billing"), ("client_id", client), ("scopes", scopes)]).await.unwrap();
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+        assert!(unescape(&refused.html).contains(why), "{why}: {}", refused.html);
+    }
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/rules")).await.unwrap(), json!([]));
+    // Added: the client's next token carries the scope; edited, disabled, enabled, removed.
+    let added = browser.submit(&page, "add-rule", &[("label", "Billing"), ("client_id", &billing.client_id), ("scopes", "reports")]).await.unwrap();
+    assert_eq!(added.status, StatusCode::OK, "{}", added.html);
+    let rules = server.get(&tenant.admin_token, &admin_path("/rules")).await.unwrap();
+    let rule_id = rules[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(token_scopes().await, "reports");
+    let edited = browser.submit(&added, &format!("edit-rule-{rule_id}"), &[("scopes", "reports contacts")]).await.unwrap();
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path(&format!("/rules/{rule_id}"))).await.unwrap()["scopes"], json!(["reports", "contacts"]));
+    let refused = browser.submit(&edited, &format!("edit-rule-{rule_id}"), &[("scopes", "")]).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "a rule grants at least one scope: {}", refused.html);
+    let disabled = browser.submit(&edited, &format!("rule-state-{rule_id}"), &[]).await.unwrap();
+    assert!(between(&disabled.html, "<table id=\"rules\">", "</table>").contains(">DISABLED</span>"), "{}", disabled.html);
+    assert_eq!(token_scopes().await, "", "a disabled rule grants nothing");
+    let enabled = browser.submit(&disabled, &format!("rule-state-{rule_id}"), &[]).await.unwrap();
+    assert!(!between(&enabled.html, "<table id=\"rules\">", "</table>").contains(">DISABLED</span>"), "{}", enabled.html);
+    let removed = browser.submit(&enabled, &format!("remove-rule-{rule_id}"), &[]).await.unwrap();
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("/rules")).await.unwrap(), json!([]));
+    assert_eq!(token_scopes().await, "");
+    let events = server.get(&tenant.admin_token, &admin_path("/events?origin=console&category=resource-change")).await.unwrap();
+    let actions: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).filter(|a| a.starts_with("rule.")).collect();
+    assert_eq!(actions, ["rule.deleted", "rule.changed", "rule.changed", "rule.changed", "rule.created"], "{events}");
+    // Another tenant's rule is not found from here, and stays.
+    let their_rule = server.admin_ok(&other, Method::POST, "/rules", json!({"label": "Theirs", "client_id": "*", "scopes": ["openid"]})).await["id"].as_str().unwrap().to_owned();
+    let csrf = between(&removed.html, "name=\"csrf\" value=\"", "\"").to_owned();
+    let cookie = format!("keyhaven_console={}", browser.cookie("keyhaven_console").unwrap());
+    let response = direct().post(server.url(&format!("{base}/controls/rules/{their_rule}/delete"))).header(COOKIE, &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(server.get(&other.admin_token, &format!("/admin/v1/tenants/{}/rules", other.name)).await.unwrap().as_array().unwrap().len(), 1);
+
+    // An account's consents are on its page, and revoked there.
+    let created = server.admin_ok(&tenant, Method::POST, "/accounts", json!({"username": "cara", "password": PASSWORD})).await;
+    let cara = created["id"].as_str().unwrap().to_owned();
+    let url = |path: &str| server.url(&format!("/t/{}/{path}", tenant.name));
+    let started = server.http.post(url("login")).json(&json!({"username": "cara"})).send().await.unwrap().json::<serde_json::Value>().await.unwrap();
+    let login = started["login_token"].as_str().unwrap().to_owned();
+    let passed = server.http.post(url("login/password")).bearer_auth(&login).json(&json!({"password": PASSWORD})).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK);
+    let given = server.http.post(url("session/consents")).bearer_auth(&login).json(&json!({"client_id": billing.client_id, "scopes": ["contacts"]})).send().await.unwrap();
+    assert!(given.status().is_success(), "{:?}", given.text().await);
+    let consents = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{cara}/consents"))).await.unwrap();
+    let consent_id = consents[0]["id"].as_str().unwrap().to_owned();
+    let page = browser.get(&format!("{base}/accounts/{cara}")).await.unwrap();
+    let table = between(&page.html, "<table id=\"consents\">", "</table>");
+    assert!(table.contains(&billing.client_id) && table.contains("contacts") && table.contains(">yes<"), "{table}");
+    let revoked = browser.submit(&page, &format!("revoke-consent-{consent_id}"), &[]).await.unwrap();
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.html);
+    assert!(between(&revoked.html, "<table id=\"consents\">", "</table>").contains("revoked "), "{}", revoked.html);
+    assert!(!revoked.has_form(&format!("revoke-consent-{consent_id}")), "revoked once");
+    let consents = server.get(&tenant.admin_token, &admin_path(&format!("/accounts/{cara}/consents"))).await.unwrap();
+    assert!(consents[0]["revoked_at"].is_i64(), "{consents}");
+    let events = server.get(&tenant.admin_token, &admin_path("/events?action=consent.revoked")).await.unwrap();
+    assert_eq!((events[0]["origin"].as_str(), events[0]["account_id"].as_str()), (Some("console"), Some(cara.as_str())), "{events}");
+    // Revoking it again, or through another account's page, is "not found".
+    let again = direct().post(server.url(&format!("{base}/accounts/{cara}/consents/{consent_id}/revoke"))).header(COOKIE, &cookie).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_FOUND);
 }}

@@ -53,6 +53,7 @@ mod hooks;
 mod introspection;
 mod javascript;
 mod openapi;
+mod operator_console;
 mod platform;
 mod roles;
 mod tenants;

@@ -6,14 +6,15 @@
 // version and rolls back, makes a token on the APIs page and revokes it, filters the
 // events, searches the audit log, starts adding an authenticator app (its QR code), and
 // signs out; then a viewer
-// signs in and finds no control that changes anything. On every console page it writes a
+// signs in and finds no control that changes anything; then the platform's operator signs
+// in with an operator token and disables the tenant after a confirmation, and enables it. On every console page it writes a
 // screenshot (laptop width, and the dashboard again at phone width), runs axe-core and
 // fails on any serious or critical violation, and fails on any console error (a Content
 // Security Policy violation among them).
 //
 // Reads CONSOLE_URL, USERNAME, PASSWORD, TOTP_SECRET, VIEWER_USERNAME, VIEWER_TOTP_SECRET
 // (base32 authenticator secrets, whose codes are computed when typed; the viewer has the
-// same password), COMPONENT (a component's path),
+// same password), ROOT_TOKEN (the operator's), COMPONENT (a component's path),
 // SCREENSHOTS (a directory) and CHROMIUM
 // (default /usr/bin/chromium) from the environment. Prints one JSON line: each page's title,
 // screenshot path and axe violations (id and impact, all of them), and the console
@@ -222,6 +223,33 @@ async function main() {
       await page.getByRole("heading", { name: "Extension browser-claims" }).waitFor({ state: "visible" });
       check((await page.locator("main button, main form").count()) === 0, "a viewer sees no control on an extension");
       await record("viewer");
+
+      // The platform's operator signs in with an operator token, finds the tenant in the
+      // list, and disables it after typing its name to confirm; then enables it again.
+      const tenantName = consoleUrl.pathname.split("/")[2];
+      await page.goto(new URL("/console/_operator/", consoleUrl).href, { waitUntil: "load" });
+      await page.locator("#operator-signin").waitFor({ state: "visible" });
+      await record("operator-signin");
+      await page.getByLabel("Operator token").fill(required("ROOT_TOKEN"));
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.getByRole("heading", { name: "Tenants", level: 1 }).waitFor({ state: "visible" });
+      await record("operator-tenants");
+      await page.getByRole("link", { name: tenantName, exact: true }).first().click();
+      await page.locator("#tenant-details").waitFor({ state: "visible" });
+      await record("operator-tenant");
+      await page.getByRole("link", { name: "Disable…" }).click();
+      await page.locator("#confirm-state").waitFor({ state: "visible" });
+      await record("operator-confirm");
+      const toggle = async (words) => {
+        await page.getByLabel(/Type the tenant's name/).fill(tenantName);
+        await page.getByRole("button", { name: words }).click();
+        await page.locator("#tenant-details").waitFor({ state: "visible" });
+      };
+      await toggle(`Change ${tenantName} to DISABLED`);
+      check((await page.locator("main dl.facts").textContent()).includes("DISABLED"), "the tenant is disabled");
+      await page.getByRole("link", { name: "Enable…" }).click();
+      await toggle(`Enable ${tenantName}`);
+      check(!(await page.locator("main dl.facts").textContent()).includes("DISABLED"), "the tenant is enabled again");
 
       check(consoleErrors.length === 0, `the pages logged errors: ${JSON.stringify(consoleErrors)}`);
       console.log(JSON.stringify({ pages, cookies, revoked: token }));

@@ -10,7 +10,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery, fetch_limit};
@@ -18,10 +18,10 @@ use crate::AppState;
 use crate::extensions::account_creation::{AccountData, Source};
 use crate::ops::accounts::{
     ChangeAccount, Confirm, EnrolFactor, EnrolledFactor, change_account, confirm, create_account, delete_account,
-    enrol, event_from, find, open_totp_secret,
+    enrol, find,
 };
 use crate::storage::SessionRow;
-use crate::tenancy::{Account, Factor, FactorKind, ResourceState, Role, Tenant, totp};
+use crate::tenancy::{Account, Factor, ResourceState, Role};
 use crate::web::{ApiError, Problem};
 
 fn invalid(e: impl std::fmt::Display) -> ApiError {
@@ -301,33 +301,5 @@ pub async fn move_account(
         .tenant_by_name(&body.to)
         .await?
         .ok_or_else(|| invalid(format!("there is no tenant named {:?}", body.to)))?;
-    if to.id == from.id {
-        return Err(invalid("the account is already in that tenant"));
-    }
-    let account = find(&state, &from, &id).await?;
-    // Sealed secrets are bound to their tenant: open them under the old, seal under the new.
-    let mut resealed = Vec::new();
-    for factor in state.db.factors(&from.id, &account.id).await? {
-        if factor.kind == FactorKind::Totp {
-            let secret = totp::base32(&open_totp_secret(&state, &from.id, &factor)?);
-            let context = crate::vault::totp_context(&to.id, &factor.id);
-            let sealed =
-                state.extensions.vault().seal(state.entropy.as_ref(), &secret, &context).map_err(ApiError::internal)?;
-            resealed.push((factor.id.clone(), sealed.to_text()));
-        }
-    }
-    let detail = |direction: &str, other: &Tenant| json!({direction: other.name, "username": account.username});
-    let left = event_from(&state, &from, "admin-api", "account.moved", &account.id, detail("to", &to)).await?;
-    let arrived = event_from(&state, &to, "admin-api", "account.moved", &account.id, detail("from", &from)).await?;
-    let events = [
-        left.as_ref().map(|(event, bindings)| (event, bindings.as_slice())),
-        arrived.as_ref().map(|(event, bindings)| (event, bindings.as_slice())),
-    ];
-    let now = state.clock.now();
-    if !state.db.move_account(&from.id, &to.id, &account.id, &resealed, events, now).await? {
-        return Err(ApiError::not_found("account"));
-    }
-    tracing::info!(account = %account.id, from = %from.id, to = %to.id, "account moved");
-    let moved = state.db.account(&to.id, &account.id).await?.ok_or_else(|| ApiError::not_found("account"))?;
-    Ok(Json(moved))
+    Ok(Json(crate::ops::accounts::move_account(&state, &from, &to, &id, "admin-api").await?))
 }

@@ -39,7 +39,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedClient>), ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    Ok((StatusCode::CREATED, Json(crate::ops::clients::create(&state, &tenant, body).await?)))
+    Ok((StatusCode::CREATED, Json(crate::ops::clients::create(&state, &tenant, "admin-api", body).await?)))
 }
 
 #[utoipa::path(

@@ -11,23 +11,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::tenancy::{Consent, LegalDocument, Scope, Tenant};
+use crate::tenancy::{Consent, LegalDocument, Scope};
 use crate::web::ApiError;
-
-pub(crate) async fn write_event(
-    state: &AppState,
-    tenant: &Tenant,
-    action: &'static str,
-    account_id: Option<&str>,
-    detail: serde_json::Value,
-) -> Result<crate::ops::PreparedEvent, ApiError> {
-    crate::ops::prepare_event(state, tenant, "authorization", action, "admin-api", account_id, detail).await
-}
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -136,12 +125,8 @@ pub async fn revoke(
     Path((tenant, id, consent_id)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let tenant = caller.tenant(&state, &tenant).await?;
-    let event = write_event(&state, &tenant, "consent.revoked", Some(&id), json!({"consent_id": consent_id})).await?;
-    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    match state.db.revoke_consent(&tenant.id, &id, &consent_id, state.clock.now(), event).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found("consent in force")),
-    }
+    crate::ops::controls::revoke_consent(&state, &tenant, &id, &consent_id, "admin-api").await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(

@@ -119,13 +119,3 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/admin/v1/tenants/{tenant}/kv", get(kv::list))
         .route("/admin/v1/tenants/{tenant}/kv/{key}", put(kv::put).delete(kv::delete))
 }
-
-/// The event of a change to a tenant's resources made through the admin API.
-pub(crate) async fn resource_event(
-    state: &AppState,
-    tenant: &crate::tenancy::Tenant,
-    action: &'static str,
-    detail: serde_json::Value,
-) -> Result<crate::ops::PreparedEvent, ApiError> {
-    crate::ops::prepare_event(state, tenant, "resource-change", action, "admin-api", None, detail).await
-}

@@ -5,43 +5,19 @@
 //! for automation, both shown once — and its event in one transaction; a change and its
 //! event are one transaction too.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use super::auth::Caller;
 use super::pages::{Page, PageQuery};
 use crate::AppState;
-use crate::ops::tenants::{Administrator, ChangeTenant, NewTenant, change_tenant, check_label, create_tenant};
-use crate::tenancy::{ResourceState, Role, Tenant, TenantName, check_colour, check_tags};
-use crate::web::{ApiError, Problem};
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTenant {
-    /// Lowercase and DNS-label safe: the tenant's path segment and subdomain.
-    #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
-    name: String,
-    label: Option<String>,
-    #[serde(default)]
-    colour: String,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
-    /// The parent tenant's name (one level of sub-tenants).
-    parent: Option<String>,
-    /// Settings that differ from the defaults.
-    #[serde(default)]
-    settings: Map<String, Value>,
-    /// Make this the platform's default tenant.
-    #[serde(default)]
-    default: bool,
-}
+use crate::ops::tenants::{Administrator, ChangeTenant, CreateTenant, change_tenant, create_named};
+use crate::tenancy::{ResourceState, Role, Tenant};
+use crate::web::ApiError;
 
 /// A tenant as the API shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -66,10 +42,6 @@ fn view(state: &AppState, tenant: Tenant) -> TenantView {
     TenantView { issuer: state.issuer(&tenant.name), effective_state: tenant.effective_state(), tenant }
 }
 
-fn invalid(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(Problem::InvalidRequest, e.to_string())
-}
-
 #[utoipa::path(
     post,
     path = "/admin/v1/tenants",
@@ -85,31 +57,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<CreatedTenant>), ApiError> {
     caller.require_operator()?;
     let Json(body) = body?;
-    let name = TenantName::parse(&body.name).map_err(invalid)?;
-    let label = body.label.unwrap_or_else(|| name.to_string());
-    check_label(&label)?;
-    let parent_id = match &body.parent {
-        Some(parent) => Some(
-            state
-                .db
-                .tenant_by_name(parent)
-                .await?
-                .ok_or_else(|| invalid(format!("there is no tenant named {parent:?} to be the parent")))?
-                .id,
-        ),
-        None => None,
-    };
-    let spec = NewTenant {
-        name,
-        label,
-        colour: check_colour(&body.colour).map_err(invalid)?,
-        tags: body.tags,
-        parent_id,
-        settings: body.settings,
-        default: body.default,
-    };
-    check_tags(&spec.tags).map_err(invalid)?;
-    let (tenant, admin_token, administrator) = create_tenant(&state, spec).await?;
+    let (tenant, admin_token, administrator) = create_named(&state, body, "admin-api").await?;
     tracing::info!(tenant = %tenant.id, name = %tenant.name, "tenant created");
     Ok((StatusCode::CREATED, Json(CreatedTenant { tenant: view(&state, tenant), admin_token, administrator })))
 }

@@ -136,11 +136,14 @@ async fn account_page_with(
     let held = state.db.permissions_of(&tenant.id, &account.id).await.map_err(under(tenant))?;
     let grantable = crate::ops::permissions::grantable(state, tenant).await.map_err(under(tenant))?;
     let sessions = crate::ops::security::signed_in_sessions(state, tenant, &account.id).await.map_err(under(tenant))?;
+    let consents = state.db.consents_of(&tenant.id, &account.id).await.map_err(under(tenant))?;
     let access = pages::AccountAccess {
         factors: &factors,
         permissions: &held,
         grantable: &grantable,
         sessions: &sessions,
+        consents: &consents,
+        now: state.clock.now(),
         own: account.id == admin.signed_in.account_id,
         invite,
     };
@@ -235,6 +238,22 @@ pub(super) async fn end_session(
     let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
     let account = find(&state, &tenant, &id).await.map_err(by(&tenant, &admin))?;
     crate::ops::security::end_session(&state, &tenant, &account, &session_id).await.map_err(by(&tenant, &admin))?;
+    Ok(acted(Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(), &tenant, &admin))
+}
+
+/// Revokes one of the account's consents (its event from `console`); one not in force, or
+/// not the account's, is "not found".
+pub(super) async fn revoke_consent(
+    State(state): State<AppState>,
+    Path((name, id, consent_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<super::Posted<super::Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    let account = find(&state, &tenant, &id).await.map_err(by(&tenant, &admin))?;
+    crate::ops::controls::revoke_consent(&state, &tenant, &account.id, &consent_id, "console")
+        .await
+        .map_err(by(&tenant, &admin))?;
     Ok(acted(Redirect::to(&format!("/console/{}/accounts/{id}", tenant.name)).into_response(), &tenant, &admin))
 }
 
@@ -333,7 +352,7 @@ pub(super) async fn create_client(
         public: form.public.is_some(),
         ..CreateClient::default()
     };
-    let response = match crate::ops::clients::create(&state, &tenant, new).await {
+    let response = match crate::ops::clients::create(&state, &tenant, Changer::CONSOLE.origin, new).await {
         Ok(created) => {
             let shown = Some((&created.client, created.client_secret.as_deref()));
             let page_state = pages::ClientsPage { created: shown, message: None };

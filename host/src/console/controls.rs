@@ -1,7 +1,7 @@
 //! The Controls screen: the tenant's scope catalogue (its own scopes added and removed,
 //! built-ins shown), its legal documents (created, a new version published) and its scope
-//! rules (shown), through `ops::controls` as the admin API's are, with the console as the
-//! events' origin. A refused form is shown again with why.
+//! rules (added, their scopes edited, disabled, removed), through `ops::controls` and
+//! `ops::rules` as the admin API's are, with the console as the events' origin. A refused form is shown again with why.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
@@ -9,9 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Administrator, Failure, Posted, STYLESHEET_PATH, answer, page, pages, posted, signed_in_page, under};
+use super::{
+    Administrator, Failure, NewState, Nothing, Posted, STYLESHEET_PATH, answer, page, pages, posted, signed_in_page,
+    under, words,
+};
 use crate::AppState;
 use crate::ops::controls as ops;
+use crate::ops::rules::{ChangeRule, CreateRule};
 use crate::tenancy::{Scope, Tenant};
 use crate::web::ApiError;
 
@@ -25,7 +29,9 @@ async fn controls_page(
     let scopes = state.db.scopes(&tenant.id).await.map_err(under(tenant))?;
     let documents = state.db.legal_documents(&tenant.id).await.map_err(under(tenant))?;
     let rules = state.db.rules(&tenant.id).await.map_err(under(tenant))?;
-    let page_state = pages::ControlsPage { scopes: &scopes, documents: &documents, rules: &rules, message };
+    let clients = state.db.list_clients(&tenant.id).await.map_err(under(tenant))?;
+    let page_state =
+        pages::ControlsPage { scopes: &scopes, documents: &documents, rules: &rules, clients: &clients, message };
     Ok(page(status, pages::controls(&STYLESHEET_PATH, tenant, &admin.signed(), &page_state)))
 }
 
@@ -146,4 +152,76 @@ pub(super) async fn publish(
     let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
     let result = ops::publish_version(&state, &tenant, &id, given(&form.url), given(&form.text), "console").await;
     changed(&state, &tenant, &admin, result.map(|_| ())).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RuleForm {
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    client_id: String,
+    /// Separated by spaces.
+    #[serde(default)]
+    scopes: String,
+}
+
+/// Adds a rule granting scopes to one client or every client.
+pub(super) async fn add_rule(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<RuleForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let body = CreateRule {
+        label: form.label.trim().to_owned(),
+        client_id: form.client_id.trim().to_owned(),
+        scopes: words(&form.scopes),
+    };
+    let result = crate::ops::rules::create(&state, &tenant, body, "console").await;
+    changed(&state, &tenant, &admin, result.map(|_| ())).await
+}
+
+/// Changes a rule's label and scopes.
+pub(super) async fn edit_rule(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<RuleForm>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let change =
+        ChangeRule { label: Some(form.label.trim().to_owned()), scopes: Some(words(&form.scopes)), state: None };
+    let result = crate::ops::rules::change(&state, &tenant, &id, change, "console").await;
+    changed(&state, &tenant, &admin, result.map(|_| ())).await
+}
+
+/// Disables or enables a rule.
+pub(super) async fn rule_state(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<NewState>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, form) = posted(&state, &name, &headers, form).await?;
+    let result = match form.requested() {
+        Ok(requested) => {
+            let change = ChangeRule { state: Some(requested), ..ChangeRule::default() };
+            crate::ops::rules::change(&state, &tenant, &id, change, "console").await.map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    changed(&state, &tenant, &admin, result).await
+}
+
+/// Removes a rule.
+pub(super) async fn remove_rule(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Form<Posted<Nothing>>, FormRejection>,
+) -> Result<Response, Failure> {
+    let (tenant, admin, _) = posted(&state, &name, &headers, form).await?;
+    let result = crate::ops::rules::delete(&state, &tenant, &id, "console").await;
+    changed(&state, &tenant, &admin, result).await
 }

@@ -17,6 +17,7 @@ mod accounts;
 mod activity;
 mod controls;
 mod extensions;
+mod operator;
 mod pages;
 mod security;
 mod settings;
@@ -38,7 +39,7 @@ use crate::clock::random_bytes;
 use crate::ops::administrators::Access;
 use crate::ops::codes::is_pkce_value;
 use crate::ops::console::{self as sign_in, SignedIn};
-use crate::tenancy::{ResourceState, Tenant};
+use crate::tenancy::{ResourceState, Role, Tenant};
 use crate::vault::SealedSecret;
 use crate::web::{ApiError, Problem, cookie};
 
@@ -58,10 +59,19 @@ static STYLESHEET_PATH: LazyLock<String> = LazyLock::new(|| {
     format!("/console/assets/console.{}.css", &digest[..12])
 });
 
-/// The console's routes; every form post is audited ([`audit`]).
+/// The console's routes; every form post, and every page a signed-in person views, is
+/// audited ([`audit`]).
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/console/assets/{file}", get(asset))
+        .route("/console/_operator", get(operator::to_tenants))
+        .route("/console/_operator/", get(operator::tenants))
+        .route("/console/_operator/signin", get(operator::sign_in_page).post(operator::sign_in))
+        .route("/console/_operator/signout", post(operator::sign_out))
+        .route("/console/_operator/tenants", post(operator::create_tenant))
+        .route("/console/_operator/tenants/{name}", get(operator::tenant).post(operator::change_details))
+        .route("/console/_operator/tenants/{name}/state", get(operator::confirm_state).post(operator::change_state))
+        .route("/console/_operator/tenants/{name}/move", get(operator::confirm_move).post(operator::move_account))
         .route("/console/{tenant}", get(to_dashboard))
         .route("/console/{tenant}/", get(dashboard))
         .route("/console/{tenant}/theme.css", get(theme))
@@ -77,6 +87,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/accounts/{id}/invite", post(accounts::invite))
         .route("/console/{tenant}/accounts/{id}/factors/{factor}/state", post(accounts::factor_state))
         .route("/console/{tenant}/accounts/{id}/sessions/{session}/end", post(accounts::end_session))
+        .route("/console/{tenant}/accounts/{id}/consents/{consent}/revoke", post(accounts::revoke_consent))
         .route("/console/{tenant}/clients", get(accounts::clients).post(accounts::create_client))
         .route("/console/{tenant}/clients/{id}", get(accounts::client).post(accounts::edit_client))
         .route("/console/{tenant}/clients/{id}/state", post(accounts::client_state))
@@ -103,6 +114,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/controls", get(controls::controls))
         .route("/console/{tenant}/controls/scopes", post(controls::add_scope))
         .route("/console/{tenant}/controls/scopes/delete", post(controls::remove_scope))
+        .route("/console/{tenant}/controls/rules", post(controls::add_rule))
+        .route("/console/{tenant}/controls/rules/{id}", post(controls::edit_rule))
+        .route("/console/{tenant}/controls/rules/{id}/state", post(controls::rule_state))
+        .route("/console/{tenant}/controls/rules/{id}/delete", post(controls::remove_rule))
         .route("/console/{tenant}/controls/legal", post(controls::add_document))
         .route("/console/{tenant}/controls/legal/{id}/versions", post(controls::publish))
         .route("/console/{tenant}/events", get(activity::events))
@@ -128,37 +143,69 @@ async fn to_dashboard(State(state): State<AppState>, Path(name): Path<String>) -
     Ok(Redirect::permanent(&format!("/console/{}/", tenant.name)).into_response())
 }
 
-/// Who acted, as a handler leaves it in its response for [`audit`].
+/// Who acted, as a handler leaves it in its response for [`audit`]: the tenant acted on
+/// (none for the operator's acts on no tenant), the administrator's account or the
+/// operator's token, and the role.
 #[derive(Clone, Debug)]
 struct Actor {
-    tenant_id: String,
-    account_id: String,
-    access: Access,
+    tenant_id: Option<String>,
+    actor: String,
+    role: &'static str,
 }
 
 impl Actor {
     fn of(tenant: &Tenant, admin: &Administrator) -> Self {
-        Actor {
-            tenant_id: tenant.id.clone(),
-            account_id: admin.signed_in.account_id.clone(),
-            access: admin.signed_in.access,
-        }
+        let role = match admin.signed_in.access {
+            Access::Administer => Role::TenantAdmin { tenant_id: tenant.id.clone() },
+            Access::View => Role::TenantViewer { tenant_id: tenant.id.clone() },
+        };
+        Actor { tenant_id: Some(tenant.id.clone()), actor: admin.signed_in.account_id.clone(), role: role.as_str() }
     }
+}
+
+tokio::task_local! {
+    /// Who is viewing the page a `GET` draws, as the page's sign-in check finds them.
+    static VIEWER: std::cell::RefCell<Option<Actor>>;
+}
+
+/// Notes who views the page this request draws, for [`audit`].
+fn viewed_by(actor: Actor) {
+    let _ = VIEWER.try_with(|viewer| *viewer.borrow_mut() = Some(actor));
 }
 
 /// Records every form post in the audit log, as the admin API records its calls: the
 /// administrator who acted (or `anonymous`), the route, the path and the status; a
-/// successful one counts as one of the tenant's API calls.
+/// successful one counts as one of the tenant's API calls. Pages viewed by someone signed
+/// in are recorded the same way (`GET` and the route), as the admin API records its reads;
+/// a request that signs nobody in (the sign-in itself, the stylesheets) is not.
 async fn audit(
     State(state): State<AppState>,
     matched: Option<axum::extract::MatchedPath>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let route = matched.as_ref().map_or("", |m| m.as_str()).to_owned();
+    if request.method() == axum::http::Method::GET {
+        let target = request.uri().path().to_owned();
+        let (response, viewer) = VIEWER
+            .scope(std::cell::RefCell::new(None), async {
+                let response = next.run(request).await;
+                (response, VIEWER.with(|viewer| viewer.borrow_mut().take()))
+            })
+            .await;
+        if let Some(actor) = viewer {
+            let (tenant_id, actor, role) = (actor.tenant_id, actor.actor, actor.role);
+            let action = format!("GET {route}");
+            let call =
+                crate::ops::audit::Call { tenant_id, actor, role, action, target, status: response.status().as_u16() };
+            crate::ops::audit::record(&state, call).await;
+        }
+        return response;
+    }
     if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }
-    let action = format!("POST {}", matched.as_ref().map_or("", |m| m.as_str()));
+    let action = format!("POST {route}");
     let target = request.uri().path().to_owned();
     // A change runs to its end, and is recorded, even if its browser goes away meanwhile.
     let response = match tokio::spawn(next.run(request)).await {
@@ -166,13 +213,7 @@ async fn audit(
         Err(e) => error_page(None, &ApiError::internal(format!("a console form post failed: {e}"))),
     };
     let (tenant_id, actor, role) = match response.extensions().get::<Actor>().cloned() {
-        Some(actor) => {
-            let role = match actor.access {
-                Access::Administer => "tenant-admin",
-                Access::View => "tenant-viewer",
-            };
-            (Some(actor.tenant_id), actor.account_id, role)
-        }
+        Some(actor) => (actor.tenant_id, actor.actor, actor.role),
         None => (None, "anonymous".to_owned(), "anonymous"),
     };
     let call = crate::ops::audit::Call { tenant_id, actor, role, action, target, status: response.status().as_u16() };
@@ -341,12 +382,25 @@ fn page(status: StatusCode, html: String) -> Response {
 
 /// A console error as a readable page.
 fn error_page(tenant: Option<&Tenant>, error: &ApiError) -> Response {
-    let (status, title) = match error.kind {
-        Problem::NotFound => (StatusCode::NOT_FOUND, "Not found"),
-        Problem::Unauthenticated => (StatusCode::UNAUTHORIZED, "Not signed in"),
-        Problem::Forbidden => (StatusCode::FORBIDDEN, "Not allowed"),
-        Problem::InvalidRequest => (StatusCode::BAD_REQUEST, "That did not work"),
-        _ => (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong"),
+    let (status, title, detail) = explained(error);
+    page(status, pages::error(&STYLESHEET_PATH, tenant, title, detail))
+}
+
+/// The same, in the operator's console.
+fn operator_error_page(error: &ApiError) -> Response {
+    let (status, title, detail) = explained(error);
+    page(status, pages::operator::error(&STYLESHEET_PATH, title, detail))
+}
+
+/// An error's status, its page's title and what the page says of it.
+fn explained(error: &ApiError) -> (StatusCode, &'static str, &str) {
+    let status = error.kind.status();
+    let title = match error.kind {
+        Problem::NotFound => "Not found",
+        Problem::Unauthenticated => "Not signed in",
+        Problem::Forbidden => "Not allowed",
+        _ if status.is_client_error() => "That did not work",
+        _ => "Something went wrong",
     };
     let detail = if status.is_server_error() {
         tracing::error!("console: {error}");
@@ -354,7 +408,7 @@ fn error_page(tenant: Option<&Tenant>, error: &ApiError) -> Response {
     } else {
         error.detail.as_str()
     };
-    page(status, pages::error(&STYLESHEET_PATH, tenant, title, detail))
+    (status, title, detail)
 }
 
 /// A console request that failed: answered with its error page, under the tenant's header
@@ -366,6 +420,8 @@ struct Failure {
     actor: Option<Box<Actor>>,
     /// Not signed in: where to sign in, instead of an error page.
     sign_in: Option<String>,
+    /// A failure of the operator's console, shown on its own error page.
+    operator: bool,
 }
 
 impl IntoResponse for Failure {
@@ -373,7 +429,10 @@ impl IntoResponse for Failure {
         if let Some(sign_in) = self.sign_in {
             return Redirect::to(&sign_in).into_response();
         }
-        let mut response = error_page(self.tenant.as_deref(), &self.error);
+        let mut response = match self.operator {
+            true => operator_error_page(&self.error),
+            false => error_page(self.tenant.as_deref(), &self.error),
+        };
         if let Some(actor) = self.actor {
             response.extensions_mut().insert(*actor);
         }
@@ -383,13 +442,13 @@ impl IntoResponse for Failure {
 
 impl<E: Into<ApiError>> From<E> for Failure {
     fn from(error: E) -> Self {
-        Failure { tenant: None, error: error.into(), actor: None, sign_in: None }
+        Failure { tenant: None, error: error.into(), actor: None, sign_in: None, operator: false }
     }
 }
 
 /// Turns an error into a [`Failure`] shown under `tenant`'s header.
 fn under<E: Into<ApiError>>(tenant: &Tenant) -> impl FnOnce(E) -> Failure + '_ {
-    move |error| Failure { tenant: Some(Box::new(tenant.clone())), error: error.into(), actor: None, sign_in: None }
+    move |error| Failure { tenant: Some(Box::new(tenant.clone())), ..Failure::from(error) }
 }
 
 /// The same, for a request of `admin`'s: the audit log names them.
@@ -458,7 +517,10 @@ async fn administrator(state: &AppState, tenant: &Tenant, headers: &HeaderMap) -
 async fn signed_in_page(state: &AppState, name: &str, headers: &HeaderMap) -> Result<(Tenant, Administrator), Failure> {
     let tenant = usable_tenant(state, name).await?;
     match administrator(state, &tenant, headers).await {
-        Ok(admin) => Ok((tenant, admin)),
+        Ok(admin) => {
+            viewed_by(Actor::of(&tenant, &admin));
+            Ok((tenant, admin))
+        }
         Err(e) if e.kind == Problem::Unauthenticated => {
             let sign_in = Some(format!("/console/{}/signin", tenant.name));
             Err(Failure { sign_in, ..under(&tenant)(e) })

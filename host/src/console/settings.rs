@@ -1,7 +1,7 @@
-//! The settings screen: the tenant's label, colour and settings changed through
+//! The settings screen: the tenant's label, colour, tags and settings changed through
 //! `ops::tenants::change_tenant` (as the admin API's `PATCH` does, with `console` as the
 //! event's origin; only the fields whose value changed are sent, so the rest keep following
-//! the defaults), and its signing key rotated on demand.
+//! the defaults), its signing key rotated on demand, its parent and sub-tenants shown.
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::operator::parse_tags;
 use super::{
     Administrator, Failure, Nothing, Posted, STYLESHEET_PATH, acted, answer, by, page, pages, posted, signed_in_page,
     under,
@@ -30,7 +31,13 @@ async fn settings_page(
     message: Option<&str>,
 ) -> Result<Response, Failure> {
     let keys = state.db.signing_keys(&tenant.id).await.map_err(under(tenant))?;
-    Ok(page(status, pages::settings(&STYLESHEET_PATH, tenant, &admin.signed(), &keys, message)))
+    let parent = match &tenant.parent_id {
+        Some(id) => state.db.tenant_by_id(id).await.map_err(under(tenant))?,
+        None => None,
+    };
+    let children = state.db.sub_tenants(&tenant.id).await.map_err(under(tenant))?;
+    let family = pages::Family { parent: parent.as_ref(), children: &children };
+    Ok(page(status, pages::settings(&STYLESHEET_PATH, tenant, &admin.signed(), &keys, &family, message)))
 }
 
 pub(super) async fn settings(
@@ -49,6 +56,8 @@ pub(super) struct SettingsForm {
     label: String,
     #[serde(default)]
     colour: String,
+    /// One `key=value` a line; absent, the tags stay as they are.
+    tags: Option<String>,
     #[serde(default)]
     session_idle_minutes: String,
     #[serde(default)]
@@ -162,8 +171,10 @@ fn change_of(tenant: &Tenant, form: &SettingsForm) -> Result<ChangeTenant, ApiEr
     }
     let colour = form.colour.trim().to_ascii_lowercase();
     let shown_colour = if tenant.colour.is_empty() { pages::DEFAULT_COLOUR } else { tenant.colour.as_str() };
+    let tags = form.tags.as_deref().map(parse_tags).transpose()?;
     Ok(ChangeTenant {
         label: (form.label != tenant.label).then(|| form.label.clone()),
+        tags: tags.filter(|tags| *tags != tenant.tags),
         colour: (colour != shown_colour).then_some(colour),
         settings: (!settings.is_empty()).then_some(settings),
         ..ChangeTenant::default()

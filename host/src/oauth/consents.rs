@@ -157,10 +157,6 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     let tenant = super::login::usable_tenant(&state, &tenant).await?;
     let (_, account) = super::login::signed_in(&state, &tenant, &headers).await?;
-    let event = event(&state, &tenant, "consent.revoked", &account.id, json!({"consent_id": id})).await?;
-    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
-    match state.db.revoke_consent(&tenant.id, &account.id, &id, state.clock.now(), event).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found("consent in force")),
-    }
+    crate::ops::controls::revoke_consent(&state, &tenant, &account.id, &id, "login").await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -348,3 +348,44 @@ pub(crate) fn open_totp_secret(state: &AppState, tenant_id: &str, factor: &Facto
     let secret = secret.map_err(ApiError::internal)?;
     totp::from_base32(&secret).ok_or_else(|| ApiError::internal("a totp secret that is not base32"))
 }
+
+/// Moves the account of `from` to `to` (an operator's act): its factors follow (TOTP
+/// secrets re-sealed, since their seal names the tenant), its sessions, codes and consents
+/// end, and both tenants get an `account.moved` event from `origin`, all in one
+/// transaction. Returns the account as it is in `to`.
+pub async fn move_account(
+    state: &AppState,
+    from: &Tenant,
+    to: &Tenant,
+    account_id: &str,
+    origin: &'static str,
+) -> Result<Account, ApiError> {
+    if to.id == from.id {
+        return Err(ApiError::new(Problem::InvalidRequest, "the account is already in that tenant"));
+    }
+    let account = find(state, from, account_id).await?;
+    // Sealed secrets are bound to their tenant: open them under the old, seal under the new.
+    let mut resealed = Vec::new();
+    for factor in state.db.factors(&from.id, &account.id).await? {
+        if factor.kind == FactorKind::Totp {
+            let secret = totp::base32(&open_totp_secret(state, &from.id, &factor)?);
+            let context = crate::vault::totp_context(&to.id, &factor.id);
+            let sealed =
+                state.extensions.vault().seal(state.entropy.as_ref(), &secret, &context).map_err(ApiError::internal)?;
+            resealed.push((factor.id.clone(), sealed.to_text()));
+        }
+    }
+    let detail = |direction: &str, other: &Tenant| json!({direction: other.name, "username": account.username});
+    let left = event_from(state, from, origin, "account.moved", &account.id, detail("to", to)).await?;
+    let arrived = event_from(state, to, origin, "account.moved", &account.id, detail("from", from)).await?;
+    let events = [
+        left.as_ref().map(|(event, bindings)| (event, bindings.as_slice())),
+        arrived.as_ref().map(|(event, bindings)| (event, bindings.as_slice())),
+    ];
+    let now = state.clock.now();
+    if !state.db.move_account(&from.id, &to.id, &account.id, &resealed, events, now).await? {
+        return Err(ApiError::not_found("account"));
+    }
+    tracing::info!(account = %account.id, from = %from.id, to = %to.id, "account moved");
+    state.db.account(&to.id, &account.id).await?.ok_or_else(|| ApiError::not_found("account"))
+}

@@ -1,6 +1,7 @@
 //! Machine-client operations below HTTP, for the admin API and the console alike: the
 //! checks a client's registration must pass, creating one (its secret generated here,
-//! returned once and stored only as its SHA-256 digest) and changing one (the state rules
+//! returned once and stored only as its SHA-256 digest; its `client.created` event in the
+//! same transaction) and changing one (the state rules
 //! of [`super::next_state`], with its `client.updated` event in the same transaction),
 //! and rotating its secret without downtime (the new one shown once; the previous one
 //! keeps working until it is retired).
@@ -122,9 +123,14 @@ fn validate(body: &CreateClient) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Registers a client of the tenant, ENABLED; its secret comes back once (none for a
-/// public client).
-pub async fn create(state: &AppState, tenant: &Tenant, body: CreateClient) -> Result<CreatedClient, ApiError> {
+/// Registers a client of the tenant, ENABLED, with its `client.created` event (from
+/// `origin`) in the same transaction; its secret comes back once (none for a public client).
+pub async fn create(
+    state: &AppState,
+    tenant: &Tenant,
+    origin: &'static str,
+    body: CreateClient,
+) -> Result<CreatedClient, ApiError> {
     validate(&body)?;
     let entropy = state.entropy.as_ref();
     let client_secret = secrets::new_client_secret(entropy)?;
@@ -145,7 +151,16 @@ pub async fn create(state: &AppState, tenant: &Tenant, body: CreateClient) -> Re
         redirect_uris: body.redirect_uris,
         public: body.public,
     };
-    state.db.insert_client(&client).await?;
+    let detail = json!({
+        "client_id": client.client_id,
+        "name": client.name,
+        "scopes": client.scopes,
+        "public": client.public,
+        "redirect_uris": client.redirect_uris,
+    });
+    let event = super::prepare_event(state, tenant, "resource-change", "client.created", origin, None, detail).await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    state.db.insert_client(&client, event, now).await?;
     // A public client's random secret is stored (the column is never empty) but never shown,
     // and no authentication method accepts it.
     let client_secret = (!client.public).then_some(client_secret);

@@ -1,8 +1,8 @@
 //! The tenant's controls, below HTTP: its scope catalogue (the tenant's own scopes added,
 //! each with the score it needs, and removed; built-ins stay) and its legal documents
 //! (created at version 1; each new version a URL or a text, which makes acceptance due
-//! again for every account), each change written with its event from the surface's
-//! origin. The admin API and the console call these.
+//! again for every account) and the revocation of an account's consent, each change
+//! written with its event from the surface's origin. The admin API and the console call these.
 
 use serde_json::json;
 
@@ -116,5 +116,26 @@ pub async fn delete_scope(state: &AppState, tenant: &Tenant, value: &str) -> Res
     match state.db.delete_scope(&tenant.id, value).await? {
         true => Ok(()),
         false => Err(ApiError::not_found("scope")),
+    }
+}
+
+/// Revokes consent `consent_id` of the tenant's account `account_id` (a scope consent to a
+/// client, or the acceptance of a legal document), with its `consent.revoked` event from
+/// `origin`; "not found" unless it is in force.
+pub async fn revoke_consent(
+    state: &AppState,
+    tenant: &Tenant,
+    account_id: &str,
+    consent_id: &str,
+    origin: &'static str,
+) -> Result<(), ApiError> {
+    let detail = json!({"consent_id": consent_id});
+    let event =
+        super::prepare_event(state, tenant, "authorization", "consent.revoked", origin, Some(account_id), detail)
+            .await?;
+    let event = event.as_ref().map(|(event, bindings)| (event, bindings.as_slice()));
+    match state.db.revoke_consent(&tenant.id, account_id, consent_id, state.clock.now(), event).await? {
+        true => Ok(()),
+        false => Err(ApiError::not_found("consent in force")),
     }
 }

@@ -17,6 +17,7 @@ pub mod extensions;
 pub mod keys;
 pub mod overview;
 pub mod permissions;
+pub mod rules;
 pub mod security;
 pub mod tenants;
 pub mod tokens;

@@ -198,9 +198,72 @@ impl NewTenant {
     }
 }
 
+/// A new tenant as an operator asks for it, by the admin API or the console.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// Lowercase and DNS-label safe: the tenant's path segment and subdomain.
+    #[schema(pattern = "^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    pub name: String,
+    pub label: Option<String>,
+    #[serde(default)]
+    pub colour: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The parent tenant's name (one level of sub-tenants).
+    pub parent: Option<String>,
+    /// Settings that differ from the defaults.
+    #[serde(default)]
+    pub settings: Map<String, Value>,
+    /// Make this the platform's default tenant.
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// Checks `body` (name, label, colour, tags, the parent it names) and creates the tenant
+/// as [`create_tenant`] does, its `tenant.created` event from `origin`.
+pub async fn create_named(
+    state: &AppState,
+    body: CreateTenant,
+    origin: &'static str,
+) -> Result<(Tenant, String, Administrator), ApiError> {
+    let name = TenantName::parse(&body.name).map_err(invalid)?;
+    let label = body.label.unwrap_or_else(|| name.to_string());
+    check_label(&label)?;
+    check_tags(&body.tags).map_err(invalid)?;
+    let parent_id = match &body.parent {
+        Some(parent) => Some(
+            state
+                .db
+                .tenant_by_name(parent)
+                .await?
+                .ok_or_else(|| invalid(format!("there is no tenant named {parent:?} to be the parent")))?
+                .id,
+        ),
+        None => None,
+    };
+    let spec = NewTenant {
+        name,
+        label,
+        colour: check_colour(&body.colour).map_err(invalid)?,
+        tags: body.tags,
+        parent_id,
+        settings: body.settings,
+        default: body.default,
+    };
+    let created = create_tenant(state, spec, origin).await?;
+    tracing::info!(tenant = %created.0.id, name = %created.0.name, "tenant created");
+    Ok(created)
+}
+
 /// Creates a tenant, its signing key, its administrator's token and account with an invite
-/// (returned, to be shown once) and its `tenant.created` event, in one transaction.
-pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, String, Administrator), ApiError> {
+/// (returned, to be shown once) and its `tenant.created` event from `origin`, in one
+/// transaction.
+pub async fn create_tenant(
+    state: &AppState,
+    new: NewTenant,
+    origin: &'static str,
+) -> Result<(Tenant, String, Administrator), ApiError> {
     let now = state.clock.now();
     let entropy = state.entropy.as_ref();
     let tenant = Tenant {
@@ -257,7 +320,7 @@ pub async fn create_tenant(state: &AppState, new: NewTenant) -> Result<(Tenant, 
     let created = NewEvent {
         category: "resource-change",
         action: "tenant.created",
-        origin: "admin-api",
+        origin,
         result: EventResult::Success,
         reason: None,
         account_id: None,

@@ -39,10 +39,12 @@ fn client(row: &AnyRow) -> Result<Client> {
 }
 
 impl Db {
-    pub async fn insert_client(&self, client: &Client) -> Result<()> {
+    /// Stores a new client and the event that reports it, in one transaction.
+    pub async fn insert_client(&self, client: &Client, event: EventToWrite<'_>, now: i64) -> Result<()> {
         let sql = format!(
             "INSERT INTO clients ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         );
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(&sql)
             .bind(&client.tenant_id)
             .bind(&client.client_id)
@@ -58,12 +60,17 @@ impl Db {
             .bind(client.jwks.as_ref().map(serde_json::Value::to_string))
             .bind(serde_json::to_string(&client.redirect_uris)?)
             .bind(i64::from(client.public))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
         match inserted {
-            Err(e) if is_unique_violation(&e) => Err(StorageError::Conflict("a client with this id")),
-            other => other.map(|_| ()).map_err(Into::into),
+            Err(e) if is_unique_violation(&e) => return Err(StorageError::Conflict("a client with this id")),
+            other => other?,
+        };
+        if let Some((event, bindings)) = event {
+            insert_event_in(&mut tx, &client.tenant_id, event, bindings, now).await?;
         }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn client(&self, tenant_id: &str, client_id: &str) -> Result<Option<Client>> {

@@ -109,6 +109,13 @@ impl Db {
         row.as_ref().map(tenant).transpose()
     }
 
+    /// The sub-tenants of the tenant `parent_id`, by name.
+    pub async fn sub_tenants(&self, parent_id: &str) -> Result<Vec<Tenant>> {
+        let sql = format!("{SELECT} WHERE t.parent_id = $1 ORDER BY t.name");
+        let rows = sqlx::query(&sql).bind(parent_id).fetch_all(&self.pool).await?;
+        rows.iter().map(tenant).collect()
+    }
+
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>> {
         let sql = format!("{SELECT} ORDER BY t.name");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;

@@ -1,7 +1,7 @@
 //! The accounts and clients pages: a tenant's human accounts (search, pages, create, one
 //! account's details, factors (disabled or enabled), permissions (granted, revoked),
-//! invitation (shown once) and sessions (ended), disable or enable, delete after a
-//! confirmation) and its
+//! invitation (shown once), sessions (ended) and consents (revoked), disable or enable,
+//! delete after a confirmation) and its
 //! machine clients (create, the secret shown once, disable or enable).
 
 use maud::html;
@@ -11,7 +11,7 @@ use super::{
 };
 use crate::ops::permissions::Invite;
 use crate::storage::SessionRow;
-use crate::tenancy::{Account, Client, Factor, Tenant};
+use crate::tenancy::{Account, Client, Consent, Factor, Tenant};
 
 /// What the accounts list shows besides the accounts.
 #[derive(Debug)]
@@ -104,6 +104,10 @@ pub struct AccountAccess<'a> {
     pub grantable: &'a [String],
     /// Its live, signed-in sessions.
     pub sessions: &'a [SessionRow],
+    /// Its consents, in force or not: scopes given to clients, legal documents accepted.
+    pub consents: &'a [Consent],
+    /// The time now, to tell a consent in force from one expired.
+    pub now: i64,
     /// Whether it is the signed-in administrator's own account (whose permissions stay).
     pub own: bool,
     /// An invite just issued: shown once.
@@ -246,6 +250,43 @@ pub fn account(
                                 td { (time(session.last_seen_at)) }
                                 td { (session.factors.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")) }
                                 td { (button_form(&format!("end-{}", session.id), &format!("{base}/sessions/{}/end", session.id), signed, "End", false, &[])) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Consents" }
+        @if access.consents.is_empty() {
+            p.muted { "No consent given." }
+        } @else {
+            div.scroll tabindex="0" role="region" aria-label="Consents" {
+                table id="consents" {
+                    caption { "Scopes given to clients and legal documents accepted" }
+                    thead {
+                        tr {
+                            th scope="col" { "Given (UTC)" } th scope="col" { "Kind" } th scope="col" { "To" }
+                            th scope="col" { "Scopes or version" } th scope="col" { "In force" } th scope="col" { span.hidden { "Actions" } }
+                        }
+                    }
+                    tbody {
+                        @for consent in access.consents {
+                            @let in_force = consent.revoked_at.is_none() && consent.expires_at.is_none_or(|at| at > access.now);
+                            tr {
+                                th scope="row" { (time(consent.granted_at)) }
+                                td { @if consent.kind == "legal" { "legal document" } @else { "scopes" } }
+                                td { code { (consent.subject) } }
+                                td {
+                                    @if let Some(scopes) = &consent.scopes { (scopes.join(" ")) }
+                                    @if let Some(version) = consent.version { "version " (version) }
+                                }
+                                td {
+                                    @if let Some(at) = consent.revoked_at { "revoked " (time(at)) }
+                                    @else if !in_force { "expired" }
+                                    @else if let Some(at) = consent.expires_at { "until " (time(at)) }
+                                    @else { "yes" }
+                                }
+                                td { @if in_force { (button_form(&format!("revoke-consent-{}", consent.id), &format!("{base}/consents/{}/revoke", consent.id), signed, "Revoke", false, &[])) } }
                             }
                         }
                     }

@@ -1,11 +1,13 @@
 //! The Controls page: the scope catalogue (built-in and the tenant's own, each with the
 //! score it needs and whether it asks for consent or a permission), the legal documents
-//! with their current version, and the scope rules that grant scopes to clients.
+//! with their current version, and the scope rules that grant scopes to clients (added,
+//! their scopes edited, disabled or enabled, removed).
 
 use maud::html;
 
-use super::{Signed, button_form, layout, refusal, state, time};
-use crate::tenancy::{LegalDocument, Scope, ScopeRule, Tenant};
+use super::{Signed, button_form, layout, refusal, state, state_control, time};
+use crate::tenancy::controls::EVERY_CLIENT;
+use crate::tenancy::{Client, LegalDocument, Scope, ScopeRule, Tenant};
 
 /// What the page shows.
 #[derive(Debug)]
@@ -13,6 +15,8 @@ pub struct ControlsPage<'a> {
     pub scopes: &'a [Scope],
     pub documents: &'a [LegalDocument],
     pub rules: &'a [ScopeRule],
+    /// The clients a rule may name.
+    pub clients: &'a [Client],
     /// Why the last form was refused.
     pub message: Option<&'a str>,
 }
@@ -110,24 +114,58 @@ pub fn controls(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, page: &C
         }
 
         h2 { "Rules" }
-        p.muted { "A machine client gets only the scopes a rule grants it (" code { "*" } ": every client). Rules are changed through the admin API (" code { "/rules" } ")." }
+        p.muted { "A machine client gets only the scopes a rule grants it (" code { "*" } ": every client); a disabled or removed rule's scopes go from the next token on." }
         @if page.rules.is_empty() {
             p.muted { "No rules: machine clients get no scope." }
         } @else {
             div.scroll tabindex="0" role="region" aria-label="Rules" {
                 table id="rules" {
                     caption { "Scope rules" }
-                    thead { tr { th scope="col" { "Label" } th scope="col" { "Client" } th scope="col" { "Scopes" } th scope="col" { "State" } } }
+                    thead { tr { th scope="col" { "Label" } th scope="col" { "Client" } th scope="col" { "Scopes" } th scope="col" { "State" } th scope="col" { span.hidden { "Actions" } } } }
                     tbody {
                         @for rule in page.rules {
                             tr {
                                 th scope="row" { (rule.label) }
                                 td { code { (rule.client_id) } }
-                                td { (rule.scopes.join(" ")) }
+                                td {
+                                    @if signed.can_write {
+                                        form id={ "edit-rule-" (rule.id) } class="inline" method="post" action={ (base) "/rules/" (rule.id) } {
+                                            input type="hidden" name="csrf" value=(signed.csrf);
+                                            input type="hidden" name="label" value=(rule.label);
+                                            label.hidden for={ "rule-scopes-" (rule.id) } { "Scopes of " (rule.label) }
+                                            input id={ "rule-scopes-" (rule.id) } name="scopes" required value=(rule.scopes.join(" "));
+                                            button.quiet type="submit" { "Save" }
+                                        }
+                                    } @else {
+                                        (rule.scopes.join(" "))
+                                    }
+                                }
                                 td { (state(rule.state)) }
+                                td.actions {
+                                    (state_control(&format!("rule-state-{}", rule.id), &format!("{base}/rules/{}/state", rule.id), signed, rule.state))
+                                    (button_form(&format!("remove-rule-{}", rule.id), &format!("{base}/rules/{}/delete", rule.id), signed, "Remove", true, &[]))
+                                }
                             }
                         }
                     }
+                }
+            }
+        }
+        @if signed.can_write {
+            form id="add-rule" method="post" action={ (base) "/rules" } {
+                input type="hidden" name="csrf" value=(signed.csrf);
+                fieldset {
+                    legend { "Add a rule" }
+                    div.field { label for="rule-label" { "Rule label" } input id="rule-label" name="label" required maxlength="200" autocomplete="off"; }
+                    div.field {
+                        label for="rule-client" { "Client" }
+                        select id="rule-client" name="client_id" {
+                            option value=(EVERY_CLIENT) { "Every client (*)" }
+                            @for client in page.clients { option value=(client.client_id) { (client.name) " (" (client.client_id) ")" } }
+                        }
+                    }
+                    div.field { label for="rule-scopes" { "Scopes it grants (separated by spaces)" } input id="rule-scopes" name="scopes" required autocomplete="off"; }
+                    button.quiet type="submit" { "Add rule" }
                 }
             }
         }

@@ -13,6 +13,7 @@ mod apis;
 mod controls;
 mod dashboard;
 mod extensions;
+pub mod operator;
 mod security;
 mod settings;
 
@@ -25,7 +26,7 @@ pub use extensions::{
     ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version,
 };
 pub use security::{SecurityPage, security};
-pub use settings::{DEFAULT_COLOUR, settings};
+pub use settings::{DEFAULT_COLOUR, Family, settings};
 
 /// What the layout shows of the signed-in administrator.
 #[derive(Debug)]
@@ -52,53 +53,72 @@ fn refreshing_layout(
     refresh: Option<u32>,
     body: Markup,
 ) -> Markup {
+    let theme = tenant.map(|tenant| format!("/console/{}/theme.css", tenant.name));
+    let banner = html! {
+        span.tenant {
+            @if let Some(tenant) = tenant { (tenant.label) " " span.muted { "(" (tenant.name) ")" } }
+            @else { "Keyhaven console" }
+        }
+        @if let (Some(tenant), Some(signed)) = (tenant, signed) {
+            span {
+                "Signed in as " strong { (signed.username) } " "
+                a.security href={ "/console/" (tenant.name) "/security" } { "Your security" } " "
+                (sign_out_form(&format!("/console/{}/signout", tenant.name), signed))
+            }
+        }
+    };
+    let nav = html! {
+        @if let (Some(tenant), Some(_)) = (tenant, signed) {
+            nav aria-label="Console" {
+                a href={ "/console/" (tenant.name) "/" } { "Dashboard" }
+                a href={ "/console/" (tenant.name) "/accounts" } { "Accounts" }
+                a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
+                a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
+                a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
+                a href={ "/console/" (tenant.name) "/controls" } { "Controls" }
+                a href={ "/console/" (tenant.name) "/events" } { "Events" }
+                a href={ "/console/" (tenant.name) "/audit" } { "Audit log" }
+                a href={ "/console/" (tenant.name) "/settings" } { "Settings" }
+            }
+        }
+    };
+    let read_only = signed.is_some_and(|signed| !signed.can_write);
+    document(Shell { title, stylesheet, theme: theme.as_deref(), refresh, banner, nav, read_only }, body)
+}
+
+/// What every console page is framed by: its title, stylesheets, header and navigation.
+struct Shell<'a> {
+    title: &'a str,
+    stylesheet: &'a str,
+    /// The tenant's own small stylesheet (its colour), if the page is a tenant's.
+    theme: Option<&'a str>,
+    refresh: Option<u32>,
+    /// What the header shows: whose console, who is signed in.
+    banner: Markup,
+    nav: Markup,
+    /// A viewer's page says that it changes nothing.
+    read_only: bool,
+}
+
+fn document(shell: Shell<'_>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                @if let Some(seconds) = refresh { meta http-equiv="refresh" content=(seconds); }
-                title { (title) " · Keyhaven console" }
+                @if let Some(seconds) = shell.refresh { meta http-equiv="refresh" content=(seconds); }
+                title { (shell.title) " · Keyhaven console" }
                 // No favicon to fetch (a browser would ask for /favicon.ico otherwise).
                 link rel="icon" href="data:,";
-                link rel="stylesheet" href=(stylesheet);
-                @if let Some(tenant) = tenant {
-                    link rel="stylesheet" href={ "/console/" (tenant.name) "/theme.css" };
-                }
+                link rel="stylesheet" href=(shell.stylesheet);
+                @if let Some(theme) = shell.theme { link rel="stylesheet" href=(theme); }
             }
             body {
-                header.bar {
-                    span.tenant {
-                        @if let Some(tenant) = tenant { (tenant.label) " " span.muted { "(" (tenant.name) ")" } }
-                        @else { "Keyhaven console" }
-                    }
-                    @if let (Some(tenant), Some(signed)) = (tenant, signed) {
-                        span {
-                            "Signed in as " strong { (signed.username) } " "
-                            a.security href={ "/console/" (tenant.name) "/security" } { "Your security" } " "
-                            form id="signout" method="post" action={ "/console/" (tenant.name) "/signout" } {
-                                input type="hidden" name="csrf" value=(signed.csrf);
-                                button.quiet type="submit" { "Sign out" }
-                            }
-                        }
-                    }
-                }
-                @if let (Some(tenant), Some(_)) = (tenant, signed) {
-                    nav aria-label="Console" {
-                        a href={ "/console/" (tenant.name) "/" } { "Dashboard" }
-                        a href={ "/console/" (tenant.name) "/accounts" } { "Accounts" }
-                        a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
-                        a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
-                        a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
-                        a href={ "/console/" (tenant.name) "/controls" } { "Controls" }
-                        a href={ "/console/" (tenant.name) "/events" } { "Events" }
-                        a href={ "/console/" (tenant.name) "/audit" } { "Audit log" }
-                        a href={ "/console/" (tenant.name) "/settings" } { "Settings" }
-                    }
-                }
+                header.bar { (shell.banner) }
+                (shell.nav)
                 main {
-                    @if signed.is_some_and(|signed| !signed.can_write) {
+                    @if shell.read_only {
                         p.readonly role="note" {
                             "You are signed in as a viewer: you see what an administrator sees, and change nothing."
                         }
@@ -106,6 +126,16 @@ fn refreshing_layout(
                     (body)
                 }
             }
+        }
+    }
+}
+
+/// The sign-out button of a header.
+fn sign_out_form(action: &str, signed: &Signed<'_>) -> Markup {
+    html! {
+        form id="signout" method="post" action=(action) {
+            input type="hidden" name="csrf" value=(signed.csrf);
+            button.quiet type="submit" { "Sign out" }
         }
     }
 }

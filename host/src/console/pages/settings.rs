@@ -1,7 +1,7 @@
-//! The settings page: the tenant's label and colour, its session, expiry and token
+//! The settings page: the tenant's label, colour and tags, its session, expiry and token
 //! lifetimes, its signing algorithm and key rotation period, self-registration and the
-//! second factor; its signing keys with a "rotate now" button; and its state, which only the
-//! platform's operator changes.
+//! second factor; its signing keys with a "rotate now" button; its parent or sub-tenants;
+//! and its state, which only the platform's operator changes.
 
 use maud::{Markup, html};
 
@@ -27,23 +27,40 @@ fn number(name: &str, label: &str, value: Option<i64>, optional: bool, can_write
     }
 }
 
-/// The tenant's settings, its keys and its state.
+/// A tenant's place among tenants: its parent, or its sub-tenants (one level).
+#[derive(Debug)]
+pub struct Family<'a> {
+    pub parent: Option<&'a Tenant>,
+    pub children: &'a [Tenant],
+}
+
+/// The tenant's settings, its keys, its state and its sub-tenants.
 pub fn settings(
     stylesheet: &str,
     tenant: &Tenant,
     signed: &Signed<'_>,
     keys: &[KeyInfo],
+    family: &Family<'_>,
     message: Option<&str>,
 ) -> String {
     let base = format!("/console/{}/settings", tenant.name);
     let s = &tenant.settings;
     let w = signed.can_write;
     let colour = if tenant.colour.is_empty() { DEFAULT_COLOUR } else { tenant.colour.as_str() };
+    let tags = tenant.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("\n");
     let fields = html! {
         fieldset {
             legend { "The tenant" }
             div.field { label for="setting-label" { "Label" } input id="setting-label" name="label" required maxlength="200" value=(tenant.label) readonly[!w]; }
             div.field { label for="setting-colour" { "Colour (the console's header takes it)" } input id="setting-colour" name="colour" type="color" value=(colour) disabled[!w]; }
+            @if w {
+                div.field {
+                    label for="setting-tags" { "Tags (one key=value a line; at most 50)" }
+                    textarea id="setting-tags" name="tags" rows="3" { (tags) }
+                }
+            } @else {
+                p { "Tags: " @for (key, value) in &tenant.tags { code { (key) "=" (value) } " " } @if tenant.tags.is_empty() { "none" } }
+            }
         }
         fieldset {
             legend { "Sessions" }
@@ -83,7 +100,7 @@ pub fn settings(
             dt { "Name" } dd { code { (tenant.name) } }
             dt { "Changed (UTC)" } dd { (time(tenant.updated_at)) }
         }
-        p.muted { "Only the platform's operator enables, disables or locks a tenant." }
+        p.muted { "Only the platform's operator enables, disables or locks a tenant, and creates sub-tenants." }
         @if w {
             form id="tenant-settings" method="post" action=(base) {
                 input type="hidden" name="csrf" value=(signed.csrf);
@@ -92,6 +109,18 @@ pub fn settings(
             }
         } @else {
             (fields)
+        }
+        @if let Some(parent) = family.parent {
+            h2 { "Parent tenant" }
+            p id="parent" { "A sub-tenant of " code { (parent.name) } " (" (state(parent.state)) "): while it is not enabled, this tenant is locked with it." }
+        } @else {
+            h2 { "Sub-tenants" }
+            @if family.children.is_empty() {
+                p { "No sub-tenants." }
+            } @else {
+                p.muted { "While this tenant is not enabled, its sub-tenants are locked with it." }
+                ul id="subtenants" { @for child in family.children { li { code { (child.name) } " " (child.label) " " (state(child.state)) } } }
+            }
         }
         h2 { "Signing keys" }
         p.muted { "The key that signs, and retired keys still published until the tokens they signed have expired." }
