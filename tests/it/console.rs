@@ -892,6 +892,26 @@ async fn an_administrator_changes_the_tenants_settings_and_rotates_its_key_in_th
     let events = server.get(&tenant.admin_token, &admin_path("/events")).await.unwrap();
     assert_eq!(events.as_array().unwrap().iter().filter(|e| e["action"] == "tenant.updated").count(), 1, "{events}");
     assert!(events.as_array().unwrap().iter().any(|e| e["action"] == "key.rotated" && e["origin"] == "console"), "{events}");
+
+    // Tags, one key=value a line: a bad key is refused and changes nothing; good ones
+    // replace the old. A form without the field keeps them.
+    let mut with_tags = form("45", "");
+    with_tags.push(("tags", "Bad Key=1"));
+    let refused = browser.submit(&rotated, "tenant-settings", &with_tags).await.unwrap();
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("")).await.unwrap()["tags"], json!({}));
+    with_tags.pop();
+    with_tags.push(("tags", "team = core\nregion=eu"));
+    let tagged = browser.submit(&rotated, "tenant-settings", &with_tags).await.unwrap();
+    assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.html);
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("")).await.unwrap()["tags"], json!({"region": "eu", "team": "core"}));
+    assert!(tagged.html.contains("region=eu\nteam=core</textarea>"), "{}", tagged.html);
+    browser.submit(&tagged, "tenant-settings", &form("45", "")).await.unwrap();
+    assert_eq!(server.get(&tenant.admin_token, &admin_path("")).await.unwrap()["tags"], json!({"region": "eu", "team": "core"}));
+    // Its sub-tenants are listed; a sub-tenant's settings name its parent.
+    let child = server.create_tenant_with(json!({"name": keyhaven_tests::unique_name("console-settings-child"), "parent": tenant.name})).await.unwrap();
+    let page = browser.get(&format!("{base}/settings")).await.unwrap();
+    assert!(between(&page.html, "<ul id=\"subtenants\">", "</ul>").contains(&child.name), "{}", page.html);
 }}
 
 db_test! {

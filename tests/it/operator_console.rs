@@ -10,8 +10,8 @@ use std::sync::Arc;
 use keyhaven::clock::ManualClock;
 use keyhaven_tests::browser::{Browser, Page};
 use keyhaven_tests::{TestServer, TestTenant, unique_name};
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use serde_json::json;
 
 use super::console::{account, between, direct, sign_in};
@@ -144,7 +144,7 @@ async fn the_operator_creates_tenants_and_sub_tenants_tags_them_and_changes_thei
     assert!(!child_page.has_form("create-subtenant") && child_page.html.contains(&parent), "{}", child_page.html);
     let page = browser.get(&format!("{BASE}/tenants/{parent}")).await.unwrap();
     assert!(between(&page.html, "<ul id=\"subtenants\">", "</ul>").contains(&child), "{}", page.html);
-    // The tenant's own administrator sees its sub-tenant on the settings screen.
+    // A client of the sub-tenant, whose tokens follow the parent's state below.
     let client = server.create_client(&child_tenant, json!({"name": "svc"})).await.unwrap();
     assert_eq!(server.token(&child_tenant, &client).await.unwrap().status(), StatusCode::OK);
 

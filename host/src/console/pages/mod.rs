@@ -140,6 +140,11 @@ fn sign_out_form(action: &str, signed: &Signed<'_>) -> Markup {
     }
 }
 
+/// A tenant's tags as a tags field shows them: one `key=value` a line.
+fn tags_text(tenant: &Tenant) -> String {
+    tenant.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("\n")
+}
+
 /// A Unix time as `YYYY-MM-DD HH:MM:SS` (UTC).
 fn time(unix: i64) -> String {
     chrono::DateTime::from_timestamp(unix, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()

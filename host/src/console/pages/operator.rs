@@ -5,7 +5,7 @@
 
 use maud::{Markup, html};
 
-use super::{Shell, Signed, document, explain, refusal, sign_out_form, state, states_legend, time};
+use super::{Shell, Signed, document, explain, refusal, sign_out_form, state, states_legend, tags_text, time};
 use crate::ops::tenants::Administrator;
 use crate::tenancy::{Account, ResourceState, Tenant};
 
@@ -84,10 +84,6 @@ fn states(tenant: &Tenant) -> Markup {
         (state(tenant.state))
         @if effective != tenant.state { " " span.muted { "(effectively " (effective.as_str()) ": its parent is not enabled)" } }
     }
-}
-
-fn tags_text(tenant: &Tenant) -> String {
-    tenant.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("\n")
 }
 
 /// A new tenant's secrets, shown once.

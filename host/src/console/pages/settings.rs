@@ -47,7 +47,7 @@ pub fn settings(
     let s = &tenant.settings;
     let w = signed.can_write;
     let colour = if tenant.colour.is_empty() { DEFAULT_COLOUR } else { tenant.colour.as_str() };
-    let tags = tenant.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("\n");
+    let tags = super::tags_text(tenant);
     let fields = html! {
         fieldset {
             legend { "The tenant" }
