@@ -15,7 +15,7 @@ use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-const PASSWORD: &str = "a long enough passphrase";
+pub(super) const PASSWORD: &str = "a long enough passphrase";
 
 /// An account of `tenant` with a password and a confirmed authenticator app, holding the
 /// `admin` permission if `administrator`; the TOTP secret.
@@ -303,7 +303,7 @@ async fn a_real_browser_signs_in_to_the_console_with_no_accessibility_violation(
     .unwrap();
     let pages = seen["pages"].as_array().unwrap();
     let names: Vec<&str> = pages.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "controls", "security", "signed-out", "viewer", "operator-signin", "operator-tenants", "operator-tenant", "operator-confirm"], "{seen}");
+    assert_eq!(names, ["dashboard", "dashboard-phone", "account", "accounts", "clients", "extension", "extensions", "apis", "events", "audit", "settings", "controls", "factors", "security", "signed-out", "viewer", "operator-signin", "operator-tenants", "operator-tenant", "operator-confirm"], "{seen}");
     for page in pages {
         let serious: Vec<_> = page["violations"]
             .as_array()
@@ -767,6 +767,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/audit"), "POST /admin/v1/tenants/{tenant}/accounts"),
         (format!("{base}/security"), "This session"),
         (format!("{base}/controls"), "<code>openid</code>"),
+        (format!("{base}/factors"), "Allowed: <code>password</code> <code>otp</code> <code>totp</code>"),
     ] {
         let page = browser.get(&path).await.unwrap();
         assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.html);
@@ -794,6 +795,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
         (format!("{base}/tokens"), vec![("name", "mine"), ("role", "tenant-admin")]),
         (format!("{base}/settings"), vec![("label", "Taken over")]),
         (format!("{base}/settings/rotate-key"), vec![]),
+        (format!("{base}/factors"), vec![("totp", "on")]),
     ] {
         let mut form = form;
         form.push(("csrf", csrf.as_str()));
@@ -819,7 +821,7 @@ async fn a_viewer_sees_every_screen_without_a_write_control_and_the_server_refus
     assert_eq!(server.token(&tenant, &client).await.unwrap().status(), StatusCode::OK, "the secret was not rotated");
     let audit = server.get(&tenant.admin_token, &admin_path("/audit?limit=1000")).await.unwrap();
     let refused: Vec<_> = audit.as_array().unwrap().iter().filter(|e| e["role"] == "tenant-viewer" && e["status"] == 403 && e["action"].as_str().unwrap().starts_with("POST ")).collect();
-    assert_eq!(refused.len(), 10, "each refused post is audited as the viewer's: {audit}");
+    assert_eq!(refused.len(), 11, "each refused post is audited as the viewer's: {audit}");
     let after = server.get(&tenant.admin_token, &admin_path("")).await.unwrap();
     assert_ne!(after["label"], "Taken over");
     assert_eq!(server.get(&tenant.admin_token, &admin_path("/keys")).await.unwrap().as_array().unwrap().len(), 1, "no rotation");

@@ -44,6 +44,7 @@ mod administrators;
 mod authorize;
 mod cli;
 mod console;
+mod console_factors;
 mod controls;
 mod conventions;
 mod extensions;

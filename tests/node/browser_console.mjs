@@ -185,6 +185,17 @@ async function main() {
       await page.locator("#scopes code", { hasText: "invoices:read" }).waitFor({ state: "visible" });
       await record("controls");
 
+      // Factors: one-time codes taken out (the table says so), then allowed again.
+      await nav.getByRole("link", { name: "Factors" }).click();
+      const policy = page.locator("#allowed-factors");
+      await policy.getByLabel("One-time code (SMS, e-mail, voice)").uncheck();
+      await policy.getByRole("button", { name: "Save" }).click();
+      await page.locator("#kind-otp strong", { hasText: "no" }).waitFor({ state: "visible" });
+      await record("factors");
+      await page.locator("#allowed-factors").getByLabel("One-time code (SMS, e-mail, voice)").check();
+      await page.locator("#allowed-factors").getByRole("button", { name: "Save" }).click();
+      await page.locator("#kind-otp strong").waitFor({ state: "detached" });
+
       // Your security: an authenticator app's QR code (the enrolment stays PENDING).
       await page.getByRole("link", { name: "Your security" }).click();
       await page.getByRole("button", { name: "Add an authenticator app" }).click();
@@ -211,7 +222,7 @@ async function main() {
       await page.getByRole("link", { name: "Sign in again" }).click();
       await signIn(required("VIEWER_USERNAME"), required("VIEWER_TOTP_SECRET"));
       await page.getByText("signed in as a viewer").waitFor({ state: "visible" });
-      for (const screen of ["Accounts", "Clients", "Extensions", "APIs", "Controls", "Events", "Audit log", "Settings"]) {
+      for (const screen of ["Accounts", "Clients", "Factors", "Extensions", "APIs", "Controls", "Events", "Audit log", "Settings"]) {
         await nav.getByRole("link", { name: screen }).click();
         await page.getByRole("heading", { level: 1 }).first().waitFor({ state: "visible" });
         // (Searching the accounts, filtering the events and the audit log are GET forms: reading.)

@@ -17,6 +17,7 @@ mod accounts;
 mod activity;
 mod controls;
 mod extensions;
+mod factors;
 mod operator;
 mod pages;
 mod security;
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/console/{tenant}/extension-settings", post(extensions::set_allowed_hosts))
         .route("/console/{tenant}/extensions/{ext}/delete", get(extensions::confirm_delete).post(extensions::delete))
         .route("/console/{tenant}/extensions/{ext}/versions/{id}", get(extensions::version))
+        .route("/console/{tenant}/factors", get(factors::factors).post(factors::save_allowed))
         .route("/console/{tenant}/controls", get(controls::controls))
         .route("/console/{tenant}/controls/scopes", post(controls::add_scope))
         .route("/console/{tenant}/controls/scopes/delete", post(controls::remove_scope))

@@ -312,7 +312,7 @@ pub async fn factors_page(
     let step_up = session.authenticated_at.is_some();
     let open: Vec<FactorChoice> = factors
         .into_iter()
-        .filter(|f| f.state.is_usable() && !session.factors.contains(&f.kind))
+        .filter(|f| f.state.is_usable() && browser.tenant.settings.allows(f.kind) && !session.factors.contains(&f.kind))
         .map(|f| FactorChoice { id: f.id, kind: f.kind, channel: f.channel })
         .collect();
     // Only once a factor has been passed may the page say the account cannot reach the

@@ -122,7 +122,7 @@ pub(super) async fn open_login(
             let factors = state.db.factors(&tenant.id, &account.id).await?;
             factors
                 .into_iter()
-                .filter(|f| f.state.is_usable())
+                .filter(|f| f.state.is_usable() && tenant.settings.allows(f.kind))
                 .map(|f| FactorChoice { id: f.id, kind: f.kind, channel: f.channel })
                 .collect()
         }
@@ -242,6 +242,7 @@ async fn factor_of(
     id: &str,
     kind: FactorKind,
 ) -> Result<Factor, ApiError> {
+    crate::ops::accounts::allowed(tenant, kind)?;
     let factor = state.db.factor(&tenant.id, id).await?;
     factor.filter(|f| f.account_id == account.id && f.kind == kind && f.state.is_usable()).ok_or_else(|| {
         ApiError::new(Problem::InvalidRequest, format!("no usable {} factor {id:?} for this login", kind.as_str()))

@@ -217,7 +217,19 @@ impl EnrolFactor {
     }
 }
 
-/// Enrols a factor for an account (by its administrator, or by the account itself).
+/// Refuses a factor of a kind the tenant does not allow (its `allowed_factors` setting).
+pub(crate) fn allowed(tenant: &Tenant, kind: FactorKind) -> Result<(), ApiError> {
+    match tenant.settings.allows(kind) {
+        true => Ok(()),
+        false => Err(ApiError::new(
+            Problem::Forbidden,
+            format!("this tenant does not allow {} factors (its allowed_factors setting)", kind.as_str()),
+        )),
+    }
+}
+
+/// Enrols a factor for an account (by its administrator, or by the account itself), of a
+/// kind the tenant allows.
 pub(crate) async fn enrol(
     state: &AppState,
     tenant: &Tenant,
@@ -226,6 +238,7 @@ pub(crate) async fn enrol(
     origin: &'static str,
 ) -> Result<EnrolledFactor, ApiError> {
     let kind = FactorKind::parse(&body.kind).ok_or_else(|| invalid("kind must be password, otp or totp"))?;
+    allowed(tenant, kind)?;
     let now = state.clock.now();
     let mut factor = Factor::new(sortable_id(state.entropy.as_ref(), "fac", now, 8)?, &account.id, kind, now);
     let mut enrolment = None;

@@ -54,6 +54,16 @@ fn factor(row: &AnyRow) -> Result<Factor> {
     })
 }
 
+/// How many of a tenant's factors are of one kind and in one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FactorCount {
+    pub kind: FactorKind,
+    pub state: ResourceState,
+    pub count: i64,
+    /// Of those, how many are locked for now after failed attempts.
+    pub locked: i64,
+}
+
 /// A session, or a login in progress (PENDING).
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionRow {
@@ -405,6 +415,31 @@ impl Db {
         );
         let rows = sqlx::query(&sql).bind(tenant_id).bind(account_id).fetch_all(&self.pool).await?;
         rows.iter().map(factor).collect()
+    }
+
+    /// How many factors of each kind the tenant's accounts have, by state, and how many of
+    /// those are locked at `now` (too many failed attempts).
+    pub async fn factor_counts(&self, tenant_id: &str, now: i64) -> Result<Vec<FactorCount>> {
+        let rows = sqlx::query(
+            "SELECT kind, state, COUNT(*) AS n, SUM(CASE WHEN locked_until > $2 THEN 1 ELSE 0 END) AS locked
+             FROM factors WHERE tenant_id = $1 GROUP BY kind, state ORDER BY kind, state",
+        )
+        .bind(tenant_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: &str = row.try_get("kind")?;
+                Ok(FactorCount {
+                    kind: FactorKind::parse(kind)
+                        .ok_or_else(|| StorageError::Corrupt(format!("factor kind {kind:?}")))?,
+                    state: state(row.try_get("state")?)?,
+                    count: row.try_get("n")?,
+                    locked: row.try_get("locked")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn factor(&self, tenant_id: &str, id: &str) -> Result<Option<Factor>> {

@@ -34,7 +34,7 @@ use std::str::FromStr;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, Executor};
 
-pub use accounts::{EventToWrite, FactorCounter, NewOtpCode, SessionRow};
+pub use accounts::{EventToWrite, FactorCount, FactorCounter, NewOtpCode, SessionRow};
 pub use administrators::{ADMIN_PERMISSION, FirstAdministrator, InviteRow, VIEWER_PERMISSION};
 pub use audit::{AuditEntry, AuditSearch, MonthlyUsage, on_behalf as audit_on_behalf};
 pub use bindings::{ActiveBinding, BindingRow, FailurePolicy, NewBinding};

@@ -66,6 +66,9 @@ pub enum FactorKind {
 }
 
 impl FactorKind {
+    /// Every kind, in the order screens list them.
+    pub const ALL: [FactorKind; 3] = [FactorKind::Password, FactorKind::Otp, FactorKind::Totp];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FactorKind::Password => "password",

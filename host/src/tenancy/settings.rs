@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::account::FactorKind;
+use super::controls::ADMIN_REQUIRED_SCORE;
+
 const MINUTE: i64 = 60;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
@@ -39,6 +42,11 @@ pub struct TenantSettings {
     /// The signing key is replaced after this many days (1 to 365); the previous one stays
     /// published until the tokens it signed have expired.
     pub signing_key_rotation_days: i64,
+    /// The kinds of factor the tenant's accounts may enrol and sign in with. Password is
+    /// always among them (invitations and self-registration set one); of the codes, OTP
+    /// and TOTP, at least one, so that administrators can reach the `admin` scope's score.
+    /// Existing enrolments of a kind taken out stay stored but no longer sign anyone in.
+    pub allowed_factors: Vec<FactorKind>,
 }
 
 impl Default for TenantSettings {
@@ -56,6 +64,7 @@ impl Default for TenantSettings {
             self_registration: false,
             second_factor_required: false,
             signing_key_rotation_days: 90,
+            allowed_factors: FactorKind::ALL.to_vec(),
         }
     }
 }
@@ -79,6 +88,11 @@ impl TenantSettings {
         self.human_access_token_seconds.max(self.client_access_token_seconds).max(self.id_token_seconds)
     }
 
+    /// Whether accounts may enrol and sign in with factors of `kind`.
+    pub fn allows(&self, kind: FactorKind) -> bool {
+        self.allowed_factors.contains(&kind)
+    }
+
     pub fn validate(&self) -> Result<(), InvalidSetting> {
         within("session_idle_seconds", self.session_idle_seconds, MINUTE, 30 * DAY)?;
         within("stay_signed_in_seconds", self.stay_signed_in_seconds, self.session_idle_seconds, 400 * DAY)?;
@@ -97,6 +111,27 @@ impl TenantSettings {
             return Err(InvalidSetting(format!(
                 "signing_algorithm must be ES256, EdDSA or RS256, not {:?}",
                 self.signing_algorithm
+            )));
+        }
+        self.validate_factors()
+    }
+
+    fn validate_factors(&self) -> Result<(), InvalidSetting> {
+        let kinds = &self.allowed_factors;
+        if kinds.iter().enumerate().any(|(i, kind)| kinds[..i].contains(kind)) {
+            return Err(InvalidSetting("allowed_factors names a kind twice".into()));
+        }
+        if !self.allows(FactorKind::Password) {
+            return Err(InvalidSetting(
+                "allowed_factors must include password: invitations and self-registration set one".into(),
+            ));
+        }
+        let reachable: i64 = kinds.iter().map(|kind| kind.score()).sum();
+        if reachable < ADMIN_REQUIRED_SCORE {
+            return Err(InvalidSetting(format!(
+                "allowed_factors must include otp or totp: administrator access needs a score of {ADMIN_REQUIRED_SCORE}, \
+                 which a password alone ({}) does not reach",
+                FactorKind::Password.score()
             )));
         }
         Ok(())
@@ -159,6 +194,14 @@ mod tests {
         assert!(tokens.validate().is_err());
         let algorithm = TenantSettings { signing_algorithm: "HS256".into(), ..TenantSettings::default() };
         assert!(algorithm.validate().is_err());
+        let factors =
+            |kinds: &[FactorKind]| TenantSettings { allowed_factors: kinds.to_vec(), ..TenantSettings::default() };
+        assert!(factors(&[FactorKind::Password, FactorKind::Totp]).validate().is_ok());
+        assert!(factors(&[FactorKind::Password]).validate().unwrap_err().0.contains("otp or totp"));
+        assert!(factors(&[FactorKind::Otp, FactorKind::Totp]).validate().unwrap_err().0.contains("include password"));
+        assert!(factors(&[FactorKind::Password, FactorKind::Otp, FactorKind::Otp]).validate().is_err());
+        let stored: TenantSettings = serde_json::from_str(r#"{"allowed_factors": ["password", "totp"]}"#).unwrap();
+        assert!(stored.allows(FactorKind::Totp) && !stored.allows(FactorKind::Otp));
         assert_eq!(check_colour("#A1B2C3").unwrap(), "#a1b2c3");
         assert!(check_colour("red").is_err());
         assert!(check_tags(&BTreeMap::from([("Env".to_owned(), "x".to_owned())])).is_err());

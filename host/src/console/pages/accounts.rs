@@ -177,6 +177,7 @@ pub fn account(
                                 th scope="row" {
                                     (factor.kind.as_str())
                                     @if let Some(channel) = &factor.channel { " (" (channel) ")" }
+                                    (super::not_allowed(tenant, factor.kind))
                                 }
                                 td { (state(factor.state)) }
                                 td { (factor.failed_attempts) }

@@ -13,6 +13,7 @@ mod apis;
 mod controls;
 mod dashboard;
 mod extensions;
+mod factors;
 pub mod operator;
 mod security;
 mod settings;
@@ -25,6 +26,7 @@ pub use dashboard::dashboard;
 pub use extensions::{
     ExtensionPage, ExtensionsPage, TestRun, confirm_delete_extension, extension, extensions, version,
 };
+pub use factors::factors;
 pub use security::{SecurityPage, security};
 pub use settings::{DEFAULT_COLOUR, Family, settings};
 
@@ -73,6 +75,7 @@ fn refreshing_layout(
                 a href={ "/console/" (tenant.name) "/" } { "Dashboard" }
                 a href={ "/console/" (tenant.name) "/accounts" } { "Accounts" }
                 a href={ "/console/" (tenant.name) "/clients" } { "Clients" }
+                a href={ "/console/" (tenant.name) "/factors" } { "Factors" }
                 a href={ "/console/" (tenant.name) "/extensions" } { "Extensions" }
                 a href={ "/console/" (tenant.name) "/tokens" } { "APIs" }
                 a href={ "/console/" (tenant.name) "/controls" } { "Controls" }
@@ -221,6 +224,15 @@ fn state_control(id: &str, action: &str, signed: &Signed<'_>, current: ResourceS
         ResourceState::Enabled => button_form(id, action, signed, "Disable", false, &[("state", "DISABLED")]),
         ResourceState::Disabled => button_form(id, action, signed, "Enable", false, &[("state", "ENABLED")]),
         ResourceState::Pending | ResourceState::Locked => html! {},
+    }
+}
+
+/// Said of an enrolled factor whose kind the tenant no longer allows.
+fn not_allowed(tenant: &Tenant, kind: crate::tenancy::FactorKind) -> Markup {
+    html! {
+        @if !tenant.settings.allows(kind) {
+            " " span.muted.not-allowed { "(not allowed by the tenant: signs no one in)" }
+        }
     }
 }
 

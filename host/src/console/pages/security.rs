@@ -111,7 +111,7 @@ pub fn security(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, page: &S
                 tbody {
                     @for factor in page.factors {
                         tr {
-                            th scope="row" { (factor.kind.as_str()) @if let Some(channel) = &factor.channel { " (" (channel) ")" } }
+                            th scope="row" { (factor.kind.as_str()) @if let Some(channel) = &factor.channel { " (" (channel) ")" } (super::not_allowed(tenant, factor.kind)) }
                             td { (state(factor.state)) }
                             td { (time(factor.created_at)) }
                             td { @if let Some(at) = factor.last_used_at { (time(at)) } @else { "never" } }
@@ -122,7 +122,9 @@ pub fn security(stylesheet: &str, tenant: &Tenant, signed: &Signed<'_>, page: &S
             }
         }
         (states_legend(&distinct_states(page.factors.iter().map(|f| &f.state))))
-        @if signed.can_write && page.enrolling.is_none() {
+        @if !tenant.settings.allows(crate::tenancy::FactorKind::Totp) {
+            p.muted { "The tenant does not allow authenticator apps (see Factors)." }
+        } @else if signed.can_write && page.enrolling.is_none() {
             form id="add-totp" method="post" action={ (base) "/totp" } {
                 input type="hidden" name="csrf" value=(signed.csrf);
                 button.quiet type="submit" { "Add an authenticator app" }
