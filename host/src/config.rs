@@ -10,11 +10,14 @@
 //! | `KEYHAVEN_TENANT_DOMAIN` | unset; with a domain, each tenant is also served on its subdomain |
 //! | `KEYHAVEN_SECRETS_KEY` | unset: the key in `KEYHAVEN_SECRETS_KEY_FILE` |
 //! | `KEYHAVEN_SECRETS_KEY_FILE` | `keyhaven-data/secrets.key`, created at first start |
+//! | `KEYHAVEN_EGRESS_ALLOW` | unset: extensions reach no loopback, private, link-local (metadata) or other reserved address; else the ranges (`10.1.0.0/16`) or addresses listed, comma-separated, that they may reach when a tenant allows the host |
 //! | `KEYHAVEN_JS_BUILDER` | `sdk/js/bin/keyhaven-js.mjs` of the current directory once `npm ci` has installed its packages; `none` for no JavaScript toolchain (uploads of JS/TS source are then refused) |
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use crate::extensions::egress::EgressPolicy;
 use crate::extensions::{Limits, NodeLimits};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -53,6 +56,8 @@ pub enum ConfigError {
     PublicUrl(String),
     #[error("KEYHAVEN_TENANT_DOMAIN={0:?} is not a domain name such as id.example.com")]
     TenantDomain(String),
+    #[error("KEYHAVEN_EGRESS_ALLOW: {0:?} is not an address or a range such as 10.1.0.0/16")]
+    EgressAllow(String),
 }
 
 impl Default for Config {
@@ -87,6 +92,10 @@ impl Config {
         config.secrets_key = lookup("KEYHAVEN_SECRETS_KEY");
         if let Some(path) = lookup("KEYHAVEN_SECRETS_KEY_FILE") {
             config.secrets_key_file = PathBuf::from(path);
+        }
+        if let Some(allowed) = lookup("KEYHAVEN_EGRESS_ALLOW") {
+            let allowed = EgressPolicy::parse_allow_list(&allowed).map_err(ConfigError::EgressAllow)?;
+            config.node_limits.egress = Arc::new(EgressPolicy::allowing(allowed));
         }
         // The JavaScript toolchain that builds handlers uploaded as source: the one named,
         // else this checkout's `sdk/js` once its packages are installed (`npm ci`).
@@ -161,5 +170,15 @@ mod tests {
             Config::from_lookup(|k| (k == "KEYHAVEN_ROOT_TOKEN").then(|| "short".to_owned())),
             Err(ConfigError::WeakRootToken)
         ));
+        let allowing = |list: &str| {
+            let list = list.to_owned();
+            Config::from_lookup(move |k| (k == "KEYHAVEN_EGRESS_ALLOW").then(|| list.clone()))
+        };
+        let config = allowing("10.1.0.0/16, 127.0.0.1").unwrap();
+        assert_eq!(config.node_limits.egress.denial("10.1.2.3".parse().unwrap()), None);
+        assert_eq!(config.node_limits.egress.denial("10.2.0.1".parse().unwrap()), Some("private"));
+        assert!(matches!(allowing("10.0.0.0/40"), Err(ConfigError::EgressAllow(_))));
+        let default = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(default.node_limits.egress.denial("127.0.0.1".parse().unwrap()), Some("loopback"));
     }
 }

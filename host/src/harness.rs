@@ -19,6 +19,7 @@ use crate::AppState;
 use crate::clock::{Entropy, SystemClock, SystemEntropy, random_id};
 use crate::config::Config;
 use crate::extensions::deployments::Upload;
+use crate::extensions::egress::EgressPolicy;
 use crate::extensions::hook_run::HookRun;
 use crate::extensions::{Hook, LimitOverrides, secret_context};
 use crate::ops::tenants::{NewTenant, create_tenant};
@@ -97,6 +98,9 @@ impl ComponentHarness {
         };
         // The harness runs hooks when asked; no event dispatcher or scheduler of its own.
         config.node_limits.background_jobs = false;
+        // A developer's own machine: the hook may reach the fakes they run on loopback.
+        let loopback = EgressPolicy::parse_allow_list("127.0.0.0/8, ::1").map_err(failed)?;
+        config.node_limits.egress = Arc::new(EgressPolicy::allowing(loopback));
         let started = AppState::start_with(config, Arc::new(SystemClock), entropy).await.map_err(failed)?;
         let state = started.state;
         let tenant_name = TenantName::parse("harness").map_err(failed)?;

@@ -47,6 +47,7 @@ mod console;
 mod console_factors;
 mod controls;
 mod conventions;
+mod egress;
 mod extensions;
 mod external;
 mod harness;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use anyhow::{Context, Result, bail};
 use keyhaven::clock::{Clock, FixedClock, SystemClock, SystemEntropy};
 use keyhaven::config::Config;
+use keyhaven::extensions::egress::EgressPolicy;
 use keyhaven::extensions::{Hook, Limits, NodeLimits, Target};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -160,9 +161,15 @@ pub struct TestClient {
 }
 
 /// Node limits for test servers: a small instance pool, since dozens of servers share one
-/// test process's address space.
+/// test process's address space, and an egress policy that lets extensions reach the fake
+/// providers the tests run on 127.0.0.1 (as an operator's `KEYHAVEN_EGRESS_ALLOW` would).
 pub fn test_node_limits() -> NodeLimits {
-    NodeLimits { concurrent_invocations: 16, ..NodeLimits::default() }
+    let loopback = EgressPolicy::parse_allow_list("127.0.0.1").unwrap_or_default();
+    NodeLimits {
+        concurrent_invocations: 16,
+        egress: Arc::new(EgressPolicy::allowing(loopback)),
+        ..NodeLimits::default()
+    }
 }
 
 /// A name no other test uses, valid as a tenant name.

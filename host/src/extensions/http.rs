@@ -2,19 +2,26 @@
 //! guests) or the contract's one-call `keyhaven:extension/http` (the JavaScript runtime's
 //! `fetch`): a request reaches only a host the tenant allowed (default: none), is refused
 //! in dry runs, must finish within the tenant's HTTP timeout and the invocation's deadline,
-//! and its response body is cut off at the tenant's size limit. Both paths share the
+//! and its response body is cut off at the tenant's size limit. Then the node's
+//! [`EgressPolicy`] checks the addresses the host resolves to, and the sender connects to
+//! one of those very addresses (never resolving the name again). Both paths share the
 //! policy and the sender. A refusal reaches the guest as an error of its interface and is
 //! written to the invocation's log, so the tenant's developer sees why.
 
 use std::future::Future;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks, default_send_request};
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::bindings::http as wit;
+use super::egress::{EgressPolicy, EgressRefusal};
 use super::limits::Limits;
 use super::log::SharedLog;
 use super::state::HostState;
@@ -63,6 +70,7 @@ pub fn valid_allowed_host(entry: &str) -> bool {
 /// The `wasi:http` hooks of one invocation.
 pub struct OutboundPolicy {
     allowed: Arc<[AllowedHost]>,
+    egress: Arc<EgressPolicy>,
     timeout: Duration,
     response_bytes: usize,
     deadline: Instant,
@@ -71,9 +79,17 @@ pub struct OutboundPolicy {
 }
 
 impl OutboundPolicy {
-    pub fn new(allowed: Arc<[AllowedHost]>, limits: &Limits, deadline: Instant, dry_run: bool, log: SharedLog) -> Self {
+    pub fn new(
+        allowed: Arc<[AllowedHost]>,
+        egress: Arc<EgressPolicy>,
+        limits: &Limits,
+        deadline: Instant,
+        dry_run: bool,
+        log: SharedLog,
+    ) -> Self {
         OutboundPolicy {
             allowed,
+            egress,
             timeout: limits.http_timeout,
             response_bytes: limits.http_response_bytes,
             deadline,
@@ -133,11 +149,18 @@ impl OutboundPolicy {
         let outgoing = builder.body(body).map_err(|e| invalid(format!("{e}")))?;
 
         let (timeout, options) = self.options();
-        let failed = |e: Error| wit::HttpError::Failed(e.to_string());
         let exchange = async {
-            let (response, connection) = default_send_request(outgoing, Some(options)).await.map_err(failed)?;
+            let (response, connection) = match send_checked(&self.egress, outgoing, options).await {
+                Ok(sent) => sent,
+                Err(Unsent::Refused(refusal)) => {
+                    let reason = format!("outbound HTTP refused: {refusal}");
+                    self.log.push_host("http", &reason);
+                    return Err(wit::HttpError::Refused(reason));
+                }
+                Err(Unsent::Failed(e)) => return Err(wit::HttpError::Failed(e.to_string())),
+            };
             // The connection is driven beside the body being read.
-            let driver = tokio::spawn(connection);
+            let driver = tokio::spawn(Box::into_pin(connection));
             let (parts, body) = response.into_parts();
             let limit = self.response_bytes;
             let collected = Limited::new(body, limit).collect().await;
@@ -156,6 +179,180 @@ impl OutboundPolicy {
             Ok(answer) => answer,
             Err(_) => Err(wit::HttpError::Failed(format!("no complete answer within {} ms", timeout.as_millis()))),
         }
+    }
+}
+
+/// Why a request was not sent: the egress policy refused it, or sending failed.
+enum Unsent {
+    Refused(EgressRefusal),
+    Failed(Error),
+}
+
+impl From<Error> for Unsent {
+    fn from(error: Error) -> Self {
+        Unsent::Failed(error)
+    }
+}
+
+/// The TLS client configuration (webpki roots, ring), built once.
+fn tls_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
+            .map_err(|e| e.to_string())
+    });
+    config.clone().map_err(|e| Error::InternalError(Some(e)))
+}
+
+/// The future that drives a response's connection while its body is read.
+type Connection = Box<dyn Future<Output = Result<(), Error>> + Send>;
+
+/// Sends `request` the way `wasmtime_wasi_http::default_send_request` does (HTTP/1.1, TLS
+/// for https with the webpki roots, the three timeouts), except that it connects only to an
+/// address the egress policy checked: the name is resolved once, here.
+async fn send_checked<B>(
+    egress: &EgressPolicy,
+    mut request: http::Request<B>,
+    options: RequestOptions,
+) -> Result<(http::Response<WasiBody>, Connection), Unsent>
+where
+    B: http_body::Body<Data = Bytes, Error = Error> + Send + 'static,
+{
+    let uri = request.uri();
+    let host = uri.host().ok_or(Error::HttpRequestUriInvalid)?.to_ascii_lowercase();
+    let tls = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(600));
+    let first_byte_timeout = options.first_byte_timeout.unwrap_or(Duration::from_secs(600));
+    // Tokio refuses an interval of zero.
+    let between_bytes = options.between_bytes_timeout.unwrap_or(Duration::from_secs(600)).max(Duration::from_nanos(1));
+
+    let resolved = tokio::time::timeout(connect_timeout, egress.destinations(&host, port)).await;
+    let destinations = resolved.map_err(|_| Error::DnsTimeout)?.map_err(Unsent::Refused)?;
+    let mut last = Error::DestinationUnavailable;
+    let mut connected = None;
+    for destination in destinations {
+        match tokio::time::timeout(connect_timeout, TcpStream::connect(destination)).await {
+            Ok(Ok(stream)) => {
+                connected = Some(stream);
+                break;
+            }
+            Ok(Err(e)) => last = Error::Connect(e),
+            Err(_) => last = Error::ConnectionTimeout,
+        }
+    }
+    let stream = connected.ok_or(last)?;
+    let (mut sender, connection) = if tls {
+        let name = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let name =
+            rustls::pki_types::ServerName::try_from(name).map_err(|e| Error::InternalError(Some(e.to_string())))?;
+        let stream = tokio_rustls::TlsConnector::from(tls_config()?).connect(name, stream).await.map_err(Error::Tls)?;
+        handshake(stream, connect_timeout).await?
+    } else {
+        handshake(stream, connect_timeout).await?
+    };
+    // The request line carries only the path, as to an origin server.
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| Error::HttpRequestUriInvalid)?;
+    if !request.headers().contains_key(http::header::HOST) {
+        let authority = uri_authority(&host, port, tls);
+        let value = http::HeaderValue::try_from(authority).map_err(|_| Error::HttpRequestUriInvalid)?;
+        request.headers_mut().insert(http::header::HOST, value);
+    }
+    // The response, while the connection is driven beside it.
+    let mut connection = Box::into_pin(connection);
+    let mut driven: Option<Result<(), Error>> = None;
+    let response = {
+        let mut send = std::pin::pin!(tokio::time::timeout(first_byte_timeout, sender.send_request(request)));
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(answer) = send.as_mut().poll(cx) {
+                return Poll::Ready(answer);
+            }
+            if driven.is_none()
+                && let Poll::Ready(done) = connection.as_mut().poll(cx)
+            {
+                driven = Some(done);
+                return send.as_mut().poll(cx);
+            }
+            Poll::Pending
+        })
+        .await
+    };
+    let response = response.map_err(|_| Error::ConnectionReadTimeout)?.map_err(Error::from)?;
+    if let Some(Err(e)) = driven {
+        return Err(e.into());
+    }
+    let finished: Connection = match driven {
+        Some(_) => Box::new(async { Ok(()) }),
+        None => Box::new(connection),
+    };
+    let mut timer = tokio::time::interval(between_bytes);
+    timer.reset();
+    let response = response.map(|incoming| IncomingBody { incoming, timer }.boxed_unsync());
+    Ok((response, finished))
+}
+
+/// An HTTP/1.1 client connection over `stream`: its sender, and the future that drives it.
+async fn handshake<S, B>(
+    stream: S,
+    timeout: Duration,
+) -> Result<(hyper::client::conn::http1::SendRequest<B>, Connection), Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    B: http_body::Body<Data = Bytes, Error = Error> + Send + 'static,
+{
+    let shaken = tokio::time::timeout(timeout, hyper::client::conn::http1::handshake(TokioIo::new(stream))).await;
+    let (sender, connection) = shaken.map_err(|_| Error::ConnectionTimeout)??;
+    Ok((sender, Box::new(async move { connection.await.map_err(Error::from) })))
+}
+
+/// The `Host` header of a request to `host:port` (the port only when not the scheme's own).
+fn uri_authority(host: &str, port: u16, tls: bool) -> String {
+    match (tls, port) {
+        (true, 443) | (false, 80) => host.to_owned(),
+        _ => format!("{host}:{port}"),
+    }
+}
+
+/// A response body that fails when no data arrives for the between-bytes timeout.
+struct IncomingBody {
+    incoming: hyper::body::Incoming,
+    timer: tokio::time::Interval,
+}
+
+impl http_body::Body for IncomingBody {
+    type Data = Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Error>>> {
+        match Pin::new(&mut self.incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.timer.reset();
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                Poll::Ready(Some(Err(if e.is_timeout() { Error::HttpResponseTimeout } else { Error::from(e) })))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => match self.timer.poll_tick(cx) {
+                Poll::Ready(_) => Poll::Ready(Some(Err(Error::ConnectionReadTimeout))),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.incoming.size_hint()
     }
 }
 
@@ -184,15 +381,28 @@ impl WasiHttpHooks for OutboundPolicy {
         }
         let (timeout, options) = self.options();
         let limit = self.response_bytes;
+        let (egress, log) = (self.egress.clone(), self.log.clone());
         Box::new(async move {
-            let sent = tokio::time::timeout(timeout, default_send_request(request, Some(options))).await;
-            let (response, io) = sent.map_err(|_| Error::ConnectionTimeout)??;
+            let sent = tokio::time::timeout(timeout, send_checked(&egress, request, options)).await;
+            let (response, io) = match sent.map_err(|_| Error::ConnectionTimeout)? {
+                Ok(sent) => sent,
+                Err(Unsent::Refused(refusal)) => {
+                    log.push_host("http", &format!("outbound HTTP refused: {refusal}"));
+                    return Err(match refusal {
+                        EgressRefusal::Denied { .. } => Error::DestinationIpProhibited,
+                        EgressRefusal::Unresolved { reason, .. } => {
+                            Error::DnsError { rcode: Some(reason), info_code: None }
+                        }
+                    });
+                }
+                Err(Unsent::Failed(e)) => return Err(e),
+            };
             let response = response.map(|body| {
                 Limited::new(body, limit)
                     .map_err(move |_| Error::HttpResponseBodySize(Some(limit as u64)))
                     .boxed_unsync()
             });
-            Ok((response, Box::new(io) as SendFuture))
+            Ok((response, io))
         })
     }
 }

@@ -274,6 +274,7 @@ impl ExtensionRuntime {
             kv,
             clock: self.clock.clone(),
             deadline: started + deadline,
+            egress: self.node.egress.clone(),
         };
         let mut store = Store::new(&self.engine, HostState::new(parts));
         store.limiter(|state| &mut state.limiter);

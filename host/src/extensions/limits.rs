@@ -304,6 +304,8 @@ pub struct NodeLimits {
     /// JavaScript or TypeScript source. Without one such uploads are refused; components
     /// are accepted either way.
     pub js_builder: Option<std::path::PathBuf>,
+    /// Where extensions' outbound HTTP may go from this node, whatever hosts a tenant allows.
+    pub egress: std::sync::Arc<super::egress::EgressPolicy>,
 }
 
 impl Default for NodeLimits {
@@ -318,6 +320,7 @@ impl Default for NodeLimits {
             long_running_lanes: 1,
             background_jobs: true,
             js_builder: None,
+            egress: std::sync::Arc::default(),
         }
     }
 }

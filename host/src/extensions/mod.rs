@@ -22,6 +22,7 @@ pub mod compile;
 mod config;
 pub mod deployments;
 pub mod dispatch;
+pub mod egress;
 pub mod engine;
 pub mod events;
 pub mod hook_run;

@@ -67,11 +67,12 @@ pub(super) struct HostStateParts {
     pub kv: KvSession,
     pub clock: Arc<dyn Clock>,
     pub deadline: std::time::Instant,
+    pub egress: Arc<super::egress::EgressPolicy>,
 }
 
 impl HostState {
     pub(super) fn new(parts: HostStateParts) -> Self {
-        let HostStateParts { context, limits, env, vault, kv, clock, deadline } = parts;
+        let HostStateParts { context, limits, env, vault, kv, clock, deadline, egress } = parts;
         let log = SharedLog::new(CapturedLog::new(limits.log_bytes));
         let wasi = WasiCtx::builder()
             .allow_tcp(false)
@@ -81,7 +82,8 @@ impl HostState {
             .stderr(CapturedOutput::new(log.clone(), "stderr"))
             .wall_clock(ServiceClock(clock))
             .build();
-        let outbound = OutboundPolicy::new(env.allowed_hosts.clone(), &limits, deadline, context.dry_run, log.clone());
+        let outbound =
+            OutboundPolicy::new(env.allowed_hosts.clone(), egress, &limits, deadline, context.dry_run, log.clone());
         HostState {
             wasi,
             table: ResourceTable::new(),
