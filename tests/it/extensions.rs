@@ -66,9 +66,7 @@ async fn an_extension_setting_a_protected_claim_fails_the_issuance_loudly() {
         let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"claim": claim}})).await.unwrap();
         let response = server.token(&tenant, &client).await.unwrap();
         let body = expect_status(response, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
-        assert_eq!(body["error"], "server_error");
-        let description = body["error_description"].as_str().unwrap();
-        assert!(description.contains("protected claim") && description.contains(claim), "{description}");
+        server.assert_extension_failed(&tenant, &body, "extension", &format!("protected claim {claim:?}")).await;
         assert!(body.get("access_token").is_none());
     }
 }}
@@ -148,10 +146,11 @@ multi_thread async fn an_endless_loop_is_stopped_at_its_deadline_while_other_ten
         for (status, body) in outcomes.unwrap() {
             assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
             assert_eq!(body["error"], "server_error");
-            let description = body["error_description"].as_str().unwrap();
-            assert!(description.contains("deadline of 50 ms"), "{description}");
+            // The client is told the tenant's extension failed, and nothing of why.
+            assert_eq!(body["error_description"], keyhaven::oauth::EXTENSION_FAILED, "{body}");
         }
     }
+    server.assert_extension_failed(&looping, &json!({"error": "server_error", "error_description": keyhaven::oauth::EXTENSION_FAILED}), "extension", "deadline of 50 ms").await;
 }}
 
 db_test! {
@@ -163,8 +162,7 @@ async fn an_endless_loop_under_default_limits_runs_out_of_fuel() {
     let client = server.create_client(&tenant, json!({"name": "c"})).await.unwrap();
     let body =
         expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
-    let description = body["error_description"].as_str().unwrap();
-    assert!(description.contains("used up its fuel (10000000 instructions)"), "{description}");
+    server.assert_extension_failed(&tenant, &body, "extension", "used up its fuel (10000000 instructions)").await;
 }}
 
 db_test! {
@@ -185,9 +183,7 @@ async fn every_limit_hit_is_a_typed_error_and_the_tenant_recovers() {
             .unwrap();
         let response = server.token(&tenant, &client).await.unwrap();
         let body = expect_status(response, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
-        assert_eq!(body["error"], "server_error", "{behaviour}");
-        let description = body["error_description"].as_str().unwrap();
-        assert!(description.contains(expected), "{behaviour}: {description}");
+        server.assert_extension_failed(&tenant, &body, "extension", expected).await;
     }
 
     // The same tenant deploys a well-behaved version and is issuing tokens again at once.
@@ -264,7 +260,10 @@ async fn a_token_request_over_the_in_flight_limit_gets_503_temporarily_unavailab
     assert_eq!(body["error"], "temporarily_unavailable");
     assert!(body["error_description"].as_str().unwrap().contains("1 extension invocations in flight"), "{body}");
     let body = expect_status(first, StatusCode::INTERNAL_SERVER_ERROR).await.unwrap();
-    assert!(body["error_description"].as_str().unwrap().contains("deadline of 2000 ms"), "{body}");
+    assert_eq!(body["error_description"], keyhaven::oauth::EXTENSION_FAILED, "{body}");
+    let path = format!("/admin/v1/tenants/{}/extensions/extension/invocations", tenant.name);
+    let records = server.get(&tenant.admin_token, &path).await.unwrap();
+    assert!(records["invocations"].as_array().unwrap().iter().any(|r| r["detail"].as_str().is_some_and(|d| d.contains("deadline of 2000 ms"))), "{records}");
 }}
 
 db_test! {

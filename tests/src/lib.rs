@@ -472,6 +472,26 @@ impl TestServer {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// The newest invocation record of `extension` in `tenant`, as its administrators read it.
+    pub async fn last_invocation(&self, tenant: &TestTenant, extension: &str) -> Value {
+        let path = format!("/admin/v1/tenants/{}/extensions/{extension}/invocations?limit=1", tenant.name);
+        let page = self.get(&tenant.admin_token, &path).await.unwrap_or_default();
+        page["invocations"][0].clone()
+    }
+
+    /// Asserts that a token answer is the stable `server_error` of a failed extension, which
+    /// names neither the extension nor its internals, and that the extension's newest
+    /// invocation record says `why`.
+    pub async fn assert_extension_failed(&self, tenant: &TestTenant, body: &Value, extension: &str, why: &str) {
+        assert_eq!(body["error"], "server_error", "{body}");
+        assert_eq!(body["error_description"], keyhaven::oauth::EXTENSION_FAILED, "{body}");
+        let record = self.last_invocation(tenant, extension).await;
+        assert!(
+            record["detail"].as_str().is_some_and(|d| d.contains(why)),
+            "{extension}'s record says {why:?}: {record}"
+        );
+    }
+
     /// The runtime's target for the active version of `extension` in `tenant`.
     pub async fn target(&self, tenant: &TestTenant, extension: &str, hook: Hook) -> Result<Target> {
         let stored = self.state.db.tenant_by_name(&tenant.name).await?.context("tenant")?;

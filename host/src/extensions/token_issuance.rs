@@ -175,6 +175,19 @@ fn check_output(decision: wit::Decision, limits: &Limits) -> Result<Decision, In
             claim.name.chars().take(40).collect::<String>()
         )));
     }
+    // A name another reader might trim or split differently (" sub", "sub\u{0}") could pass
+    // for a protected claim there: such names are refused, not cleaned.
+    let blurred = |name: &str| {
+        name.chars().any(char::is_control)
+            || name.starts_with(char::is_whitespace)
+            || name.ends_with(char::is_whitespace)
+    };
+    if let Some(claim) = all().find(|c| blurred(&c.name)) {
+        return Err(InvokeError::InvalidOutput(format!(
+            "claim name {:?} has a control character or leading or trailing whitespace",
+            claim.name.chars().take(40).collect::<String>()
+        )));
+    }
     let bytes: usize = all().map(|c| c.name.len() + c.value.len()).sum();
     if bytes > limits.output_bytes {
         return Err(InvokeError::InvalidOutput(format!(
@@ -245,6 +258,14 @@ mod tests {
         let long = "n".repeat(limits.claim_name_bytes + 1);
         assert!(matches!(check_output(claims(&[&long]), &limits), Err(InvokeError::InvalidOutput(_))));
         assert!(matches!(check_output(claims(&[""]), &limits), Err(InvokeError::InvalidOutput(_))));
+        for blurred in [" sub", "sub ", "sub\u{0}", "org\nplan", "\u{a0}sub", "sub\t", "x\u{7f}"] {
+            let refused = check_output(claims(&["org", blurred]), &limits);
+            assert!(
+                matches!(&refused, Err(InvokeError::InvalidOutput(m)) if m.contains("control character or leading or trailing whitespace")),
+                "{blurred:?}: {refused:?}"
+            );
+        }
+        assert!(check_output(claims(&["given name", "ünïcode"]), &limits).is_ok(), "inner spaces and letters pass");
         assert!(
             matches!(check_output(claims(&["org", "sub"]), &limits), Err(InvokeError::Policy(m)) if m.contains("\"sub\""))
         );

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 
 pub use error::OAuthError;
 pub use origin::{RequestOrigin, route_subdomains};
+pub use token::EXTENSION_FAILED;
 
 use crate::AppState;
 

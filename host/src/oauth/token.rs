@@ -112,10 +112,17 @@ pub(super) fn token_response(body: Value) -> Response {
     response
 }
 
+/// What a token client is told when a fail-closed token-issuance extension fails: always the
+/// same words, never the extension's name nor what went wrong inside it (a trap, its fuel,
+/// its deadline), which stay in the extension's invocation record for the tenant's
+/// administrators.
+pub const EXTENSION_FAILED: &str =
+    "the tenant's token-issuance extension failed; the tenant's administrators find why in its invocation log";
+
 /// Runs the token-issuance extensions bound for this client (or tenant-wide). A denial is
 /// `access_denied` with the sanitised reason; a failure of a fail-closed binding issues no
-/// token (`server_error` naming the cause; `temporarily_unavailable` when the tenant is over
-/// its invocation limits).
+/// token (`server_error` with [`EXTENSION_FAILED`]; `temporarily_unavailable` when the
+/// tenant is over its invocation limits, which are the tenant's plan, not the extension's).
 pub(super) async fn run_extensions(
     state: &AppState,
     tenant: &Tenant,
@@ -127,7 +134,10 @@ pub(super) async fn run_extensions(
         TokenHookError::Failed { error, .. } if error.is_throttled() => {
             OAuthError::temporarily_unavailable(error.to_string())
         }
-        e @ TokenHookError::Failed { .. } => OAuthError::server_error(e.to_string()),
+        TokenHookError::Failed { extension, error } => {
+            tracing::info!(tenant = %tenant.id, %extension, "token-issuance extension failed: {error}");
+            OAuthError::server_error(EXTENSION_FAILED)
+        }
         TokenHookError::Storage(e) => internal(e),
     })
 }
