@@ -107,6 +107,8 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    #[error("cannot seal the stored signing keys: {0}")]
+    SealKeys(#[from] jwt::keys::SealStoredError),
 }
 
 /// A started service and, on a first start without `KEYHAVEN_ROOT_TOKEN`, the operator
@@ -137,6 +139,12 @@ impl AppState {
             Some(key) => Vault::from_encoded(key)?,
             None => Vault::load_or_create(&config.secrets_key_file, entropy.as_ref())?,
         };
+        // Keys stored before keys were sealed are sealed now (migration 0019 cannot: the
+        // node key never enters the database).
+        let sealed = jwt::keys::seal_stored(&db, &vault, entropy.as_ref()).await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed signing keys stored in the clear");
+        }
         let extensions = ExtensionRuntime::start(RuntimeParts {
             node: config.node_limits.clone(),
             default_limits: config.limits.clone(),

@@ -1,4 +1,4 @@
-//! Encryption at rest for extension secrets and TOTP secrets: AES-256-GCM under a node key that never
+//! Encryption at rest for signing keys, extension secrets and TOTP secrets: AES-256-GCM under a node key that never
 //! enters the database. The key comes from `KEYHAVEN_SECRETS_KEY` (base64url, 32 bytes) or
 //! a key file (created with mode 0600 at first start when absent). Each ciphertext is bound
 //! to its tenant, extension and name as associated data, so a sealed value copied to

@@ -58,5 +58,6 @@ mod openapi;
 mod operator_console;
 mod platform;
 mod roles;
+mod sealed_keys;
 mod tenants;
 mod tokens;

@@ -1,7 +1,10 @@
 //! Per-tenant signing keys: generation for ES256 (P-256, the default), EdDSA (Ed25519) and
 //! RS256 (RSA 2048), the public JWK and its RFC 7638 thumbprint (used as `kid`, so a kid
 //! names exactly one key of one tenant), JWS compact signing, and a cache of parsed keys so
-//! no request parses a key to sign. Verification is in [`super::jws`].
+//! no request parses a key to sign. Private keys are sealed under the node key before they
+//! are stored ([`seal`]) and opened only to be parsed ([`SigningKey::open`]), so a copy of
+//! the database alone signs nothing; keys stored before sealing existed are sealed at
+//! start ([`seal_stored`]). Verification is in [`super::jws`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -14,8 +17,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::storage::SigningKeyRow;
+use crate::clock::Entropy;
+use crate::storage::{Db, SigningKeyRow, StorageError};
 use crate::tenancy::ResourceState;
+use crate::vault::{SealedSecret, Vault};
 
 pub const ES256: &str = "ES256";
 pub const EDDSA: &str = "EdDSA";
@@ -31,6 +36,8 @@ pub enum KeyError {
     Algorithm { kid: String, algorithm: String },
     #[error("signing failed")]
     Sign,
+    #[error("signing key {kid} does not open with this node's secrets key")]
+    Sealed { kid: String },
     #[error("cannot serialise the token: {0}")]
     Serialise(#[from] serde_json::Error),
 }
@@ -103,6 +110,7 @@ pub fn generate(tenant_id: &str, algorithm: &str, now: i64) -> Result<SigningKey
         tenant_id: tenant_id.to_owned(),
         algorithm: algorithm.to_owned(),
         private_der,
+        sealed_private: None,
         public_jwk: jwk.to_string(),
         state: ResourceState::Enabled,
         created_at: now,
@@ -131,19 +139,77 @@ fn jwk_thumbprint(public: &Value) -> String {
     b64(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, canonical.as_bytes()).as_ref())
 }
 
+/// The associated data of a sealed signing key: it opens only as this tenant's key `kid`.
+fn sealed_context(tenant_id: &str, kid: &str) -> String {
+    format!("signing-key\0{tenant_id}\0{kid}")
+}
+
+/// The key as it is stored: its DER sealed under the node key, and no longer in the clear.
+pub fn seal(mut row: SigningKeyRow, vault: &Vault, entropy: &dyn Entropy) -> Result<SigningKeyRow, KeyError> {
+    if row.sealed_private.is_none() {
+        let context = sealed_context(&row.tenant_id, &row.kid);
+        let sealed = vault.seal(entropy, &b64(&row.private_der), &context).map_err(|_| KeyError::Generate)?;
+        row.sealed_private = Some(sealed.to_text());
+        row.private_der = Vec::new();
+    }
+    Ok(row)
+}
+
+/// Seals every key still stored in the clear (from before keys were sealed): the upgrade
+/// the SQL migration cannot do, since the node key never enters the database. Several
+/// nodes starting at once each seal a key at most once (the update checks it is still
+/// clear). Returns how many this node sealed.
+pub async fn seal_stored(db: &Db, vault: &Vault, entropy: &dyn Entropy) -> Result<usize, SealStoredError> {
+    let mut sealed = 0;
+    for row in db.unsealed_signing_keys().await? {
+        let (tenant_id, kid) = (row.tenant_id.clone(), row.kid.clone());
+        let row = seal(row, vault, entropy)?;
+        let text = row.sealed_private.as_deref().unwrap_or_default();
+        if db.seal_signing_key(&tenant_id, &kid, text).await? {
+            sealed += 1;
+        }
+    }
+    Ok(sealed)
+}
+
+/// Why the stored keys could not be sealed at start.
+#[derive(Debug, thiserror::Error)]
+pub enum SealStoredError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
 impl SigningKey {
+    /// The stored key, opened with the node's vault (a key not yet sealed is read as it is).
+    pub fn open(row: &SigningKeyRow, vault: &Vault) -> Result<Self, KeyError> {
+        let sealed = || KeyError::Sealed { kid: row.kid.clone() };
+        match &row.sealed_private {
+            Some(text) => {
+                let sealed_secret = SealedSecret::from_text(text).ok_or_else(sealed)?;
+                let encoded =
+                    vault.open(&sealed_secret, &sealed_context(&row.tenant_id, &row.kid)).map_err(|_| sealed())?;
+                let der = URL_SAFE_NO_PAD.decode(encoded).map_err(|_| sealed())?;
+                Self::from_der(row, &der)
+            }
+            None => Self::from_der(row, &row.private_der),
+        }
+    }
+
+    /// A key freshly generated (its DER still in the clear).
     pub fn from_row(row: &SigningKeyRow) -> Result<Self, KeyError> {
+        Self::from_der(row, &row.private_der)
+    }
+
+    fn from_der(row: &SigningKeyRow, der: &[u8]) -> Result<Self, KeyError> {
         let parse = || KeyError::Parse { kid: row.kid.clone() };
         let (algorithm, pair) = match row.algorithm.as_str() {
-            ES256 => (
-                ES256,
-                Pair::Ec(
-                    EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &row.private_der)
-                        .map_err(|_| parse())?,
-                ),
-            ),
-            EDDSA => (EDDSA, Pair::Ed(Ed25519KeyPair::from_pkcs8(&row.private_der).map_err(|_| parse())?)),
-            RS256 => (RS256, Pair::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(&row.private_der).map_err(|_| parse())?)),
+            ES256 => {
+                (ES256, Pair::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(|_| parse())?))
+            }
+            EDDSA => (EDDSA, Pair::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(|_| parse())?)),
+            RS256 => (RS256, Pair::Rsa(aws_lc_rs::rsa::KeyPair::from_pkcs8(der).map_err(|_| parse())?)),
             other => return Err(KeyError::Algorithm { kid: row.kid.clone(), algorithm: other.to_owned() }),
         };
         Ok(SigningKey { kid: row.kid.clone(), algorithm, pair })

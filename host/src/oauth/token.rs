@@ -180,7 +180,7 @@ pub(super) async fn signing_key(state: &AppState, tenant_id: &str) -> Result<Arc
         .await
         .map_err(internal)?
         .ok_or_else(|| OAuthError::server_error("the tenant has no active signing key"))?;
-    let key = Arc::new(SigningKey::from_row(&row).map_err(internal)?);
+    let key = Arc::new(SigningKey::open(&row, state.extensions.vault()).map_err(internal)?);
     state.keys.insert(tenant_id, key.clone(), generation);
     Ok(key)
 }

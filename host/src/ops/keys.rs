@@ -44,6 +44,7 @@ impl AppState {
         let now = self.clock.now();
         let previous = self.db.active_signing_key(&tenant.id).await?.map(|key| key.kid);
         let new = crate::jwt::keys::generate_off_executor(&tenant.id, &tenant.settings.signing_algorithm, now).await?;
+        let new = crate::jwt::keys::seal(new, self.extensions.vault(), self.entropy.as_ref())?;
         let published_until = now + tenant.settings.longest_token_seconds();
         let rotated = NewEvent {
             category: "resource-change",

@@ -284,6 +284,7 @@ pub async fn create_tenant(
     let key = keys::generate_off_executor(&tenant.id, &tenant.settings.signing_algorithm, now)
         .await
         .map_err(ApiError::internal)?;
+    let key = keys::seal(key, state.extensions.vault(), entropy).map_err(ApiError::internal)?;
     let admin_token = secrets::new_personal_access_token(entropy)?;
     let pat = PatRow {
         id: sortable_id(entropy, "pat", now, 8)?,

@@ -1,7 +1,8 @@
 //! Signing keys, one or more per tenant: the current (ENABLED) key signs; retired keys
 //! (DISABLED) stay published until the tokens they signed have expired. A rotation — the
 //! current key retired, a new one current, the event — is one transaction. Private keys
-//! are stored as PKCS#8 DER.
+//! are PKCS#8 DER sealed under the node key (`sealed_private`); a key stored before sealing
+//! existed has its DER in `private_der` until the node's start seals it.
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
@@ -15,7 +16,11 @@ pub struct SigningKeyRow {
     pub kid: String,
     pub tenant_id: String,
     pub algorithm: String,
+    /// The PKCS#8 DER in the clear: only in memory, between generation and sealing, or in
+    /// a row stored before keys were sealed (empty once sealed).
     pub private_der: Vec<u8>,
+    /// The DER sealed under the node key (`nonce.ciphertext`), as stored.
+    pub sealed_private: Option<String>,
     /// The public key as a JWK (JSON text).
     pub public_jwk: String,
     pub state: ResourceState,
@@ -39,6 +44,7 @@ fn key(row: &AnyRow) -> Result<SigningKeyRow> {
         tenant_id: row.try_get("tenant_id")?,
         algorithm: row.try_get("algorithm")?,
         private_der: row.try_get("private_der")?,
+        sealed_private: row.try_get("sealed_private")?,
         public_jwk: row.try_get("public_jwk")?,
         state: state(row.try_get("state")?)?,
         created_at: row.try_get("created_at")?,
@@ -47,13 +53,14 @@ fn key(row: &AnyRow) -> Result<SigningKeyRow> {
 
 pub(super) async fn insert(tx: &mut Transaction<'_, Any>, key: &SigningKeyRow) -> Result<()> {
     sqlx::query(
-        "INSERT INTO signing_keys (kid, tenant_id, algorithm, private_der, public_jwk, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO signing_keys (kid, tenant_id, algorithm, private_der, sealed_private, public_jwk, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&key.kid)
     .bind(&key.tenant_id)
     .bind(&key.algorithm)
     .bind(&key.private_der)
+    .bind(&key.sealed_private)
     .bind(&key.public_jwk)
     .bind(key.state.as_str())
     .bind(key.created_at)
@@ -63,10 +70,36 @@ pub(super) async fn insert(tx: &mut Transaction<'_, Any>, key: &SigningKeyRow) -
 }
 
 impl Db {
+    /// Every key, of every tenant, still stored in the clear (from before keys were sealed).
+    pub async fn unsealed_signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
+        let rows = sqlx::query(
+            "SELECT kid, tenant_id, algorithm, private_der, sealed_private, public_jwk, state, created_at
+             FROM signing_keys WHERE sealed_private IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key).collect()
+    }
+
+    /// Replaces a key's clear DER with its sealed form, unless another node sealed it first.
+    pub async fn seal_signing_key(&self, tenant_id: &str, kid: &str, sealed: &str) -> Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE signing_keys SET sealed_private = $1, private_der = $2
+             WHERE tenant_id = $3 AND kid = $4 AND sealed_private IS NULL",
+        )
+        .bind(sealed)
+        .bind(Vec::<u8>::new())
+        .bind(tenant_id)
+        .bind(kid)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
     /// The tenant's newest ENABLED key: the one that signs.
     pub async fn active_signing_key(&self, tenant_id: &str) -> Result<Option<SigningKeyRow>> {
         let row = sqlx::query(
-            "SELECT kid, tenant_id, algorithm, private_der, public_jwk, state, created_at
+            "SELECT kid, tenant_id, algorithm, private_der, sealed_private, public_jwk, state, created_at
              FROM signing_keys WHERE tenant_id = $1 AND state = 'ENABLED'
              ORDER BY created_at DESC, kid LIMIT 1",
         )
