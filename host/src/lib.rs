@@ -19,6 +19,7 @@ pub mod jwt;
 pub mod oauth;
 pub mod ops;
 pub mod ratelimit;
+pub mod rekey;
 pub mod secrets;
 pub mod storage;
 pub mod tenancy;

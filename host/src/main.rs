@@ -26,6 +26,14 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Seal every secret, TOTP secret and signing key again under a new secrets key (all
+    /// nodes stopped; then start them with the new key). The current key comes from
+    /// KEYHAVEN_SECRETS_KEY or KEYHAVEN_SECRETS_KEY_FILE as for `serve`.
+    Rekey {
+        /// The new key's file: read if it exists, else created (mode 0600) with a new key.
+        #[arg(long, value_name = "PATH")]
+        new_key_file: PathBuf,
+    },
     /// Run one hook of a component file as the service would, without a service: prints
     /// the outcome, the hook's answer, the captured log, fuel and duration as JSON and
     /// exits with 0 when the outcome is ok, 1 otherwise.
@@ -94,7 +102,37 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::RunHook(args) => run_hook(args).await,
+        Command::Rekey { new_key_file } => rekey(config, &new_key_file).await,
     }
+}
+
+/// `rekey`: everything sealed under the current key, sealed again under the new one.
+async fn rekey(config: Config, new_key_file: &std::path::Path) -> anyhow::Result<()> {
+    use keyhaven::clock::SystemEntropy;
+    use keyhaven::vault::Vault;
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let old = match &config.secrets_key {
+        Some(key) => Vault::from_encoded(key)?,
+        None => Vault::load_or_create(&config.secrets_key_file, &SystemEntropy)?,
+    };
+    if config.secrets_key.is_none() && new_key_file == config.secrets_key_file {
+        anyhow::bail!("the new key file is the current one: name another file");
+    }
+    // Keys an earlier version stored in the clear are sealed first, under the current key.
+    keyhaven::jwt::keys::seal_stored(&db, &old, &SystemEntropy).await?;
+    let new = Vault::load_or_create(new_key_file, &SystemEntropy)?;
+    let done = keyhaven::rekey::rekey(&db, &old, &new, &SystemEntropy).await?;
+    println!(
+        "sealed again under {}: {} extension secrets, {} TOTP secrets, {} signing keys; {} idempotency answers dropped",
+        new_key_file.display(),
+        done.extension_secrets,
+        done.totp_secrets,
+        done.signing_keys,
+        done.idempotency_answers_dropped
+    );
+    println!("start every node with KEYHAVEN_SECRETS_KEY_FILE={} (console sessions end)", new_key_file.display());
+    Ok(())
 }
 
 /// An admin command, with the process's streams and environment; its exit status.

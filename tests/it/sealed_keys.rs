@@ -59,3 +59,49 @@ async fn signing_keys_are_sealed_at_rest_and_keys_stored_in_the_clear_are_sealed
     let server = server.restart().await.unwrap();
     assert_eq!(server.state.db.active_signing_key(&tenant.id).await.unwrap().unwrap().sealed_private, upgraded.sealed_private);
 }}
+
+db_test! {
+async fn rekey_seals_secrets_totp_secrets_and_signing_keys_again_under_a_new_node_key() {
+    let clock = std::sync::Arc::new(keyhaven::clock::ManualClock::new(1_800_000_000));
+    let server = TestServer::start_with_clock(clock.clone()).await.unwrap();
+    let tenant = server.create_tenant("rekey").await.unwrap();
+    server.deploy(&tenant, keyhaven_tests::guests::MISBEHAVING).await.unwrap();
+    server.admin_ok(&tenant, reqwest::Method::PUT, "/extensions/extension/secrets/token", json!({"value": "s3cr3t-value"})).await;
+    let totp_secret = crate::console::account(&server, &tenant, &clock, "ann", true).await;
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"behaviour": "config"}})).await.unwrap();
+    let kid = signed_kid(&server, &tenant, &client).await;
+    let before = server.state.db.active_signing_key(&tenant.id).await.unwrap().unwrap();
+    let db = server.state.db.clone();
+    let old = Vault::load_or_create(&server.secrets_key_file(), &keyhaven::clock::SystemEntropy).unwrap();
+
+    // With a key that is not the current one, nothing opens and nothing changes.
+    let stranger = Vault::from_encoded(&URL_SAFE_NO_PAD.encode([3u8; 32])).unwrap();
+    let new_dir = tempfile::tempdir().unwrap();
+    let new_file = new_dir.path().join("new.key");
+    let new = Vault::load_or_create(&new_file, &keyhaven::clock::SystemEntropy).unwrap();
+    let refused = keyhaven::rekey::rekey(&db, &stranger, &new, &keyhaven::clock::SystemEntropy).await;
+    assert!(refused.unwrap_err().to_string().contains("nothing was changed"));
+    assert_eq!(server.state.db.active_signing_key(&tenant.id).await.unwrap().unwrap().sealed_private, before.sealed_private);
+
+    let done = keyhaven::rekey::rekey(&db, &old, &new, &keyhaven::clock::SystemEntropy).await.unwrap();
+    assert!(done.extension_secrets >= 1 && done.totp_secrets >= 1 && done.signing_keys >= 1, "{done:?}");
+    let after = db.active_signing_key(&tenant.id).await.unwrap().unwrap();
+    assert!(SigningKey::open(&after, &old).is_err(), "the old key opens nothing any more");
+    assert!(SigningKey::open(&after, &new).is_ok());
+
+    // Started with the new key, the node signs with the same key, reads the extension's
+    // secret and checks the authenticator app's codes.
+    let server = server.restart_with_key(&new_file).await.unwrap();
+    assert_eq!(signed_kid(&server, &tenant, &client).await, kid);
+    let body = expect_status(server.token(&tenant, &client).await.unwrap(), StatusCode::OK).await.unwrap();
+    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    assert_eq!(claims["secret_len"], "s3cr3t-value".len(), "{claims}");
+    let login = |path: &str| server.url(&format!("/t/{}/login{path}", tenant.name));
+    let started: Value = server.http.post(login("")).json(&json!({"username": "ann"})).send().await.unwrap().json().await.unwrap();
+    let token = started["login_token"].as_str().unwrap();
+    let factor = started["factors"].as_array().unwrap().iter().find(|f| f["kind"] == "totp").unwrap()["id"].as_str().unwrap().to_owned();
+    clock.advance(30);
+    let code = keyhaven::tenancy::totp::code(&totp_secret, keyhaven::tenancy::totp::step_of(keyhaven::clock::Clock::now(clock.as_ref())));
+    let passed = server.http.post(login("/totp")).bearer_auth(token).json(&json!({"factor_id": factor, "code": code})).send().await.unwrap();
+    assert_eq!(passed.status(), StatusCode::OK, "{}", passed.text().await.unwrap());
+}}

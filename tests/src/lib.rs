@@ -307,6 +307,18 @@ impl TestServer {
         Ok(restarted)
     }
 
+    /// The file of the key that seals this server's secrets.
+    pub fn secrets_key_file(&self) -> std::path::PathBuf {
+        self._dir.path().join("secrets.key")
+    }
+
+    /// A restart with the secrets key in `key_file` instead of the current one (after
+    /// `keyhaven rekey`).
+    pub async fn restart_with_key(self, key_file: &std::path::Path) -> Result<Self> {
+        std::fs::copy(key_file, self.secrets_key_file())?;
+        self.restart().await
+    }
+
     /// Another node of the same service: its own runtime and caches, on this server's
     /// database (the database stays this server's to drop).
     pub async fn second_node(&self) -> Result<Self> {

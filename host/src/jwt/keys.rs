@@ -140,7 +140,7 @@ fn jwk_thumbprint(public: &Value) -> String {
 }
 
 /// The associated data of a sealed signing key: it opens only as this tenant's key `kid`.
-fn sealed_context(tenant_id: &str, kid: &str) -> String {
+pub(crate) fn sealed_context(tenant_id: &str, kid: &str) -> String {
     format!("signing-key\0{tenant_id}\0{kid}")
 }
 

@@ -23,6 +23,7 @@ mod kv;
 mod locks;
 mod maintenance;
 mod plans;
+mod reseal;
 mod revocations;
 mod rules;
 mod tenants;
@@ -47,6 +48,7 @@ pub use keys::{KeyInfo, SigningKeyRow};
 pub use kv::{KvEntry, KvWrite};
 pub use locks::ResourceLock;
 pub use plans::{PlanRow, TenantLimitsRow};
+pub use reseal::{Reseal, Resealed, SealedValue};
 pub use tokens::{PatRow, ROOT_TOKEN_ID};
 
 use crate::tenancy::{ResourceState, UnknownState};
