@@ -11,6 +11,7 @@
 //! | `KEYHAVEN_SECRETS_KEY` | unset: the key in `KEYHAVEN_SECRETS_KEY_FILE` |
 //! | `KEYHAVEN_SECRETS_KEY_FILE` | `keyhaven-data/secrets.key`, created at first start |
 //! | `KEYHAVEN_EGRESS_ALLOW` | unset: extensions reach no loopback, private, link-local (metadata) or other reserved address; else the ranges (`10.1.0.0/16`) or addresses listed, comma-separated, that they may reach when a tenant allows the host |
+//! | `KEYHAVEN_TRUSTED_PROXIES` | unset: a request's client is its connection's peer; else the proxies (addresses or ranges, comma-separated) whose `X-Forwarded-For` names the client |
 //! | `KEYHAVEN_JS_BUILDER` | `sdk/js/bin/keyhaven-js.mjs` of the current directory once `npm ci` has installed its packages; `none` for no JavaScript toolchain (uploads of JS/TS source are then refused) |
 
 use std::net::SocketAddr;
@@ -44,6 +45,8 @@ pub struct Config {
     pub secrets_key: Option<String>,
     /// Where the secrets key is kept when `secrets_key` is unset (created if missing).
     pub secrets_key_file: PathBuf,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,8 @@ pub enum ConfigError {
     TenantDomain(String),
     #[error("KEYHAVEN_EGRESS_ALLOW: {0:?} is not an address or a range such as 10.1.0.0/16")]
     EgressAllow(String),
+    #[error("KEYHAVEN_TRUSTED_PROXIES: {0:?} is not an address or a range such as 10.0.0.0/8")]
+    TrustedProxies(String),
 }
 
 impl Default for Config {
@@ -72,6 +77,7 @@ impl Default for Config {
             node_limits: NodeLimits::default(),
             secrets_key: None,
             secrets_key_file: PathBuf::from(DEFAULT_SECRETS_KEY_FILE),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -92,6 +98,9 @@ impl Config {
         config.secrets_key = lookup("KEYHAVEN_SECRETS_KEY");
         if let Some(path) = lookup("KEYHAVEN_SECRETS_KEY_FILE") {
             config.secrets_key_file = PathBuf::from(path);
+        }
+        if let Some(proxies) = lookup("KEYHAVEN_TRUSTED_PROXIES") {
+            config.trusted_proxies = EgressPolicy::parse_allow_list(&proxies).map_err(ConfigError::TrustedProxies)?;
         }
         if let Some(allowed) = lookup("KEYHAVEN_EGRESS_ALLOW") {
             let allowed = EgressPolicy::parse_allow_list(&allowed).map_err(ConfigError::EgressAllow)?;

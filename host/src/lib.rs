@@ -215,10 +215,15 @@ pub fn app(state: AppState) -> Router {
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)
         .with_state(state.clone());
-    // Tenants' subdomains are rewritten onto their routes before routing.
+    // Tenants' subdomains are rewritten onto their routes before routing; every request
+    // knows its client's address.
+    let trusted: Arc<[ipnet::IpNet]> = state.config.trusted_proxies.clone().into();
     Router::new()
         .fallback_service(routes)
         .layer(axum::middleware::map_request_with_state(state, oauth::route_subdomains))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            web::client_ip::name_client(trusted.clone(), request, next)
+        }))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes.
@@ -227,7 +232,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 #[cfg(test)]

@@ -42,6 +42,7 @@ mod accounts;
 mod admin;
 mod administrators;
 mod authorize;
+mod brute_force;
 mod cli;
 mod console;
 mod console_factors;

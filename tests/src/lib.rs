@@ -261,6 +261,7 @@ impl TestServer {
             node_limits: node.clone(),
             secrets_key: None,
             secrets_key_file: dir.path().join("secrets.key"),
+            trusted_proxies: Vec::new(),
         };
         let started = keyhaven::AppState::start_with(config, clock.clone(), Arc::new(SystemEntropy)).await?;
         let state = started.state.clone();

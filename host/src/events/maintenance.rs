@@ -62,6 +62,7 @@ impl AppState {
             ..Default::default()
         };
         self.db.remove_lapsed_leases(now).await?;
+        self.db.prune_auth_failures(now, crate::ops::failures::WINDOW_SECONDS).await?;
         // One tenant's failure (a storage error, a key that cannot be made) is logged and
         // the pass goes on, so no tenant keeps the tenants after it from their maintenance.
         for tenant in self.db.list_tenants().await? {

@@ -32,8 +32,26 @@ pub(super) enum PublicClients {
 /// Authenticates the client with exactly one of `client_secret_basic`,
 /// `client_secret_post` and `private_key_jwt` — or, where `public` allows it, a public
 /// client by its `client_id` alone; the client comes with the rules that grant it scopes.
-/// Every failure looks the same to the caller.
+/// Every failure looks the same to the caller. An address that keeps failing is slowed,
+/// then blocked for a while (`ops::failures`).
 pub(super) async fn authenticate_client(
+    state: &AppState,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    params: &Params,
+    public: PublicClients,
+) -> Result<(Client, Vec<ScopeRule>), OAuthError> {
+    if let Some(seconds) = crate::ops::failures::blocked(state, tenant).await.map_err(internal)? {
+        return Err(OAuthError::blocked(seconds));
+    }
+    let authenticated = authenticate(state, tenant, headers, params, public).await;
+    if matches!(&authenticated, Err(e) if e.code == "invalid_client") {
+        crate::ops::failures::failed(state, tenant).await;
+    }
+    authenticated
+}
+
+async fn authenticate(
     state: &AppState,
     tenant: &Tenant,
     headers: &HeaderMap,

@@ -77,6 +77,15 @@ impl OAuthError {
         }
     }
 
+    /// The client's address failed authentication too often and is blocked for a while.
+    pub fn blocked(retry_after: u64) -> Self {
+        let description = format!("too many failed authentications from this address; retry after {retry_after} s");
+        OAuthError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable", description)
+        }
+    }
+
     pub fn server_error(description: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
     }

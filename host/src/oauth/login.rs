@@ -51,6 +51,12 @@ pub(crate) async fn usable_tenant(state: &AppState, name: &str) -> Result<Tenant
             format!("too many login requests for this tenant; retry after {seconds} s"),
         ));
     }
+    if let Some(seconds) = crate::ops::failures::blocked(state, &tenant).await? {
+        return Err(ApiError::new(
+            Problem::RateLimited(seconds),
+            format!("too many failed sign-ins from this address; retry after {seconds} s"),
+        ));
+    }
     Ok(tenant)
 }
 
@@ -195,7 +201,12 @@ pub(super) async fn current_by_token(
     tenant: &Tenant,
     token: &str,
 ) -> Result<(SessionRow, Account), ApiError> {
-    let session = state.db.session_by_token(&tenant.id, &secrets::digest(token)).await?.ok_or_else(failed)?;
+    let Some(session) = state.db.session_by_token(&tenant.id, &secrets::digest(token)).await? else {
+        // An unknown login token (a decoy login's, or a guess) counts as a failure too, so
+        // an unknown account costs its address what a known one does.
+        crate::ops::failures::failed(state, tenant).await;
+        return Err(failed());
+    };
     let now = state.clock.now();
     let live = session.is_live(&tenant.settings, now);
     let account = state.db.account(&tenant.id, &session.account_id).await?.filter(|a| a.state.is_usable());
@@ -269,6 +280,7 @@ fn login_event(
 
 /// A factor failed: count it (locking at the limit), record it, and answer.
 async fn failure(state: &AppState, tenant: &Tenant, account: &Account, factor: &Factor, reason: &str) -> ApiError {
+    crate::ops::failures::failed(state, tenant).await;
     let now = state.clock.now();
     let counted = state
         .db

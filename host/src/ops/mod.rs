@@ -14,6 +14,7 @@ pub mod console;
 pub mod controls;
 pub mod events;
 pub mod extensions;
+pub mod failures;
 pub mod keys;
 pub mod overview;
 pub mod permissions;

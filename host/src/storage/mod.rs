@@ -10,6 +10,7 @@ mod administrators;
 mod artifacts;
 mod assertions;
 mod audit;
+mod auth_failures;
 mod bindings;
 mod clients;
 mod controls;

@@ -3,6 +3,7 @@
 //! and its bearer token. No surface imports another; each uses this and calls down into the
 //! operations (`ops`), the runtime and storage.
 
+pub mod client_ip;
 mod problem;
 
 use axum::http::{HeaderMap, header};
