@@ -120,3 +120,32 @@ async fn a_name_that_rebinds_to_loopback_after_the_check_never_reaches_it() {
     assert_eq!(resolver.asked.load(Ordering::SeqCst), 2);
     assert!(site.received().is_empty());
 }}
+
+/// A DNS server that knows one name: the fake site on loopback.
+struct Named(SocketAddr);
+
+impl Resolve for Named {
+    fn resolve<'a>(&'a self, _host: &'a str, _port: u16) -> Resolution<'a> {
+        Box::pin(async move { Ok(vec![self.0]) })
+    }
+}
+
+db_test! {
+async fn the_connection_goes_to_the_address_the_check_saw() {
+    // Loopback allowed by the operator, and a name only this resolver knows: the request
+    // arrives only if the sender connects to the checked address rather than looking the
+    // name up again itself.
+    let site = FakeHttpServer::start(200, json!({"ok": true})).await.unwrap();
+    let loopback = EgressPolicy::parse_allow_list("127.0.0.1").unwrap();
+    let egress = EgressPolicy::allowing(loopback).with_resolver(Arc::new(Named(site.address)));
+    let server = TestServer::start_with_node(Limits::default(), NodeLimits { egress: Arc::new(egress), ..default_node() }).await.unwrap();
+    let tenant = server.create_tenant("named").await.unwrap();
+    server.deploy(&tenant, guests::MISBEHAVING).await.unwrap();
+    let port = site.address.port();
+    server.admin_ok(&tenant, Method::PUT, "/extension-settings", json!({"allowed_hosts": [format!("provider.example:{port}")]})).await;
+    let (claims, log) = fetched(&server, &tenant, &format!("http://provider.example:{port}/ping")).await;
+    assert_eq!(claims["http_status"], 200, "{claims} {log}");
+    let received = site.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].header("host"), Some(format!("provider.example:{port}").as_str()), "the name, not the address, is the Host");
+}}
