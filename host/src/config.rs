@@ -1,5 +1,10 @@
-//! Service configuration: one struct, built from defaults and `KEYHAVEN_*` environment
-//! variables, so `keyhaven serve` runs with no set-up at all.
+//! Service configuration: one struct, built from defaults, an optional TOML file and
+//! `KEYHAVEN_*` environment variables, so `keyhaven serve` runs with no set-up at all.
+//!
+//! The file (`keyhaven serve --config keyhaven.toml`, or `KEYHAVEN_CONFIG`) names the same
+//! settings as the variables, lowercased and without the prefix (`listen = "0.0.0.0:8080"`,
+//! `egress_allow = ["10.1.0.0/16"]`); a variable that is set wins over the file, and a key
+//! the service does not know is an error rather than a silently ignored typo.
 //!
 //! | variable | default |
 //! |---|---|
@@ -12,11 +17,13 @@
 //! | `KEYHAVEN_SECRETS_KEY_FILE` | `keyhaven-data/secrets.key`, created at first start |
 //! | `KEYHAVEN_EGRESS_ALLOW` | unset: extensions reach no loopback, private, link-local (metadata) or other reserved address; else the ranges (`10.1.0.0/16`) or addresses listed, comma-separated, that they may reach when a tenant allows the host |
 //! | `KEYHAVEN_TRUSTED_PROXIES` | unset: a request's client is its connection's peer; else the proxies (addresses or ranges, comma-separated) whose `X-Forwarded-For` names the client |
+//! | `KEYHAVEN_SHUTDOWN_GRACE_SECONDS` | `25`: how long a stop (SIGTERM, Ctrl-C) waits for requests and background work in flight |
 //! | `KEYHAVEN_JS_BUILDER` | `sdk/js/bin/keyhaven-js.mjs` of the current directory once `npm ci` has installed its packages; `none` for no JavaScript toolchain (uploads of JS/TS source are then refused) |
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::extensions::egress::EgressPolicy;
 use crate::extensions::{Limits, NodeLimits};
@@ -24,6 +31,26 @@ use crate::extensions::{Limits, NodeLimits};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://keyhaven-data/keyhaven.db";
 pub const DEFAULT_SECRETS_KEY_FILE: &str = "keyhaven-data/secrets.key";
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+
+/// Every variable the service reads; a configuration file may set each (as its lowercase
+/// name without `KEYHAVEN_`).
+pub const VARIABLES: &[&str] = &[
+    "KEYHAVEN_LISTEN",
+    "KEYHAVEN_DATABASE_URL",
+    "KEYHAVEN_ROOT_TOKEN",
+    "KEYHAVEN_PUBLIC_URL",
+    "KEYHAVEN_TENANT_DOMAIN",
+    "KEYHAVEN_SECRETS_KEY",
+    "KEYHAVEN_SECRETS_KEY_FILE",
+    "KEYHAVEN_EGRESS_ALLOW",
+    "KEYHAVEN_TRUSTED_PROXIES",
+    "KEYHAVEN_SHUTDOWN_GRACE_SECONDS",
+    "KEYHAVEN_JS_BUILDER",
+];
+
+/// The variable that names a configuration file when `--config` does not.
+pub const CONFIG_FILE_VARIABLE: &str = "KEYHAVEN_CONFIG";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -47,6 +74,8 @@ pub struct Config {
     pub secrets_key_file: PathBuf,
     /// Proxies whose `X-Forwarded-For` names the client (none: the peer is the client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a stop waits for the requests and background work in flight.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +92,16 @@ pub enum ConfigError {
     EgressAllow(String),
     #[error("KEYHAVEN_TRUSTED_PROXIES: {0:?} is not an address or a range such as 10.0.0.0/8")]
     TrustedProxies(String),
+    #[error("KEYHAVEN_SHUTDOWN_GRACE_SECONDS={0:?} is not a number of seconds from 0 to 3600")]
+    ShutdownGrace(String),
+    #[error("cannot read the configuration file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("the configuration file {path} sets {key:?}, which is not a setting (known: {known})")]
+    UnknownKey { path: String, key: String, known: String },
+    #[error(
+        "the configuration file {path} sets {key:?} to {found}: give a string, a number, true/false or a list of strings"
+    )]
+    FileValue { path: String, key: String, found: String },
 }
 
 impl Default for Config {
@@ -78,11 +117,26 @@ impl Default for Config {
             secrets_key: None,
             secrets_key_file: PathBuf::from(DEFAULT_SECRETS_KEY_FILE),
             trusted_proxies: Vec::new(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }
 }
 
 impl Config {
+    /// Defaults, overridden by the configuration file (`file`, else the one `lookup` names
+    /// in `KEYHAVEN_CONFIG`, if any), overridden by the variables `lookup` finds.
+    pub fn from_file_and_lookup(
+        file: Option<&Path>,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let named = lookup(CONFIG_FILE_VARIABLE).filter(|path| !path.is_empty()).map(PathBuf::from);
+        let settings = match file.map(Path::to_path_buf).or(named) {
+            Some(path) => read_file(&path)?,
+            None => std::collections::HashMap::new(),
+        };
+        Config::from_lookup(|key| lookup(key).or_else(|| settings.get(key).cloned()))
+    }
+
     /// Defaults overridden by `KEYHAVEN_*` variables from `lookup` (e.g. `std::env::var`).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut config = Config::default();
@@ -101,6 +155,11 @@ impl Config {
         }
         if let Some(proxies) = lookup("KEYHAVEN_TRUSTED_PROXIES") {
             config.trusted_proxies = EgressPolicy::parse_allow_list(&proxies).map_err(ConfigError::TrustedProxies)?;
+        }
+        if let Some(grace) = lookup("KEYHAVEN_SHUTDOWN_GRACE_SECONDS") {
+            let seconds = grace.trim().parse::<f64>().ok().filter(|s| (0.0..=3600.0).contains(s));
+            config.shutdown_grace =
+                Duration::from_secs_f64(seconds.ok_or_else(|| ConfigError::ShutdownGrace(grace.clone()))?);
         }
         if let Some(allowed) = lookup("KEYHAVEN_EGRESS_ALLOW") {
             let allowed = EgressPolicy::parse_allow_list(&allowed).map_err(ConfigError::EgressAllow)?;
@@ -148,6 +207,43 @@ impl Config {
     }
 }
 
+/// The settings of a TOML configuration file, by the variable each stands for.
+fn read_file(path: &Path) -> Result<std::collections::HashMap<String, String>, ConfigError> {
+    let shown = path.display().to_string();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
+    let table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| ConfigError::File { path: shown.clone(), reason: e.to_string() })?;
+    let mut settings = std::collections::HashMap::new();
+    for (key, value) in table {
+        let variable = format!("KEYHAVEN_{}", key.to_ascii_uppercase());
+        if !VARIABLES.contains(&variable.as_str()) || key.chars().any(|c| c.is_ascii_uppercase()) {
+            let known = VARIABLES.iter().map(|v| v.trim_start_matches("KEYHAVEN_").to_ascii_lowercase());
+            return Err(ConfigError::UnknownKey { path: shown, key, known: known.collect::<Vec<_>>().join(", ") });
+        }
+        let bad = |found: &str| ConfigError::FileValue { path: shown.clone(), key: key.clone(), found: found.into() };
+        let scalar = |value: &toml::Value| match value {
+            toml::Value::String(text) => Ok(text.clone()),
+            toml::Value::Integer(n) => Ok(n.to_string()),
+            toml::Value::Float(x) => Ok(x.to_string()),
+            toml::Value::Boolean(b) => Ok(b.to_string()),
+            other => Err(bad(other.type_str())),
+        };
+        let value = match &value {
+            toml::Value::Array(items) => {
+                let items = items
+                    .iter()
+                    .map(|item| if item.is_array() { Err(bad("a list of lists")) } else { scalar(item) })
+                    .collect::<Result<Vec<_>, _>>()?;
+                items.join(",")
+            }
+            other => scalar(other)?,
+        };
+        settings.insert(variable, value);
+    }
+    Ok(settings)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -189,5 +285,54 @@ mod tests {
         assert!(matches!(allowing("10.0.0.0/40"), Err(ConfigError::EgressAllow(_))));
         let default = Config::from_lookup(|_| None).unwrap();
         assert_eq!(default.node_limits.egress.denial("127.0.0.1".parse().unwrap()), Some("loopback"));
+        assert_eq!(default.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+        let grace = |g: &str| {
+            let g = g.to_owned();
+            Config::from_lookup(move |k| (k == "KEYHAVEN_SHUTDOWN_GRACE_SECONDS").then(|| g.clone()))
+        };
+        assert_eq!(grace("2.5").unwrap().shutdown_grace, Duration::from_millis(2500));
+        assert!(matches!(grace("-1"), Err(ConfigError::ShutdownGrace(_))));
+        assert!(matches!(grace("soon"), Err(ConfigError::ShutdownGrace(_))));
+    }
+
+    #[test]
+    fn a_file_sets_what_the_variables_do_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyhaven.toml");
+        std::fs::write(
+            &path,
+            "listen = \"0.0.0.0:9100\"\npublic_url = \"https://id.example.com\"\n\
+             egress_allow = [\"10.1.0.0/16\", \"127.0.0.1\"]\nshutdown_grace_seconds = 5\n",
+        )
+        .unwrap();
+        let config = Config::from_file_and_lookup(Some(&path), |_| None).unwrap();
+        assert_eq!(config.listen.port(), 9100);
+        assert_eq!(config.public_url(), "https://id.example.com");
+        assert_eq!(config.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(config.node_limits.egress.denial("10.1.2.3".parse().unwrap()), None);
+        assert_eq!(config.node_limits.egress.denial("127.0.0.1".parse().unwrap()), None);
+
+        // The environment wins; KEYHAVEN_CONFIG names the file when no flag does.
+        let env = |k: &str| match k {
+            "KEYHAVEN_CONFIG" => Some(path.display().to_string()),
+            "KEYHAVEN_LISTEN" => Some("127.0.0.1:9200".to_owned()),
+            _ => None,
+        };
+        let config = Config::from_file_and_lookup(None, env).unwrap();
+        assert_eq!(config.listen.port(), 9200);
+        assert_eq!(config.public_url(), "https://id.example.com");
+
+        // A typo, a value of the wrong shape, a bad value and a missing file are errors.
+        let refused = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            Config::from_file_and_lookup(Some(&path), |_| None).unwrap_err()
+        };
+        assert!(matches!(refused("listn = \"0.0.0.0:1\"\n"), ConfigError::UnknownKey { key, .. } if key == "listn"));
+        assert!(matches!(refused("LISTEN = \"0.0.0.0:1\"\n"), ConfigError::UnknownKey { .. }));
+        assert!(matches!(refused("[listen]\nport = 1\n"), ConfigError::FileValue { .. }));
+        assert!(matches!(refused("listen = \"nope\"\n"), ConfigError::Listen(_)));
+        assert!(matches!(refused("listen = \n"), ConfigError::File { .. }));
+        let missing = dir.path().join("missing.toml");
+        assert!(matches!(Config::from_file_and_lookup(Some(&missing), |_| None), Err(ConfigError::File { .. })));
     }
 }

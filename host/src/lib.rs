@@ -12,10 +12,12 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod drain;
 pub mod events;
 pub mod extensions;
 pub mod harness;
 pub mod jwt;
+pub mod metrics;
 pub mod oauth;
 pub mod ops;
 pub mod ratelimit;
@@ -169,9 +171,10 @@ impl AppState {
         if let Some(url) = services.db.postgres_url() {
             events::changes::spawn_listener(Arc::downgrade(&services), url.to_owned());
         }
-        usage::spawn_flusher(Arc::downgrade(&services));
+        let drain = services.extensions.drain.clone();
+        usage::spawn_flusher(Arc::downgrade(&services), drain.clone());
         if background_jobs {
-            events::maintenance::spawn(Arc::downgrade(&services));
+            events::maintenance::spawn(Arc::downgrade(&services), drain);
         }
         Ok(Started { state: AppState(services), generated_root_token })
     }
@@ -212,18 +215,21 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router(state.clone()))
         .merge(oauth::router())
         .merge(console::router(state.clone()))
+        .route_layer(axum::middleware::from_fn(metrics::name_route))
         .fallback(web::not_found)
         .method_not_allowed_fallback(web::method_not_allowed)
         .with_state(state.clone());
     // Tenants' subdomains are rewritten onto their routes before routing; every request
     // knows its client's address.
     let trusted: Arc<[ipnet::IpNet]> = state.config.trusted_proxies.clone().into();
+    let counters = state.extensions.metrics.clone();
     Router::new()
         .fallback_service(routes)
         .layer(axum::middleware::map_request_with_state(state, oauth::route_subdomains))
         .layer(axum::middleware::from_fn(move |request, next| {
             web::client_ip::name_client(trusted.clone(), request, next)
         }))
+        .layer(axum::middleware::from_fn(move |request, next| metrics::count_requests(counters.clone(), request, next)))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes.
@@ -234,6 +240,66 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// How a graceful stop ended (see [`serve_until_stopped`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stopped {
+    /// Every request in flight at the signal was answered within the grace period.
+    pub requests_drained: bool,
+    /// Every background pass (event delivery, schedule, build, maintenance) in progress at
+    /// the signal ended within the grace period.
+    pub background_drained: bool,
+}
+
+/// Serves [`app`] on `listener` until `signal` completes, then stops gracefully: no new
+/// connection is accepted, the requests in flight are answered (their invocations
+/// included) while the background loops finish the pass in hand and start no other, for
+/// at most `grace` in all; then the invocation records and usage counts the node holds
+/// in memory are written. What a stop cuts short is in the database for the next start or
+/// another node (DESIGN: durability).
+pub async fn serve_until_stopped(
+    listener: TcpListener,
+    state: AppState,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
+) -> std::io::Result<Stopped> {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut server = std::pin::pin!(serve(listener, state.clone(), async move {
+        let mut stopping = stopping;
+        let _ = stopping.wait_for(|stopping| *stopping).await;
+    }));
+    tokio::select! {
+        served = &mut server => return served.map(|()| Stopped { requests_drained: true, background_drained: true }),
+        () = signal => {}
+    }
+    tracing::info!(grace_seconds = grace.as_secs_f64(), "stopping: draining requests and background work");
+    let _ = stop.send(true);
+    let deadline = tokio::time::Instant::now() + grace;
+    let (served, background_drained) =
+        tokio::join!(tokio::time::timeout_at(deadline, &mut server), state.extensions.drain.stop(grace));
+    let requests_drained = match served {
+        Ok(served) => {
+            served?;
+            true
+        }
+        Err(_) => false,
+    };
+    state.write_held().await;
+    Ok(Stopped { requests_drained, background_drained })
+}
+
+impl AppState {
+    /// Writes the invocation records and usage counts this node holds in memory (at a stop;
+    /// on a crash, the last second's records and five seconds' counts are lost).
+    pub async fn write_held(&self) {
+        if let Err(e) = self.extensions.records.flush(&self.db).await {
+            tracing::warn!("cannot write invocation records at stop: {e}");
+        }
+        if let Err(e) = self.usage.flush(&self.db).await {
+            tracing::warn!("cannot write usage counts at stop: {e}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,10 +22,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (admin API and token endpoints) with the embedded SQLite by default.
-    Serve,
+    /// Run the service (admin API and token endpoints) with the embedded SQLite by default;
+    /// SIGTERM or Ctrl-C stops it gracefully (KEYHAVEN_SHUTDOWN_GRACE_SECONDS).
+    Serve(ServiceArgs),
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate(ServiceArgs),
     /// Seal every secret, TOTP secret and signing key again under a new secrets key (all
     /// nodes stopped; then start them with the new key). The current key comes from
     /// KEYHAVEN_SECRETS_KEY or KEYHAVEN_SECRETS_KEY_FILE as for `serve`.
@@ -33,6 +34,8 @@ enum Command {
         /// The new key's file: read if it exists, else created (mode 0600) with a new key.
         #[arg(long, value_name = "PATH")]
         new_key_file: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
     },
     /// Run one hook of a component file as the service would, without a service: prints
     /// the outcome, the hook's answer, the captured log, fuel and duration as JSON and
@@ -40,6 +43,15 @@ enum Command {
     RunHook(RunHookArgs),
     #[command(flatten)]
     Admin(keyhaven::cli::Command),
+}
+
+/// Where the service's settings come from besides the environment.
+#[derive(clap::Args)]
+struct ServiceArgs {
+    /// A TOML file of settings (`listen = "0.0.0.0:8080"`, …; see README "Configuration");
+    /// KEYHAVEN_* variables that are set win over it. Default: the file KEYHAVEN_CONFIG names.
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -70,7 +82,7 @@ struct RunHookArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+pub async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Admin(command) => admin(cli.options, command).await,
@@ -90,19 +102,23 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let config = Config::from_lookup(|key| std::env::var(key).ok())?;
+    let file = match &command {
+        Command::Serve(args) | Command::Migrate(args) | Command::Rekey { service: args, .. } => args.config.clone(),
+        _ => None,
+    };
+    let config = Config::from_file_and_lookup(file.as_deref(), |key| std::env::var(key).ok())?;
     match command {
         // Dispatched by `main` before the service's set-up.
         Command::Admin(_) => Ok(()),
-        Command::Serve => serve(config).await,
-        Command::Migrate => {
+        Command::Serve(_) => serve(config).await,
+        Command::Migrate(_) => {
             let db = Db::connect(&config.database_url).await?;
             db.migrate().await?;
             println!("migrations applied to {}", config.database_url);
             Ok(())
         }
         Command::RunHook(args) => run_hook(args).await,
-        Command::Rekey { new_key_file } => rekey(config, &new_key_file).await,
+        Command::Rekey { new_key_file, .. } => rekey(config, &new_key_file).await,
     }
 }
 
@@ -182,7 +198,7 @@ async fn run_hook(args: RunHookArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let listen = config.listen;
+    let (listen, grace) = (config.listen, config.shutdown_grace);
     let database = config.database_url.clone();
     let started = keyhaven::AppState::start(config).await.context("cannot start Keyhaven")?;
     if let Some(token) = &started.generated_root_token {
@@ -190,10 +206,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         println!("Set KEYHAVEN_ROOT_TOKEN to choose your own instead.");
     }
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let listen = listener.local_addr()?;
     tracing::info!(%listen, %database, "keyhaven serving");
-    keyhaven::serve(listener, started.state, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let stopped = keyhaven::serve_until_stopped(listener, started.state, stop_signal(), grace).await?;
+    if stopped.requests_drained && stopped.background_drained {
+        tracing::info!("keyhaven stopped");
+    } else {
+        tracing::warn!(?stopped, "keyhaven stopped with work still in flight after the grace period");
+    }
     Ok(())
+}
+
+/// Completes at SIGTERM (what service managers send) or Ctrl-C (SIGINT).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => tracing::warn!("cannot watch for SIGTERM ({e}): only Ctrl-C stops the service gracefully"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -5,7 +5,7 @@
 //! last used, which the expiry of inactive tenants reads.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::AppState;
@@ -115,11 +115,12 @@ impl UsageMeter {
 }
 
 /// Flushes the node's usage counts every few seconds while the service runs.
-pub fn spawn_flusher(state: Weak<crate::Services>) {
+pub fn spawn_flusher(state: Weak<crate::Services>, drain: Arc<crate::drain::Drain>) {
     tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(FLUSH_EVERY).await;
+        // The last counts are written by the stop itself ([`crate::AppState::stop`]).
+        while drain.sleep(FLUSH_EVERY).await {
             let Some(services) = state.upgrade() else { return };
+            let Some(_work) = drain.work() else { return };
             if let Err(e) = services.usage.flush(&services.db).await {
                 tracing::warn!("cannot write usage counts: {e}");
             }

@@ -262,6 +262,7 @@ impl TestServer {
             secrets_key: None,
             secrets_key_file: dir.path().join("secrets.key"),
             trusted_proxies: Vec::new(),
+            shutdown_grace: keyhaven::config::DEFAULT_SHUTDOWN_GRACE,
         };
         let started = keyhaven::AppState::start_with(config, clock.clone(), Arc::new(SystemEntropy)).await?;
         let state = started.state.clone();
@@ -345,6 +346,11 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// The URL of the server's database (for another node on it).
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// The path of the server's SQLite database file (`None` on PostgreSQL).

@@ -11,6 +11,7 @@ mod controls;
 mod deployments;
 mod events;
 mod extensions;
+mod health;
 mod idempotency;
 pub use idempotency::{IDEMPOTENCY_KEY, REPLAYED};
 mod invocations;
@@ -18,6 +19,7 @@ mod keys;
 mod kv;
 mod limits;
 mod me;
+mod node_metrics;
 pub mod openapi;
 mod pages;
 mod preconditions;
@@ -43,8 +45,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         // Inside the audit: a repeated answer is audited like the first.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency::guard))
         .route_layer(middleware::from_fn_with_state(state, audit::record))
-        // Public and unaudited: the document describes the API, not a tenant.
+        // Public and unaudited: the document describes the API, not a tenant; health is
+        // the node's.
         .route(openapi::PATH, get(openapi::serve))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/metrics", get(node_metrics::serve))
 }
 
 /// The admin API's routes and handlers, without the layers [`router`] adds.

@@ -12,7 +12,7 @@
 //! change is written with its event. Runs every minute on every node that runs background
 //! jobs; whichever node holds the lease does the work.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use serde_json::{Map, json};
@@ -151,12 +151,12 @@ impl AppState {
     }
 }
 
-/// Tries a maintenance pass every [`EVERY`] while the service runs.
-pub fn spawn(state: Weak<crate::Services>) {
+/// Tries a maintenance pass every [`EVERY`] until the service stops.
+pub fn spawn(state: Weak<crate::Services>, drain: Arc<crate::drain::Drain>) {
     tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(EVERY).await;
+        while drain.sleep(EVERY).await {
             let Some(services) = state.upgrade() else { return };
+            let Some(_work) = drain.work() else { return };
             let state = AppState::from(services);
             match state.run_maintenance().await {
                 Ok(Some(report)) if report != MaintenanceReport::default() => tracing::info!(?report, "maintenance"),

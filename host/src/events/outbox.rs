@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::clock::sortable_id;
+use crate::drain::Drain;
 use crate::events::EventFilter;
 use crate::extensions::events::{Event, EventResult};
 use crate::extensions::{ExtensionRuntime, Hook};
@@ -104,6 +105,10 @@ impl ExtensionRuntime {
         let now = self.clock.now();
         let mut attempted = 0;
         for delivery in self.db.due_deliveries(now, BATCH).await? {
+            // A stopping node finishes the delivery in hand and leaves the rest pending.
+            if self.drain.is_stopping() {
+                break;
+            }
             if !self.db.claim_delivery(&delivery, now + LEASE_SECONDS, now).await? {
                 continue;
             }
@@ -149,12 +154,12 @@ impl ExtensionRuntime {
     }
 }
 
-/// Delivers due events every [`TICK`] until the runtime is dropped.
-pub fn spawn_dispatcher(runtime: Weak<ExtensionRuntime>) {
+/// Delivers due events every [`TICK`] until the runtime is dropped or the node stops.
+pub fn spawn_dispatcher(runtime: Weak<ExtensionRuntime>, drain: Arc<Drain>) {
     tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(TICK).await;
+        while drain.sleep(TICK).await {
             let Some(runtime) = runtime.upgrade() else { return };
+            let Some(_work) = drain.work() else { return };
             if let Err(e) = runtime.deliver_due_events().await {
                 tracing::warn!("event delivery pass failed: {e}");
             }

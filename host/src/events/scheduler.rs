@@ -84,12 +84,12 @@ impl ExtensionRuntime {
     }
 }
 
-/// Runs due schedules every [`TICK`] until the runtime is dropped.
-pub fn spawn(runtime: Weak<ExtensionRuntime>) {
+/// Runs due schedules every [`TICK`] until the runtime is dropped or the node stops.
+pub fn spawn(runtime: Weak<ExtensionRuntime>, drain: Arc<crate::drain::Drain>) {
     tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(TICK).await;
+        while drain.sleep(TICK).await {
             let Some(runtime) = runtime.upgrade() else { return };
+            let Some(_work) = drain.work() else { return };
             if let Err(e) = runtime.run_due_schedules().await {
                 tracing::warn!("scheduler pass failed: {e}");
             }

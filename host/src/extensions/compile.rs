@@ -214,3 +214,28 @@ mod tests {
         assert_eq!(classify_export("keyhaven:extension/token-scopes@0.1.1"), Export::Companion);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Upload bytes of any shape: the envelope check and the surface check (imports and
+    //! exports, read before compiling) refuse or pass them without a panic.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_bytes_are_refused_or_passed_without_a_panic(
+            component_header in any::<bool>(), body in proptest::collection::vec(any::<u8>(), 0..600),
+        ) {
+            let mut bytes = Vec::new();
+            if component_header {
+                bytes.extend_from_slice(b"\0asm\x0d\0\x01\0");
+            }
+            bytes.extend_from_slice(&body);
+            if check_envelope(&bytes, 1 << 20).is_ok() {
+                let _ = crate::extensions::deployments::check_surface_for_tests(&bytes);
+            }
+        }
+    }
+}

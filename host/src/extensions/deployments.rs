@@ -17,6 +17,7 @@ use super::events::EventResult;
 use super::js_build::{self, SourceType};
 use super::{Compiled, DeployError, ExtensionRuntime, Hook, Language};
 use crate::clock::random_id;
+use crate::drain::Drain;
 use crate::events::outbox::NewEvent;
 use crate::storage::{BuildResult, DeploymentRow, DeploymentState, NewBinding, NewDeployment, StorageError};
 
@@ -119,6 +120,7 @@ impl ExtensionRuntime {
                 source: None,
                 now: self.clock.now(),
                 max_enabled_extensions: limits.enabled_extensions,
+                bind_when_built: upload.bind,
             })
             .await?;
         self.queue_build(upload.tenant_id, &row.id, upload.bind);
@@ -154,6 +156,7 @@ impl ExtensionRuntime {
                 source: Some((upload.source_type.as_str(), upload.source)),
                 now: self.clock.now(),
                 max_enabled_extensions: limits.enabled_extensions,
+                bind_when_built: upload.bind,
             })
             .await?;
         self.queue_build(upload.tenant_id, &row.id, upload.bind);
@@ -192,12 +195,12 @@ impl ExtensionRuntime {
         }
     }
 
-    /// Queues every build a previous run of the service left PENDING. They do not create
-    /// bindings: only the upload that asked for them could.
+    /// Queues every build a previous run of the service left PENDING, each binding as its
+    /// upload asked.
     pub async fn resume_builds(&self) -> Result<usize, StorageError> {
         let pending = self.db.pending_builds().await?;
-        for (tenant_id, deployment_id) in &pending {
-            self.queue_build(tenant_id, deployment_id, false);
+        for (tenant_id, deployment_id, bind) in &pending {
+            self.queue_build(tenant_id, deployment_id, *bind);
         }
         Ok(pending.len())
     }
@@ -348,11 +351,18 @@ impl ExtensionRuntime {
     }
 }
 
-/// Runs builds one at a time until the runtime is dropped.
-pub(super) fn spawn_build_worker(runtime: Weak<ExtensionRuntime>, mut jobs: BuildJobs) {
+/// Runs builds one at a time until the runtime is dropped or the node stops (a build not
+/// begun stays pending in the database, and the next start resumes it).
+pub(super) fn spawn_build_worker(runtime: Weak<ExtensionRuntime>, mut jobs: BuildJobs, drain: Arc<Drain>) {
     tokio::spawn(async move {
-        while let Some(job) = jobs.recv().await {
+        loop {
+            let job = tokio::select! {
+                job = jobs.recv() => job,
+                () = drain.stopped() => None,
+            };
+            let Some(job) = job else { return };
             let Some(runtime) = runtime.upgrade() else { return };
+            let Some(_work) = drain.work() else { return };
             let (tenant, deployment) = (job.tenant_id.clone(), job.deployment_id.clone());
             if let Err(e) = runtime.build(job).await {
                 tracing::error!(%tenant, %deployment, "extension build could not be recorded: {e}");
@@ -364,6 +374,12 @@ pub(super) fn spawn_build_worker(runtime: Weak<ExtensionRuntime>, mut jobs: Buil
 /// Reads a component's top-level imports and exports without compiling it: it must export
 /// at least one hook of this contract, and import only `wasi:*` and this contract's
 /// interfaces (whether the host provides each exactly is checked when it is linked).
+/// [`check_surface`], for the property tests of the upload checks.
+#[cfg(test)]
+pub(super) fn check_surface_for_tests(bytes: &[u8]) -> Result<(), DeployError> {
+    check_surface(bytes)
+}
+
 fn check_surface(bytes: &[u8]) -> Result<(), DeployError> {
     use wasmparser::{Parser, Payload};
     let mut depth = 0usize;

@@ -221,6 +221,16 @@ impl ExtensionRuntime {
                 outcome = outcome.as_str(), "extension invocation failed: {}", detail.as_deref().unwrap_or("")
             );
         }
+        if !context.dry_run {
+            self.metrics.invocation(
+                &context.tenant_id,
+                &context.extension,
+                C::HOOK.name(),
+                outcome.as_str(),
+                invocation.fuel_used,
+                invocation.duration,
+            );
+        }
         self.records.push(InvocationRecord {
             tenant_id: context.tenant_id.clone(),
             extension: context.extension.clone(),

@@ -142,6 +142,10 @@ pub struct ExtensionRuntime {
     pub kv: Arc<kv_store::KvStore>,
     /// Components this node compiled (not loaded from the artifact cache).
     compilations: std::sync::atomic::AtomicU64,
+    /// The node's stop signal, watched by every background loop (see [`crate::drain`]).
+    pub drain: Arc<crate::drain::Drain>,
+    /// The node's Prometheus counters (see [`crate::metrics`]).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The runtime could not start.
@@ -168,7 +172,7 @@ pub struct RuntimeParts {
 
 impl ExtensionRuntime {
     /// Builds the runtime and starts its background tasks (epoch ticker, build worker,
-    /// record writer); they stop when the runtime is dropped.
+    /// record writer); they stop when the runtime is dropped or its drain is stopped.
     pub fn start(parts: RuntimeParts) -> Result<Arc<Self>, StartError> {
         let RuntimeParts { node, default_limits, db, clock, entropy, vault } = parts;
         let engine_error = |e: wasmtime::Error| StartError::Engine(format!("{e:#}"));
@@ -205,12 +209,15 @@ impl ExtensionRuntime {
             fuel_buckets: Mutex::default(),
             records: records::Recorder::new(id_prefix),
             compilations: Default::default(),
+            drain: Arc::default(),
+            metrics: Arc::default(),
         });
-        deployments::spawn_build_worker(Arc::downgrade(&runtime), build_jobs);
-        records::spawn_flusher(Arc::downgrade(&runtime));
+        let drain = &runtime.drain;
+        deployments::spawn_build_worker(Arc::downgrade(&runtime), build_jobs, drain.clone());
+        records::spawn_flusher(Arc::downgrade(&runtime), drain.clone());
         if runtime.node.background_jobs {
-            crate::events::scheduler::spawn(Arc::downgrade(&runtime));
-            crate::events::outbox::spawn_dispatcher(Arc::downgrade(&runtime));
+            crate::events::scheduler::spawn(Arc::downgrade(&runtime), drain.clone());
+            crate::events::outbox::spawn_dispatcher(Arc::downgrade(&runtime), drain.clone());
         }
         Ok(runtime)
     }
@@ -228,6 +235,11 @@ impl ExtensionRuntime {
     /// How many compiled components this node holds in memory.
     pub fn components_in_memory(&self) -> usize {
         self.compiled.len()
+    }
+
+    /// Instance slots free now, of the node's `concurrent_invocations`.
+    pub fn free_slots(&self) -> usize {
+        self.slots.available_permits()
     }
 
     pub fn vault(&self) -> &Vault {

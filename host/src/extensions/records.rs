@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use super::invoke::Outcome;
@@ -141,12 +141,13 @@ impl Recorder {
 }
 
 /// Writes records every [`FLUSH_EVERY`] and prunes old ones, until the runtime is dropped.
-pub(super) fn spawn_flusher(runtime: Weak<ExtensionRuntime>) {
+pub(super) fn spawn_flusher(runtime: Weak<ExtensionRuntime>, drain: Arc<crate::drain::Drain>) {
     tokio::spawn(async move {
         let mut ticks: u64 = 0;
-        loop {
-            tokio::time::sleep(FLUSH_EVERY).await;
+        // The last records are written by the stop itself ([`crate::AppState::stop`]).
+        while drain.sleep(FLUSH_EVERY).await {
             let Some(runtime) = runtime.upgrade() else { return };
+            let Some(_work) = drain.work() else { return };
             if let Err(e) = runtime.records.flush(&runtime.db).await {
                 tracing::warn!("cannot write invocation records: {e}");
             }

@@ -276,3 +276,57 @@ mod tests {
         assert!(matches!(check_output(not_json, &limits), Err(InvokeError::InvalidOutput(_))));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Any claims a guest may return: checked without a panic, and what passes keeps the
+    //! limits and the protected claims.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z_]{1,12}",
+            ".{0,70}",
+            Just("sub".to_owned()),
+            Just("iss".to_owned()),
+            Just(" sub".to_owned()),
+            Just("sub\u{0}".to_owned()),
+            "\\PC{0,5}",
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("1".to_owned()),
+            Just("{\"a\":[1,2,{\"b\":null}]}".to_owned()),
+            ".{0,40}",
+            "[\\[\\]{}\",:0-9a-z ]{0,60}",
+            (1usize..200).prop_map(|depth| format!("{}{}", "[".repeat(depth), "]".repeat(depth))),
+        ]
+    }
+
+    fn claims() -> impl Strategy<Value = Vec<wit::Claim>> {
+        proptest::collection::vec((name(), value()).prop_map(|(name, value)| wit::Claim { name, value }), 0..12)
+    }
+
+    proptest! {
+        #[test]
+        fn any_guest_claims_are_checked_and_what_passes_is_within_the_limits(
+            access_token in claims(), id_token in claims(), output_claims in 0usize..16, output_bytes in 0usize..400,
+        ) {
+            let limits = Limits { output_claims, output_bytes, ..Limits::default() };
+            let decision = wit::Decision::Issue(wit::Claims { access_token, id_token });
+            if let Ok(Decision::Issue { access_token, id_token, .. }) = check_output(decision, &limits) {
+                let all: Vec<_> = access_token.iter().chain(&id_token).collect();
+                prop_assert!(all.len() <= output_claims);
+                for (name, _) in all {
+                    prop_assert!(!name.is_empty() && name.len() <= limits.claim_name_bytes);
+                    prop_assert!(!is_protected(name), "{name:?}");
+                    prop_assert!(!name.chars().any(char::is_control) && name.trim() == name, "{name:?}");
+                }
+            }
+        }
+    }
+}

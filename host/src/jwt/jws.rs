@@ -167,3 +167,72 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! Any string as a compact JWS, and JWS-shaped strings of any header, claims and
+    //! signature: parsed without a panic, and never verified without the key.
+    #![allow(clippy::unwrap_used)]
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::jwt::keys::{ES256, SigningKey, generate};
+
+    fn segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<Vec<u8>>().prop_map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
+            "[A-Za-z0-9_=+/-]{0,40}",
+            Just(URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256","kid":"k"}"#)),
+            Just(URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#)),
+            Just(URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","kid":"k"}"#)),
+            Just(URL_SAFE_NO_PAD.encode(br#"{"sub":"cl_1","exp":99999999999}"#)),
+            Just(URL_SAFE_NO_PAD.encode(br#"[1,2,3]"#)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_refused_or_parsed_without_a_panic(token in ".{0,300}") {
+            let row = generate("tn_1", ES256, 0).unwrap();
+            prop_assert!(verify_jwt(&token, std::slice::from_ref(&row.public_jwk)).is_none());
+            let _ = unverified_claims(&token);
+            let jwks = json!({"keys": [serde_json::from_str::<Value>(&row.public_jwk).unwrap()]});
+            prop_assert!(verify_with_jwks(&token, &jwks).is_none());
+        }
+
+        #[test]
+        fn jws_shaped_strings_never_verify_without_the_signature(
+            header in segment(), claims in segment(), signature in segment(), extra in proptest::option::of(segment()),
+        ) {
+            let row = generate("tn_1", ES256, 0).unwrap();
+            let mut token = format!("{header}.{claims}.{signature}");
+            if let Some(extra) = extra {
+                token = format!("{token}.{extra}");
+            }
+            prop_assert!(verify_jwt(&token, std::slice::from_ref(&row.public_jwk)).is_none());
+            let _ = unverified_claims(&token);
+        }
+
+        #[test]
+        fn a_signed_token_with_any_byte_changed_does_not_verify(position in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let row = generate("tn_1", ES256, 0).unwrap();
+            let mut claims = Map::new();
+            claims.insert("sub".into(), json!("cl_1"));
+            let token = SigningKey::from_row(&row).unwrap().sign_jwt("at+jwt", &claims).unwrap();
+            let mut bytes = token.clone().into_bytes();
+            let at = position.index(bytes.len());
+            prop_assume!(bytes[at] != byte);
+            bytes[at] = byte;
+            let changed = String::from_utf8_lossy(&bytes).into_owned();
+            // Base64url's last character may carry unused bits: a change there can decode
+            // to the same bytes, and then the token is the same token.
+            let same = |a: &str, b: &str| {
+                a.split('.').map(|p| URL_SAFE_NO_PAD.decode(p).ok()).collect::<Vec<_>>()
+                    == b.split('.').map(|p| URL_SAFE_NO_PAD.decode(p).ok()).collect::<Vec<_>>()
+            };
+            prop_assume!(!same(&changed, &token));
+            prop_assert!(verify_jwt(&changed, std::slice::from_ref(&row.public_jwk)).is_none());
+        }
+    }
+}

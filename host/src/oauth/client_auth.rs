@@ -196,3 +196,47 @@ fn form_decode(value: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={value}")).ok()?;
     pairs.into_iter().next().map(|(_, v)| v)
 }
+
+#[cfg(test)]
+mod properties {
+    //! `Authorization` headers of any shape: a client's credentials or `invalid_client`,
+    //! never a panic; and what a client encodes as RFC 6749 §2.3.1 says is read back.
+    #![allow(clippy::unwrap_used)]
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn headers(value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Ok(value) = HeaderValue::from_bytes(value) {
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        headers
+    }
+
+    proptest! {
+        #[test]
+        fn any_authorization_header_is_credentials_or_invalid_client(value in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Err(e) = basic_credentials(&headers(&value)) {
+                prop_assert_eq!(e.code, "invalid_client");
+            }
+        }
+
+        #[test]
+        fn any_basic_payload_is_credentials_or_invalid_client(payload in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let value = format!("Basic {}", STANDARD.encode(&payload));
+            if let Err(e) = basic_credentials(&headers(value.as_bytes())) {
+                prop_assert_eq!(e.code, "invalid_client");
+            }
+        }
+
+        #[test]
+        fn form_encoded_credentials_are_read_back(id in "\\PC{1,30}", secret in "\\PC{0,60}") {
+            let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            let value = format!("Basic {}", STANDARD.encode(format!("{}:{}", encode(&id), encode(&secret))));
+            let read = basic_credentials(&headers(value.as_bytes())).unwrap();
+            prop_assert_eq!(read, Some((id, secret)));
+        }
+    }
+}

@@ -86,6 +86,14 @@ impl OAuthError {
         }
     }
 
+    /// The service cannot reach its database for a moment (HTTP 503, `Retry-After: 1`).
+    pub fn unavailable() -> Self {
+        OAuthError {
+            retry_after: Some(1),
+            ..Self::temporarily_unavailable("the service cannot reach its database; retry in a moment")
+        }
+    }
+
     pub fn server_error(description: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", description)
     }

@@ -236,7 +236,14 @@ pub(super) async fn admit(state: &AppState, tenant: &Tenant) -> Result<(), OAuth
         .map_err(OAuthError::rate_limited)
 }
 
-pub(super) fn internal(error: impl std::fmt::Display) -> OAuthError {
+/// A failure of the service: `temporarily_unavailable` (503) when the database cannot be
+/// reached, which a client retries; `server_error` otherwise. Logged, never shown.
+pub(super) fn internal<E: std::fmt::Display + 'static>(error: E) -> OAuthError {
+    let any: &dyn std::any::Any = &error;
+    if any.downcast_ref::<crate::storage::StorageError>().is_some_and(crate::storage::StorageError::is_unavailable) {
+        tracing::warn!("token endpoint: the database is unavailable: {error}");
+        return OAuthError::unavailable();
+    }
     tracing::error!("token endpoint: {error}");
     OAuthError::server_error("internal error")
 }

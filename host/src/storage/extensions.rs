@@ -101,6 +101,8 @@ pub struct NewDeployment<'a> {
     pub source: Option<(&'a str, &'a str)>,
     pub now: i64,
     pub max_enabled_extensions: u32,
+    /// Bind the hooks it exports once built (kept, so a resumed build binds too).
+    pub bind_when_built: bool,
 }
 
 /// How a build ended.
@@ -189,8 +191,8 @@ impl Db {
         sqlx::query(
             "INSERT INTO extension_versions
                (tenant_id, id, extension, version, component, content_sha256, size_bytes, language, source_type, source,
-                hooks, state, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', 'PENDING', $11)",
+                hooks, state, created_at, bind_when_built)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '[]', 'PENDING', $11, $12)",
         )
         .bind(new.tenant_id)
         .bind(new.id)
@@ -203,6 +205,7 @@ impl Db {
         .bind(new.source.map(|(kind, _)| kind))
         .bind(new.source.map(|(_, text)| text))
         .bind(new.now)
+        .bind(i64::from(new.bind_when_built))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -365,13 +368,20 @@ impl Db {
         Ok(updated == 1)
     }
 
-    /// Every PENDING version of every tenant, oldest first (the build queue at start).
-    pub async fn pending_builds(&self) -> Result<Vec<(String, String)>> {
-        let rows =
-            sqlx::query("SELECT tenant_id, id FROM extension_versions WHERE state = 'PENDING' ORDER BY created_at, id")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(|row| Ok((row.try_get("tenant_id")?, row.try_get("id")?))).collect()
+    /// Every PENDING version of every tenant, oldest first (the build queue at start):
+    /// (tenant id, deployment id, whether its upload asked for bindings).
+    pub async fn pending_builds(&self) -> Result<Vec<(String, String, bool)>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, id, bind_when_built FROM extension_versions WHERE state = 'PENDING' \
+             ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((row.try_get("tenant_id")?, row.try_get("id")?, row.try_get::<i64, _>("bind_when_built")? != 0))
+            })
+            .collect()
     }
 
     pub async fn extension(&self, tenant_id: &str, name: &str) -> Result<Option<ExtensionRow>> {

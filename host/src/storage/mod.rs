@@ -81,6 +81,23 @@ pub enum StorageError {
     Refused(String),
 }
 
+impl StorageError {
+    /// The database could not be reached, or is shutting down or starting up: trouble of
+    /// the moment (answered 503, retried by the client), not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        let StorageError::Database(error) = self else { return false };
+        match error {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+            // SQLSTATE class 08 (connection exception) and 57P (operator intervention:
+            // shutdown, crash recovery, not yet accepting connections).
+            sqlx::Error::Database(database) => {
+                database.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P"))
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<UnknownState> for StorageError {
     fn from(e: UnknownState) -> Self {
         StorageError::Corrupt(e.to_string())
@@ -156,6 +173,9 @@ impl Backend {
 const SQLITE_PRAGMAS: &str =
     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
+/// The longest a PostgreSQL query waits for a connection of the pool.
+const ACQUIRE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// The service's database.
 #[derive(Clone, Debug)]
 pub struct Db {
@@ -199,7 +219,11 @@ impl Db {
                     .connect(&url)
                     .await?
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect(url).await?,
+            // A request waits at most ACQUIRE_WAIT for a connection: while the database is
+            // unreachable, requests are answered 503 within it instead of hanging.
+            Backend::Postgres => {
+                AnyPoolOptions::new().max_connections(16).acquire_timeout(ACQUIRE_WAIT).connect(url).await?
+            }
         };
         let postgres_url = (backend == Backend::Postgres).then(|| url.to_owned());
         Ok(Db { pool, backend, postgres_url, local_locks: Default::default() })
@@ -225,6 +249,29 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// One round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Work waiting in the database, over all tenants (for the operator's metrics): event
+    /// deliveries pending, and builds pending.
+    pub async fn queue_depths(&self) -> Result<(i64, i64)> {
+        let deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM event_deliveries WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        let builds: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM extension_versions WHERE state = 'PENDING'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((deliveries, builds))
+    }
+
+    /// The connection pool now: (open connections, of which idle, the most it opens).
+    pub fn pool_connections(&self) -> (u32, usize, u32) {
+        (self.pool.size(), self.pool.num_idle(), self.pool.options().get_max_connections())
     }
 
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`),

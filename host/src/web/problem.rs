@@ -58,6 +58,9 @@ pub enum Problem {
     IdempotencyKeyInUse,
     /// An `If-Match` precondition that does not hold: the resource changed since it was read.
     PreconditionFailed,
+    /// The node cannot serve now (its database is unreachable, or it is stopping); try
+    /// again in a moment, here or on another node.
+    Unavailable,
     Internal,
 }
 
@@ -80,6 +83,7 @@ impl Problem {
             Problem::IdempotencyKeyReused => "idempotency-key-reused",
             Problem::IdempotencyKeyInUse => "idempotency-key-in-use",
             Problem::PreconditionFailed => "precondition-failed",
+            Problem::Unavailable => "unavailable",
             Problem::Internal => "internal",
         }
     }
@@ -101,6 +105,7 @@ impl Problem {
             Problem::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Problem::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Problem::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -140,7 +145,7 @@ impl IntoResponse for ApiError {
             Problem::RateLimited(seconds) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
             }
-            Problem::IdempotencyKeyInUse => {
+            Problem::IdempotencyKeyInUse | Problem::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
@@ -155,6 +160,10 @@ impl From<StorageError> for ApiError {
             StorageError::Conflict(what) => ApiError::new(Problem::Conflict, format!("{what} already exists")),
             StorageError::NotFound(what) => ApiError::not_found(what),
             StorageError::Limit(detail) | StorageError::Refused(detail) => ApiError::new(Problem::Conflict, detail),
+            other if other.is_unavailable() => {
+                tracing::warn!("admin API: the database is unavailable: {other}");
+                ApiError::new(Problem::Unavailable, "the service cannot reach its database; retry in a moment")
+            }
             other => ApiError::internal(other),
         }
     }
