@@ -74,6 +74,8 @@ pub struct Metrics {
     invocations: Mutex<HashMap<String, HashMap<String, ExtensionStats>>>,
     /// (hook, outcome) → latency.
     hook_latency: Mutex<HashMap<(&'static str, &'static str), Histogram>>,
+    /// Password hashes verified (known accounts and decoys alike).
+    password_verifications: std::sync::atomic::AtomicU64,
 }
 
 /// The label of a request whose path matched no route.
@@ -136,8 +138,24 @@ impl Metrics {
         }
     }
 
+    /// Counts one argon2id password verification.
+    pub fn password_verified(&self) {
+        self.password_verifications.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The counters in the Prometheus text format.
     pub fn render(&self, out: &mut String) {
+        header(
+            out,
+            "keyhaven_password_verifications_total",
+            "counter",
+            "Password hashes verified (argon2id), for known and unknown accounts alike.",
+        );
+        let _ = writeln!(
+            out,
+            "keyhaven_password_verifications_total {}",
+            self.password_verifications.load(std::sync::atomic::Ordering::Relaxed)
+        );
         if let Ok(routes) = self.routes.lock() {
             let mut sorted: Vec<_> = routes.iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(b.0));

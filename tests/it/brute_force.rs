@@ -111,3 +111,40 @@ async fn an_address_that_keeps_failing_authentication_is_blocked_on_every_node_f
     clock.advance(BLOCK_SECONDS + 1);
     assert_eq!(token_with(other_node, &tenant, &client, &client.client_secret).await.0, StatusCode::OK);
 }}
+
+/// The node's count of argon2id password verifications, from its metrics.
+async fn password_verifications(server: &TestServer) -> u64 {
+    let scraped = server.http.get(server.url("/metrics")).bearer_auth(&server.root_token).send().await.unwrap();
+    let text = scraped.text().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("keyhaven_password_verifications_total "))
+        .and_then(|count| count.parse().ok())
+        .unwrap()
+}
+
+db_test! {
+async fn a_password_for_an_unknown_account_costs_the_same_hashing_as_a_wrong_one_for_a_known_account() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("decoy").await.unwrap();
+    let account = json!({"username": "dana", "password": "correct horse battery staple"});
+    server.admin_ok(&tenant, reqwest::Method::POST, "/accounts", account).await;
+    let url = |path: &str| server.url(&format!("/t/{}/login{path}", tenant.name));
+    let wrong_password = |username: &'static str| {
+        let (http, start, password) = (server.http.clone(), url(""), url("/password"));
+        async move {
+            let started: Value = http.post(start).json(&json!({"username": username})).send().await.unwrap().json().await.unwrap();
+            let token = started["login_token"].as_str().unwrap().to_owned();
+            let tried = http.post(password).bearer_auth(token).json(&json!({"password": "wrong"})).send().await.unwrap();
+            (tried.status(), tried.json::<Value>().await.unwrap())
+        }
+    };
+
+    let before = password_verifications(&server).await;
+    let known = wrong_password("dana").await;
+    assert_eq!(password_verifications(&server).await, before + 1);
+    let unknown = wrong_password("nobody").await;
+    // The same answer, after the same argon2id work.
+    assert_eq!(password_verifications(&server).await, before + 2, "the decoy skipped the hashing");
+    assert_eq!(known, unknown);
+    assert_eq!(known.0, StatusCode::UNAUTHORIZED);
+}}

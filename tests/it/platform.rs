@@ -309,6 +309,18 @@ async fn compiled_components_are_evicted_and_reloaded_from_the_artifact_cache_wi
 }}
 
 db_test! {
+async fn a_new_version_leaves_the_older_ones_out_of_memory() {
+    let server = TestServer::start().await.unwrap();
+    let tenant = server.create_tenant("versions").await.unwrap();
+    let client = server.create_client(&tenant, json!({"name": "c", "attributes": {"org": "acme"}})).await.unwrap();
+    for version in 1..=4 {
+        server.deploy(&tenant, guests::CUSTOM_CLAIMS).await.unwrap();
+        assert_eq!(claims(&server, &tenant, &client).await["org"], "acme");
+        assert_eq!(server.state.extensions.components_in_memory(), 1, "after version {version}");
+    }
+}}
+
+db_test! {
 async fn a_tenant_cannot_enable_more_extensions_than_its_plan_allows() {
     let server = TestServer::start().await.unwrap();
     let tenant = server.create_tenant("cap").await.unwrap();

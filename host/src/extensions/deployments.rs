@@ -276,6 +276,14 @@ impl ExtensionRuntime {
         };
         if let (true, Ok(compiled)) = (finished, result) {
             self.compiled.insert(&tenant_id, &deployment_id, compiled);
+            // The new version is the active one: the extension's older versions leave
+            // memory (a rollback or dry run reloads one from the artifact cache), so a
+            // tenant that deploys all day holds one compiled version, not its history.
+            for older in self.db.list_deployments(&tenant_id, Some(&row.extension)).await? {
+                if older.id != deployment_id {
+                    self.compiled.remove(&tenant_id, &older.id);
+                }
+            }
         }
         drop(change);
         tracing::info!(tenant = %tenant_id, deployment = %deployment_id, "extension build finished");
@@ -461,6 +469,13 @@ impl CompiledCache {
 
     pub fn len(&self) -> usize {
         self.entries.lock().map(|entries| entries.map.len()).unwrap_or(0)
+    }
+
+    /// Drops one deployment's compiled component, if it is held.
+    pub fn remove(&self, tenant_id: &str, deployment_id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.map.remove(&(tenant_id.to_owned(), deployment_id.to_owned()));
+        }
     }
 
     /// The lock that makes concurrent first uses of one deployment load it once.

@@ -354,10 +354,11 @@ pub async fn identify(State(state): State<AppState>, mut posted: Posted) -> Resp
 
 /// `POST /t/{tenant}/authorize/password`.
 pub async fn password(State(state): State<AppState>, mut posted: Posted) -> Response {
+    let password = posted.field("password").to_owned();
     let Some((session, account)) = posted.browser.session(&state).await else {
+        login::decoy_password_check(&state, password).await;
         return factor_failed(&state, &posted, "authentication failed").await;
     };
-    let password = posted.field("password").to_owned();
     match login::check_password(&state, &posted.browser.tenant, session, &account, password).await {
         Ok(session) => posted.passed(&state, &session).await,
         Err(e) => factor_failed(&state, &posted, &e.detail).await,

@@ -396,9 +396,38 @@ pub async fn password(
 ) -> Result<Json<SessionView>, ApiError> {
     let tenant = usable_tenant(&state, &tenant).await?;
     let Json(body) = body?;
-    let (session, account) = current(&state, &tenant, &headers).await?;
+    let (session, account) = match current(&state, &tenant, &headers).await {
+        Ok(found) => found,
+        Err(refused) => {
+            decoy_password_check(&state, body.password).await;
+            return Err(refused);
+        }
+    };
     let session = check_password(&state, &tenant, session, &account, body.password).await?;
     Ok(Json(view(&state, &tenant, session, &account).await?))
+}
+
+/// A password offered to a login that names no account (a decoy login, an ended one or a
+/// guess) is verified too, against a hash no password matches, so an unknown account
+/// costs the same argon2id work and answers as late as a known one with a wrong password.
+pub(super) async fn decoy_password_check(state: &AppState, password: String) {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let entropy = state.entropy.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let stored = match DECOY.get() {
+            Some(stored) => stored.clone(),
+            None => {
+                let made = secrets::hash_password(entropy.as_ref(), "a decoy no password matches").unwrap_or_default();
+                DECOY.get_or_init(|| made).clone()
+            }
+        };
+        secrets::verify_password(&password, &stored)
+    })
+    .await;
+    match checked {
+        Ok(_) => state.extensions.metrics.password_verified(),
+        Err(e) => tracing::warn!("the decoy password check did not run: {e}"),
+    }
 }
 
 /// The login's password: verified (argon2id, off the executor), counted when wrong.
@@ -420,6 +449,7 @@ pub(super) async fn check_password(
     let verified = tokio::task::spawn_blocking(move || secrets::verify_password(&password, &stored))
         .await
         .map_err(ApiError::internal)?;
+    state.extensions.metrics.password_verified();
     if !verified {
         return Err(failure(state, tenant, account, &factor, "bad-password").await);
     }
