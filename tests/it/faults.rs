@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use keyhaven::clock::{Clock, ManualClock, SystemClock};
-use keyhaven_tests::{FakeHttpServer, TestServer, TestTenant, expect_status, guests};
+use keyhaven_tests::{FakeHttpServer, TestClient, TestServer, TestTenant, expect_status, guests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -214,15 +214,7 @@ multi_thread async fn sigkill_under_token_load_loses_no_acknowledged_write_and_e
         let claims = server.verify(&tenant, token, &tenant.issuer).await.unwrap();
         assert_eq!(claims["issued_by_extension"], "custom-claims");
     }
-    let fresh = http
-        .post(node.url(&format!("/t/{}/oauth2/token", tenant.name)))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let body = expect_status(fresh, StatusCode::OK).await.unwrap();
-    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    let claims = token_claims_from(&node, &server, &tenant, &client).await;
     assert_eq!(claims["org"], "acme");
 }}
 
@@ -308,15 +300,7 @@ multi_thread async fn sigkill_during_a_build_leaves_it_pending_and_the_restart_f
     assert_eq!(built["state"], "ENABLED", "{built}");
     let deployments = server.get(&tenant.admin_token, &format!("/admin/v1/tenants/{}/deployments?extension=claims", tenant.name)).await.unwrap();
     assert_eq!(deployments.as_array().map(Vec::len), Some(1), "one upload, one deployment: {deployments}");
-    let token = reqwest::Client::new()
-        .post(node.url(&format!("/t/{}/oauth2/token", tenant.name)))
-        .basic_auth(&client.client_id, Some(&client.client_secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
-    let body = expect_status(token, StatusCode::OK).await.unwrap();
-    let claims = server.verify(&tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap();
+    let claims = token_claims_from(&node, &server, &tenant, &client).await;
     assert_eq!(claims["issued_by_extension"], "custom-claims");
 }}
 
@@ -326,4 +310,22 @@ async fn sqlite_integrity(path: &str) -> String {
     let mut connection = sqlx::SqliteConnection::connect(&format!("sqlite://{path}")).await.unwrap();
     let row = sqlx::query("PRAGMA integrity_check").fetch_one(&mut connection).await.unwrap();
     row.get::<String, _>(0)
+}
+
+/// A `client_credentials` token from `node`, verified against the tenant's keys: its claims.
+async fn token_claims_from(
+    node: &ServiceProcess,
+    server: &TestServer,
+    tenant: &TestTenant,
+    client: &TestClient,
+) -> Value {
+    let answered = reqwest::Client::new()
+        .post(node.url(&format!("/t/{}/oauth2/token", tenant.name)))
+        .basic_auth(&client.client_id, Some(&client.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(answered, StatusCode::OK).await.unwrap();
+    server.verify(tenant, body["access_token"].as_str().unwrap(), &tenant.issuer).await.unwrap()
 }

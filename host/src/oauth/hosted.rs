@@ -356,7 +356,9 @@ pub async fn identify(State(state): State<AppState>, mut posted: Posted) -> Resp
 pub async fn password(State(state): State<AppState>, mut posted: Posted) -> Response {
     let password = posted.field("password").to_owned();
     let Some((session, account)) = posted.browser.session(&state).await else {
-        login::decoy_password_check(&state, password).await;
+        if posted.browser.holds_decoy(&state).await {
+            login::decoy_password_check(&state, password).await;
+        }
         return factor_failed(&state, &posted, "authentication failed").await;
     };
     match login::check_password(&state, &posted.browser.tenant, session, &account, password).await {
